@@ -1,0 +1,78 @@
+"""The `llf` command line: `llf db upgrade`, `llf validate`, ...
+
+Every command exits 0 on success, 1 when it found problems, 2 on a usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from rich.console import Console
+
+from llf.exceptions import LlfError
+from llf.settings import control_db_url, notebooks_dir
+
+console = Console(highlight=False)
+errors = Console(stderr=True, highlight=False)
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from llf.control.migrations import upgrade
+
+    applied = upgrade(control_db_url(args.db_url))
+    if applied:
+        console.print(f"Applied {len(applied)} migration(s): {', '.join(applied)}")
+    else:
+        console.print("Control schema is up to date; nothing applied.")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from llf.control.repository import read_snapshot
+    from llf.control.validation import validate
+
+    snapshot = read_snapshot(control_db_url(args.db_url))
+    problems = validate(snapshot, notebooks_dir())
+    for problem in problems:
+        console.print(str(problem), markup=False, soft_wrap=True)
+    if problems:
+        errors.print(f"{len(problems)} problem(s) found.")
+        return 1
+    console.print(
+        f"OK: {len(snapshot.active_streams())} active stream(s), "
+        f"{len(snapshot.active_processes())} active process(es), no problems."
+    )
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="llf", description="LLM Local Framework control plane.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, handler: Callable[[argparse.Namespace], int], help_text: str, into=commands):
+        sub = into.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--db-url", help="control DB URL (default: LLF_CONTROL_DB_URL, else the "
+                         "Airflow connection cntl_af)")
+        sub.set_defaults(handler=handler)
+        return sub
+
+    db = commands.add_parser("db", help="manage the control schema").add_subparsers(dest="db_command",
+                                                                                    required=True)
+    command("upgrade", _db_upgrade, "apply the control schema DDL not applied yet (idempotent)", into=db)
+    command("validate", _validate, "check the registrations; one line per problem, exit 1 if any")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except LlfError as error:
+        errors.print(f"error: {error}", markup=False)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+"""`llf db upgrade`: apply the numbered DDL files of control_sql/ with yoyo-migrations.
+
+yoyo records every applied file in its own tables, so a second upgrade applies nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from yoyo import get_backend, read_migrations
+
+from llf.db import connect
+from llf.settings import control_sql_dir
+
+
+def upgrade(url: str, sql_dir: Path | None = None) -> list[str]:
+    """Apply every DDL file not applied yet; return the ids of those applied now (empty when up to date)."""
+    connect(url).close()  # a clear error for an unreachable database before yoyo's own
+    backend = get_backend(url)
+    migrations = read_migrations(str(sql_dir or control_sql_dir()))
+    with backend.lock():
+        pending = backend.to_apply(migrations)
+        backend.apply_migrations(pending)
+    return [migration.id for migration in pending]

@@ -1,0 +1,17 @@
+"""Errors llf raises on purpose: each says what is wrong and which setting or row to fix."""
+
+
+class LlfError(Exception):
+    """Base class of every error llf raises deliberately."""
+
+
+class ConfigurationError(LlfError):
+    """A setting is missing or wrong; the message names the setting."""
+
+
+class ControlDatabaseError(LlfError):
+    """The control database cannot be reached or is not upgraded."""
+
+
+class RegistrationError(LlfError):
+    """Registrations in the control tables are invalid; the message names the rows."""

@@ -1,0 +1,53 @@
+"""Where llf finds its settings: command-line flags, then LLF_* environment variables, then Airflow.
+
+Secrets never come from the control tables: only from the environment, `.env`, or Airflow connections.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from llf.exceptions import ConfigurationError
+
+CONTROL_CONNECTION_ID = "cntl_af"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def control_db_url(explicit: str | None = None) -> str:
+    """The control DB URL: `--db-url`, else LLF_CONTROL_DB_URL, else the Airflow connection `cntl_af`."""
+    if explicit:
+        return explicit
+    from_env = os.environ.get("LLF_CONTROL_DB_URL")
+    if from_env:
+        return from_env
+    from_airflow = _airflow_connection_uri(CONTROL_CONNECTION_ID)
+    if from_airflow:
+        return from_airflow
+    raise ConfigurationError(
+        "No control database configured: pass --db-url, set LLF_CONTROL_DB_URL, "
+        f"or define the Airflow connection '{CONTROL_CONNECTION_ID}'."
+    )
+
+
+def _airflow_connection_uri(conn_id: str) -> str | None:
+    """The URI of an Airflow connection, or None when Airflow or the connection is not there."""
+    try:
+        from airflow.sdk import BaseHook
+    except ImportError:  # llf used without Airflow installed
+        return None
+    try:
+        uri = BaseHook.get_connection(conn_id).get_uri()
+    except Exception:  # noqa: BLE001 - any lookup failure means "not configured here"
+        return None
+    return uri.replace("postgres://", "postgresql://", 1)
+
+
+def notebooks_dir() -> Path:
+    """The folder every registered notebook path is relative to (LLF_NOTEBOOKS_DIR, default notebooks/)."""
+    return Path(os.environ.get("LLF_NOTEBOOKS_DIR", PROJECT_ROOT / "notebooks")).resolve()
+
+
+def control_sql_dir() -> Path:
+    """The folder of numbered DDL files applied by `llf db upgrade`."""
+    return Path(os.environ.get("LLF_CONTROL_SQL_DIR", PROJECT_ROOT / "control_sql")).resolve()

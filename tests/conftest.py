@@ -1,0 +1,63 @@
+"""Session-wide fixtures: a real embedded PostgreSQL and a fresh control database per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from tests.support.postgres import EmbeddedPostgres
+
+os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
+    """One PostgreSQL server for the whole session, with the control schema in a template database."""
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("pgdata"))
+    server.create_template()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def control_db_url(postgres: EmbeddedPostgres, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh control database with the schema applied; also exported as LLF_CONTROL_DB_URL."""
+    url = postgres.fresh_database()
+    monkeypatch.setenv("LLF_CONTROL_DB_URL", url)
+    return url
+
+
+@pytest.fixture
+def sql(control_db_url: str) -> Iterator[callable]:
+    """Run SQL against the test's control database, committed at once, returning rows when any."""
+    connection = psycopg2.connect(control_db_url)
+    connection.autocommit = True
+
+    def run(statement: str, parameters: tuple | dict | None = None) -> list[tuple]:
+        with connection.cursor() as cursor:
+            cursor.execute(statement, parameters)
+            return cursor.fetchall() if cursor.description else []
+
+    yield run
+    connection.close()
+
+
+@pytest.fixture
+def notebooks_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty notebooks folder exported as LLF_NOTEBOOKS_DIR."""
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    monkeypatch.setenv("LLF_NOTEBOOKS_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def registry(sql) -> "Registry":
+    """Register streams, groups, processes and dependencies by SQL INSERT."""
+    from tests.support.registry import Registry
+
+    return Registry(sql)
