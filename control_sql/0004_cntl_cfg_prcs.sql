@@ -7,7 +7,7 @@ CREATE TABLE IF NOT EXISTS cntl_af.cntl_cfg_prcs (
     owner_nm     text        NOT NULL DEFAULT 'llf',
     priority     integer     NOT NULL DEFAULT 1,
     params       jsonb       NOT NULL DEFAULT '{}'::jsonb,
-    timeout_min  integer     NOT NULL DEFAULT 60 CHECK (timeout_min > 0),
+    timeout_min  numeric     NOT NULL DEFAULT 60 CHECK (timeout_min > 0),
     retries      integer     NOT NULL DEFAULT 0 CHECK (retries >= 0),
     actv_flg     boolean     NOT NULL DEFAULT true,
     created_ts   timestamptz NOT NULL DEFAULT now(),
@@ -22,7 +22,7 @@ COMMENT ON COLUMN cntl_af.cntl_cfg_prcs.prcs_desc IS 'What the process does; sho
 COMMENT ON COLUMN cntl_af.cntl_cfg_prcs.owner_nm IS 'Owner shown in Airflow.';
 COMMENT ON COLUMN cntl_af.cntl_cfg_prcs.priority IS 'Start order inside the group: lower starts first.';
 COMMENT ON COLUMN cntl_af.cntl_cfg_prcs.params IS 'JSON object of notebook parameters (never secrets); merged with the run context.';
-COMMENT ON COLUMN cntl_af.cntl_cfg_prcs.timeout_min IS 'Minutes before the notebook kernel is killed and the attempt is FAILED.';
+COMMENT ON COLUMN cntl_af.cntl_cfg_prcs.timeout_min IS 'Minutes (fractions allowed) before the notebook kernel is stopped and the attempt is FAILED.';
 COMMENT ON COLUMN cntl_af.cntl_cfg_prcs.retries IS 'Airflow retries of the notebook step after a failure.';
 COMMENT ON COLUMN cntl_af.cntl_cfg_prcs.actv_flg IS 'false hides the process from Airflow.';
 COMMENT ON COLUMN cntl_af.cntl_cfg_prcs.created_ts IS 'When the row was inserted.';

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from rich.console import Console
 
@@ -26,6 +27,14 @@ def _db_upgrade(args: argparse.Namespace) -> int:
         console.print(f"Applied {len(applied)} migration(s): {', '.join(applied)}")
     else:
         console.print("Control schema is up to date; nothing applied.")
+    return 0
+
+
+def _db_apply(args: argparse.Namespace) -> int:
+    from llf.control.sql_files import apply_files
+
+    apply_files(control_db_url(args.db_url), args.files)
+    console.print(f"Applied {len(args.files)} file(s).")
     return 0
 
 
@@ -61,6 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="manage the control schema").add_subparsers(dest="db_command",
                                                                                     required=True)
     command("upgrade", _db_upgrade, "apply the control schema DDL not applied yet (idempotent)", into=db)
+    command("apply", _db_apply, "run registration SQL files, each in one transaction", into=db).add_argument(
+        "files", nargs="+", type=Path, metavar="FILE", help="SQL file(s), e.g. control_sql/examples/*.sql")
     command("validate", _validate, "check the registrations; one line per problem, exit 1 if any")
     return parser
 

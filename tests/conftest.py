@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,13 @@ import pytest
 from tests.support.postgres import EmbeddedPostgres
 
 os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """A private temp root per session: pytest's shared numbered folders race between parallel sessions."""
+    if not config.option.basetemp:
+        config.option.basetemp = tempfile.mkdtemp(prefix="llf-pytest-")
 
 
 @pytest.fixture(scope="session")

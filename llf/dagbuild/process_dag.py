@@ -1,0 +1,106 @@
+"""The process DAG `process__<prcs_nm>`: its dependencies first, then the notebook.
+
+One `dependency__<name>` task per dependency (a DependencyTrigger) asks the runner whether that
+dependency is already SUCCESS for the business date; if so it is skipped, otherwise it starts the
+dependency's process DAG and waits for it deferrably. `run_notebook` runs whatever happened
+(all_done): the runner re-checks the dependencies itself and records BLOCKED, which keeps that verdict
+in one place. A process without dependencies is just `run_notebook`.
+
+The callables get their arguments through functools.partial, not op_kwargs: op_kwargs are Jinja
+templates, and a registered param holding "{{" must reach the notebook unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cache, partial
+
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG, TriggerRule
+
+from llf.control.model import Process
+from llf.dagbuild import callables
+from llf.dagbuild.catalog import Catalog
+from llf.dagbuild.common import add_run_params, process_dag_id, tag
+from llf.dagbuild.operators import DependencyTrigger
+from llf.dagbuild.stamp import DagStamp, OperatorStamp, link
+from llf.dagbuild.stream_dag import POKE_SECONDS
+
+# The runner kills the kernel at timeout_min and records FAILED; Airflow's own timeout is the backstop.
+TIMEOUT_MARGIN = dt.timedelta(minutes=5)
+
+
+@cache
+def _notebook() -> OperatorStamp[PythonOperator]:
+    return OperatorStamp(
+        PythonOperator,
+        python_callable=callables.run_notebook,
+        on_failure_callback=callables.notebook_task_failed,
+        trigger_rule=TriggerRule.ALL_DONE,
+    )
+
+
+@cache
+def _dependency() -> OperatorStamp[DependencyTrigger]:
+    return OperatorStamp(
+        DependencyTrigger,
+        trigger_dag_id=OperatorStamp.TEMPLATE_ID,
+        dependency_conf=callables.dependency_conf,
+        wait_for_completion=True,
+        deferrable=True,
+        poke_interval=POKE_SECONDS,
+        allowed_states=["success"],
+        failed_states=["failed"],
+    )
+
+
+def build_process_dag(catalog: Catalog, process: Process, make_dag: DagStamp) -> DAG:
+    stream, group = catalog.stream_and_group_of(process)
+    timezone = catalog.timezone_of(stream)
+    dependencies = catalog.dependencies_of(process)
+    owner = process.owner_nm
+    dag = make_dag(
+        dag_id=process_dag_id(process.prcs_nm),
+        description=process.prcs_desc[:200] or None,
+        doc_md=_doc(catalog, process, stream.strem_nm, group.prcs_grp_nm, dependencies),
+        max_active_tasks=len(dependencies) + 1,
+        tags=["llf:process", tag("stream", stream.strem_nm), tag("group", group.prcs_grp_nm)],
+        default_args={"owner": owner},
+    )
+    arguments = {"prcs_nm": process.prcs_nm, "registered_params": process.params, "timezone": timezone}
+    notebook = _notebook()(
+        dag,
+        task_id="run_notebook",
+        owner=owner,
+        python_callable=partial(callables.run_notebook, **arguments),
+        execution_timeout=dt.timedelta(minutes=process.timeout_min) + TIMEOUT_MARGIN,
+        retries=process.retries,
+        doc_md=f"Runs `{catalog.notebook_of(process)}` with papermill.",
+    )
+    if dependencies:
+        link([
+            _dependency()(
+                dag,
+                task_id=f"dependency__{d.prcs_nm}",
+                owner=owner,
+                trigger_dag_id=process_dag_id(d.prcs_nm),
+                dependency_conf=partial(callables.dependency_conf, dependency=d.prcs_nm, **arguments),
+            )
+            for d in dependencies
+        ], notebook)
+    return add_run_params(dag)
+
+
+def _doc(catalog: Catalog, process: Process, strem_nm: str, prcs_grp_nm: str,
+         dependencies: list[Process]) -> str:
+    return "\n".join([
+        f"## Process {process.prcs_nm}",
+        "",
+        process.prcs_desc or "_No description registered (cntl_cfg_prcs.prcs_desc)._",
+        "",
+        f"Stream `{strem_nm}` · group `{prcs_grp_nm}` · priority {process.priority} · "
+        f"owner {process.owner_nm}",
+        f"Notebook `{catalog.notebook_of(process)}` · timeout {process.timeout_min:g} min · "
+        f"retries {process.retries}",
+        "Depends on: " + (", ".join(f"`{d.prcs_nm}`" for d in dependencies) or "nothing"),
+    ])

@@ -1,0 +1,100 @@
+"""The on-disk snapshot cache: the control tables are read at most once per refresh interval.
+
+Every DAG file parse (and every task start) calls `load_catalog()`. While the cache is younger than
+LLF_SNAPSHOT_REFRESH_SECONDS it is served as is; otherwise the control DB is read once, validated and
+written back atomically (temporary file + os.replace, so a reader never sees half a file). When the
+DB cannot be reached the last cache keeps serving, with a warning, so no DAG disappears; the failed
+attempt is remembered so an outage costs one connection attempt per interval, not one per parse.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from llf.dagbuild.catalog import Catalog
+from llf.dagbuild.config import refresh_seconds, state_dir
+from llf.exceptions import ConfigurationError, ControlDatabaseError
+
+log = logging.getLogger(__name__)
+
+CACHE_NAME = "snapshot.json"
+FAILURE_NAME = "snapshot.refresh-failed"
+
+
+def load_catalog() -> Catalog:
+    """The registrations to build DAGs from: cached, refreshed, or the last good one during an outage."""
+    interval, folder = refresh_seconds(), state_dir()
+    cache, failure = folder / CACHE_NAME, folder / FAILURE_NAME
+    cached = _read_cache(cache)
+    last_attempt = max(_mtime(cache), _mtime(failure))
+    if cached is not None and time.time() - last_attempt < interval:
+        if _mtime(failure) > _mtime(cache):
+            _warn_stale(cached, failure.read_text(encoding="utf-8"))
+        return cached
+    try:
+        fresh = _read_database()
+    except (ControlDatabaseError, ConfigurationError) as error:
+        if cached is None:
+            raise ControlDatabaseError(
+                f"No llf DAGs can be built: {error} And no snapshot is cached at {cache} to fall back on. "
+                "Fix: start the control database or point LLF_CONTROL_DB_URL (or the Airflow connection "
+                "cntl_af) at it."
+            ) from error
+        _write_atomically(failure, str(error))
+        _warn_stale(cached, str(error))
+        return cached
+    _write_atomically(cache, fresh.model_dump_json())
+    failure.unlink(missing_ok=True)
+    return fresh
+
+
+def _read_database() -> Catalog:
+    # Imported here: the common path (fresh cache) never needs psycopg2 or nbformat.
+    from llf.control.repository import read_snapshot
+    from llf.settings import control_db_url, notebooks_dir
+
+    return Catalog.of(read_snapshot(control_db_url()), notebooks_dir())
+
+
+def _read_cache(cache: Path) -> Catalog | None:
+    """The cached catalog, or None when there is none or it cannot be read (then the DB decides)."""
+    try:
+        return Catalog.model_validate_json(cache.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValidationError) as error:
+        log.warning("Ignoring the unreadable llf snapshot cache %s: %s", cache, error)
+        return None
+
+
+def _warn_stale(cached: Catalog, reason: str) -> None:
+    log.warning(
+        "llf control database unreachable (%s); serving the snapshot taken at %s.",
+        reason.strip(),
+        cached.snapshot.taken_at.isoformat(),
+    )
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

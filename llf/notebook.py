@@ -1,0 +1,73 @@
+"""The notebook SDK: `from llf import notebook as nb`, then nb.context(), nb.log(), nb.llm(), nb.vectors(),
+nb.lake().
+
+Every service is configured by environment variables (set by the runner or the user), so the same notebook
+runs under Airflow, under papermill in a test, or in plain Jupyter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from llf.exceptions import ConfigurationError
+from llf.runner.context import RUN_CONTEXT_ENV, RunContext
+from llf.services.control_store import control_store
+
+if TYPE_CHECKING:
+    from llf.services.lake import Lake
+    from llf.services.llm import LlmClient
+    from llf.services.vectors import VectorStore
+
+INTERACTIVE = "interactive"
+
+__all__ = ["context", "lake", "llm", "log", "vectors"]
+
+
+def context() -> RunContext:
+    """The run context the runner put in LLF_RUN_CONTEXT; in plain Jupyter an 'interactive' one for today."""
+    raw = os.environ.get(RUN_CONTEXT_ENV)
+    if not raw:
+        return RunContext(prcs_nm=INTERACTIVE, business_date=dt.date.today(), run_id=INTERACTIVE)
+    try:
+        return RunContext.model_validate_json(raw)
+    except ValidationError as error:
+        raise ConfigurationError(f"{RUN_CONTEXT_ENV} is not a valid run context: {error}") from error
+
+
+def log(message: str) -> None:
+    """Print a progress line and record it against the current run when a control DB is configured."""
+    run = context()
+    stamp = dt.datetime.now().strftime("%H:%M:%S")
+    print(f"[{stamp}] {run.prcs_nm}: {message}", flush=True)
+    store = control_store()
+    if store is not None:
+        store.try_execute(
+            "INSERT INTO cntl_af.cntl_prcs_progress (log_id, prcs_nm, business_date, run_id, message)"
+            " VALUES (%s, %s, %s, %s, %s)",
+            (run.log_id, run.prcs_nm, run.business_date, run.run_id, str(message)),
+        )
+
+
+def llm(model: str | None = None, provider: str | None = None) -> LlmClient:
+    """The LLM client (provider LLF_LLM_PROVIDER, default ollama; model LLF_LLM_MODEL)."""
+    from llf.services.llm import open_llm
+
+    return open_llm(model=model, provider=provider)
+
+
+def vectors(collection: str) -> VectorStore:
+    """The collection `collection` in the store of LLF_VECTOR_URL (default: pgvector in the control DB)."""
+    from llf.services.vectors import open_vectors
+
+    return open_vectors(collection)
+
+
+def lake() -> Lake:
+    """The data lake of LLF_LAKE_URL (default: the folder lake/ of the project)."""
+    from llf.services.lake import open_lake
+
+    return open_lake()

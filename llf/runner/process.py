@@ -1,0 +1,154 @@
+"""One process run, in the order users rely on: dependencies, at-most-once, skip-if-done, notebook, log."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from llf.control import log as run_log
+from llf.db import transaction
+from llf.exceptions import LlfError
+from llf.runner import notebook as notebook_runner
+from llf.runner.context import RUN_CONTEXT_ENV, RunContext
+from llf.runner.lock import process_run_lock
+from llf.runner.outputs import run_folder, store_outputs
+from llf.settings import control_db_url, notebooks_dir
+
+log = logging.getLogger(__name__)
+
+
+class ProcessFailed(LlfError):
+    """The attempt ended FAILED or BLOCKED; the message is the one in the run log."""
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What a run needs from the control tables, read fresh at run time (the DAG may be up to a refresh old)."""
+
+    file_path: str | None
+    timeout_min: float
+    params: dict
+    dependencies: list[str]
+
+
+def _registration(url: str, prcs_nm: str) -> Registration:
+    with transaction(url) as cursor:
+        cursor.execute(
+            "SELECT f.file_path, p.timeout_min, p.params, coalesce(array_agg(d.prcs_nm ORDER BY d.prcs_nm) "
+            "FILTER (WHERE d.prcs_nm IS NOT NULL), '{}') "
+            "FROM cntl_af.cntl_cfg_prcs p LEFT JOIN cntl_af.cntl_cfg_sys_file f USING (prcs_id) "
+            "LEFT JOIN cntl_af.cntl_cfg_prcs_depn pd ON pd.prcs_id = p.prcs_id AND pd.actv_flg "
+            "LEFT JOIN cntl_af.cntl_cfg_prcs d ON d.prcs_id = pd.depn_prcs_id "
+            "WHERE p.prcs_nm = %s GROUP BY f.file_path, p.timeout_min, p.params",
+            (prcs_nm,),
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise ProcessFailed(f"process {prcs_nm} is not registered in cntl_af.cntl_cfg_prcs")
+    file_path, timeout_min, params, dependencies = row
+    return Registration(file_path, float(timeout_min), params, list(dependencies))
+
+
+def dependencies_to_trigger(context: RunContext) -> list[str]:
+    """Dependencies not yet SUCCESS for the date, except those already FAILED/BLOCKED in this stream run."""
+    url = control_db_url()
+    dependencies = _registration(url, context.prcs_nm).dependencies
+    latest = run_log.latest_attempts(url, dependencies, context.business_date)
+    return [
+        name for name in dependencies
+        if not (name in latest and (latest[name].status == "SUCCESS" or (
+            context.strem_run_id is not None and latest[name].strem_run_id == context.strem_run_id)))
+    ]
+
+
+def _unmet_dependencies(url: str, dependencies: list[str], context: RunContext) -> list[str]:
+    latest = run_log.latest_attempts(url, dependencies, context.business_date)
+    return [
+        f"{name} ({latest[name].status if name in latest else 'never ran'})"
+        for name in dependencies
+        if name not in latest or latest[name].status != "SUCCESS"
+    ]
+
+
+def _already_done(url: str, context: RunContext) -> str | None:
+    """Why this run is not needed (an earlier SUCCESS for the date), or None when it must run."""
+    if context.triggered_by == "manual":
+        return None  # the user asked for this very run
+    latest = run_log.latest_attempts(url, [context.prcs_nm], context.business_date).get(context.prcs_nm)
+    if latest is None or latest.status != "SUCCESS":
+        return None
+    if context.full_rerun and (context.strem_run_id is None or latest.strem_run_id != context.strem_run_id):
+        return None
+    return f"already SUCCESS for {context.business_date} (run {latest.run_id})"
+
+
+def run_process(context: RunContext) -> None:
+    """Run the process's notebook for the context's business date, recording every outcome."""
+    url = control_db_url()
+    registration = _registration(url, context.prcs_nm)
+    unmet = _unmet_dependencies(url, registration.dependencies, context)
+    if unmet:
+        message = f"blocked: dependencies not SUCCESS for {context.business_date}: {', '.join(unmet)}"
+        run_log.mark_blocked(url, context, message)
+        raise ProcessFailed(message)
+
+    with process_run_lock(url, context.prcs_nm, context.business_date):
+        run_log.mark_abandoned_attempts_failed(url)
+        reason = _already_done(url, context)
+        if reason:
+            run_log.mark_skipped(url, context, reason)
+            log.info("%s skipped: %s", context.prcs_nm, reason)
+            return
+        context = context.model_copy(update={"output_path": run_folder(context), "params": registration.params})
+        log_id = run_log.mark_running(url, context)
+        _execute_and_record(url, context.model_copy(update={"log_id": log_id}), registration)
+
+
+def _execute_and_record(url: str, context: RunContext, registration: Registration) -> None:
+    """Close the RUNNING row whatever happens: SUCCESS, or FAILED with the reason and any stored output."""
+    try:
+        error, output_path = _execute(url, context, registration)
+    except Exception as unexpected:  # noqa: BLE001 - whatever broke, the row must close with the reason
+        error, output_path = f"{type(unexpected).__name__}: {unexpected}", None
+    if error:
+        run_log.mark_failed(url, context, error, output_path)
+        raise ProcessFailed(error)
+    run_log.mark_success(url, context, "notebook ran to completion", output_path)
+
+
+def _execute(url: str, context: RunContext, registration: Registration) -> tuple[str | None, str | None]:
+    """(error message or None, output folder or None); outputs are stored on failure too."""
+    if registration.file_path is None:
+        return "no system file registered; INSERT one into cntl_af.cntl_cfg_sys_file", None
+    try:
+        notebook = notebook_runner.resolve(registration.file_path, notebooks_dir())
+        parameters = notebook_runner.parameters_for(notebook, context.params, _context_parameters(context))
+    except notebook_runner.NotebookRejected as rejected:
+        return f"NotebookRejected: {rejected}", None
+    with tempfile.TemporaryDirectory(prefix="llf-run-") as scratch:
+        outcome = notebook_runner.execute(
+            notebook, Path(scratch) / notebook.name, parameters, timeout_min=registration.timeout_min,
+            kernel_env={RUN_CONTEXT_ENV: context.model_dump_json(), "LLF_CONTROL_DB_URL": url},
+        )
+        if not outcome.output_notebook.exists():
+            return outcome.error, None
+        try:
+            output_path = store_outputs(context, outcome.output_notebook)
+        except Exception as lake_error:  # noqa: BLE001 - reported with the notebook's own outcome
+            stored = f"could not store the output notebook in the lake (check LLF_LAKE_URL): {lake_error}"
+            return "; ".join(filter(None, [outcome.error, stored])), None
+    return outcome.error, output_path
+
+
+def _context_parameters(context: RunContext) -> dict[str, str | bool | None]:
+    """The run context injected next to the registered params (documented in README)."""
+    return {
+        "strem_nm": context.strem_nm,
+        "prcs_nm": context.prcs_nm,
+        "business_date": context.business_date.isoformat(),
+        "run_id": context.run_id,
+        "output_path": context.output_path,
+        "full_rerun": context.full_rerun,
+    }

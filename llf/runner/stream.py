@@ -1,0 +1,67 @@
+"""The stream-level log row: opened when a stream run starts, closed with the outcome of its processes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from llf.control import log as run_log
+from llf.db import transaction
+from llf.exceptions import LlfError
+from llf.settings import control_db_url
+
+FAILING = ("FAILED", "BLOCKED")
+
+
+class StreamFailed(LlfError):
+    """Some process of the stream run failed or was blocked."""
+
+
+def start_stream(strem_nm: str, business_date: dt.date, run_id: str, full_rerun: bool) -> None:
+    url = control_db_url()
+    run_log.mark_abandoned_attempts_failed(url)
+    run_log.mark_stream_running(url, strem_nm, business_date, run_id)
+
+
+def _stream_processes(url: str, strem_nm: str) -> tuple[str, list[str]]:
+    """(fail_policy, active process names) of a stream."""
+    with transaction(url) as cursor:
+        cursor.execute(
+            "SELECT s.fail_policy, coalesce(array_agg(p.prcs_nm ORDER BY p.prcs_nm) "
+            "FILTER (WHERE p.prcs_nm IS NOT NULL), '{}') FROM cntl_af.cntl_cfg_strem s "
+            "LEFT JOIN cntl_af.cntl_cfg_prcs_grp g ON g.strem_id = s.strem_id AND g.actv_flg "
+            "LEFT JOIN cntl_af.cntl_cfg_prcs p ON p.prcs_grp_id = g.prcs_grp_id AND p.actv_flg "
+            "WHERE s.strem_nm = %s GROUP BY s.fail_policy",
+            (strem_nm,),
+        )
+        row = cursor.fetchone()
+    return (row[0], list(row[1])) if row else ("CONTINUE", [])
+
+
+def finish_stream(strem_nm: str, business_date: dt.date, run_id: str) -> None:
+    """Record the stream's outcome; raise StreamFailed so the stream DAG run ends failed when it should."""
+    from llf.control.model import LogEntry
+    from llf.runner.context import RunContext
+
+    url = control_db_url()
+    run_log.mark_abandoned_attempts_failed(url)
+    fail_policy, processes = _stream_processes(url, strem_nm)
+    outcome: dict[str, LogEntry] = {entry.prcs_nm: entry for entry in run_log.attempts_of_stream_run(url, run_id)}
+    failing = sorted(name for name, entry in outcome.items() if entry.status in FAILING)
+    for name in (p for p in processes if p not in outcome):
+        never_ran = RunContext(strem_nm=strem_nm, prcs_nm=name, business_date=business_date, run_id=run_id,
+                               strem_run_id=run_id, triggered_by="stream")
+        if failing and fail_policy == "STOP":
+            run_log.mark_skipped(url, never_ran, "not run: the stream stopped after a failure (fail_policy STOP)")
+        else:
+            run_log.mark_failed(url, never_ran, "no result recorded: its process DAG run ended before the "
+                                "runner started (see the Airflow task log of process__" + name + ")")
+            failing.append(name)
+    counts = {status: sum(e.status == status for e in outcome.values()) for status in ("SUCCESS", "SKIPPED")}
+    if failing:
+        message = f"{len(failing)} process(es) failed or blocked: {', '.join(sorted(failing))}"
+        run_log.mark_stream_finished(url, strem_nm, run_id, "FAILED", message)
+        raise StreamFailed(message)
+    run_log.mark_stream_finished(
+        url, strem_nm, run_id, "SUCCESS",
+        f"{counts['SUCCESS']} process(es) ran, {counts['SKIPPED']} already done",
+    )

@@ -1,0 +1,24 @@
+"""What the generated Airflow tasks call (see llf.dagbuild.callables): the runner's whole surface."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from llf.runner.process import dependencies_to_trigger, run_process
+from llf.runner.stream import finish_stream, start_stream
+
+__all__ = ["dependencies_to_trigger", "finish_stream", "on_task_killed", "run_process", "start_stream"]
+
+
+def on_task_killed(context: Mapping[str, Any]) -> None:
+    """Failure callback: close the RUNNING rows of this DAG run whose worker is gone.
+
+    Airflow calls DAG-level failure callbacks in the dag-processor even when the task process was
+    SIGKILLed, so this runs where the killed worker cannot.
+    """
+    from llf.control.log import mark_abandoned_attempts_failed
+    from llf.settings import control_db_url
+
+    dag_run = context.get("dag_run")
+    mark_abandoned_attempts_failed(control_db_url(), run_id=getattr(dag_run, "run_id", None))

@@ -1,0 +1,100 @@
+"""Best-effort writes of service records (progress, LLM usage and cache) to the control database.
+
+Notebooks must keep working without a control DB (plain Jupyter), so every writer here degrades to
+"not recorded" with one warning instead of failing the notebook.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from typing import Any
+
+import psycopg2
+import psycopg2.extensions
+
+from llf.db import connect, redact
+from llf.exceptions import LlfError
+
+CONTROL_DB_URL_ENV = "LLF_CONTROL_DB_URL"
+RETRY_AFTER_S = 60.0
+
+log = logging.getLogger(__name__)
+
+
+def configured_control_url() -> str | None:
+    """LLF_CONTROL_DB_URL, else None.
+
+    Deliberately not the Airflow connection fallback of llf.settings: outside a task that lookup takes
+    ~20 s, and a papermill kernel is not a task process, so the runner exports LLF_CONTROL_DB_URL instead.
+    """
+    return os.environ.get(CONTROL_DB_URL_ENV) or None
+
+
+class ControlStore:
+    """One shared autocommit connection, reopened after a failure; safe to use from several threads."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._connection: psycopg2.extensions.connection | None = None
+        self._lock = threading.Lock()
+        self._warned = False
+        self._down_until = 0.0
+
+    def execute(self, statement: str, parameters: tuple | dict | None = None) -> list[tuple]:
+        """Run one parameterised statement; raises on failure (callers decide whether that is fatal)."""
+        with self._lock:
+            try:
+                if self._connection is None or self._connection.closed:
+                    self._connection = connect(self.url)
+                    self._connection.autocommit = True
+                with self._connection.cursor() as cursor:
+                    cursor.execute(statement, parameters)
+                    return cursor.fetchall() if cursor.description else []
+            except psycopg2.Error:
+                self.close_unlocked()
+                raise
+
+    def try_execute(self, statement: str, parameters: tuple | dict | None = None) -> list[tuple] | None:
+        """Like execute, but a failure is logged once and answered with None.
+
+        An unreachable DB is not retried for a minute, so a notebook is not slowed by a timeout per call.
+        """
+        if time.monotonic() < self._down_until:
+            return None
+        try:
+            return self.execute(statement, parameters)
+        except (psycopg2.Error, LlfError) as error:
+            if isinstance(error, LlfError):
+                self._down_until = time.monotonic() + RETRY_AFTER_S
+            if not self._warned:
+                self._warned = True
+                log.warning("llf: not recorded in the control DB %s: %s", redact(self.url), error)
+            return None
+
+    def close_unlocked(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+        self._connection = None
+
+
+_stores: dict[str, ControlStore] = {}
+_stores_lock = threading.Lock()
+
+
+def control_store(url: str | None = None) -> ControlStore | None:
+    """The store of `url` (default LLF_CONTROL_DB_URL), shared per URL; None when there is none."""
+    url = url or configured_control_url()
+    if url is None:
+        return None
+    with _stores_lock:
+        return _stores.setdefault(url, ControlStore(url))
+
+
+def as_json(value: Any) -> psycopg2.extensions.ISQLQuote:
+    """A value adapted for a jsonb parameter."""
+    from psycopg2.extras import Json
+
+    return Json(value)

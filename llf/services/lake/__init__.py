@@ -1,0 +1,28 @@
+"""The data lake: one interface over a local folder (`file://`) and MinIO / S3 (`s3://bucket/prefix`)."""
+
+from __future__ import annotations
+
+import os
+
+from llf.exceptions import ConfigurationError
+from llf.services.lake.base import Lake, LakePathError, default_lake_url
+
+LAKE_URL_ENV = "LLF_LAKE_URL"
+
+__all__ = ["LAKE_URL_ENV", "Lake", "LakePathError", "open_lake"]
+
+
+def open_lake(url: str | None = None) -> Lake:
+    """The lake at `url`, else LLF_LAKE_URL, else the folder `lake/` of the project root."""
+    url = url or os.environ.get(LAKE_URL_ENV) or default_lake_url()
+    if url.startswith("file://"):
+        from llf.services.lake.folder import FolderLake
+
+        return FolderLake.from_url(url)
+    if url.startswith("s3://"):
+        from llf.services.lake.s3 import MinioLake
+
+        return MinioLake.from_url(url)
+    raise ConfigurationError(
+        f"{LAKE_URL_ENV}={url!r} is not a lake URL: use file:///absolute/folder or s3://bucket/prefix."
+    )

@@ -1,0 +1,85 @@
+"""What every lake backend shares: the interface, key checking, and turning data into bytes."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path, PurePosixPath
+from typing import IO, TYPE_CHECKING, Protocol, Union
+
+from llf.exceptions import LlfError
+from llf.settings import PROJECT_ROOT
+
+if TYPE_CHECKING:
+    import pandas
+
+LakeData = Union[bytes, str, Path, IO[bytes], "pandas.DataFrame"]
+
+
+class LakePathError(LlfError, ValueError):
+    """A lake path is absolute or climbs out of the lake root; lake paths are relative keys."""
+
+
+class Lake(Protocol):
+    """A store of objects addressed by relative keys such as `runs/s1/p1/2024-01-31/run_1/out.ipynb`."""
+
+    def put(self, path: str, data: LakeData) -> str:
+        """Store `data` at `path`; return the stored location (a file:// or s3:// URL)."""
+
+    def get(self, path: str) -> bytes:
+        """The bytes stored at `path`; FileNotFoundError when there are none."""
+
+    def list(self, prefix: str = "") -> list[str]:
+        """Every key starting with `prefix`, sorted."""
+
+    def exists(self, path: str) -> bool:
+        """Whether an object is stored at `path`."""
+
+    def url(self, path: str) -> str:
+        """A URL a browser can open (presigned on MinIO)."""
+
+
+def default_lake_url() -> str:
+    """The folder `lake/` of the project root, for local mode with no setting at all."""
+    return (PROJECT_ROOT / "lake").as_uri()
+
+
+def clean_key(path: str | PurePosixPath) -> str:
+    """`path` as a normalised relative key; absolute paths and `..` are refused: no write leaves the lake."""
+    raw = str(path).replace("\\", "/")
+    key = PurePosixPath(raw)
+    if key.is_absolute() or (len(raw) > 1 and raw[1] == ":"):
+        raise LakePathError(f"Lake path {raw!r} is absolute; lake paths are relative keys like 'runs/x.csv'.")
+    if ".." in key.parts:
+        raise LakePathError(f"Lake path {raw!r} contains '..'; it would escape the lake root.")
+    parts = [part for part in key.parts if part not in ("", ".")]
+    if not parts:
+        raise LakePathError(f"Lake path {raw!r} is empty; name an object such as 'runs/x.csv'.")
+    return "/".join(parts)
+
+
+def clean_prefix(prefix: str) -> str:
+    """A listing prefix: like a key, but empty is allowed and a trailing '/' is kept."""
+    if not prefix:
+        return ""
+    key = clean_key(prefix)
+    return key + "/" if prefix.endswith("/") else key
+
+
+def to_bytes(data: LakeData) -> bytes:
+    """Bytes for any accepted input: bytes, text (UTF-8), a local Path, a binary file, a DataFrame (CSV)."""
+    if isinstance(data, bytes | bytearray | memoryview):
+        return bytes(data)
+    if isinstance(data, str):
+        return data.encode("utf-8")
+    if isinstance(data, Path):
+        return data.read_bytes()
+    if hasattr(data, "to_csv"):
+        buffer = io.StringIO()
+        data.to_csv(buffer, index=False)
+        return buffer.getvalue().encode("utf-8")
+    if hasattr(data, "read"):
+        content = data.read()
+        return content.encode("utf-8") if isinstance(content, str) else bytes(content)
+    raise TypeError(
+        f"Cannot store a {type(data).__name__} in the lake: pass bytes, str, a Path, a file or a DataFrame."
+    )

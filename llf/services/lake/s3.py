@@ -1,0 +1,133 @@
+"""The lake on MinIO (or any S3 endpoint) through the `minio` SDK; the bucket is created on first use."""
+
+from __future__ import annotations
+
+import io
+import mimetypes
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import urllib3
+from minio import Minio
+from minio.error import S3Error
+
+from llf.exceptions import ConfigurationError
+from llf.services.lake.base import LakeData, clean_key, clean_prefix, to_bytes
+
+ENDPOINT_ENV = "LLF_MINIO_ENDPOINT"
+ACCESS_KEY_ENV = "LLF_MINIO_ACCESS_KEY"
+SECRET_KEY_ENV = "LLF_MINIO_SECRET_KEY"
+SECURE_ENV = "LLF_MINIO_SECURE"
+PRESIGNED_TTL = timedelta(hours=12)
+_MISSING = {"NoSuchKey", "NoSuchBucket", "NoSuchObject", "ResourceNotFound"}
+_CREDENTIAL_ERRORS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken"}
+
+
+@dataclass
+class MinioLake:
+    """Objects live in `bucket` under `prefix`; keys given to the methods are relative to the prefix."""
+
+    client: Minio
+    endpoint: str
+    bucket: str
+    prefix: str = ""
+    _bucket_ready: bool = field(default=False, init=False)
+
+    @classmethod
+    def from_url(cls, url: str) -> MinioLake:
+        """Open `s3://bucket/prefix` with the endpoint and keys of the LLF_MINIO_* variables."""
+        parts = urlsplit(url)
+        if not parts.netloc:
+            raise ConfigurationError(f"LLF_LAKE_URL={url!r} names no bucket: use s3://bucket/prefix.")
+        endpoint = os.environ.get(ENDPOINT_ENV)
+        if not endpoint:
+            raise ConfigurationError(f"LLF_LAKE_URL={url!r} needs {ENDPOINT_ENV} (host:port of MinIO).")
+        secure = os.environ.get(SECURE_ENV, "false").strip().lower() in ("1", "true", "yes", "on")
+        if "://" in endpoint:  # accept http://host:port too
+            scheme, endpoint = endpoint.split("://", 1)
+            secure = scheme == "https"
+        endpoint = endpoint.rstrip("/")
+        client = Minio(
+            endpoint,
+            access_key=os.environ.get(ACCESS_KEY_ENV),
+            secret_key=os.environ.get(SECRET_KEY_ENV),
+            secure=secure,
+            region=os.environ.get("LLF_MINIO_REGION", "us-east-1"),
+        )
+        return cls(client, endpoint, parts.netloc, parts.path.strip("/"))
+
+    def _object(self, path: str) -> str:
+        key = clean_key(path)
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def _ensure_bucket(self) -> None:
+        if self._bucket_ready:
+            return
+        with self._errors("create the bucket"):
+            if not self.client.bucket_exists(self.bucket):
+                self.client.make_bucket(self.bucket)
+        self._bucket_ready = True
+
+    def put(self, path: str, data: LakeData) -> str:
+        self._ensure_bucket()
+        name = self._object(path)
+        content = to_bytes(data)
+        content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        with self._errors(f"write {name}"):
+            self.client.put_object(self.bucket, name, io.BytesIO(content), len(content), content_type)
+        return f"s3://{self.bucket}/{name}"
+
+    def get(self, path: str) -> bytes:
+        name = self._object(path)
+        if not self.exists(path):
+            raise FileNotFoundError(f"No object {name!r} in the lake s3://{self.bucket}.")
+        with self._errors(f"read {name}"):
+            response = self.client.get_object(self.bucket, name)
+        try:
+            return response.read()
+        finally:
+            response.close()
+            response.release_conn()
+
+    def list(self, prefix: str = "") -> list[str]:
+        self._ensure_bucket()
+        base = f"{self.prefix}/" if self.prefix else ""
+        with self._errors("list objects"):
+            wanted = base + clean_prefix(prefix)
+            objects = self.client.list_objects(self.bucket, prefix=wanted, recursive=True)
+            return sorted(item.object_name[len(base) :] for item in objects)
+
+    def exists(self, path: str) -> bool:
+        name = self._object(path)
+        try:
+            with self._errors(f"look up {name}"):
+                self.client.stat_object(self.bucket, name)
+        except S3Error as error:
+            if error.code in _MISSING:
+                return False
+            raise
+        return True
+
+    def url(self, path: str) -> str:
+        return self.client.presigned_get_object(self.bucket, self._object(path), expires=PRESIGNED_TTL)
+
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        """Turn S3 and connection errors into errors that name the setting to fix."""
+        try:
+            yield
+        except S3Error as error:
+            if error.code in _CREDENTIAL_ERRORS:
+                raise ConfigurationError(
+                    f"MinIO refused the credentials to {action} in bucket {self.bucket!r} ({error.code}): "
+                    f"check {ACCESS_KEY_ENV} and {SECRET_KEY_ENV}."
+                ) from error
+            raise
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            raise ConfigurationError(
+                f"Cannot reach MinIO at {self.endpoint} ({ENDPOINT_ENV}) to {action}: {error}"
+            ) from error

@@ -1,0 +1,209 @@
+"""`llf validate`: one line per problem naming the table, the row and the fix; exit 1 when any."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from llf.cli import main
+from llf.settings import PROJECT_ROOT
+from tests.support.notebooks import write_notebook
+
+
+@pytest.fixture
+def valid(registry, notebooks_dir: Path):
+    """A clean two-process stream; each test breaks one thing."""
+    write_notebook(notebooks_dir / "ok.ipynb", "print(greeting)")
+    stream = registry.stream("s")
+    group = registry.group(stream, "g")
+    first = registry.process(group, "first")
+    second = registry.process(group, "second")
+    registry.depend(second, first)
+    return {"stream": stream, "group": group, "first": first, "second": second}
+
+
+def _validate(capsys) -> tuple[int, list[str]]:
+    code = main(["validate"])
+    return code, [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+
+
+def test_given_clean_registrations_when_validated_then_exit_zero(valid, capsys):
+    code, lines = _validate(capsys)
+    assert code == 0
+    assert "no problems" in lines[-1]
+
+
+def test_given_the_shipped_examples_when_validated_then_exit_zero(control_db_url, monkeypatch, capsys):
+    monkeypatch.delenv("LLF_NOTEBOOKS_DIR", raising=False)  # the project's own notebooks folder
+    files = sorted(str(p) for p in (PROJECT_ROOT / "control_sql" / "examples").glob("*.sql"))
+    assert main(["db", "apply", *files]) == 0
+
+    code, lines = _validate(capsys)
+
+    assert code == 0, lines
+
+
+def test_given_a_dependency_cycle_when_validated_then_every_process_in_it_is_named(valid, registry, capsys):
+    third = registry.process(valid["group"], "third")
+    registry.depend(third, valid["second"])
+    registry.depend(valid["first"], third)
+
+    code, lines = _validate(capsys)
+
+    assert code == 1
+    (line,) = [ln for ln in lines if "cycle" in ln]
+    assert line.startswith("cntl_cfg_prcs_depn (")
+    assert all(name in line for name in ("first", "second", "third"))
+    assert "Fix:" in line
+
+
+def test_given_two_separate_cycles_when_validated_then_both_are_reported(valid, registry, capsys):
+    registry.depend(valid["first"], valid["second"])
+    x, y = registry.process(valid["group"], "x"), registry.process(valid["group"], "y")
+    registry.depend(x, y)
+    registry.depend(y, x)
+
+    code, lines = _validate(capsys)
+
+    assert code == 1
+    assert len([ln for ln in lines if "dependency cycle" in ln]) == 2
+
+
+def test_given_a_dependency_on_an_inactive_process_when_validated_then_both_rows_are_named(valid, sql, capsys):
+    sql("UPDATE cntl_af.cntl_cfg_prcs SET actv_flg = false WHERE prcs_nm = 'first'")
+
+    code, lines = _validate(capsys)
+
+    assert code == 1
+    assert any("prcs_nm=second, depn_prcs_nm=first" in ln and "inactive" in ln for ln in lines)
+
+
+def test_given_a_dependency_on_a_process_in_an_inactive_stream_when_validated_then_it_is_reported(
+    valid, registry, capsys
+):
+    other = registry.process(registry.group(registry.stream("old", active=False), "g"), "retired")
+    registry.depend(valid["first"], other)
+
+    code, lines = _validate(capsys)
+
+    assert code == 1
+    assert any("depn_prcs_nm=retired" in ln for ln in lines)
+
+
+def test_given_a_process_without_system_file_when_validated_then_the_fix_is_the_insert(valid, registry, capsys):
+    registry.process(valid["group"], "bare", notebook=None)
+
+    code, lines = _validate(capsys)
+
+    assert code == 1
+    assert any("prcs_nm=bare" in ln and "no system file" in ln and "INSERT INTO" in ln for ln in lines)
+
+
+def test_given_a_missing_notebook_when_validated_then_the_path_is_named(valid, registry, capsys):
+    registry.process(valid["group"], "ghost", notebook="missing/nb.ipynb")
+
+    code, lines = _validate(capsys)
+
+    assert code == 1
+    assert any("prcs_nm=ghost" in ln and "notebook not found" in ln for ln in lines)
+
+
+def test_given_a_notebook_without_parameters_cell_when_validated_then_the_tag_is_asked_for(
+    valid, registry, notebooks_dir, capsys
+):
+    write_notebook(notebooks_dir / "untagged.ipynb", "x = 1", parameters=None)
+    registry.process(valid["group"], "untagged", notebook="untagged.ipynb")
+
+    code, lines = _validate(capsys)
+
+    assert code == 1
+    assert any("prcs_nm=untagged" in ln and "'parameters'" in ln for ln in lines)
+
+
+@pytest.mark.parametrize("path", ["../outside.ipynb", "/etc/passwd", "sub/../../x.ipynb"])
+def test_given_a_path_escaping_the_notebooks_folder_when_validated_then_it_is_refused(
+    valid, registry, capsys, path
+):
+    registry.process(valid["group"], "escape", notebook=path)
+
+    code, lines = _validate(capsys)
+
+    assert code == 1
+    assert any("prcs_nm=escape" in ln and "not inside the notebooks folder" in ln for ln in lines)
+
+
+def test_given_a_symlink_leaving_the_notebooks_folder_when_validated_then_it_is_refused(
+    valid, registry, notebooks_dir, tmp_path, capsys
+):
+    outside = write_notebook(tmp_path / "outside.ipynb", "x = 1")
+    (notebooks_dir / "link.ipynb").symlink_to(outside)
+    registry.process(valid["group"], "linked", notebook="link.ipynb")
+
+    code, lines = _validate(capsys)
+
+    assert code == 1
+    assert any("prcs_nm=linked" in ln and "outside the notebooks folder" in ln for ln in lines)
+
+
+@pytest.mark.parametrize("params", [[1, 2], "text", 3])
+def test_given_params_not_a_json_object_when_validated_then_the_row_is_named(valid, sql, capsys, params):
+    import json
+
+    sql("UPDATE cntl_af.cntl_cfg_prcs SET params = %s::jsonb WHERE prcs_nm = 'first'", (json.dumps(params),))
+
+    code, lines = _validate(capsys)
+
+    assert code == 1
+    assert any(ln.startswith("cntl_cfg_prcs (") and "prcs_nm=first" in ln and "not a JSON object" in ln
+               for ln in lines)
+
+
+@pytest.mark.parametrize(
+    ("cron", "timezone", "expected"),
+    [("61 * * * *", "UTC", "cron_expr"), ("every day", "UTC", "cron_expr"),
+     ("0 6 * * *", "Mars/Olympus", "timezone")],
+)
+def test_given_a_bad_schedule_when_validated_then_the_setting_is_named(
+    valid, registry, capsys, cron, timezone, expected
+):
+    registry.schedule(valid["stream"], cron, timezone)
+
+    code, lines = _validate(capsys)
+
+    assert code == 1
+    assert any(ln.startswith("cntl_cfg_schedule (") and "strem_nm=s" in ln and expected in ln for ln in lines)
+
+
+def test_given_an_empty_stream_when_validated_then_the_stream_is_named(valid, registry, capsys):
+    registry.stream("empty")
+
+    code, lines = _validate(capsys)
+
+    assert code == 1
+    assert any(ln.startswith("cntl_cfg_strem (") and "strem_nm=empty" in ln for ln in lines)
+
+
+def test_given_a_group_with_only_inactive_processes_when_validated_then_the_group_is_named(
+    valid, registry, capsys
+):
+    group = registry.group(valid["stream"], "idle", priority=2)
+    registry.process(group, "sleeping", active=False)
+
+    code, lines = _validate(capsys)
+
+    assert code == 1
+    assert any(ln.startswith("cntl_cfg_prcs_grp (") and "prcs_grp_nm=idle" in ln for ln in lines)
+
+
+def test_given_problems_in_two_streams_then_each_problem_names_only_its_stream(valid, registry, notebooks_dir):
+    from llf.control.repository import read_snapshot
+    from llf.control.validation import validate
+    from llf.settings import control_db_url
+
+    registry.process(registry.group(registry.stream("other"), "g"), "lost", notebook="nope.ipynb")
+    registry.stream("empty")
+
+    problems = validate(read_snapshot(control_db_url()), notebooks_dir)
+
+    assert {stream for p in problems for stream in p.streams} == {"other", "empty"}

@@ -1,0 +1,58 @@
+"""What the tasks hand the runner: business date, conf of process runs, the RunContext."""
+
+from __future__ import annotations
+
+import datetime as dt
+from types import SimpleNamespace
+
+from llf.dagbuild.callables import business_date_of, process_run_conf, run_context_of
+
+
+def context(conf=None, *, business_date="", full_rerun=False, logical_date=None):
+    return {
+        "params": {"business_date": business_date, "full_rerun": full_rerun},
+        "logical_date": logical_date,
+        "dag_run": SimpleNamespace(conf=conf),
+        "run_id": "manual__2024-05-02",
+        "ti": SimpleNamespace(dag_id="process__report", task_id="run_notebook", try_number=2),
+    }
+
+
+def test_given_an_explicit_business_date_when_resolved_then_it_wins():
+    moment = dt.datetime(2024, 5, 2, 23, 30, tzinfo=dt.UTC)
+    assert business_date_of(context(business_date="2024-01-31", logical_date=moment), "UTC") == dt.date(
+        2024, 1, 31)
+
+
+def test_given_no_business_date_when_resolved_then_the_logical_date_in_the_schedule_time_zone():
+    moment = dt.datetime(2024, 5, 2, 23, 30, tzinfo=dt.UTC)  # already May 3rd in Paris
+    assert business_date_of(context(logical_date=moment), "Europe/Paris") == dt.date(2024, 5, 3)
+
+
+def test_given_a_manual_run_without_logical_date_when_resolved_then_today():
+    assert business_date_of(context(), "UTC") == dt.datetime.now(dt.UTC).date()
+
+
+def test_given_a_stream_run_when_it_triggers_processes_then_the_conf_names_stream_date_and_trigger():
+    conf = process_run_conf(business_date=dt.date(2024, 5, 2), full_rerun=True, strem_nm="sales",
+                            strem_run_id="scheduled__x", triggered_by="stream")
+    assert conf == {"business_date": "2024-05-02", "full_rerun": True, "strem_nm": "sales",
+                    "strem_run_id": "scheduled__x", "triggered_by": "stream"}
+
+
+def test_given_the_stream_conf_when_the_process_runs_then_the_run_context_carries_it():
+    conf = process_run_conf(business_date=dt.date(2024, 5, 2), full_rerun=True, strem_nm="sales",
+                            strem_run_id="scheduled__x", triggered_by="stream")
+    # Airflow lets dag_run.conf override the params of the same name
+    run = run_context_of(context(conf, business_date="2024-05-02", full_rerun=True), prcs_nm="report",
+                         registered_params={"top_k": 5}, timezone="UTC")
+    assert (run.strem_nm, run.strem_run_id, run.triggered_by, run.full_rerun) == (
+        "sales", "scheduled__x", "stream", True)
+    assert (run.business_date, run.run_id, run.try_number, run.params) == (
+        dt.date(2024, 5, 2), "manual__2024-05-02", 2, {"top_k": 5})
+    assert (run.dag_id, run.task_id) == ("process__report", "run_notebook")
+
+
+def test_given_no_conf_when_the_process_runs_then_it_was_triggered_manually_outside_a_stream():
+    run = run_context_of(context(None), prcs_nm="report", registered_params={}, timezone="UTC")
+    assert (run.triggered_by, run.strem_nm, run.strem_run_id) == ("manual", None, None)

@@ -1,0 +1,88 @@
+"""The process DAG's shape: dependency step, notebook step, and what the notebook step is told."""
+
+from __future__ import annotations
+
+import datetime as dt
+from types import SimpleNamespace
+
+import pytest
+from airflow.sdk.exceptions import AirflowSkipException, DagRunTriggerException
+
+from llf.dagbuild import callables
+from llf.dagbuild.operators import DependencyTrigger
+
+
+@pytest.fixture
+def dags(scenario, dagbag):
+    scenario("dependencies")
+    bag = dagbag()
+    assert bag.import_errors == {}
+    return bag.dags
+
+
+def process_run(business_date: str) -> dict:
+    """The task context of a `process__report` run started by stream run `sched__1`."""
+    return {
+        "params": {"business_date": business_date, "full_rerun": False},
+        "logical_date": None,
+        "dag_run": SimpleNamespace(conf={"strem_nm": "finance", "strem_run_id": "sched__1",
+                                         "triggered_by": "stream"}),
+        "run_id": "manual__1",
+        "ti": SimpleNamespace(dag_id="process__report", task_id="dependency__x", try_number=1),
+    }
+
+
+def test_given_two_dependencies_when_parsed_then_each_has_a_deferrable_trigger_and_the_notebook_always_runs(
+    dags,
+):
+    report = dags["process__report"]
+    triggers = {t.task_id: t for t in report.tasks if isinstance(t, DependencyTrigger)}
+    assert set(triggers) == {"dependency__extract_ap", "dependency__extract_gl"}
+    assert {t.trigger_dag_id for t in triggers.values()} == {"process__extract_ap", "process__extract_gl"}
+    assert all(t.deferrable and t.wait_for_completion and t.poke_interval == 2 for t in triggers.values())
+    assert all(t.upstream_task_ids == set() for t in triggers.values())  # all start at once
+    notebook = report.get_task("run_notebook")
+    assert notebook.upstream_task_ids == set(triggers)
+    assert notebook.trigger_rule == "all_done"
+
+
+def test_given_one_dependency_satisfied_when_the_triggers_run_then_it_is_skipped_and_the_other_triggered(
+    dags, sql
+):
+    sql("INSERT INTO cntl_af.cntl_cfg_log (prcs_nm, business_date, run_id, status) "
+        "VALUES ('extract_gl', '2024-05-02', 'earlier', 'SUCCESS')")
+    report = dags["process__report"]
+    with pytest.raises(AirflowSkipException):
+        report.get_task("dependency__extract_gl").execute(process_run("2024-05-02"))
+    with pytest.raises(DagRunTriggerException) as triggered:
+        report.get_task("dependency__extract_ap").execute(process_run("2024-05-02"))
+    assert triggered.value.trigger_dag_id == "process__extract_ap"
+    assert triggered.value.conf == {"business_date": "2024-05-02", "full_rerun": False, "strem_nm": "finance",
+                                    "strem_run_id": "sched__1", "triggered_by": "dependency"}
+    assert triggered.value.deferrable and triggered.value.wait_for_completion
+
+
+def test_given_no_dependency_when_parsed_then_the_process_dag_is_just_the_notebook(dags):
+    assert [t.task_id for t in dags["process__extract_gl"].tasks] == ["run_notebook"]
+
+
+def test_given_timeout_and_retries_when_parsed_then_the_notebook_step_gets_them_plus_a_margin(dags):
+    notebook = dags["process__report"].get_task("run_notebook")
+    assert notebook.retries == 2
+    assert dt.timedelta(minutes=20) < notebook.execution_timeout <= dt.timedelta(minutes=30)
+    assert notebook.on_failure_callback == [callables.notebook_task_failed]
+
+
+def test_given_registered_params_with_braces_when_parsed_then_they_reach_the_callable_untemplated(dags):
+    notebook = dags["process__report"].get_task("run_notebook")
+    assert notebook.op_kwargs == {}  # op_kwargs would be Jinja-rendered
+    assert notebook.python_callable.keywords["registered_params"] == {
+        "prompt": "Summarise {{ totals }}", "top_k": 5}
+
+
+def test_given_process_dags_when_parsed_then_manual_only_with_run_params_docs_and_tags(dags):
+    report = dags["process__report"]
+    assert report.timetable.can_be_scheduled is False
+    assert report.params["business_date"] == "" and report.params["full_rerun"] is False
+    assert "Monthly report" in report.doc_md and "`extract_ap`" in report.doc_md
+    assert set(report.tags) == {"llf:process", "stream:finance", "group:all"}

@@ -1,0 +1,95 @@
+"""The stream DAG's shape: order, parallelism, schedule, params, conf for the process runs."""
+
+from __future__ import annotations
+
+import pytest
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.sdk import CronTriggerTimetable
+from airflow.serialization.encoders import encode_timetable
+
+from llf.dagbuild.stream_dag import START_CONF
+
+
+@pytest.fixture
+def sales(scenario, dagbag):
+    scenario("ordering")
+    bag = dagbag()
+    assert bag.import_errors == {}
+    return bag.dags["stream__sales"]
+
+
+def upstream_triggers(dag, task_id: str) -> set[str]:
+    return {t for t in dag.get_task(task_id).upstream_task_ids}
+
+
+def test_given_groups_inserted_out_of_order_when_parsed_then_groups_run_in_ascending_priority(sales):
+    assert list(sales.task_group.children) == ["start_stream", "prepare", "after__prepare", "report",
+                                               "finish_stream"]
+    assert upstream_triggers(sales, "after__prepare") == {f"prepare.load_{x}" for x in "abcde"}
+    assert upstream_triggers(sales, "report.report_1") == {"after__prepare"}
+
+
+def test_given_max_parallel_2_when_parsed_then_processes_start_in_priority_order_on_two_lanes(sales):
+    heads = {t.task_id for t in sales.tasks if t.upstream_task_ids == {"start_stream"}}
+    assert heads == {"prepare.load_a", "prepare.load_b"}
+    assert upstream_triggers(sales, "prepare.load_c") == {"start_stream", "prepare.load_a"}
+    assert upstream_triggers(sales, "prepare.load_d") == {"start_stream", "prepare.load_b"}
+    assert upstream_triggers(sales, "prepare.load_e") == {"start_stream", "prepare.load_c"}
+
+
+def test_given_max_parallel_1_when_parsed_then_the_group_is_one_chain(sales):
+    assert upstream_triggers(sales, "report.report_2") == {"after__prepare", "report.report_1"}
+
+
+def test_given_fail_policy_continue_when_a_process_fails_then_later_processes_and_groups_still_start(sales):
+    assert sales.get_task("after__prepare").trigger_rule == "all_done"
+    assert {t.trigger_rule for t in sales.tasks if isinstance(t, TriggerDagRunOperator)} == {
+        "all_done_min_one_success"}
+    finish = sales.get_task("finish_stream")
+    assert finish.trigger_rule == "all_done"
+    assert finish.upstream_task_ids == {t.task_id for t in sales.tasks} - {"finish_stream", "after__prepare"}
+
+
+def test_given_fail_policy_stop_when_parsed_then_the_gate_between_groups_needs_every_success(
+    scenario, dagbag
+):
+    scenario("stop_policy")
+    dag = dagbag().dags["stream__strict"]
+    assert dag.get_task("after__first").trigger_rule == "all_success"
+    assert dag.get_task("second.step_second").upstream_task_ids == {"after__first"}
+    assert dag.timetable.can_be_scheduled is False  # no schedule row: manual only
+
+
+def test_given_a_process_when_its_trigger_is_built_then_it_waits_deferrably_with_a_short_poll(sales):
+    trigger = sales.get_task("prepare.load_a")
+    assert trigger.trigger_dag_id == "process__load_a"
+    assert (trigger.deferrable, trigger.wait_for_completion, trigger.poke_interval) == (True, True, 2)
+    assert [str(s) for s in trigger.allowed_states] == ["success"]
+    assert [str(s) for s in trigger.failed_states] == ["failed"]
+
+
+def test_given_a_stream_run_when_processes_are_triggered_then_they_get_start_streams_conf(sales):
+    triggers = [t for t in sales.tasks if isinstance(t, TriggerDagRunOperator)]
+    assert {t.conf for t in triggers} == {START_CONF}
+    assert "xcom_pull(task_ids='start_stream')" in START_CONF
+
+
+def test_given_a_schedule_row_when_parsed_then_the_cron_runs_in_its_time_zone(sales):
+    assert isinstance(sales.timetable, CronTriggerTimetable)
+    encoded = encode_timetable(sales.timetable)["__var"]
+    assert (encoded["expression"], encoded["timezone"]) == ("30 6 * * 1-5", "Europe/Paris")
+    assert (sales.catchup, sales.max_active_runs) == (False, 1)
+
+
+def test_given_a_stream_when_parsed_then_params_default_to_logical_date_and_no_full_rerun(sales):
+    params = sales.params
+    assert params["business_date"] == "" and params["full_rerun"] is False
+    assert params.get_param("business_date").schema["type"] == "string"
+    assert params.get_param("full_rerun").schema["type"] == "boolean"
+    params.validate()
+
+
+def test_given_descriptions_and_owners_when_parsed_then_docs_tags_and_owner_come_from_the_tables(sales):
+    assert "Daily sales recommendations" in sales.doc_md
+    assert set(sales.tags) == {"llf:stream", "stream:sales", "group:prepare", "group:report"}
+    assert {t.owner for t in sales.tasks} == {"merch_team"}

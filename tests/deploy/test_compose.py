@@ -1,0 +1,193 @@
+"""docker-compose.yml: valid for the real compose binary, every service health-gated, pinned images,
+secrets only from .env, project folders mounted where Airflow and Jupyter look for them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.deploy.stack import COMPOSE_FILE, SECRET_NAME, compose, env_example, is_one_shot
+
+INTERPOLATION = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)([^}]*)\}")
+AIRFLOW_COMPONENTS = ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer")
+
+
+def _environment_values(raw_compose: dict):
+    for name, service in raw_compose["services"].items():
+        for key, value in (service.get("environment") or {}).items():
+            yield name, key, str(value)
+
+
+@pytest.mark.parametrize("profiles", [(), ("--profile", "*")], ids=["default", "all-profiles"])
+def test_given_env_from_example_when_compose_config_quiet_then_it_passes(example_env_file, profiles):
+    result = compose(example_env_file, *profiles, "config", "--quiet")
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_given_a_secret_missing_from_env_when_compose_config_then_it_stops_naming_the_setting(tmp_path):
+    env_file = tmp_path / ".env"
+    settings = {key: value for key, value in env_example().items() if key != "AIRFLOW_JWT_SECRET"}
+    env_file.write_text("".join(f"{key}={value}\n" for key, value in settings.items()))
+
+    result = compose(env_file, "config", "--quiet")
+
+    assert result.returncode != 0
+    assert "set AIRFLOW_JWT_SECRET in .env" in result.stderr
+
+
+def test_given_the_stack_then_every_component_the_issue_lists_is_there(services):
+    expected = {"postgres", "llf-init", *AIRFLOW_COMPONENTS, "jupyter", "minio", "minio-init", "weaviate",
+                "ollama", "ollama-pull", "ollama-gpu", "adminer"}
+
+    assert expected <= set(services)
+    assert services["ollama-gpu"]["profiles"] == ["gpu"]
+    assert services["adminer"]["profiles"] == ["adminer"]
+
+
+def test_given_long_running_services_then_each_has_a_healthcheck(services):
+    missing = [name for name, service in services.items()
+               if not is_one_shot(service) and not service.get("healthcheck", {}).get("test")]
+
+    assert missing == []
+
+
+def test_given_dependencies_then_long_running_ones_are_awaited_healthy_and_one_shots_completed(services):
+    wrong = []
+    for name, service in services.items():
+        for target, rule in service.get("depends_on", {}).items():
+            expected = ("service_completed_successfully" if is_one_shot(services[target])
+                        else "service_healthy")
+            if rule["condition"] != expected:
+                wrong.append(f"{name} -> {target}: {rule['condition']} (want {expected})")
+
+    assert wrong == []
+
+
+def test_given_airflow_and_jupyter_then_they_wait_for_the_database_and_the_init(services):
+    for name in (*AIRFLOW_COMPONENTS, "jupyter"):
+        assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy", name
+        assert services[name]["depends_on"]["llf-init"]["condition"] == "service_completed_successfully", name
+
+
+def test_given_images_then_every_one_is_pinned_to_a_version_tag(services):
+    unpinned = []
+    for name, service in services.items():
+        image = service.get("image", "")
+        repository, _, tag = image.rpartition(":")
+        if not repository or "/" in tag or tag == "latest" or not re.search(r"\d", tag):
+            unpinned.append(f"{name}: {image!r}")
+
+    assert unpinned == []
+
+
+def test_given_interpolated_variables_then_each_is_set_in_env_example_and_each_setting_is_used():
+    used = {name for name, _ in INTERPOLATION.findall(COMPOSE_FILE.read_text(encoding="utf-8"))}
+    settings = set(env_example())
+
+    assert used - settings == set(), "used in docker-compose.yml, missing from .env.example"
+    assert {key for key in settings - used if not key.startswith("COMPOSE_")} == set(), "unused settings"
+
+
+def test_given_secret_settings_then_env_example_holds_only_obvious_placeholders():
+    secrets = {key: value for key, value in env_example().items() if SECRET_NAME.search(key)}
+
+    assert secrets, "no secret settings found in .env.example"
+    real_looking = {key: value for key, value in secrets.items()
+                    if not value.startswith("change-me") and key != "LLF_MINIO_ACCESS_KEY"}
+    assert real_looking == {}
+
+
+def test_given_secret_variables_then_compose_requires_them_and_never_defaults_them():
+    defaulted = [f"${{{name}{rest}}}" for name, rest in INTERPOLATION.findall(COMPOSE_FILE.read_text())
+                 if SECRET_NAME.search(name) and not rest.startswith(":?")]
+
+    assert defaulted == []
+
+
+def test_given_service_environments_then_no_secret_is_written_literally(raw_compose):
+    literal = []
+    for service, key, value in _environment_values(raw_compose):
+        if SECRET_NAME.search(key) and not re.fullmatch(r"\$\{[A-Z_]+:\?[^}]*\}", value):
+            literal.append(f"{service}.{key}")
+        password = urlsplit(value).password if "://" in value else None
+        if password is not None and not password.startswith("${"):
+            literal.append(f"{service}.{key} (password in URL)")
+
+    assert literal == []
+
+
+def _mounts(service: dict) -> dict[str, dict]:
+    return {mount["target"]: mount for mount in service.get("volumes", [])}
+
+
+@pytest.mark.parametrize("name", [*AIRFLOW_COMPONENTS, "llf-init"])
+def test_given_airflow_services_then_project_folders_are_mounted_where_airflow_and_llf_look(services, name):
+    service = services[name]
+    mounts = _mounts(service)
+    environment = service["environment"]
+    expected = {
+        "/opt/airflow/dags": "dags",  # AIRFLOW_HOME/dags, Airflow's default dags_folder in the image
+        "/opt/airflow/plugins": "plugins",
+        environment["LLF_NOTEBOOKS_DIR"]: "notebooks",
+        environment["LLF_CONTROL_SQL_DIR"]: "control_sql",
+    }
+
+    assert "AIRFLOW__CORE__DAGS_FOLDER" not in environment
+    for target, folder in expected.items():
+        assert target in mounts, f"{name}: nothing mounted at {target}"
+        assert Path(mounts[target]["source"]).name == folder
+        assert mounts[target]["type"] == "bind"
+
+
+def test_given_jupyter_then_notebooks_are_mounted_writable_where_llf_looks(services):
+    jupyter = services["jupyter"]
+    notebooks = _mounts(jupyter)[jupyter["environment"]["LLF_NOTEBOOKS_DIR"]]
+
+    assert Path(notebooks["source"]).name == "notebooks"
+    assert not notebooks.get("read_only", False)
+    assert jupyter["environment"]["LLF_CONTROL_DB_URL"] == services["airflow-scheduler"]["environment"][
+        "LLF_CONTROL_DB_URL"]
+
+
+def test_given_published_ports_then_none_clashes_and_all_listen_on_the_bind_address(services):
+    published = [(port.get("host_ip"), port["published"], name)
+                 for name, service in services.items() for port in service.get("ports", [])]
+    seen: dict[tuple, str] = {}
+    clashes = []
+    for host_ip, port, name in published:
+        if (host_ip, port) in seen:
+            clashes.append(f"{port}: {seen[(host_ip, port)]} and {name}")
+        seen[(host_ip, port)] = name
+
+    assert clashes == []
+    assert {host_ip for host_ip, _, _ in published} == {env_example()["LLF_BIND_ADDRESS"]}
+
+
+def test_given_airflow_components_then_they_share_secrets_and_reach_the_api_server(services):
+    shared = ("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY", "AIRFLOW__CORE__FERNET_KEY",
+              "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CORE__EXECUTION_API_SERVER_URL")
+    for key in shared:
+        assert len({services[name]["environment"][key] for name in AIRFLOW_COMPONENTS}) == 1, key
+
+    scheduler = services["airflow-scheduler"]["environment"]
+    execution_api = urlsplit(scheduler["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"])
+    api_server_port = services["airflow-apiserver"]["ports"][0]["target"]
+    assert (execution_api.hostname, execution_api.port) == ("airflow-apiserver", api_server_port)
+    assert execution_api.path == "/execution/"
+
+
+def test_given_llf_settings_then_they_point_at_the_stack_services(services):
+    environment = services["airflow-scheduler"]["environment"]
+
+    assert urlsplit(environment["LLF_CONTROL_DB_URL"]).hostname == "postgres"
+    assert environment["LLF_LAKE_URL"] == f"s3://{env_example()['LLF_LAKE_BUCKET']}"
+    assert environment["LLF_MINIO_ENDPOINT"].split(":")[0] == "minio"
+    assert urlsplit(environment["LLF_VECTOR_URL"]).hostname == "weaviate"
+    assert urlsplit(environment["OLLAMA_HOST"]).hostname in {"ollama", "ollama-gpu"}
+    weaviate_targets = {port["target"] for port in services["weaviate"]["ports"]}
+    vector_url = urlsplit(environment["LLF_VECTOR_URL"])
+    assert {vector_url.port, int(vector_url.query.split("grpc_port=")[1])} == weaviate_targets

@@ -1,0 +1,129 @@
+"""End-to-end fixtures: one real Airflow per session, on the session's embedded PostgreSQL.
+
+The stack serves every folder in DAG_BUNDLES as its own DAG bundle. To run the project's DAGs, add
+`"llf": REPO_ROOT / "dags"` to it; the harness DAGs under tests/e2e/dags keep working beside them.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.airflow import AirflowClient, AirflowStack, AirflowStackError
+from tests.support.postgres import EmbeddedPostgres, with_database
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DAG_BUNDLES: dict[str, Path] = {"e2e-harness": Path(__file__).parent / "dags"}
+METADATA_DATABASE = "airflow_e2e"
+WARM_UP_DAG = "e2e_hello"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test in tests/e2e is an `e2e` test, so `-m "not e2e"` skips the slow Airflow start."""
+    e2e_dir = Path(__file__).parent
+    for item in items:
+        if e2e_dir in item.path.parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[pytest.TestReport]:
+    """A failed e2e test shows the tail of every Airflow component's log beside its traceback."""
+    report = yield
+    stack = item.funcargs.get("airflow") if hasattr(item, "funcargs") else None
+    if report.failed and isinstance(stack, AirflowStack):
+        report.sections.append(("Airflow component logs", stack.logs_tail()))
+    return report
+
+
+@pytest.fixture(scope="session")
+def e2e_control_db_url(postgres: EmbeddedPostgres) -> str:
+    """The control database the stack's DAGs and tasks read (LLF_CONTROL_DB_URL), shared by the session.
+
+    The yoyo backend that built the template sits in a reference cycle with its open connection, and
+    CREATE DATABASE ... TEMPLATE refuses a template in use: collect it first.
+    """
+    gc.collect()
+    return postgres.fresh_database(prefix="e2e")
+
+
+@pytest.fixture(scope="session")
+def e2e_notebooks_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("e2e-notebooks")
+
+
+@pytest.fixture(scope="session")
+def e2e_lake_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("e2e-lake")
+
+
+@pytest.fixture
+def control_db_url(e2e_control_db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """In e2e tests `sql` and `registry` write where the running Airflow reads: the session's control DB.
+
+    Tests share it, so each registers streams under names of its own.
+    """
+    monkeypatch.setenv("LLF_CONTROL_DB_URL", e2e_control_db_url)
+    return e2e_control_db_url
+
+
+@pytest.fixture
+def notebooks_dir(e2e_notebooks_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The notebooks folder the running Airflow's tasks read (LLF_NOTEBOOKS_DIR)."""
+    monkeypatch.setenv("LLF_NOTEBOOKS_DIR", str(e2e_notebooks_dir))
+    return e2e_notebooks_dir
+
+
+@pytest.fixture(scope="session")
+def airflow(
+    postgres: EmbeddedPostgres,
+    tmp_path_factory: pytest.TempPathFactory,
+    e2e_control_db_url: str,
+    e2e_notebooks_dir: Path,
+    e2e_lake_dir: Path,
+) -> Iterator[AirflowStack]:
+    """Scheduler, dag-processor, triggerer and api-server, started once and stopped at session end."""
+    postgres.execute_admin(f"DROP DATABASE IF EXISTS {METADATA_DATABASE}")
+    postgres.execute_admin(f"CREATE DATABASE {METADATA_DATABASE}")
+    metadata_url = with_database(postgres.admin_url, METADATA_DATABASE).replace(
+        "postgresql://", "postgresql+psycopg2://", 1
+    )
+    stack = AirflowStack(
+        home=tmp_path_factory.mktemp("airflow-home"),
+        metadata_db_url=metadata_url,
+        dags_folders=DAG_BUNDLES,
+        extra_env={
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+            "LLF_CONTROL_DB_URL": e2e_control_db_url,
+            "LLF_NOTEBOOKS_DIR": str(e2e_notebooks_dir),
+            "LLF_LAKE_URL": e2e_lake_dir.as_uri(),
+        },
+    )
+    stack.start()
+    try:
+        _warm_up(stack.client())
+    except BaseException:
+        stack.stop()
+        raise
+    yield stack
+    stack.stop()
+
+
+def _warm_up(api: AirflowClient) -> None:
+    """One deferred run before the first test: the api-server's execution API and the triggerer pay
+    their cold imports here (~20 s on a busy machine), not inside the first scenario's timeout."""
+    api.wait_for_dag(WARM_UP_DAG, timeout=120)
+    run_id = api.trigger(WARM_UP_DAG)
+    state = api.wait_for_run(WARM_UP_DAG, run_id, timeout=180)
+    if state != "success":
+        raise AirflowStackError(f"Warm-up run {WARM_UP_DAG}/{run_id} ended {state}")
+
+
+@pytest.fixture(scope="session")
+def airflow_api(airflow: AirflowStack) -> AirflowClient:
+    """The stack's REST API v2, authenticated as admin."""
+    return airflow.client()

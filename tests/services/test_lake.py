@@ -1,0 +1,131 @@
+"""The lake interface on both backends: a real folder, and the `minio` SDK against moto's S3 on a socket."""
+
+from __future__ import annotations
+
+import io
+import itertools
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+
+from llf.exceptions import ConfigurationError
+from llf.services.lake import Lake, LakePathError, open_lake
+
+_buckets = itertools.count()
+
+
+@pytest.fixture(params=["folder", "minio"])
+def lake(request: pytest.FixtureRequest, tmp_path: Path) -> Lake:
+    if request.param == "folder":
+        return open_lake((tmp_path / "lake").as_uri())
+    request.getfixturevalue("minio_env")
+    return open_lake(f"s3://lake-{next(_buckets)}/prefix")
+
+
+def test_given_each_kind_of_data_when_put_then_get_returns_its_bytes(lake: Lake, tmp_path: Path) -> None:
+    local = tmp_path / "local.txt"
+    local.write_bytes(b"from a path")
+    frame = pd.DataFrame({"sku": ["a", "b"], "score": [1, 2]})
+
+    lake.put("in/bytes.bin", b"\x00\x01")
+    lake.put("in/text.txt", "héllo")
+    lake.put("in/path.txt", local)
+    lake.put("in/file.bin", io.BytesIO(b"from a file"))
+    lake.put("in/frame.csv", frame)
+
+    assert lake.get("in/bytes.bin") == b"\x00\x01"
+    assert lake.get("in/text.txt") == "héllo".encode()
+    assert lake.get("in/path.txt") == b"from a path"
+    assert lake.get("in/file.bin") == b"from a file"
+    assert pd.read_csv(io.BytesIO(lake.get("in/frame.csv"))).equals(frame)
+
+
+def test_given_objects_when_listed_by_prefix_then_only_matching_keys_sorted(lake: Lake) -> None:
+    keys = ["runs/s1/p1/a.ipynb", "runs/s1/p1/a.html", "runs/s1/p2/b.ipynb", "other.txt"]
+    for key in keys:
+        lake.put(key, key)
+
+    assert lake.list("runs/s1/p1/") == ["runs/s1/p1/a.html", "runs/s1/p1/a.ipynb"]
+    assert lake.list("runs/s1/p") == ["runs/s1/p1/a.html", "runs/s1/p1/a.ipynb", "runs/s1/p2/b.ipynb"]
+    assert lake.list() == sorted(keys)
+    assert lake.list("nothing/") == []
+
+
+def test_given_a_put_when_exists_is_asked_then_only_stored_keys_exist(lake: Lake) -> None:
+    location = lake.put("a/b.txt", "x")
+
+    assert lake.exists("a/b.txt")
+    assert not lake.exists("a/missing.txt")
+    assert location.endswith("a/b.txt")
+    with pytest.raises(FileNotFoundError, match="a/missing.txt"):
+        lake.get("a/missing.txt")
+
+
+@pytest.mark.parametrize("bad", ["/etc/passwd", "../escape.txt", "runs/../../escape.txt", ""])
+def test_given_a_path_outside_the_lake_when_put_then_it_is_refused(lake: Lake, bad: str) -> None:
+    with pytest.raises(LakePathError):
+        lake.put(bad, "x")
+
+
+def test_given_a_folder_lake_when_url_then_a_file_uri_of_the_stored_file(tmp_path: Path) -> None:
+    lake = open_lake((tmp_path / "lake").as_uri())
+    lake.put("r/out.html", "<p>hi</p>")
+
+    assert Path(lake.url("r/out.html").removeprefix("file://")).read_text() == "<p>hi</p>"
+
+
+def test_given_a_minio_lake_when_url_then_a_presigned_link_downloads_the_object(minio_env: str) -> None:
+    lake = open_lake("s3://presigned/p")
+    lake.put("r/out.html", "<p>hi</p>")
+
+    response = httpx.get(lake.url("r/out.html"))
+
+    assert response.status_code == 200
+    assert response.text == "<p>hi</p>"
+
+
+def test_given_a_minio_lake_when_put_then_the_bucket_is_created_and_the_location_is_an_s3_url(
+    minio_env: str,
+) -> None:
+    assert open_lake("s3://fresh-bucket/runs").put("x.txt", "x") == "s3://fresh-bucket/runs/x.txt"
+
+
+def test_given_no_url_when_opened_then_llf_lake_url_is_used(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("LLF_LAKE_URL", (tmp_path / "from-env").as_uri())
+
+    open_lake().put("a.txt", "x")
+
+    assert (tmp_path / "from-env" / "a.txt").read_text() == "x"
+
+
+def test_given_an_uncreatable_folder_when_opened_then_the_error_names_llf_lake_url(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+
+    with pytest.raises(ConfigurationError, match="LLF_LAKE_URL"):
+        open_lake((blocker / "lake").as_uri())
+
+
+def test_given_an_unknown_scheme_when_opened_then_the_error_names_llf_lake_url() -> None:
+    with pytest.raises(ConfigurationError, match="LLF_LAKE_URL"):
+        open_lake("ftp://somewhere/lake")
+
+
+def test_given_s3_without_endpoint_when_opened_then_the_error_names_llf_minio_endpoint(monkeypatch) -> None:
+    monkeypatch.delenv("LLF_MINIO_ENDPOINT", raising=False)
+
+    with pytest.raises(ConfigurationError, match="LLF_MINIO_ENDPOINT"):
+        open_lake("s3://bucket/prefix")
+
+
+def test_given_wrong_credentials_when_put_then_the_error_names_the_key_settings(
+    minio_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import moto.settings
+
+    monkeypatch.setattr(moto.settings, "INITIAL_NO_AUTH_ACTION_COUNT", 0)  # moto now checks every key
+
+    with pytest.raises(ConfigurationError, match="LLF_MINIO_ACCESS_KEY and LLF_MINIO_SECRET_KEY"):
+        open_lake("s3://guarded/p").put("x.txt", "x")

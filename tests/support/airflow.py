@@ -1,0 +1,272 @@
+"""A real Apache Airflow 3 for end-to-end tests: its four components as subprocesses, and a REST client.
+
+`airflow standalone` would hide the components' logs and settings; starting scheduler, dag-processor,
+triggerer and api-server ourselves lets the tests tune every polling interval for speed, keep one log
+file per component (printed when something fails) and stop them all reliably by process group.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
+
+COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
+FINAL_RUN_STATES = frozenset({"success", "failed"})
+TASK_INSTANCE_HEARTBEAT_TIMEOUT_SEC = 15
+# Bytecode for every Airflow process, kept outside the venv: with PYTHONDONTWRITEBYTECODE and no .pyc in
+# the venv, each component and each task process would compile Airflow from source (3x slower start).
+BYTECODE_CACHE = Path(tempfile.gettempdir()) / "llf-e2e-pycache"
+_PR_SET_PDEATHSIG = 1
+
+T = TypeVar("T")
+
+
+class AirflowStackError(RuntimeError):
+    """The stack did not come up, or did not reach the awaited state in time."""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def poll(probe: Callable[[], T | None], timeout: float, interval: float = 0.5) -> T | None:
+    """Call `probe` until it returns something other than None; None after `timeout` seconds.
+
+    Exceptions raised by `probe` are not retried: they mean "give up now" (e.g. a component died).
+    """
+    retrying = Retrying(
+        stop=stop_after_delay(timeout),
+        wait=wait_fixed(interval),
+        retry=retry_if_result(lambda value: value is None),
+        retry_error_callback=lambda _state: None,
+    )
+    return retrying(probe)
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM the component when pytest dies, so a killed session leaves no Airflow behind."""
+    os.setsid()
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass
+class AirflowStack:
+    """Scheduler, dag-processor, triggerer and api-server (LocalExecutor) on one metadata database.
+
+    Every DAG folder becomes its own LocalDagBundle, so harness DAGs and the project's `dags/` can be
+    served side by side.
+    """
+
+    home: Path
+    metadata_db_url: str
+    dags_folders: Mapping[str, Path]
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict, init=False)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs-of-components"
+
+    def environment(self) -> dict[str, str]:
+        """AIRFLOW__* settings tuned so that a trivial DAG run takes seconds, not a minute."""
+        bundles = [
+            {
+                "name": name,
+                "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+                "kwargs": {"path": str(folder), "refresh_interval": 2},
+            }
+            for name, folder in self.dags_folders.items()
+        ]
+        settings = {
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.metadata_db_url,
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(next(iter(self.dags_folders.values()))),
+            "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(bundles),
+            "AIRFLOW__CORE__PARALLELISM": "8",  # LocalExecutor forks this many workers up front
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL": "2",
+            "AIRFLOW__API__BASE_URL": self.base_url,
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__API__SECRET_KEY": secrets.token_hex(16),
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+            "AIRFLOW__SCHEDULER__JOB_HEARTBEAT_SEC": "1",
+            "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.2",
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(TASK_INSTANCE_HEARTBEAT_TIMEOUT_SEC),
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "2",
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_SEC": "3",
+            "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "2",
+            "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "2",
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
+            "AIRFLOW__DAG_PROCESSOR__BUNDLE_REFRESH_CHECK_INTERVAL": "1",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            "PYTHONPYCACHEPREFIX": str(BYTECODE_CACHE),
+        }
+        inherited = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+        return {**inherited, **settings, **self.extra_env}
+
+    def start(self, timeout: float = 180) -> None:
+        """Migrate the metadata DB, start the components and wait until the API reports all healthy."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.logs_dir.mkdir(exist_ok=True)
+        env = self.environment()
+        migrate_log = self.logs_dir / "db-migrate.log"
+        with migrate_log.open("w") as out:
+            migrated = subprocess.run(
+                self._airflow("db", "migrate"),
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+                check=False,
+            )
+        if migrated.returncode != 0:
+            raise AirflowStackError(f"`airflow db migrate` failed:\n{migrate_log.read_text()[-4000:]}")
+        for name in COMPONENTS:
+            with (self.logs_dir / f"{name}.log").open("w") as out:
+                self.processes[name] = subprocess.Popen(
+                    self._airflow(name),
+                    env=env,
+                    cwd=self.home,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    preexec_fn=_die_with_parent,
+                )
+        if poll(self._healthy, timeout) is None:
+            self.stop()
+            raise AirflowStackError(f"Airflow not healthy after {timeout:.0f}s\n{self.logs_tail()}")
+
+    def _airflow(self, *arguments: str) -> list[str]:
+        return [sys.executable, "-m", "airflow", *arguments]
+
+    def _healthy(self) -> bool | None:
+        dead = {name: p.returncode for name, p in self.processes.items() if p.poll() is not None}
+        if dead:
+            raise AirflowStackError(f"Airflow components exited early: {dead}\n{self.logs_tail()}")
+        try:
+            health = httpx.get(f"{self.base_url}/api/v2/monitor/health", timeout=2).json()
+        except (httpx.HTTPError, ValueError):
+            return None
+        statuses = [part.get("status") for part in health.values()]
+        return True if statuses and all(status == "healthy" for status in statuses) else None
+
+    def logs_tail(self, lines: int = 40) -> str:
+        """The last lines of each component's log, for failure reports."""
+        parts = []
+        for log in sorted(self.logs_dir.glob("*.log")):
+            tail = log.read_text(errors="replace").splitlines()[-lines:]
+            parts.append(f"----- {log.name} (last {len(tail)} lines) -----\n" + "\n".join(tail))
+        return "\n".join(parts)
+
+    def stop(self, grace: float = 5) -> None:
+        """SIGTERM every component's process group, then SIGKILL what is still alive after `grace`."""
+        for process in self.processes.values():
+            _signal_group(process, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for process in self.processes.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            _signal_group(process, signal.SIGKILL)  # also reaps task runners left in the group
+            process.wait()
+        self.processes.clear()
+
+    def client(self) -> AirflowClient:
+        return AirflowClient(self.base_url)
+
+
+def _signal_group(process: subprocess.Popen, signum: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signum)
+
+
+class AirflowClient:
+    """The few calls of Airflow's REST API v2 the end-to-end tests need."""
+
+    def __init__(self, base_url: str) -> None:
+        token = httpx.get(f"{base_url}/auth/token", timeout=10).raise_for_status().json()["access_token"]
+        self.http = httpx.Client(
+            base_url=f"{base_url}/api/v2", headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
+
+    def _get(self, path: str, **params: Any) -> Any:
+        return self.http.get(path, params=params).raise_for_status().json()
+
+    def import_errors(self) -> list[dict]:
+        return self._get("/importErrors", limit=100)["import_errors"]
+
+    def wait_for_dag(self, dag_id: str, timeout: float = 60) -> dict:
+        """The DAG once the dag-processor has parsed it; the import errors are in the error otherwise."""
+
+        def probe() -> dict | None:
+            response = self.http.get(f"/dags/{dag_id}")
+            return response.raise_for_status().json() if response.status_code != 404 else None
+
+        dag = poll(probe, timeout)
+        if dag is None:
+            raise AirflowStackError(
+                f"DAG {dag_id!r} not visible after {timeout:.0f}s; import errors: {self.import_errors()}"
+            )
+        return dag
+
+    def unpause(self, dag_id: str) -> None:
+        self.http.patch(f"/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
+
+    def trigger(self, dag_id: str, conf: Mapping[str, Any] | None = None) -> str:
+        """Start a manual run now (no logical date) and return its run id."""
+        body = {"logical_date": None, "conf": dict(conf or {})}
+        return self.http.post(f"/dags/{dag_id}/dagRuns", json=body).raise_for_status().json()["dag_run_id"]
+
+    def run(self, dag_id: str, run_id: str) -> dict:
+        return self._get(f"/dags/{dag_id}/dagRuns/{run_id}")
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 120) -> str:
+        """The run's final state (success / failed); raises when it is still going after `timeout`."""
+
+        def probe() -> str | None:
+            state = self.run(dag_id, run_id)["state"]
+            return state if state in FINAL_RUN_STATES else None
+
+        state = poll(probe, timeout)
+        if state is None:
+            raise AirflowStackError(
+                f"Run {dag_id}/{run_id} not finished after {timeout:.0f}s: "
+                f"{[(ti['task_id'], ti['state']) for ti in self.task_instances(dag_id, run_id)]}"
+            )
+        return state
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
+        return self._get(path, deserialize=True)["value"]
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
+        return self._get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", limit=100)["task_instances"]
