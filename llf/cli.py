@@ -6,6 +6,7 @@ Every command exits 0 on success, 1 when it found problems, 2 on a usage or conf
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -56,6 +57,33 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
+STATUS_STYLES = {"SUCCESS": "green", "FAILED": "bold red", "BLOCKED": "red", "RUNNING": "yellow", "SKIPPED": "dim"}
+
+
+def _status(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from llf.control.log import mark_abandoned_attempts_failed
+    from llf.control.status import latest_statuses
+
+    url = control_db_url(args.db_url)
+    mark_abandoned_attempts_failed(url)  # never show a dead worker's attempt as RUNNING
+    rows = latest_statuses(url, stream=args.stream, business_date=args.date)
+    table = Table(title="llf status" + (f" for {args.date}" if args.date else " (latest attempt)"))
+    for column in ("stream", "group", "process", "date", "status", "duration", "tokens", "message"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        status = row.status or "never ran"
+        table.add_row(
+            row.strem_nm, row.prcs_grp_nm, row.prcs_nm, str(row.business_date or ""),
+            f"[{STATUS_STYLES.get(status, '')}]{status}[/]" if row.status else status,
+            str(row.duration).split(".")[0] if row.duration else "", str(row.tokens or ""),
+            (row.message or "")[:120],
+        )
+    console.print(table)
+    return 1 if any(row.status in ("FAILED", "BLOCKED") for row in rows) else 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llf", description="LLM Local Framework control plane.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -73,6 +101,9 @@ def _parser() -> argparse.ArgumentParser:
     command("apply", _db_apply, "run registration SQL files, each in one transaction", into=db).add_argument(
         "files", nargs="+", type=Path, metavar="FILE", help="SQL file(s), e.g. control_sql/examples/*.sql")
     command("validate", _validate, "check the registrations; one line per problem, exit 1 if any")
+    status = command("status", _status, "latest status per process; exit 1 if any is FAILED or BLOCKED")
+    status.add_argument("--stream", help="only this stream (strem_nm)")
+    status.add_argument("--date", type=dt.date.fromisoformat, help="business date YYYY-MM-DD (default: latest)")
     return parser
 
 

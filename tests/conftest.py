@@ -11,6 +11,7 @@ import psycopg2
 import pytest
 
 from tests.support.postgres import EmbeddedPostgres
+from tests.support.registry import Registry
 
 os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
 
@@ -64,8 +65,6 @@ def notebooks_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def registry(sql) -> "Registry":
+def registry(sql) -> Registry:
     """Register streams, groups, processes and dependencies by SQL INSERT."""
-    from tests.support.registry import Registry
-
     return Registry(sql)

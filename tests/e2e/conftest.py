@@ -1,7 +1,7 @@
 """End-to-end fixtures: one real Airflow per session, on the session's embedded PostgreSQL.
 
-The stack serves every folder in DAG_BUNDLES as its own DAG bundle. To run the project's DAGs, add
-`"llf": REPO_ROOT / "dags"` to it; the harness DAGs under tests/e2e/dags keep working beside them.
+The stack serves every folder in DAG_BUNDLES as its own DAG bundle: the project's `dags/` (the llf DAGs,
+built from the session's control database) beside the harness DAGs under tests/e2e/dags.
 """
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ from tests.support.airflow import AirflowClient, AirflowStack, AirflowStackError
 from tests.support.postgres import EmbeddedPostgres, with_database
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DAG_BUNDLES: dict[str, Path] = {"e2e-harness": Path(__file__).parent / "dags"}
+DAG_BUNDLES: dict[str, Path] = {"e2e-harness": Path(__file__).parent / "dags", "llf": REPO_ROOT / "dags"}
 METADATA_DATABASE = "airflow_e2e"
+# New registrations must reach Airflow within seconds, not the production half minute.
+SNAPSHOT_REFRESH_SECONDS = "2"
 WARM_UP_DAG = "e2e_hello"
 
 
@@ -101,6 +103,7 @@ def airflow(
             "LLF_CONTROL_DB_URL": e2e_control_db_url,
             "LLF_NOTEBOOKS_DIR": str(e2e_notebooks_dir),
             "LLF_LAKE_URL": e2e_lake_dir.as_uri(),
+            "LLF_SNAPSHOT_REFRESH_SECONDS": SNAPSHOT_REFRESH_SECONDS,
         },
     )
     stack.start()

@@ -1,0 +1,59 @@
+"""The latest status of every registered process: what `llf status` and the UI show."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from llf.db import transaction
+
+# One statement: registrations left-joined to each process's newest attempt (for the date, when given),
+# its LLM token total and its last progress line.
+STATUS_SQL = """
+SELECT s.strem_nm, g.prcs_grp_nm, p.prcs_nm, l.business_date, l.status, l.start_ts, l.end_ts,
+       coalesce(u.tokens, 0), coalesce(pr.message, l.message), l.output_path, l.run_id
+FROM cntl_af.cntl_cfg_prcs p
+JOIN cntl_af.cntl_cfg_prcs_grp g ON g.prcs_grp_id = p.prcs_grp_id
+JOIN cntl_af.cntl_cfg_strem s ON s.strem_id = g.strem_id
+LEFT JOIN LATERAL (
+    SELECT * FROM cntl_af.cntl_cfg_log x
+    WHERE x.prcs_nm = p.prcs_nm AND (%(date)s::date IS NULL OR x.business_date = %(date)s::date)
+    ORDER BY x.log_id DESC LIMIT 1
+) l ON true
+LEFT JOIN LATERAL (
+    SELECT sum(prompt_tokens + completion_tokens) AS tokens FROM cntl_af.cntl_llm_usage WHERE log_id = l.log_id
+) u ON true
+LEFT JOIN LATERAL (
+    SELECT message FROM cntl_af.cntl_prcs_progress
+    WHERE log_id = l.log_id AND l.status = 'RUNNING' ORDER BY progress_id DESC LIMIT 1
+) pr ON true
+WHERE p.actv_flg AND g.actv_flg AND s.actv_flg AND (%(stream)s::text IS NULL OR s.strem_nm = %(stream)s)
+ORDER BY s.strem_nm, g.priority, g.prcs_grp_nm, p.priority, p.prcs_nm
+"""
+
+
+@dataclass(frozen=True)
+class ProcessStatus:
+    strem_nm: str
+    prcs_grp_nm: str
+    prcs_nm: str
+    business_date: dt.date | None
+    status: str | None
+    start_ts: dt.datetime | None
+    end_ts: dt.datetime | None
+    tokens: int
+    message: str | None
+    output_path: str | None
+    run_id: str | None
+
+    @property
+    def duration(self) -> dt.timedelta | None:
+        return self.end_ts - self.start_ts if self.start_ts and self.end_ts else None
+
+
+def latest_statuses(url: str, *, stream: str | None = None, business_date: dt.date | None = None,
+                    ) -> list[ProcessStatus]:
+    """Every active process with its newest attempt (None fields when it never ran)."""
+    with transaction(url) as cursor:
+        cursor.execute(STATUS_SQL, {"stream": stream, "date": business_date})
+        return [ProcessStatus(*row) for row in cursor.fetchall()]

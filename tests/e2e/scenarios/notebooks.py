@@ -1,0 +1,38 @@
+"""The scenario notebooks: each appends its process name to a marker file, then behaves as asked.
+
+The marker file counts executions (what at-most-once is about); the behaviour is baked into the
+notebook's code, so "fixing the notebook" means rewriting the file, as a user would.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.support.notebooks import write_notebook
+
+PARAMETERS = "prcs_nm = ''\nmarker = ''"
+APPEND_MARKER = "if marker:\n    with open(marker, 'a') as out:\n        out.write(prcs_nm + '\\n')"
+
+SUCCEED = "result = 6 * 7"
+FAIL = "rows = []\nraise ValueError(f'no input rows for {prcs_nm}')"
+SLEEP = "import time\ntime.sleep(120)"
+# The kernel is a child of the Airflow task process that runs papermill: SIGKILL that parent, once.
+KILL_TASK_ONCE = (
+    "import os, pathlib, signal, time\n"
+    "killed_once = pathlib.Path(marker + '.killed')\n"
+    "if not killed_once.exists():\n"
+    "    killed_once.write_text(str(os.getppid()))\n"
+    "    os.kill(os.getppid(), signal.SIGKILL)\n"
+    "    time.sleep(60)"
+)
+
+
+def scenario_notebook(path: Path, behaviour: str) -> Path:
+    """A notebook at `path` that records its run in `marker`, then runs `behaviour` (one of the above)."""
+    return write_notebook(path, APPEND_MARKER, behaviour, parameters=PARAMETERS)
+
+
+def executions(marker: Path) -> dict[str, int]:
+    """How many times each process's notebook ran, from the marker file."""
+    lines = marker.read_text().split() if marker.exists() else []
+    return {name: lines.count(name) for name in sorted(set(lines))}
