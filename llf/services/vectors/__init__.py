@@ -1,4 +1,4 @@
-"""The vector store: one interface; pgvector (default, in the control DB) today, Weaviate to follow."""
+"""The vector store: one interface over pgvector (default, in the control DB) and Weaviate."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from pydantic import BaseModel, Field, model_validator
@@ -81,3 +81,23 @@ class VectorStore(Protocol):
 
     def count(self) -> int:
         """How many items the collection holds."""
+
+
+def check_dimension(collection: str, expected: int | None, got: int) -> None:
+    """Refuse a vector whose length differs from the collection's (None or 0: nothing to compare yet)."""
+    if expected and expected != got:
+        raise VectorDimensionError(
+            f"Collection {collection!r} holds {expected}-dimension vectors, got {got}: embed with "
+            f"the model the collection was built with (LLF_EMBED_MODEL) or use a new collection."
+        )
+
+
+def embed_missing(collection: str, items: list[VectorItem], embed: Callable[[list[str]], list[list[float]]]) -> int:
+    """Give every item without a vector one (one embed call for all of them); return the common dimension."""
+    missing = [item for item in items if item.vector is None]
+    for item, vector in zip(missing, embed([item.text for item in missing]) if missing else [], strict=True):
+        item.vector = vector
+    dimension = len(items[0].vector)
+    for item in items:
+        check_dimension(collection, dimension, len(item.vector))
+    return dimension

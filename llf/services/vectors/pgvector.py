@@ -15,7 +15,14 @@ from psycopg2.extras import Json, execute_values
 
 from llf.db import connect, redact
 from llf.exceptions import ConfigurationError
-from llf.services.vectors.base import Hit, VectorDimensionError, VectorItem, as_items, object_id
+from llf.services.vectors.base import (
+    Hit,
+    VectorItem,
+    as_items,
+    check_dimension,
+    embed_missing,
+    object_id,
+)
 
 SCHEMA = "llf_vectors"
 Embedder = Callable[[list[str]], list[list[float]]]
@@ -80,27 +87,13 @@ class PgVectorStore:
                 )
             )
             return
-        self._check(existing, dimension)
-
-    def _check(self, expected: int, got: int) -> None:
-        if expected != got:
-            raise VectorDimensionError(
-                f"Collection {self.collection!r} holds {expected}-dimension vectors, got {got}: embed with "
-                f"the model the collection was built with (LLF_EMBED_MODEL) or use a new collection."
-            )
+        check_dimension(self.collection, existing, dimension)
 
     def upsert(self, items: Iterable[VectorItem | dict[str, Any] | str]) -> list[str]:
         items = as_items(items)
         if not items:
             return []
-        missing = [item for item in items if item.vector is None]
-        for item, vector in zip(
-            missing, self.embed([item.text for item in missing]) if missing else [], strict=True
-        ):
-            item.vector = vector
-        dimension = len(items[0].vector)
-        for item in items:
-            self._check(dimension, len(item.vector))
+        dimension = embed_missing(self.collection, items, self.embed)
         self._ensure_table(dimension)
         rows = {object_id(self.collection, item.id or item.text): item for item in items}  # last one wins
         self._run(
@@ -119,7 +112,7 @@ class PgVectorStore:
         dimension = self._dimension()
         if dimension is None:
             return []
-        self._check(dimension, len(vector))
+        check_dimension(self.collection, dimension, len(vector))
         rows = self._run(
             sql.SQL(
                 "SELECT id::text, text, metadata, 1 - (embedding <=> %s::vector) FROM {table}"

@@ -30,7 +30,14 @@ from weaviate.exceptions import (
 )
 
 from llf.exceptions import ConfigurationError, LlfError
-from llf.services.vectors.base import Hit, VectorDimensionError, VectorItem, as_items, object_id
+from llf.services.vectors.base import (
+    Hit,
+    VectorItem,
+    as_items,
+    check_dimension,
+    embed_missing,
+    object_id,
+)
 
 API_KEY_ENV = "LLF_WEAVIATE_API_KEY"
 TEXT = "text"
@@ -106,13 +113,6 @@ class WeaviateStore:
         found = _DIMENSIONS.search(client.collections.use(self.name).config.get(simple=True).description or "")
         return int(found.group(1)) if found else 0  # 0: created outside llf, Weaviate checks lengths
 
-    def _check(self, expected: int | None, got: int) -> None:
-        if expected and expected != got:
-            raise VectorDimensionError(
-                f"Collection {self.collection!r} holds {expected}-dimension vectors, got {got}: embed with "
-                f"the model the collection was built with (LLF_EMBED_MODEL) or use a new collection."
-            )
-
     def _collection(self, client: weaviate.WeaviateClient, dimension: int) -> Collection:
         """The collection, created on first use with self-provided vectors and its dimension recorded."""
         existing = self._dimension(client)
@@ -123,7 +123,7 @@ class WeaviateStore:
                 vector_config=Configure.Vectors.self_provided(name=VECTOR),
                 properties=[Property(name=TEXT, data_type=DataType.TEXT)],
             )
-        self._check(existing, dimension)
+        check_dimension(self.collection, existing, dimension)
         return client.collections.use(self.name)
 
     def upsert(self, items: Iterable[VectorItem | dict[str, Any] | str]) -> list[str]:
@@ -133,12 +133,7 @@ class WeaviateStore:
         for item in items:
             if TEXT in item.metadata:
                 raise ValueError(f"metadata key {TEXT!r} is reserved for the item text on Weaviate")
-        missing = [item for item in items if item.vector is None]
-        for item, vector in zip(missing, self.embed([item.text for item in missing]) if missing else [], strict=True):
-            item.vector = vector
-        dimension = len(items[0].vector)
-        for item in items:
-            self._check(dimension, len(item.vector))
+        dimension = embed_missing(self.collection, items, self.embed)
         keys = [object_id(self.collection, item.id or item.text) for item in items]
         objects = {  # last one wins, as in pgvector
             key: DataObject(
@@ -177,7 +172,7 @@ class WeaviateStore:
             dimension = self._dimension(client)
             if dimension is None:
                 return []
-            self._check(dimension, len(vector))
+            check_dimension(self.collection, dimension, len(vector))
             collection = client.collections.use(self.name)
             if isinstance(query, str):
                 result = collection.query.hybrid(
