@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 INTERACTIVE = "interactive"
 
-__all__ = ["context", "lake", "llm", "log", "vectors"]
+__all__ = ["context", "lake", "llm", "log", "sql", "vectors"]
 
 
 def context() -> RunContext:
@@ -50,6 +50,17 @@ def log(message: str) -> None:
             " VALUES (%s, %s, %s, %s, %s)",
             (run.log_id, run.prcs_nm, run.business_date, run.run_id, str(message)),
         )
+
+
+def sql(statement: str, parameters: tuple | dict | None = None) -> list[tuple]:
+    """Run one parameterised statement on the control DB (results tables such as llf_results.*); rows if any.
+
+    Pass values as `parameters` (%s placeholders), never formatted into `statement`.
+    """
+    store = control_store()
+    if store is None:
+        raise ConfigurationError("nb.sql needs the control database: set LLF_CONTROL_DB_URL.")
+    return store.execute(statement, parameters)
 
 
 def llm(model: str | None = None, provider: str | None = None) -> LlmClient:

@@ -252,6 +252,37 @@ def test_given_the_openai_provider_and_a_429_when_called_then_it_is_retried(olla
     assert len(ollama.behaviour.calls_to("/v1/chat/completions")) == 2
 
 
+def test_given_a_hook_with_failed_when_the_call_fails_then_it_sees_the_error_and_the_error_still_raises(
+    ollama: OllamaStandin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LLF_LLM_HOOKS", "tests.services.test_llm:RecordingHook")
+    ollama.behaviour.fail_next(1, status=400)
+    client = open_llm()
+
+    with pytest.raises(Exception, match="400|scripted failure"):
+        client.complete("hi")
+
+    (hook,) = client.hooks
+    assert [stage for stage, _ in hook.seen] == ["before", "failed"]
+    assert "scripted failure" in str(hook.seen[-1][1])
+
+
+class RecordingHook:
+    """Remembers which stages ran and the error `failed` was given."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, object]] = []
+
+    def before(self, call) -> None:
+        self.seen.append(("before", None))
+
+    def after(self, call) -> None:
+        self.seen.append(("after", None))
+
+    def failed(self, call) -> None:
+        self.seen.append(("failed", call.error))
+
+
 class ExplodingHook:
     """A hook that always fails, to show hook failures never fail the call."""
 

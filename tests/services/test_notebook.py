@@ -85,3 +85,18 @@ def test_given_the_services_when_reached_through_nb_then_each_works(
     assert nb.lake().list("notes/") == ["notes/a.txt"]
     assert nb.vectors("notes").search("shoes", k=1)[0].text == "a note about shoes"
     assert nb.llm().complete("hi") == "echo: hi"
+
+
+def test_given_a_control_db_when_nb_sql_runs_then_rows_come_back_and_values_stay_parameters(control_db_url) -> None:
+    nb.sql("CREATE SCHEMA IF NOT EXISTS llf_results")
+    nb.sql("CREATE TABLE llf_results.answers (question text, answer text)")
+    nb.sql("INSERT INTO llf_results.answers VALUES (%s, %s)", ("why'; DROP TABLE x; --", "42"))
+
+    assert nb.sql("SELECT question, answer FROM llf_results.answers") == [("why'; DROP TABLE x; --", "42")]
+
+
+def test_given_no_control_db_when_nb_sql_runs_then_the_error_names_the_setting(monkeypatch) -> None:
+    monkeypatch.delenv("LLF_CONTROL_DB_URL", raising=False)
+
+    with pytest.raises(ConfigurationError, match="LLF_CONTROL_DB_URL"):
+        nb.sql("SELECT 1")

@@ -4,8 +4,9 @@ usage records and hooks around a provider."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -69,7 +70,8 @@ class LlmClient:
         if reply is not None:
             attempts = 0
         else:
-            reply, attempts = self._ask(messages, schema, json_schema, options)
+            with self._failures_told_to_hooks(call):
+                reply, attempts = self._ask(messages, schema, json_schema, options)
             if self.cache:
                 self.cache.put(call.key, request, reply)
         result = schema.model_validate_json(reply.text) if schema else reply.text
@@ -94,7 +96,8 @@ class LlmClient:
             batch = list(texts[start : start + EMBED_BATCH])
             call = self._start("embed", {"provider": self.provider.name, "model": model, "input": batch})
             started = time.monotonic()
-            result, attempts = self._send(self.provider.embed, model, batch)
+            with self._failures_told_to_hooks(call):
+                result, attempts = self._send(self.provider.embed, model, batch)
             usage = Usage(
                 provider=self.provider.name,
                 model=model,
@@ -206,6 +209,16 @@ class LlmClient:
         call = LlmCall(operation, self.provider.name, request["model"], request, cache_key(request), self.run)
         run_hooks(self.hooks, "before", call)
         return call
+
+    @contextmanager
+    def _failures_told_to_hooks(self, call: LlmCall) -> Iterator[None]:
+        """Run the `failed` hooks when the call raises, then let the error go on."""
+        try:
+            yield
+        except Exception as error:
+            call.error = error
+            run_hooks(self.hooks, "failed", call)
+            raise
 
     def _finish(self, call: LlmCall, result: T, usage: Usage) -> T:
         if self.store is not None:

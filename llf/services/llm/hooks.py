@@ -1,4 +1,4 @@
-"""Before/after hooks around every LLM call, chosen by name in LLF_LLM_HOOKS (e.g. `logging,persistence`).
+"""Hooks around every LLM call (before, after, failed), chosen by name in LLF_LLM_HOOKS (e.g. `logging`).
 
 A hook is an observer: its failures are logged and never fail the call.
 """
@@ -21,7 +21,7 @@ log = logging.getLogger("llf.llm")
 
 @dataclass
 class LlmCall:
-    """One client call as hooks see it; `result` and `usage` are set before `after` runs."""
+    """One client call as hooks see it; `result` and `usage` are set before `after`, `error` before `failed`."""
 
     operation: str
     provider: str
@@ -32,12 +32,17 @@ class LlmCall:
     started: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     result: Any = None
     usage: Usage | None = None
+    error: BaseException | None = None
 
 
 class Hook(Protocol):
+    """`failed` is optional: a hook without it is simply not told about failures."""
+
     def before(self, call: LlmCall) -> None: ...
 
     def after(self, call: LlmCall) -> None: ...
+
+    def failed(self, call: LlmCall) -> None: ...
 
 
 class LoggingHook:
@@ -48,6 +53,9 @@ class LoggingHook:
 
     def after(self, call: LlmCall) -> None:
         log.info("llm %s done key=%s usage=%s", call.operation, call.key[:12], call.usage)
+
+    def failed(self, call: LlmCall) -> None:
+        log.warning("llm %s failed key=%s: %s", call.operation, call.key[:12], call.error)
 
 
 class PersistenceHook:
@@ -93,9 +101,12 @@ def load_hooks(names: tuple[str, ...]) -> list[Hook]:
 
 
 def run_hooks(hooks: list[Hook], stage: str, call: LlmCall) -> None:
-    """Call `stage` ('before' or 'after') on every hook; a failing hook is logged and skipped."""
+    """Call `stage` ('before', 'after' or 'failed') on every hook having it; a failing hook is logged and skipped."""
     for hook in hooks:
+        method = getattr(hook, stage, None)
+        if method is None:
+            continue
         try:
-            getattr(hook, stage)(call)
+            method(call)
         except Exception:  # noqa: BLE001 - hooks observe; they never break the call
             log.warning("LLM hook %s.%s failed (ignored)", type(hook).__name__, stage, exc_info=True)

@@ -1,0 +1,53 @@
+-- Merchandise recommendation (RAG): ingest the catalogue and purchases, embed the catalogue,
+-- recommend per customer with reasons. Scheduled every morning; re-runnable (ON CONFLICT DO NOTHING).
+
+INSERT INTO cntl_af.cntl_cfg_strem (strem_nm, strem_desc)
+VALUES ('merchandise_recommendation',
+        'Per customer, retrieve catalogue products similar to their purchases and let the LLM rank them with reasons.')
+ON CONFLICT (strem_nm) DO NOTHING;
+
+INSERT INTO cntl_af.cntl_cfg_prcs_grp (strem_id, prcs_grp_nm, priority, max_parallel)
+SELECT strem_id, grp.nm, grp.priority, grp.max_parallel
+FROM cntl_af.cntl_cfg_strem,
+     (VALUES ('ingest', 1, 1), ('index', 2, 1), ('recommend', 3, 1)) AS grp (nm, priority, max_parallel)
+WHERE strem_nm = 'merchandise_recommendation'
+ON CONFLICT (strem_id, prcs_grp_nm) DO NOTHING;
+
+INSERT INTO cntl_af.cntl_cfg_prcs (prcs_grp_id, prcs_nm, prcs_desc, priority, params, timeout_min)
+SELECT g.prcs_grp_id, p.nm, p.descr, p.priority, p.params::jsonb, p.timeout_min
+FROM cntl_af.cntl_cfg_prcs_grp g
+JOIN cntl_af.cntl_cfg_strem s USING (strem_id)
+JOIN (VALUES
+        ('ingest',    'mr_ingest',         'Catalogue and purchases into the lake', 1, '{"data_dir": "data"}', 10),
+        ('index',     'mr_embed_products', 'Embed the catalogue into the vector store', 1, '{"collection": "products"}', 30),
+        ('recommend', 'mr_recommend',      'Ranked recommendations with reasons per customer', 1,
+         '{"collection": "products", "candidates_per_customer": 5, "recommendations_per_customer": 3}', 60)
+     ) AS p (grp, nm, descr, priority, params, timeout_min) ON p.grp = g.prcs_grp_nm
+WHERE s.strem_nm = 'merchandise_recommendation'
+ON CONFLICT (prcs_nm) DO NOTHING;
+
+INSERT INTO cntl_af.cntl_cfg_sys_file (prcs_id, file_path)
+SELECT prcs_id, f.path
+FROM cntl_af.cntl_cfg_prcs
+JOIN (VALUES
+        ('mr_ingest',         'examples/merchandise_recommendation/ingest.ipynb'),
+        ('mr_embed_products', 'examples/merchandise_recommendation/embed_products.ipynb'),
+        ('mr_recommend',      'examples/merchandise_recommendation/recommend.ipynb')
+     ) AS f (nm, path) ON f.nm = prcs_nm
+ON CONFLICT (prcs_id) DO NOTHING;
+
+-- Embedding needs the ingested catalogue; recommending needs the index and the purchases.
+INSERT INTO cntl_af.cntl_cfg_prcs_depn (prcs_id, depn_prcs_id)
+SELECT p.prcs_id, d.prcs_id
+FROM (VALUES ('mr_embed_products', 'mr_ingest'),
+             ('mr_recommend',      'mr_embed_products'),
+             ('mr_recommend',      'mr_ingest')) AS dep (nm, depn_nm)
+JOIN cntl_af.cntl_cfg_prcs p ON p.prcs_nm = dep.nm
+JOIN cntl_af.cntl_cfg_prcs d ON d.prcs_nm = dep.depn_nm
+ON CONFLICT (prcs_id, depn_prcs_id) DO NOTHING;
+
+-- Every day at 05:30, Paris time.
+INSERT INTO cntl_af.cntl_cfg_schedule (strem_id, cron_expr, timezone)
+SELECT strem_id, '30 5 * * *', 'Europe/Paris' FROM cntl_af.cntl_cfg_strem
+WHERE strem_nm = 'merchandise_recommendation'
+  AND NOT EXISTS (SELECT 1 FROM cntl_af.cntl_cfg_schedule sc WHERE sc.strem_id = cntl_cfg_strem.strem_id);
