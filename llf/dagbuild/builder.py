@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from airflow.sdk import DAG, get_parsing_context
 
 from llf.dagbuild.catalog import Catalog
-from llf.dagbuild.common import airflow_defaults, process_dag_id, stream_dag_id
+from llf.dagbuild.common import DAG_DEFAULTS, process_dag_id, stream_dag_id
 from llf.dagbuild.placeholder import build_placeholder_dag
 from llf.dagbuild.process_dag import build_process_dag
 from llf.dagbuild.snapshot import load_catalog
@@ -46,7 +46,7 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 
 def _build(catalog: Catalog, only_dag_id: str | None) -> dict[str, DAG]:
-    make_dag = DagStamp(**airflow_defaults())
+    make_dag = DagStamp(**DAG_DEFAULTS)
     dags: dict[str, DAG] = {}
     for stream in catalog.invalid_streams():
         if only_dag_id in (None, stream_dag_id(stream.strem_nm)):

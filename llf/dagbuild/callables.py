@@ -110,8 +110,12 @@ def run_notebook(*, prcs_nm: str, registered_params: dict, timezone: str, **cont
                                timezone=timezone))
 
 
-def notebook_task_failed(context: Mapping[str, Any]) -> None:
-    """on_failure_callback of the notebook step: never leave a RUNNING row behind a killed worker."""
+def close_abandoned_attempts(context: Mapping[str, Any]) -> None:
+    """Failure callback of the notebook task and of the process DAG: never leave a RUNNING row behind.
+
+    Airflow does not call a task's own callback when its process was SIGKILLed, but it does call the
+    DAG's (in the dag-processor), so both carry this.
+    """
     from llf.runner.tasks import on_task_killed
 
     on_task_killed(context)

@@ -44,29 +44,15 @@ def tag(kind: str, name: str) -> str:
 START_DATE = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 
 
-def airflow_defaults() -> dict[str, Any]:
-    """The DAG arguments Airflow would read from its config, read once per parse instead of per DAG.
-
-    Airflow looks each one up again for every DAG it constructs; with a thousand DAGs those lookups
-    alone cost about a second.
-    """
-    from airflow.sdk.configuration import conf
-
-    return {
-        "max_active_runs": conf.getint("core", "max_active_runs_per_dag"),
-        "max_consecutive_failed_dag_runs": conf.getint("core", "max_consecutive_failed_dag_runs_per_dag"),
-        "disable_bundle_versioning": conf.getboolean("dag_processor", "disable_bundle_versioning"),
-        "start_date": START_DATE,
-        "catchup": False,
-    }
+# What every llf DAG shares beyond Airflow's configured defaults (read once, by the DAG template).
+DAG_DEFAULTS: dict[str, Any] = {"start_date": START_DATE, "catchup": False}
 
 
 def add_run_params(dag: DAG) -> DAG:
     """Give the finished DAG its run params.
 
-    Added last, into the DAG's own ParamsDict: every operator created while the DAG has params deep-
-    copies them (most of the build time with thousands of tasks), and Airflow merges the DAG's params
-    into each task's at run time anyway. Updating in place also skips re-validating known-good defaults.
+    Added last, in place into the DAG's own ParamsDict: that skips re-validating known-good defaults,
+    and Airflow merges the DAG's params into each task's at run time.
     """
     dag.params.update(run_params())
     return dag

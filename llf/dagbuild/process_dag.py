@@ -35,7 +35,7 @@ def _notebook() -> OperatorStamp[PythonOperator]:
     return OperatorStamp(
         PythonOperator,
         python_callable=callables.run_notebook,
-        on_failure_callback=callables.notebook_task_failed,
+        on_failure_callback=callables.close_abandoned_attempts,
         trigger_rule=TriggerRule.ALL_DONE,
     )
 
@@ -66,6 +66,7 @@ def build_process_dag(catalog: Catalog, process: Process, make_dag: DagStamp) ->
         max_active_tasks=len(dependencies) + 1,
         tags=["llf:process", tag("stream", stream.strem_nm), tag("group", group.prcs_grp_nm)],
         default_args={"owner": owner},
+        on_failure_callback=callables.close_abandoned_attempts,
     )
     arguments = {"prcs_nm": process.prcs_nm, "registered_params": process.params, "timezone": timezone}
     notebook = _notebook()(

@@ -6,9 +6,11 @@ converter lookups). With a thousand registered processes that is over two second
 the llf DAGs of one kind differ only in a few fields (ids, docs, owner, timetable, callable).
 
 How: the template is built once per parse by the real constructor; a stamp is a copy of its
-attributes with fresh containers (sets, lists, dicts, params) and the given fields assigned through
-the class's own `__setattr__` (the operator's `_convert_*` hooks, the DAG's attrs converters and
-validators), then attached the way the constructor attaches it (task group, `dag.add_task`).
+attributes with fresh containers (sets, lists, dicts, params) and the given fields stored as the
+constructor stores them (through the operator's `_convert_<name>` hook where it has one, through
+the DAG's attrs converters and validators), then attached the way the constructor attaches it
+(task group, `dag.add_task`). Fields are plain values: an XComArg is refused, since wiring its
+upstream task is constructor work a stamp skips.
 
 The contract: a stamp serialises exactly like the object the constructor would build with the same
 arguments; tests/dagbuild/test_stamp.py holds both to that, so an Airflow upgrade that changes the
@@ -26,10 +28,12 @@ from airflow.sdk import DAG, BaseOperator, TaskGroup
 from airflow.sdk.bases.timetable import BaseTimetable
 from airflow.sdk.definitions._internal.node import validate_key
 from airflow.sdk.definitions.param import ParamsDict
+from airflow.sdk.definitions.xcom_arg import XComArg
 
 Op = TypeVar("Op", bound=BaseOperator)
 
-_MUTABLE = (list, set, dict, ParamsDict)
+_BUILTIN_CONTAINERS = (list, set, dict)
+_MUTABLE = (*_BUILTIN_CONTAINERS, ParamsDict)
 _INIT_KWARGS = "_BaseOperator__init_kwargs"
 
 
@@ -43,7 +47,8 @@ class _Template:
     def fresh_state(self) -> dict[str, Any]:
         state = dict(self.state)
         for name in self.containers:
-            state[name] = copy.copy(state[name])
+            value = state[name]
+            state[name] = value.copy() if type(value) in _BUILTIN_CONTAINERS else copy.copy(value)
         return state
 
 
@@ -91,6 +96,7 @@ class OperatorStamp(Generic[Op]):
     def __init__(self, operator_class: type[Op], **shared: Any) -> None:
         self._class = operator_class
         self._template = _Template(operator_class(task_id=self.TEMPLATE_ID, **shared))
+        self._converted: dict[str, bool] = {}
 
     def __call__(self, dag: DAG, *, task_id: str, task_group: TaskGroup | None = None, **fields: Any) -> Op:
         validate_key(task_id)
@@ -99,10 +105,23 @@ class OperatorStamp(Generic[Op]):
         state = self._template.fresh_state()
         state.update(_dag=None, task_group=None, task_id=group.child_id(task_id))
         state[_INIT_KWARGS].update(task_id=task_id, dag=dag, task_group=group, **fields)
-        vars(task).update(state)
+        converted = {}
         for name, value in fields.items():
-            setattr(task, name, value)  # BaseOperator.__setattr__ applies its _convert_* hooks
+            if isinstance(value, XComArg):
+                raise TypeError(f"{task_id}.{name}: an XComArg needs the constructor's upstream wiring")
+            if self._has_converter(name):
+                converted[name] = value
+            else:
+                state[name] = value  # what the constructor's plain `self.<name> = <name>` stores
+        vars(task).update(state)
+        for name, value in converted.items():
+            setattr(task, name, value)  # BaseOperator.__setattr__ applies its _convert_<name> hook
         group.add(task)
         object.__setattr__(task, "task_group", group)
         task.dag = dag  # dag.add_task: start/end dates, duplicate id check, registration
         return task
+
+    def _has_converter(self, name: str) -> bool:
+        if name not in self._converted:
+            self._converted[name] = hasattr(self._class, f"_convert_{name}")
+        return self._converted[name]

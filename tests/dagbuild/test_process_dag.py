@@ -70,7 +70,12 @@ def test_given_timeout_and_retries_when_parsed_then_the_notebook_step_gets_them_
     notebook = dags["process__report"].get_task("run_notebook")
     assert notebook.retries == 2
     assert dt.timedelta(minutes=20) < notebook.execution_timeout <= dt.timedelta(minutes=30)
-    assert notebook.on_failure_callback == [callables.notebook_task_failed]
+    assert notebook.on_failure_callback == [callables.close_abandoned_attempts]
+
+
+def test_given_a_process_dag_when_parsed_then_the_dag_itself_closes_abandoned_attempts_on_failure(dags):
+    # a SIGKILLed task never runs its own callback; Airflow still runs the DAG's
+    assert dags["process__report"].on_failure_callback == callables.close_abandoned_attempts
 
 
 def test_given_registered_params_with_braces_when_parsed_then_they_reach_the_callable_untemplated(dags):

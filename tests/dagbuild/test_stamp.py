@@ -24,7 +24,7 @@ TRIGGER = {"conf": "{{ 1 }}", "wait_for_completion": True, "deferrable": True, "
            "trigger_rule": TriggerRule.ALL_DONE_MIN_ONE_SUCCESS}
 SHARED = {
     TriggerDagRunOperator: TRIGGER,
-    PythonOperator: {"on_failure_callback": callables.notebook_task_failed, "trigger_rule": TriggerRule.ALL_DONE},
+    PythonOperator: {"on_failure_callback": callables.close_abandoned_attempts, "trigger_rule": TriggerRule.ALL_DONE},
     EmptyOperator: {"trigger_rule": TriggerRule.ALL_DONE},
     DependencyTrigger: {"wait_for_completion": True, "deferrable": True, "poke_interval": 2},
 }
