@@ -1,0 +1,8 @@
+"""The control plane inside the Airflow UI: a read-only FastAPI app mounted by the plugin in plugins/.
+
+`create_app()` builds it; the plugin file only registers it with Airflow.
+"""
+
+from llf.ui.app import MOUNT_PREFIX, create_app
+
+__all__ = ["MOUNT_PREFIX", "create_app"]

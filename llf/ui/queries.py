@@ -1,0 +1,117 @@
+"""Read-only queries the UI needs beyond llf.control (status, snapshot, log): the paginated log and stream runs.
+
+The log grows without bound, so it is paged by keyset (`log_id < before`) on its primary key: every page
+costs the same, however deep the user scrolls, and new rows arriving meanwhile never shift a page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel
+
+from llf.db import transaction
+
+MAX_PAGE = 500
+
+
+class LogRow(BaseModel):
+    """One row of cntl_af.cntl_cfg_log with the LLM tokens of the attempt."""
+
+    log_id: int
+    strem_nm: str | None
+    prcs_nm: str | None
+    business_date: dt.date
+    status: str
+    start_ts: dt.datetime
+    end_ts: dt.datetime | None
+    message: str
+    output_path: str | None
+    run_id: str
+    dag_id: str | None
+    try_number: int
+    tokens: int
+
+    @property
+    def duration(self) -> dt.timedelta | None:
+        return self.end_ts - self.start_ts if self.end_ts else None
+
+
+class LogPage(BaseModel):
+    rows: list[LogRow]
+    next_before: int | None  # pass as `before` for the next (older) page; None on the last page
+
+
+_LOG_SQL = """
+SELECT l.log_id, l.strem_nm, l.prcs_nm, l.business_date, l.status, l.start_ts, l.end_ts, l.message,
+       l.output_path, l.run_id, l.dag_id, l.try_number,
+       coalesce((SELECT sum(u.prompt_tokens + u.completion_tokens) FROM cntl_af.cntl_llm_usage u
+                 WHERE u.log_id = l.log_id), 0) AS tokens
+FROM cntl_af.cntl_cfg_log l
+WHERE (%(stream)s::text IS NULL OR l.strem_nm = %(stream)s)
+  AND (%(date)s::date IS NULL OR l.business_date = %(date)s)
+  AND (%(status)s::text IS NULL OR l.status = %(status)s)
+  AND (%(process)s::text IS NULL OR l.prcs_nm = %(process)s)
+  AND (%(before)s::bigint IS NULL OR l.log_id < %(before)s)
+ORDER BY l.log_id DESC
+LIMIT %(limit)s
+"""
+
+
+def log_page(url: str, *, stream: str | None = None, business_date: dt.date | None = None,
+             status: str | None = None, process: str | None = None, before: int | None = None,
+             limit: int = 50) -> LogPage:
+    """The newest `limit` log rows older than `before` matching the filters, and the cursor of the next page."""
+    limit = max(1, min(limit, MAX_PAGE))
+    parameters = {"stream": stream, "date": business_date, "status": status, "process": process,
+                  "before": before, "limit": limit + 1}  # one extra row tells whether another page exists
+    with transaction(url) as cursor:
+        cursor.execute(_LOG_SQL, parameters)
+        names = [column.name for column in cursor.description]
+        rows = [LogRow(**dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return LogPage(rows=rows, next_before=rows[-1].log_id if more else None)
+
+
+class StreamRun(BaseModel):
+    """A stream-level log row: one run of a stream DAG."""
+
+    strem_nm: str
+    business_date: dt.date
+    run_id: str
+    status: str
+    start_ts: dt.datetime
+    end_ts: dt.datetime | None
+    message: str
+
+
+def stream_runs(url: str, *, stream: str | None = None, business_date: dt.date | None = None,
+                limit: int = 20) -> list[StreamRun]:
+    """The newest stream runs matching the filters (the timeline's entry points)."""
+    with transaction(url) as cursor:
+        cursor.execute(
+            "SELECT strem_nm, business_date, run_id, status, start_ts, end_ts, message "
+            "FROM cntl_af.cntl_cfg_log WHERE prcs_nm IS NULL "
+            "AND (%(stream)s::text IS NULL OR strem_nm = %(stream)s) "
+            "AND (%(date)s::date IS NULL OR business_date = %(date)s) "
+            "ORDER BY log_id DESC LIMIT %(limit)s",
+            {"stream": stream, "date": business_date, "limit": max(1, min(limit, MAX_PAGE))},
+        )
+        names = [column.name for column in cursor.description]
+        return [StreamRun(**dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
+
+
+def stream_run(url: str, strem_nm: str, run_id: str) -> StreamRun | None:
+    """One stream run by its stream and Airflow run id, or None."""
+    with transaction(url) as cursor:
+        cursor.execute(
+            "SELECT strem_nm, business_date, run_id, status, start_ts, end_ts, message "
+            "FROM cntl_af.cntl_cfg_log WHERE prcs_nm IS NULL AND strem_nm = %s AND run_id = %s "
+            "ORDER BY log_id DESC LIMIT 1",
+            (strem_nm, run_id),
+        )
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        return StreamRun(**dict(zip([column.name for column in cursor.description], row, strict=True)))
