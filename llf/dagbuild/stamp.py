@@ -85,6 +85,9 @@ class DagStamp:
         dag.dag_display_name = dag_id
         for name, value in fields.items():
             setattr(dag, name, value)  # attrs runs the field's converter and validators
+        for callback in ("on_success_callback", "on_failure_callback"):
+            if callback in fields:  # the constructor derives these flags; the scheduler reads them
+                setattr(dag, f"has_{callback}", bool(fields[callback]))
         return dag
 
 

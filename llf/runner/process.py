@@ -52,15 +52,23 @@ def _registration(url: str, prcs_nm: str) -> Registration:
 
 
 def dependencies_to_trigger(context: RunContext) -> list[str]:
-    """Dependencies not yet SUCCESS for the date, except those already FAILED/BLOCKED in this stream run."""
+    """Dependencies not yet SUCCESS for the date, except those already FAILED/BLOCKED in this stream run.
+
+    A dependency still RUNNING is triggered too: that run waits on its lock and ends with the result.
+    """
     url = control_db_url()
     dependencies = _registration(url, context.prcs_nm).dependencies
     latest = run_log.latest_attempts(url, dependencies, context.business_date)
-    return [
-        name for name in dependencies
-        if not (name in latest and (latest[name].status == "SUCCESS" or (
-            context.strem_run_id is not None and latest[name].strem_run_id == context.strem_run_id)))
-    ]
+
+    def settled(name: str) -> bool:
+        attempt = latest.get(name)
+        if attempt is None:
+            return False
+        failed_in_this_run = (context.strem_run_id is not None and attempt.strem_run_id == context.strem_run_id
+                              and attempt.status in ("FAILED", "BLOCKED"))
+        return attempt.status == "SUCCESS" or failed_in_this_run
+
+    return [name for name in dependencies if not settled(name)]
 
 
 def _unmet_dependencies(url: str, dependencies: list[str], context: RunContext) -> list[str]:

@@ -76,6 +76,15 @@ def test_given_the_same_arguments_when_stamped_then_dag_and_tasks_serialise_like
     assert type(stamp.timetable) is type(reference.timetable) and stamp.dag_display_name == "s"
 
 
+def test_given_a_failure_callback_when_stamped_then_the_dag_says_it_has_one_like_a_constructed_dag():
+    # the scheduler reads has_on_failure_callback from the serialized DAG to decide whether to call it
+    reference = DAG(dag_id="s", schedule=None, on_failure_callback=print, **SHARED_DAG)
+    stamp = DagStamp(**SHARED_DAG)(dag_id="s", on_failure_callback=print)
+
+    assert stamp.has_on_failure_callback is reference.has_on_failure_callback is True
+    assert DagSerialization.to_dict(stamp)["dag"].get("has_on_failure_callback") is True
+
+
 def test_given_two_stamps_of_one_template_when_one_is_changed_then_the_other_is_not():
     make_dag, make_task = DagStamp(**SHARED_DAG), OperatorStamp(EmptyOperator)
     one, two = make_dag(dag_id="one", tags=["a"]), make_dag(dag_id="two", tags=["b"])

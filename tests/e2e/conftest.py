@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Iterator
+import secrets
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg2
 import pytest
 
+from tests.e2e.scenarios.streams import Scenario
 from tests.support.airflow import AirflowClient, AirflowStack, AirflowStackError
 from tests.support.postgres import EmbeddedPostgres, with_database
+from tests.support.registry import Registry, Run
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DAG_BUNDLES: dict[str, Path] = {"e2e-harness": Path(__file__).parent / "dags", "llf": REPO_ROOT / "dags"}
@@ -104,6 +108,7 @@ def airflow(
             "LLF_NOTEBOOKS_DIR": str(e2e_notebooks_dir),
             "LLF_LAKE_URL": e2e_lake_dir.as_uri(),
             "LLF_SNAPSHOT_REFRESH_SECONDS": SNAPSHOT_REFRESH_SECONDS,
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
         },
     )
     stack.start()
@@ -130,3 +135,36 @@ def _warm_up(api: AirflowClient) -> None:
 def airflow_api(airflow: AirflowStack) -> AirflowClient:
     """The stack's REST API v2, authenticated as admin."""
     return airflow.client()
+
+
+@pytest.fixture(scope="session")
+def e2e_sql(e2e_control_db_url: str) -> Iterator[Run]:
+    """Run SQL against the session's control database (the one the stack reads), committed at once."""
+    connection = psycopg2.connect(e2e_control_db_url)
+    connection.autocommit = True
+
+    def run(statement: str, parameters: tuple | dict | None = None) -> list[tuple]:
+        with connection.cursor() as cursor:
+            cursor.execute(statement, parameters)
+            return cursor.fetchall() if cursor.description else []
+
+    yield run
+    connection.close()
+
+
+@pytest.fixture(scope="session")
+def new_scenario(
+    airflow_api: AirflowClient, e2e_sql: Run, e2e_notebooks_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str], Scenario]:
+    """A factory of scenarios named `<label>_<random>`: unique in the session's shared control DB.
+
+    Session-scoped so a module can share one stream run between tests (run once, asserted twice).
+    """
+    markers = tmp_path_factory.mktemp("e2e-markers")
+
+    def make(label: str) -> Scenario:
+        name = f"{label}_{secrets.token_hex(3)}"
+        return Scenario(name=name, notebooks_dir=e2e_notebooks_dir, marker=markers / f"{name}.executions",
+                        registry=Registry(e2e_sql), sql=e2e_sql, api=airflow_api)
+
+    return make

@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from llf.control import log as run_log
 from llf.runner.process import ProcessFailed, dependencies_to_trigger, run_process
 from tests.runner.conftest import BUSINESS_DATE, last_message, run_context, statuses
 from tests.support.notebooks import write_notebook
@@ -159,7 +160,7 @@ def test_given_two_simultaneous_requests_when_run_then_the_notebook_runs_once(
 
 
 def test_given_dependencies_when_asked_which_to_trigger_then_only_unmet_ones_not_failed_in_this_stream_run(
-    registry, stream, sql, tmp_path
+    registry, stream, sql, tmp_path, control_db_url
 ):
     done, failed, never = (registry.process(stream["group"], name, notebook=nb, params={"marker": str(tmp_path / name)})
                            for name, nb in (("done", "ok.ipynb"), ("failed", "missing.ipynb"), ("never", "ok.ipynb")))
@@ -170,8 +171,12 @@ def test_given_dependencies_when_asked_which_to_trigger_then_only_unmet_ones_not
     with pytest.raises(ProcessFailed):
         run_process(run_context("failed", strem_run_id="stream-1"))
 
+    running = registry.process(stream["group"], "running")
+    registry.depend(dependant, running)
+    run_log.mark_running(control_db_url, run_context("running", strem_run_id="stream-1"))
+
     in_same_stream_run = dependencies_to_trigger(run_context("dependant", strem_run_id="stream-1"))
     on_its_own = dependencies_to_trigger(run_context("dependant", triggered_by="manual"))
 
-    assert in_same_stream_run == ["never"]
-    assert on_its_own == ["failed", "never"]
+    assert in_same_stream_run == ["never", "running"]  # a running one is awaited through its lock
+    assert on_its_own == ["failed", "never", "running"]

@@ -15,6 +15,7 @@ APPEND_MARKER = "if marker:\n    with open(marker, 'a') as out:\n        out.wri
 
 SUCCEED = "result = 6 * 7"
 FAIL = "rows = []\nraise ValueError(f'no input rows for {prcs_nm}')"
+NAP = "import time\ntime.sleep(15)"  # long enough for a dependant started beside it to ask while it runs
 SLEEP = "import time\ntime.sleep(120)"
 # The kernel is a child of the Airflow task process that runs papermill: SIGKILL that parent, once.
 KILL_TASK_ONCE = (

@@ -1,0 +1,229 @@
+"""What llf costs on top of plain Airflow + papermill, measured on one running Airflow.
+
+    .venv/bin/python bench/overhead.py [--repeat 2]
+
+Starts an embedded PostgreSQL and a real Airflow (scheduler, dag-processor, triggerer, api-server;
+LocalExecutor) serving two DAG folders: the project's `dags/` and a temporary folder holding a
+hand-written DAG. Both run the same 3 groups x 3 trivial notebooks:
+  (a) the llf stream: 3 process groups, max_parallel 3, each process a process DAG run;
+  (b) the hand-written DAG: 3 TaskGroups in a chain, one PythonOperator running papermill per notebook;
+  (c) one process DAG run (triggered by hand) vs the bare `papermill` CLI on the same notebook.
+Every run is warmed up once, then timed --repeat times (wall time from the REST trigger until the run
+is seen finished, polled every 0.2 s; the median is printed). Each llf run uses a fresh business
+date, so nothing is SKIPPED as already done. Prints one figure per line, then where the llf time goes
+(from Airflow's task instances and cntl_af.cntl_cfg_log).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
+
+from tests.support.airflow import AirflowClient, AirflowStack, poll  # noqa: E402
+from tests.support.notebooks import write_notebook  # noqa: E402
+from tests.support.postgres import EmbeddedPostgres, with_database  # noqa: E402
+from tests.support.registry import Registry  # noqa: E402
+
+STREAM = "bench_overhead"
+HANDWRITTEN = "bench_handwritten"
+GROUPS, PER_GROUP = 3, 3
+NOTEBOOK = "trivial.ipynb"
+FIRST_DATE = dt.date(2026, 1, 1)
+
+HANDWRITTEN_DAG = '''
+"""The baseline: what a user would write by hand for 3 groups x 3 notebooks."""
+import tempfile
+from pathlib import Path
+
+import papermill
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG, TaskGroup
+
+
+def run_notebook(notebook: str) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        papermill.execute_notebook(notebook, str(Path(scratch) / "out.ipynb"), kernel_name="python3",
+                                   progress_bar=False, parameters={{"greeting": "bench"}})
+
+
+with DAG("{dag_id}", schedule=None, catchup=False) as dag:
+    previous = None
+    for group in range({groups}):
+        with TaskGroup(f"g{{group}}") as task_group:
+            for position in range({per_group}):
+                PythonOperator(task_id=f"p{{position}}", python_callable=run_notebook,
+                               op_kwargs={{"notebook": "{notebook}"}})
+        if previous is not None:
+            previous >> task_group
+        previous = task_group
+'''
+
+
+def process_name(group: int, position: int) -> str:
+    return f"{STREAM}_g{group}_p{position}"
+
+
+def register_stream(registry: Registry) -> None:
+    stream_id = registry.stream(STREAM)
+    for group in range(GROUPS):
+        group_id = registry.group(stream_id, f"{STREAM}_g{group}", priority=group + 1, max_parallel=PER_GROUP)
+        for position in range(PER_GROUP):
+            registry.process(group_id, process_name(group, position), priority=position + 1, notebook=NOTEBOOK)
+
+
+def timed(api: AirflowClient, dag_id: str, conf: dict | None = None) -> tuple[float, str]:
+    """(wall seconds from trigger to seen-finished, run id); raises when the run did not succeed."""
+    started = time.perf_counter()
+    run_id = api.trigger(dag_id, conf)
+    state = poll(lambda: _final(api, dag_id, run_id), timeout=600, interval=0.2)
+    elapsed = time.perf_counter() - started
+    if state != "success":
+        raise SystemExit(f"{dag_id}/{run_id} ended {state}: {api.task_instances(dag_id, run_id)}")
+    return elapsed, run_id
+
+
+def _final(api: AirflowClient, dag_id: str, run_id: str) -> str | None:
+    state = api.run(dag_id, run_id)["state"]
+    return state if state in ("success", "failed") else None
+
+
+def papermill_cli(notebook: Path, scratch: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run([str(Path(sys.executable).with_name("papermill")), str(notebook), str(scratch / "out.ipynb"),
+                    "-k", "python3", "--no-progress-bar", "-p", "greeting", "bench"],
+                   check=True, capture_output=True, cwd=notebook.parent)
+    return time.perf_counter() - started
+
+
+def median_of(repeat: int, measure: Callable[[int], float]) -> float:
+    """Warm up once (index 0), then the median of `repeat` measurements."""
+    measure(0)
+    return statistics.median(measure(index) for index in range(1, repeat + 1))
+
+
+def _seconds(later: str | None, earlier: str | None) -> float:
+    return (dt.datetime.fromisoformat(later) - dt.datetime.fromisoformat(earlier)).total_seconds()
+
+
+def llf_breakdown(api: AirflowClient, sql: Callable, stream_run_id: str) -> dict[str, float]:
+    """Mean seconds per process of each step between the stream's trigger task and its resumption."""
+    triggers = {ti["task_id"].rsplit(".", 1)[-1]: ti for ti in api.task_instances(f"stream__{STREAM}", stream_run_id)}
+    rows = sql("SELECT prcs_nm, dag_id, run_id, extract(epoch FROM end_ts - start_ts) FROM cntl_af.cntl_cfg_log "
+               "WHERE strem_run_id = %s AND prcs_nm IS NOT NULL AND status = 'SUCCESS'", (stream_run_id,))
+    steps: dict[str, list[float]] = {}
+    for prcs_nm, dag_id, run_id, notebook_and_outputs in rows:
+        trigger, run = triggers[prcs_nm], api.run(dag_id, run_id)
+        (task,) = api.task_instances(dag_id, run_id)
+        measured = {
+            "trigger task start -> process DAG run start": _seconds(run["start_date"], trigger["start_date"]),
+            "process DAG run start -> notebook task start": _seconds(task["start_date"], run["start_date"]),
+            "notebook task duration": task["duration"],
+            "  of which papermill + HTML + lake (RUNNING -> SUCCESS row)": float(notebook_and_outputs),
+            "  of which task start, DAG parse, runner checks": task["duration"] - float(notebook_and_outputs),
+            "process DAG run end -> trigger task end (deferral poll + resume)": _seconds(
+                trigger["end_date"], run["end_date"]),
+        }
+        for name, value in measured.items():
+            steps.setdefault(name, []).append(value)
+    return {name: statistics.mean(values) for name, values in steps.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=1, help="timed runs of each kind after the warm-up")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="llf-bench-overhead-"))
+    notebooks, lake, handwritten = work / "notebooks", work / "lake", work / "handwritten-dags"
+    notebook = write_notebook(notebooks / NOTEBOOK, "message = f'{greeting}, world'")
+    handwritten.mkdir()
+    (handwritten / f"{HANDWRITTEN}.py").write_text(HANDWRITTEN_DAG.format(
+        dag_id=HANDWRITTEN, groups=GROUPS, per_group=PER_GROUP, notebook=notebook))
+
+    postgres = EmbeddedPostgres(work / "pgdata")
+    stack = None
+    try:
+        postgres.create_template()
+        control_url = postgres.fresh_database(prefix="bench")
+        postgres.execute_admin("CREATE DATABASE airflow_bench")
+        import psycopg2
+
+        connection = psycopg2.connect(control_url)
+        connection.autocommit = True
+
+        def sql(statement: str, parameters: tuple | None = None) -> list[tuple]:
+            with connection.cursor() as cursor:
+                cursor.execute(statement, parameters)
+                return cursor.fetchall() if cursor.description else []
+
+        register_stream(Registry(sql))
+        stack = AirflowStack(
+            home=work / "airflow-home",
+            metadata_db_url=with_database(postgres.admin_url, "airflow_bench").replace(
+                "postgresql://", "postgresql+psycopg2://", 1),
+            dags_folders={"llf": ROOT / "dags", "handwritten": handwritten},
+            extra_env={"PYTHONPATH": str(ROOT), "LLF_CONTROL_DB_URL": control_url,
+                       "LLF_NOTEBOOKS_DIR": str(notebooks), "LLF_LAKE_URL": lake.as_uri(),
+                       "LLF_SNAPSHOT_REFRESH_SECONDS": "2"},
+        )
+        stack.start()
+        api = stack.client()
+        single = f"process__{process_name(0, 0)}"
+        for dag_id in (f"stream__{STREAM}", HANDWRITTEN, single):
+            api.wait_for_dag(dag_id, timeout=120)
+
+        stream_runs: list[str] = []
+
+        def stream_once(index: int) -> float:
+            conf = {"business_date": (FIRST_DATE + dt.timedelta(days=index)).isoformat()}
+            elapsed, run_id = timed(api, f"stream__{STREAM}", conf)
+            stream_runs.append(run_id)
+            return elapsed
+
+        handwritten_runs: list[str] = []
+
+        def handwritten_once(_index: int) -> float:
+            elapsed, run_id = timed(api, HANDWRITTEN)
+            handwritten_runs.append(run_id)
+            return elapsed
+
+        llf_stream = median_of(args.repeat, stream_once)
+        handwritten_dag = median_of(args.repeat, handwritten_once)
+        process_run = median_of(args.repeat, lambda i: timed(
+            api, single, {"business_date": (FIRST_DATE + dt.timedelta(days=100 + i)).isoformat()})[0])
+        bare_papermill = median_of(args.repeat, lambda _i: papermill_cli(notebook, work))
+
+        print(f"(a) llf stream, {GROUPS} groups x {PER_GROUP} notebooks: {llf_stream:.1f} s")
+        print(f"(b) hand-written DAG, same groups, PythonOperator + papermill: {handwritten_dag:.1f} s")
+        print(f"ratio a/b: {llf_stream / handwritten_dag:.2f} (goal <= 1.3)")
+        print(f"(c) one process DAG run: {process_run:.1f} s")
+        print(f"(c) bare papermill CLI, same notebook: {bare_papermill:.1f} s")
+        print(f"ratio process/papermill: {process_run / bare_papermill:.2f} (goal <= 1.5)")
+        print("where the llf stream's time goes (mean per process, last timed run):")
+        for step, seconds in llf_breakdown(api, sql, stream_runs[-1]).items():
+            print(f"  {step}: {seconds:.1f} s")
+        durations = [ti["duration"] for ti in api.task_instances(HANDWRITTEN, handwritten_runs[-1])]
+        print(f"hand-written DAG: mean papermill task duration {statistics.mean(durations):.1f} s")
+        connection.close()
+    finally:
+        if stack is not None:
+            stack.stop()
+        postgres.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
