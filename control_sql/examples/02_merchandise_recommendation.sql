@@ -1,5 +1,29 @@
 -- Merchandise recommendation (RAG): ingest the catalogue and purchases, embed the catalogue,
--- recommend per customer with reasons. Scheduled every morning; re-runnable (ON CONFLICT DO NOTHING).
+-- recommend per customer with reasons. Scheduled every morning; re-runnable (IF NOT EXISTS / ON CONFLICT DO NOTHING).
+
+CREATE SCHEMA IF NOT EXISTS llf_results;
+COMMENT ON SCHEMA llf_results IS 'Business results written by the example streams (not control data).';
+
+CREATE TABLE IF NOT EXISTS llf_results.recommendations (
+    business_date  date        NOT NULL,
+    customer_id    text        NOT NULL,
+    rank           integer     NOT NULL CHECK (rank >= 1),
+    product_id     text        NOT NULL,
+    product_name   text        NOT NULL,
+    reason         text        NOT NULL,
+    run_id         text        NOT NULL,
+    written_ts     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (business_date, customer_id, rank)
+);
+COMMENT ON TABLE llf_results.recommendations IS 'Ranked recommendations per customer and business date, written by mr_recommend; a rerun replaces the date''s rows.';
+COMMENT ON COLUMN llf_results.recommendations.business_date IS 'Business date of the run that recommended.';
+COMMENT ON COLUMN llf_results.recommendations.customer_id IS 'The customer (purchases.csv customer_id).';
+COMMENT ON COLUMN llf_results.recommendations.rank IS '1 = best recommendation for the customer that day.';
+COMMENT ON COLUMN llf_results.recommendations.product_id IS 'The recommended product (products.csv product_id), always one the vector search retrieved.';
+COMMENT ON COLUMN llf_results.recommendations.product_name IS 'The product''s name, copied for readers of this table.';
+COMMENT ON COLUMN llf_results.recommendations.reason IS 'The LLM''s one-sentence reason.';
+COMMENT ON COLUMN llf_results.recommendations.run_id IS 'The process run that wrote the row (cntl_cfg_log.run_id).';
+COMMENT ON COLUMN llf_results.recommendations.written_ts IS 'When the row was last written.';
 
 INSERT INTO cntl_af.cntl_cfg_strem (strem_nm, strem_desc)
 VALUES ('merchandise_recommendation',

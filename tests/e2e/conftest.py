@@ -19,6 +19,8 @@ from tests.e2e.scenarios.streams import Scenario
 from tests.support.airflow import AirflowClient, AirflowStack, AirflowStackError
 from tests.support.postgres import EmbeddedPostgres, with_database
 from tests.support.registry import Registry, Run
+from tests.support.standins.example_llm import example_responder
+from tests.support.standins.ollama_server import OllamaBehaviour, OllamaStandin, ollama_server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DAG_BUNDLES: dict[str, Path] = {"e2e-harness": Path(__file__).parent / "dags", "llf": REPO_ROOT / "dags"}
@@ -85,12 +87,20 @@ def notebooks_dir(e2e_notebooks_dir: Path, monkeypatch: pytest.MonkeyPatch) -> P
 
 
 @pytest.fixture(scope="session")
+def e2e_ollama() -> Iterator[OllamaStandin]:
+    """The LLM of the stack's tasks (OLLAMA_HOST): the Ollama stand-in answering like the examples' small model."""
+    with ollama_server(OllamaBehaviour(responder=example_responder)) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def airflow(
     postgres: EmbeddedPostgres,
     tmp_path_factory: pytest.TempPathFactory,
     e2e_control_db_url: str,
     e2e_notebooks_dir: Path,
     e2e_lake_dir: Path,
+    e2e_ollama: OllamaStandin,
 ) -> Iterator[AirflowStack]:
     """Scheduler, dag-processor, triggerer and api-server, started once and stopped at session end."""
     postgres.execute_admin(f"DROP DATABASE IF EXISTS {METADATA_DATABASE}")
@@ -109,6 +119,8 @@ def airflow(
             "LLF_LAKE_URL": e2e_lake_dir.as_uri(),
             "LLF_SNAPSHOT_REFRESH_SECONDS": SNAPSHOT_REFRESH_SECONDS,
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
+            "OLLAMA_HOST": e2e_ollama.url,
+            "LLF_LLM_RETRY_WAIT": "0.1",
         },
     )
     stack.start()
