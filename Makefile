@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv test lint lock pictures bench
+.PHONY: help venv chromium test lint lock pictures bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -18,7 +18,12 @@ $(STAMP): pyproject.toml requirements/dev.lock
 
 venv: $(STAMP)  ## create .venv with llf and everything the tests need (pinned by requirements/dev.lock)
 
-test: $(STAMP)  ## run the whole test suite (starts its own PostgreSQL and Airflow)
+chromium:  ## install Debian's chromium for the UI screenshot test (needs root and apt; skipped when present)
+	@command -v chromium >/dev/null || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null; } \
+	  || { echo "Install Debian's chromium (apt-get install chromium) for tests/e2e/test_ui.py"; exit 1; }
+
+test: $(STAMP) chromium  ## run the whole test suite (starts its own PostgreSQL and Airflow)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)  ## ruff
