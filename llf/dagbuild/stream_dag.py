@@ -27,7 +27,7 @@ from llf.dagbuild.catalog import Catalog
 from llf.dagbuild.common import add_run_params, process_dag_id, stream_dag_id, tag
 from llf.dagbuild.stamp import DagStamp, OperatorStamp, link
 
-POKE_SECONDS = 2  # a trivial process should not cost a minute of polling
+POKE_SECONDS = 1  # a trivial process should not cost a minute of polling
 START_CONF = "{{ ti.xcom_pull(task_ids='start_stream') | tojson }}"
 
 

@@ -3,14 +3,42 @@
 from __future__ import annotations
 
 import re
+import threading
+from functools import cache
 from pathlib import Path
-
-from nbconvert import HTMLExporter
+from typing import TYPE_CHECKING
 
 from llf.runner.context import RunContext
 from llf.services.lake import open_lake
 
+if TYPE_CHECKING:
+    from nbconvert import HTMLExporter
+
 NO_STREAM = "_no_stream"  # a process DAG run triggered on its own
+_EXPORT = threading.Lock()  # one exporter, used by one thread at a time
+
+
+@cache
+def _html_exporter() -> HTMLExporter:
+    from nbconvert import HTMLExporter
+
+    return HTMLExporter()
+
+
+def warm_up_html_export() -> None:
+    """Load nbconvert and its templates in the background while the kernel runs.
+
+    A cold first export costs seconds (imports, templates, lexers) and the parent process mostly waits
+    on the kernel meanwhile, so doing it then takes it off the run's critical path.
+    """
+
+    def warm() -> None:
+        from nbformat.v4 import new_code_cell, new_notebook
+
+        with _EXPORT:
+            _html_exporter().from_notebook_node(new_notebook(cells=[new_code_cell("x = 1")]))
+
+    threading.Thread(target=warm, name="llf-html-warm-up", daemon=True).start()
 
 
 def _segment(value: str) -> str:
@@ -28,6 +56,7 @@ def store_outputs(context: RunContext, executed: Path) -> str:
     folder = run_folder(context)
     lake = open_lake()
     location = lake.put(f"{folder}/{context.prcs_nm}.ipynb", executed)
-    html, _ = HTMLExporter().from_filename(str(executed))
+    with _EXPORT:
+        html, _ = _html_exporter().from_filename(str(executed))
     lake.put(f"{folder}/{context.prcs_nm}.html", html)
     return location.rsplit("/", 1)[0] + "/"

@@ -13,7 +13,7 @@ from llf.exceptions import LlfError
 from llf.runner import notebook as notebook_runner
 from llf.runner.context import RUN_CONTEXT_ENV, RunContext
 from llf.runner.lock import process_run_lock
-from llf.runner.outputs import run_folder, store_outputs
+from llf.runner.outputs import run_folder, store_outputs, warm_up_html_export
 from llf.settings import control_db_url, notebooks_dir
 
 log = logging.getLogger(__name__)
@@ -135,6 +135,7 @@ def _execute(url: str, context: RunContext, registration: Registration) -> tuple
         parameters = notebook_runner.parameters_for(notebook, context.params, _context_parameters(context))
     except notebook_runner.NotebookRejected as rejected:
         return f"NotebookRejected: {rejected}", None
+    warm_up_html_export()
     with tempfile.TemporaryDirectory(prefix="llf-run-") as scratch:
         outcome = notebook_runner.execute(
             notebook, Path(scratch) / notebook.name, parameters, timeout_min=registration.timeout_min,

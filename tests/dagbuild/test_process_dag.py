@@ -39,7 +39,7 @@ def test_given_two_dependencies_when_parsed_then_each_has_a_deferrable_trigger_a
     triggers = {t.task_id: t for t in report.tasks if isinstance(t, DependencyTrigger)}
     assert set(triggers) == {"dependency__extract_ap", "dependency__extract_gl"}
     assert {t.trigger_dag_id for t in triggers.values()} == {"process__extract_ap", "process__extract_gl"}
-    assert all(t.deferrable and t.wait_for_completion and t.poke_interval == 2 for t in triggers.values())
+    assert all(t.deferrable and t.wait_for_completion and t.poke_interval == 1 for t in triggers.values())
     assert all(t.upstream_task_ids == set() for t in triggers.values())  # all start at once
     notebook = report.get_task("run_notebook")
     assert notebook.upstream_task_ids == set(triggers)

@@ -63,7 +63,7 @@ def test_given_fail_policy_stop_when_parsed_then_the_gate_between_groups_needs_e
 def test_given_a_process_when_its_trigger_is_built_then_it_waits_deferrably_with_a_short_poll(sales):
     trigger = sales.get_task("prepare.load_a")
     assert trigger.trigger_dag_id == "process__load_a"
-    assert (trigger.deferrable, trigger.wait_for_completion, trigger.poke_interval) == (True, True, 2)
+    assert (trigger.deferrable, trigger.wait_for_completion, trigger.poke_interval) == (True, True, 1)
     assert [str(s) for s in trigger.allowed_states] == ["success"]
     assert [str(s) for s in trigger.failed_states] == ["failed"]
 
