@@ -7,11 +7,10 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg2
 import pytest
 
 from tests.support.postgres import EmbeddedPostgres
-from tests.support.registry import Registry
+from tests.support.registry import Registry, Run, sql_runner
 
 os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
 
@@ -41,18 +40,10 @@ def control_db_url(postgres: EmbeddedPostgres, monkeypatch: pytest.MonkeyPatch) 
 
 
 @pytest.fixture
-def sql(control_db_url: str) -> Iterator[callable]:
+def sql(control_db_url: str) -> Iterator[Run]:
     """Run SQL against the test's control database, committed at once, returning rows when any."""
-    connection = psycopg2.connect(control_db_url)
-    connection.autocommit = True
-
-    def run(statement: str, parameters: tuple | dict | None = None) -> list[tuple]:
-        with connection.cursor() as cursor:
-            cursor.execute(statement, parameters)
-            return cursor.fetchall() if cursor.description else []
-
-    yield run
-    connection.close()
+    with sql_runner(control_db_url) as run:
+        yield run
 
 
 @pytest.fixture

@@ -12,13 +12,12 @@ import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import psycopg2
 import pytest
 
 from tests.e2e.scenarios.streams import Scenario
 from tests.support.airflow import AirflowClient, AirflowStack, AirflowStackError
 from tests.support.postgres import EmbeddedPostgres, with_database
-from tests.support.registry import Registry, Run
+from tests.support.registry import Registry, Run, sql_runner
 from tests.support.standins.example_llm import example_responder
 from tests.support.standins.ollama_server import OllamaBehaviour, OllamaStandin, ollama_server
 
@@ -152,16 +151,8 @@ def airflow_api(airflow: AirflowStack) -> AirflowClient:
 @pytest.fixture(scope="session")
 def e2e_sql(e2e_control_db_url: str) -> Iterator[Run]:
     """Run SQL against the session's control database (the one the stack reads), committed at once."""
-    connection = psycopg2.connect(e2e_control_db_url)
-    connection.autocommit = True
-
-    def run(statement: str, parameters: tuple | dict | None = None) -> list[tuple]:
-        with connection.cursor() as cursor:
-            cursor.execute(statement, parameters)
-            return cursor.fetchall() if cursor.description else []
-
-    yield run
-    connection.close()
+    with sql_runner(e2e_control_db_url) as run:
+        yield run
 
 
 @pytest.fixture(scope="session")

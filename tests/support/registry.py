@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+
+import psycopg2
 
 Run = Callable[..., list[tuple]]
 
@@ -54,3 +57,20 @@ class Registry:
     def schedule(self, stream_id: int, cron_expr: str, timezone: str = "UTC") -> int:
         return self._insert("cntl_cfg_schedule", "schedule_id", {
             "strem_id": stream_id, "cron_expr": cron_expr, "timezone": timezone})
+
+
+@contextmanager
+def sql_runner(url: str) -> Iterator[Run]:
+    """A `run(statement, parameters)` on one autocommit connection: every statement is committed at once."""
+    connection = psycopg2.connect(url)
+    connection.autocommit = True
+
+    def run(statement: str, parameters: tuple | dict | None = None) -> list[tuple]:
+        with connection.cursor() as cursor:
+            cursor.execute(statement, parameters)
+            return cursor.fetchall() if cursor.description else []
+
+    try:
+        yield run
+    finally:
+        connection.close()
