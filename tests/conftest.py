@@ -47,6 +47,15 @@ def sql(control_db_url: str) -> Iterator[Run]:
 
 
 @pytest.fixture
+def lake_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty folder lake exported as LLF_LAKE_URL."""
+    folder = tmp_path / "lake"
+    folder.mkdir()
+    monkeypatch.setenv("LLF_LAKE_URL", folder.as_uri())
+    return folder
+
+
+@pytest.fixture
 def notebooks_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty notebooks folder exported as LLF_NOTEBOOKS_DIR."""
     folder = tmp_path / "notebooks"

@@ -8,7 +8,6 @@ import datetime as dt
 import json
 import os
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
@@ -39,13 +38,6 @@ def example_llm(monkeypatch: pytest.MonkeyPatch) -> Iterator[OllamaStandin]:
         monkeypatch.setenv("LLF_EMBED_MODEL", "nomic-embed-text")
         monkeypatch.setenv("LLF_LLM_RETRY_WAIT", "0.01")
         yield server
-
-
-@pytest.fixture
-def lake_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "lake"
-    monkeypatch.setenv("LLF_LAKE_URL", folder.as_uri())
-    return folder
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 
@@ -11,13 +10,6 @@ from llf.runner.context import RunContext
 from tests.support.notebooks import write_notebook
 
 BUSINESS_DATE = dt.date(2026, 3, 14)
-
-
-@pytest.fixture
-def lake_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "lake"
-    monkeypatch.setenv("LLF_LAKE_URL", folder.as_uri())
-    return folder
 
 
 @pytest.fixture

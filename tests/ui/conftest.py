@@ -50,15 +50,6 @@ def airflow_token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TokenFac
 
 
 @pytest.fixture
-def lake_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A folder lake exported as LLF_LAKE_URL."""
-    folder = tmp_path / "lake"
-    folder.mkdir()
-    monkeypatch.setenv("LLF_LAKE_URL", folder.as_uri())
-    return folder
-
-
-@pytest.fixture
 def anonymous(control_db_url: str, lake_dir: Path, airflow_token: TokenFactory) -> TestClient:
     """A browser without an Airflow login, on an api-server that mounts the app at /llf."""
     server = FastAPI()
