@@ -30,7 +30,7 @@ lint: $(STAMP)  ## ruff
 	$(BIN)/ruff check llf tests dags bench scripts
 
 lock:  ## re-pin requirements/dev.lock after changing pyproject.toml
-	$(BIN)/uv pip compile pyproject.toml --extra dev -p 3.11 -o requirements/dev.lock --quiet
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra local -p 3.11 -o requirements/dev.lock --quiet
 
 pictures: $(STAMP)  ## regenerate resource/*.png and resource/data_dictionary.md from the code
 	$(BIN)/python scripts/draw_pictures.py

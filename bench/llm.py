@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from llf.control.migrations import upgrade  # noqa: E402
-from tests.support.postgres import EmbeddedPostgres, with_database  # noqa: E402
+from llf.local.postgres import EmbeddedPostgres, with_database  # noqa: E402
 from tests.support.standins.ollama_server import OllamaBehaviour, ollama_server  # noqa: E402
 
 PROMPTS = [f"Recommend one product for customer {n}." for n in range(32)]

@@ -32,9 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
 
-from tests.support.airflow import AirflowClient, AirflowStack, poll  # noqa: E402
+from llf.local.airflow import AirflowClient, AirflowStack, poll  # noqa: E402
+from llf.local.postgres import EmbeddedPostgres, with_database  # noqa: E402
 from tests.support.notebooks import write_notebook  # noqa: E402
-from tests.support.postgres import EmbeddedPostgres, with_database  # noqa: E402
 from tests.support.registry import Registry  # noqa: E402
 
 STREAM = "bench_overhead"

@@ -85,8 +85,8 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=1000)
     args = parser.parse_args()
 
+    from llf.local.postgres import TEMPLATE_DATABASE, EmbeddedPostgres, with_database
     from tests.support.notebooks import write_notebook
-    from tests.support.postgres import TEMPLATE_DATABASE, EmbeddedPostgres, with_database
 
     with tempfile.TemporaryDirectory(prefix="llf-bench-") as scratch:
         folder = Path(scratch)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.postgres import EmbeddedPostgres
+from llf.local.postgres import EmbeddedPostgres
 from tests.support.registry import Registry, Run, sql_runner
 
 os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")

@@ -19,8 +19,8 @@ import pytest
 from packaging.requirements import Requirement
 
 from llf.control.migrations import upgrade
+from llf.local.postgres import with_database
 from tests.deploy.stack import ROOT
-from tests.support.postgres import with_database
 
 DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from llf.local.airflow import AirflowClient, AirflowStack, AirflowStackError
+from llf.local.postgres import EmbeddedPostgres, with_database
 from tests.e2e.scenarios.streams import Scenario
-from tests.support.airflow import AirflowClient, AirflowStack, AirflowStackError
-from tests.support.postgres import EmbeddedPostgres, with_database
 from tests.support.registry import Registry, Run, sql_runner
 from tests.support.standins.example_llm import example_responder
 from tests.support.standins.ollama_server import OllamaBehaviour, OllamaStandin, ollama_server

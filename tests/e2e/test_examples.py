@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from llf.dagbuild.common import process_dag_id, stream_dag_id
+from llf.local.airflow import AirflowClient
 from llf.settings import PROJECT_ROOT
 from tests.e2e.scenarios.streams import BUSINESS_DATE, DAG_VISIBLE_TIMEOUT, STREAM_RUN_TIMEOUT
-from tests.support.airflow import AirflowClient
 from tests.support.registry import Run
 
 pytestmark = pytest.mark.examples

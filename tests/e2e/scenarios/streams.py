@@ -12,8 +12,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from llf.dagbuild.common import process_dag_id, stream_dag_id
+from llf.local.airflow import AirflowClient
 from tests.e2e.scenarios.notebooks import SUCCEED, executions, scenario_notebook
-from tests.support.airflow import AirflowClient
 from tests.support.registry import Registry, Run
 
 BUSINESS_DATE = dt.date(2026, 3, 14)

