@@ -57,31 +57,39 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
-STATUS_STYLES = {"SUCCESS": "green", "FAILED": "bold red", "BLOCKED": "red", "RUNNING": "yellow", "SKIPPED": "dim"}
-
-
 def _status(args: argparse.Namespace) -> int:
-    from rich.table import Table
-
     from llf.control.log import mark_abandoned_attempts_failed
-    from llf.control.status import latest_statuses
+    from llf.control.status import any_failed, latest_statuses, status_table
 
     url = control_db_url(args.db_url)
     mark_abandoned_attempts_failed(url)  # never show a dead worker's attempt as RUNNING
     rows = latest_statuses(url, stream=args.stream, business_date=args.date)
-    table = Table(title="llf status" + (f" for {args.date}" if args.date else " (latest attempt)"))
-    for column in ("stream", "group", "process", "date", "status", "duration", "tokens", "message"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        status = row.status or "never ran"
-        table.add_row(
-            row.strem_nm, row.prcs_grp_nm, row.prcs_nm, str(row.business_date or ""),
-            f"[{STATUS_STYLES.get(status, '')}]{status}[/]" if row.status else status,
-            str(row.duration).split(".")[0] if row.duration else "", str(row.tokens or ""),
-            (row.message or "")[:120],
-        )
-    console.print(table)
-    return 1 if any(row.status in ("FAILED", "BLOCKED") for row in rows) else 0
+    console.print(status_table(rows, "llf status" + (f" for {args.date}" if args.date else " (latest attempt)")))
+    return 1 if any_failed(rows) else 0
+
+
+def _local_demo(args: argparse.Namespace) -> int:
+    from llf.local.demo import DemoOptions, run_demo
+
+    return run_demo(DemoOptions(args.date, args.full_rerun, args.timeout_min), console)
+
+
+def _local_up(args: argparse.Namespace) -> int:
+    from llf.local.llm import choose_llm
+    from llf.local.stack import LocalSettings, LocalStack
+
+    llm = choose_llm()
+    console.print(llm.description)
+    stack = LocalStack(LocalSettings.from_env()).up(llm.env, say=console.print)
+    console.print(f"Airflow UI: {stack.base_url} · control DB: LLF_CONTROL_DB_URL='{stack.control_db_url}'")
+    return 0
+
+
+def _local_stop(args: argparse.Namespace) -> int:
+    from llf.local.stack import LocalSettings, LocalStack
+
+    LocalStack(LocalSettings.from_env()).stop(say=console.print)
+    return 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -104,6 +112,20 @@ def _parser() -> argparse.ArgumentParser:
     status = command("status", _status, "latest status per process; exit 1 if any is FAILED or BLOCKED")
     status.add_argument("--stream", help="only this stream (strem_nm)")
     status.add_argument("--date", type=dt.date.fromisoformat, help="business date YYYY-MM-DD (default: latest)")
+    local = commands.add_parser(
+        "local", help="local mode without Docker: embedded PostgreSQL + Airflow on localhost (LLF_LOCAL_DIR)"
+    ).add_subparsers(dest="local_command", required=True)
+    demo = local.add_parser("demo", help="start local mode, run the example streams with live progress, "
+                            "print the status table; exit 1 if a process failed")
+    demo.add_argument("--date", type=dt.date.fromisoformat, default=dt.date.today(),
+                      help="business date YYYY-MM-DD (default: today)")
+    demo.add_argument("--full-rerun", action="store_true", help="rerun processes already successful for the date")
+    demo.add_argument("--timeout-min", type=float, default=60, help="give up waiting after this long (default 60)")
+    demo.set_defaults(handler=_local_demo)
+    local.add_parser("up", help="start (or reuse) local mode's PostgreSQL and Airflow, and return").set_defaults(
+        handler=_local_up)
+    local.add_parser("stop", help="stop what local mode started; data stays in LLF_LOCAL_DIR").set_defaults(
+        handler=_local_stop)
     return parser
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,8 +10,6 @@ import pytest
 
 from llf.local.postgres import EmbeddedPostgres
 from tests.support.registry import Registry, Run, sql_runner
-
-os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -5,12 +5,16 @@ yoyo records every applied file in its own tables, so a second upgrade applies n
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from yoyo import get_backend, read_migrations
 
 from llf.db import connect
 from llf.settings import control_sql_dir
+
+# yoyo logs every step at INFO, which Airflow's logging setup prints; `upgrade` returns what it applied.
+logging.getLogger("yoyo").setLevel(logging.WARNING)
 
 
 def upgrade(url: str, sql_dir: Path | None = None) -> list[str]:

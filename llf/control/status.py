@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rich.table import Table
+
 from llf.db import transaction
+
+STATUS_STYLES = {"SUCCESS": "green", "FAILED": "bold red", "BLOCKED": "red", "RUNNING": "yellow", "SKIPPED": "dim"}
 
 # One statement: registrations left-joined to each process's newest attempt (for the date, when given),
 # its LLM token total and its last progress line.
@@ -57,3 +62,23 @@ def latest_statuses(url: str, *, stream: str | None = None, business_date: dt.da
     with transaction(url) as cursor:
         cursor.execute(STATUS_SQL, {"stream": stream, "date": business_date})
         return [ProcessStatus(*row) for row in cursor.fetchall()]
+
+
+def any_failed(rows: Sequence[ProcessStatus]) -> bool:
+    return any(row.status in ("FAILED", "BLOCKED") for row in rows)
+
+
+def status_table(rows: Sequence[ProcessStatus], title: str) -> Table:
+    """The `llf status` table: one row per process, its newest attempt's status coloured."""
+    table = Table(title=title)
+    for column in ("stream", "group", "process", "date", "status", "duration", "tokens", "message"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        status = row.status or "never ran"
+        table.add_row(
+            row.strem_nm, row.prcs_grp_nm, row.prcs_nm, str(row.business_date or ""),
+            f"[{STATUS_STYLES.get(status, '')}]{status}[/]" if row.status else status,
+            str(row.duration).split(".")[0] if row.duration else "", str(row.tokens or ""),
+            (row.message or "")[:120],
+        )
+    return table

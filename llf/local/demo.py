@@ -1,0 +1,154 @@
+"""`llf local demo` (`make demo`): the local stack up, the example streams registered and run, progress shown
+live, and the `llf status` table at the end. Exit 1 when any process failed or was blocked."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from llf.control.log import mark_abandoned_attempts_failed
+from llf.control.repository import read_snapshot
+from llf.control.sql_files import apply_files
+from llf.control.status import STATUS_STYLES, ProcessStatus, any_failed, latest_statuses, status_table
+from llf.control.validation import validate
+from llf.dagbuild.common import process_dag_id, stream_dag_id
+from llf.exceptions import RegistrationError
+from llf.local.airflow import FINAL_RUN_STATES, AirflowClient
+from llf.local.llm import choose_llm
+from llf.local.stack import LocalSettings, LocalStack, RunningStack
+from llf.settings import PROJECT_ROOT, notebooks_dir
+
+EXAMPLES = PROJECT_ROOT / "control_sql" / "examples"
+DAG_VISIBLE_TIMEOUT_S = 180
+REFRESH_S = 2.0
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    business_date: dt.date
+    full_rerun: bool
+    timeout_min: float
+
+
+def run_demo(options: DemoOptions, console: Console) -> int:
+    started = time.monotonic()
+    llm = choose_llm()
+    console.print(llm.description)
+    stack = LocalStack(LocalSettings.from_env()).up(llm.env, say=console.print)
+    examples = sorted(EXAMPLES.glob("*.sql"))
+    apply_files(stack.control_db_url, examples)  # re-runnable: each INSERT does nothing when the row exists
+    snapshot = read_snapshot(stack.control_db_url)
+    problems = validate(snapshot, notebooks_dir())
+    if problems:
+        raise RegistrationError("The registrations have problems (llf validate):\n" + "\n".join(map(str, problems)))
+    streams = [stream.strem_nm for stream in snapshot.active_streams()]
+    console.print(f"Registered {len(examples)} example file(s); running {len(streams)} active stream(s) for "
+                  f"business date {options.business_date}: {', '.join(streams)}")
+    api = AirflowClient(stack.base_url)
+    for dag_id in [*map(stream_dag_id, streams), *(process_dag_id(p.prcs_nm) for p in snapshot.active_processes())]:
+        api.wait_for_dag(dag_id, timeout=DAG_VISIBLE_TIMEOUT_S)
+    conf = {"business_date": options.business_date.isoformat(), "full_rerun": options.full_rerun}
+    runs = {stream: api.trigger(stream_dag_id(stream), conf) for stream in streams}
+    states = _follow(api, stack, runs, options, console)
+    return _report(stack, options, states, time.monotonic() - started, console)
+
+
+def _follow(api: AirflowClient, stack: RunningStack, runs: dict[str, str], options: DemoOptions,
+            console: Console) -> dict[str, str]:
+    """Poll the stream runs and the run log until every run ended (or the timeout), showing progress."""
+    deadline = time.monotonic() + options.timeout_min * 60
+    states = dict.fromkeys(runs, "queued")
+    last_lines: dict[str, str] = {}
+    with Live(console=console, auto_refresh=False, transient=True) as live:
+        while True:
+            states = {stream: api.run(stream_dag_id(stream), run_id)["state"] for stream, run_id in runs.items()}
+            rows = latest_statuses(stack.control_db_url, business_date=options.business_date)
+            table = _progress_table(states, rows)
+            if console.is_terminal:
+                live.update(table, refresh=True)
+            else:  # a log, not a screen: one line per change
+                for stream, line in _progress_lines(states, rows).items():
+                    if last_lines.get(stream) != line:
+                        console.print(line, markup=False)
+                        last_lines[stream] = line
+            if all(state in FINAL_RUN_STATES for state in states.values()) or time.monotonic() > deadline:
+                return states
+            time.sleep(REFRESH_S)
+
+
+def _by_stream(rows: Sequence[ProcessStatus]) -> dict[str, list[ProcessStatus]]:
+    grouped: dict[str, list[ProcessStatus]] = {}
+    for row in rows:
+        grouped.setdefault(row.strem_nm, []).append(row)
+    return grouped
+
+
+def _progress_lines(states: dict[str, str], rows: Sequence[ProcessStatus]) -> dict[str, str]:
+    grouped = _by_stream(rows)
+    lines = {}
+    for stream, state in states.items():
+        counts = Counter(row.status or "waiting" for row in grouped.get(stream, []))
+        running = [f"{row.prcs_nm}: {row.message or 'running'}" for row in grouped.get(stream, [])
+                   if row.status == "RUNNING"]
+        summary = ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
+        lines[stream] = f"{stream}: {state} ({summary})" + (f" | {'; '.join(running)}" if running else "")
+    return lines
+
+
+def _progress_table(states: dict[str, str], rows: Sequence[ProcessStatus]) -> Table:
+    table = Table(title="llf demo: stream runs (refreshing)")
+    for column in ("stream", "run", "processes", "now"):
+        table.add_column(column, overflow="fold")
+    grouped = _by_stream(rows)
+    for stream, state in states.items():
+        processes = grouped.get(stream, [])
+        done = sum(row.status in ("SUCCESS", "SKIPPED") for row in processes)
+        failed = sum(row.status in ("FAILED", "BLOCKED") for row in processes)
+        running = [f"{row.prcs_nm}: {row.message or 'running'}" for row in processes if row.status == "RUNNING"]
+        table.add_row(stream, state, f"{done}/{len(processes)} done" + (f", [red]{failed} failed[/]" if failed else ""),
+                      "\n".join(running)[:200])
+    return table
+
+
+def _report(stack: RunningStack, options: DemoOptions, states: dict[str, str], seconds: float,
+            console: Console) -> int:
+    mark_abandoned_attempts_failed(stack.control_db_url)
+    rows = latest_statuses(stack.control_db_url, business_date=options.business_date)
+    console.print(status_table(rows, f"llf status for {options.business_date}"))
+    unfinished = sorted(stream for stream, state in states.items() if state not in FINAL_RUN_STATES)
+    counts = Counter(row.status or "never ran" for row in rows)
+    summary = ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
+    ok = not unfinished and not any_failed(rows) and all(state == "success" for state in states.values())
+    style = STATUS_STYLES["SUCCESS" if ok else "FAILED"]
+    console.print(f"[{style}]Demo {'succeeded' if ok else 'FAILED'}[/] in {seconds:.0f} s: {summary}.")
+    if unfinished:
+        console.print(f"Still running after {options.timeout_min:g} min: {', '.join(unfinished)} "
+                      "(raise --timeout-min; the runs go on in Airflow).")
+    accuracy = _sentiment_accuracy(stack.lake, options.business_date)
+    if accuracy:
+        console.print(f"Sentiment example accuracy on its labelled sample: {accuracy}.")
+    console.print(f"Airflow UI:   {stack.base_url}  (stream DAGs are tagged llf:stream; no login in local mode)")
+    console.print(f"Lake folder:  {stack.lake}")
+    console.print(f"Control DB:   LLF_CONTROL_DB_URL='{stack.control_db_url}' llf status")
+    console.print(f"Logs:         {stack.logs}")
+    console.print("Stop:         make stop   (`make demo` again reuses the data; --full-rerun reruns done work)")
+    return 0 if ok else 1
+
+
+def _sentiment_accuracy(lake: Path, business_date: dt.date) -> str | None:
+    """The sentiment example's evaluation, when it ran: README reports it for each LLM."""
+    path = lake / "examples" / "sentiment_analysis" / str(business_date) / "evaluation.json"
+    try:
+        evaluation = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return None
+    return f"{evaluation['accuracy']:.2f} ({evaluation['correct']}/{evaluation['scored']})"

@@ -1,0 +1,162 @@
+"""The local stack: embedded PostgreSQL + Airflow's four components, started once and reused.
+
+Everything lives under one folder (LLF_LOCAL_DIR, default `.llf-local/` in the project): the database files,
+Airflow's home and logs, the lake, and `state.json` naming the component processes, so `make stop` (another
+process) can stop them and `make demo` again reuses what is still running.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from llf.control.migrations import upgrade
+from llf.exceptions import ConfigurationError
+from llf.local.airflow import AirflowStack, api_healthy, is_alive, stop_components
+from llf.local.postgres import EmbeddedPostgres
+from llf.settings import PROJECT_ROOT
+
+CONTROL_DATABASE = "llf"
+METADATA_DATABASE = "airflow"
+DEFAULT_PORT = 8080
+# New registrations reach the DAGs within seconds (production default: half a minute).
+SNAPSHOT_REFRESH_SECONDS = "5"
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class LocalSettings:
+    """Where local mode keeps its state and which port the UI takes."""
+
+    home: Path
+    port: int
+
+    @classmethod
+    def from_env(cls) -> LocalSettings:
+        raw_port = os.environ.get("LLF_LOCAL_PORT", str(DEFAULT_PORT))
+        if not raw_port.isdigit() or not 0 < int(raw_port) < 65536:
+            raise ConfigurationError(f"LLF_LOCAL_PORT={raw_port!r} is not a TCP port: set it to e.g. 8080.")
+        home = Path(os.environ.get("LLF_LOCAL_DIR") or PROJECT_ROOT / ".llf-local").resolve()
+        return cls(home=home, port=int(raw_port))
+
+    @property
+    def pgdata(self) -> Path:
+        return self.home / "pgdata"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.home / "airflow"
+
+    @property
+    def lake(self) -> Path:
+        return self.home / "lake"
+
+    @property
+    def state_file(self) -> Path:
+        return self.home / "state.json"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass(frozen=True)
+class RunningStack:
+    control_db_url: str
+    base_url: str
+    lake: Path
+    logs: Path
+    reused: bool
+
+
+class LocalStack:
+    def __init__(self, settings: LocalSettings) -> None:
+        self.settings = settings
+
+    def up(self, llm_env: Mapping[str, str], say: Say) -> RunningStack:
+        """Start (or reuse) PostgreSQL and Airflow; apply the control schema. Idempotent."""
+        settings = self.settings
+        settings.home.mkdir(parents=True, exist_ok=True)
+        settings.lake.mkdir(exist_ok=True)
+        postgres = EmbeddedPostgres(settings.pgdata, keep_running=True)
+        control_db_url = postgres.ensure_database(CONTROL_DATABASE)
+        applied = upgrade(control_db_url)
+        say(f"PostgreSQL: {settings.pgdata} (control schema: {len(applied)} migration(s) applied now)")
+        env = self._component_env(control_db_url, llm_env)
+        state = self._read_state()
+        reused = state.get("env") == env and self._running(state)
+        if reused:
+            say(f"Airflow: already running at {settings.base_url}, reused.")
+        else:
+            self._stop_components(state)
+            _check_port_free(settings.port)
+            say(f"Airflow: starting scheduler, dag-processor, triggerer and api-server on {settings.base_url} "
+                "(the first start migrates Airflow's database: about a minute)...")
+            stack = AirflowStack(
+                home=settings.airflow_home,
+                metadata_db_url=postgres.ensure_database(METADATA_DATABASE).replace(
+                    "postgresql://", "postgresql+psycopg2://", 1),
+                dags_folders={"llf": PROJECT_ROOT / "dags"},
+                extra_env=env,
+                port=settings.port,
+                detached=True,
+            )
+            stack.start()
+            self._write_state({"port": settings.port, "pids": stack.pids, "env": env})
+        return RunningStack(control_db_url=control_db_url, base_url=settings.base_url, lake=settings.lake,
+                            logs=settings.airflow_home / "logs-of-components", reused=reused)
+
+    def stop(self, say: Say) -> None:
+        """Stop the Airflow components and PostgreSQL this folder's stack started; keep their data."""
+        state = self._read_state()
+        if self._stop_components(state):
+            say("Airflow: stopped.")
+        if (self.settings.pgdata / "postmaster.pid").exists():
+            EmbeddedPostgres(self.settings.pgdata, keep_running=True).stop()
+            say("PostgreSQL: stopped.")
+        say(f"Data kept in {self.settings.home} (delete the folder to start from scratch).")
+
+    def _component_env(self, control_db_url: str, llm_env: Mapping[str, str]) -> dict[str, str]:
+        return {
+            "LLF_CONTROL_DB_URL": control_db_url,
+            "LLF_NOTEBOOKS_DIR": str(PROJECT_ROOT / "notebooks"),
+            "LLF_LAKE_URL": self.settings.lake.as_uri(),
+            "LLF_SNAPSHOT_REFRESH_SECONDS": SNAPSHOT_REFRESH_SECONDS,
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+            **llm_env,
+        }
+
+    def _running(self, state: Mapping) -> bool:
+        pids = state.get("pids") or {}
+        return (state.get("port") == self.settings.port and bool(pids) and all(map(is_alive, pids.values()))
+                and api_healthy(self.settings.base_url))
+
+    def _stop_components(self, state: Mapping) -> bool:
+        alive = [pid for pid in (state.get("pids") or {}).values() if is_alive(pid)]
+        stop_components(alive)
+        self.settings.state_file.unlink(missing_ok=True)
+        return bool(alive)
+
+    def _read_state(self) -> dict:
+        try:
+            return json.loads(self.settings.state_file.read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def _write_state(self, state: Mapping) -> None:
+        self.settings.state_file.write_text(json.dumps(state, indent=2), encoding="utf-8")
+
+
+def _check_port_free(port: int) -> None:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            raise ConfigurationError(
+                f"Port {port} on 127.0.0.1 is taken ({error.strerror}): stop what uses it or set LLF_LOCAL_PORT."
+            ) from error
