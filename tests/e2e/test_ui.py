@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-import shutil
-import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -20,29 +17,13 @@ import pytest
 from llf.control import log as run_log
 from llf.local.airflow import AirflowStack
 from llf.runner.context import RunContext
+from tests.support.chromium import chromium
 
 pytestmark = pytest.mark.ui
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO_ROOT / "resource" / "ui_control_plane.png"
 DAY = dt.date(2026, 5, 4)
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--hide-scrollbars")
-
-
-def _chromium(url: str, *arguments: str) -> str:
-    """Run headless Chromium on `url` with a throw-away profile; its stdout (the DOM with --dump-dom)."""
-    binary = shutil.which("chromium")
-    if binary is None:
-        pytest.fail("Debian's chromium is not installed: apt-get install -y --no-install-recommends chromium")
-    with tempfile.TemporaryDirectory(prefix="llf-chromium-") as profile:
-        done = subprocess.run([binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *arguments, url],
-                              capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
-
-
 def _register_merchandising(registry, sql, control_db_url: str, lake: Path, stream: str) -> list[str]:
     """A three-group stream with dependencies and one run that failed half-way; returns its process names."""
     stream_id = registry.stream(stream, description="Daily merchandise recommendations")
@@ -93,9 +74,9 @@ def test_given_registered_processes_when_the_page_is_opened_in_chromium_then_the
     plugins = api.get("/api/v2/plugins").raise_for_status().json()["plugins"]
     page = f"{airflow.base_url}/llf/?stream={stream}"
 
-    dom = _chromium(page, "--dump-dom")
+    dom = chromium(page, "--dump-dom")
     SCREENSHOT.parent.mkdir(exist_ok=True)
-    _chromium(page, f"--screenshot={SCREENSHOT}", "--window-size=1400,900")
+    chromium(page, f"--screenshot={SCREENSHOT}", "--window-size=1400,900")
 
     plugin = next(p for p in plugins if p["name"] == "llf_control_plane")
     assert plugin["external_views"][0]["href"] == "llf/"

@@ -16,6 +16,7 @@ import pytest
 
 from llf.local.airflow import free_port, is_alive
 from llf.settings import PROJECT_ROOT
+from tests.support.chromium import RENDER_BUDGET, chromium
 from tests.support.standins.example_llm import example_responder
 from tests.support.standins.ollama_server import OllamaBehaviour, ollama_server
 
@@ -72,6 +73,24 @@ def test_given_the_demo_ran_then_it_ends_with_the_status_table_and_where_to_look
     assert f"Airflow UI:   http://127.0.0.1:{local_env['LLF_LOCAL_PORT']}" in demo.stdout
     assert f"Lake folder:  {local_env['LLF_LOCAL_DIR']}/lake" in demo.stdout
     assert "Sentiment example accuracy on its labelled sample: " in demo.stdout
+
+
+@pytest.mark.parametrize(("page", "screenshot", "shows"), [
+    ("dags?tags=llf%3Astream", "airflow_stream_dags.png", ["stream__quickstart", "stream__sentiment_analysis"]),
+    ("dags/stream__sentiment_analysis", "airflow_stream_grid.png", ["after__classify", "finish_stream"]),
+    ("dags?tags=llf%3Aprocess", "airflow_process_dags.png", ["process__sa_classify", "process__qs_publish"]),
+])
+def test_given_the_demo_ran_when_the_airflow_ui_is_opened_then_it_shows_the_dags_and_a_screenshot_is_saved(
+    demo, local_env, page: str, screenshot: str, shows: list[str]
+) -> None:
+    url = f"http://127.0.0.1:{local_env['LLF_LOCAL_PORT']}/{page}"
+    target = PROJECT_ROOT / "resource" / screenshot
+
+    dom = chromium(url, RENDER_BUDGET, "--dump-dom")
+    chromium(url, RENDER_BUDGET, f"--screenshot={target}", "--window-size=1500,900")
+
+    assert all(name in dom for name in shows), [name for name in shows if name not in dom]
+    assert target.stat().st_size > 20_000
 
 
 def test_given_a_running_stack_when_started_again_then_it_is_reused(demo, local_env) -> None:
