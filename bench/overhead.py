@@ -9,7 +9,8 @@ hand-written DAG. Both run the same 3 groups x 3 trivial notebooks:
   (b) the hand-written DAG: 3 TaskGroups in a chain, one PythonOperator running papermill per notebook;
   (c) one process DAG run (triggered by hand) vs the bare `papermill` CLI on the same notebook.
 Every run is warmed up once, then timed --repeat times (wall time from the REST trigger until the run
-is seen finished, polled every 0.2 s; the median is printed). Each llf run uses a fresh business
+is seen finished, polled every 0.2 s; the median is printed). (a) and (b) alternate, run by run, so
+a change in the machine's load (it is shared) weighs on both alike. Each llf run uses a fresh business
 date, so nothing is SKIPPED as already done. Prints one figure per line, then where the llf time goes
 (from Airflow's task instances and cntl_af.cntl_cfg_log).
 """
@@ -110,8 +111,15 @@ def papermill_cli(notebook: Path, scratch: Path) -> float:
 
 def median_of(repeat: int, measure: Callable[[int], float]) -> float:
     """Warm up once (index 0), then the median of `repeat` measurements."""
-    measure(0)
-    return statistics.median(measure(index) for index in range(1, repeat + 1))
+    return medians_alternating(repeat, measure)[0]
+
+
+def medians_alternating(repeat: int, *measures: Callable[[int], float]) -> list[float]:
+    """`median_of` for several measurements taken in turn: warm-ups, then one of each per round."""
+    for measure in measures:
+        measure(0)
+    rounds = [[measure(index) for measure in measures] for index in range(1, repeat + 1)]
+    return [statistics.median(column) for column in zip(*rounds, strict=True)]
 
 
 def _seconds(later: str | None, earlier: str | None) -> float:
@@ -133,7 +141,7 @@ def llf_breakdown(api: AirflowClient, sql: Callable, stream_run_id: str) -> dict
             "notebook task duration": task["duration"],
             "  of which papermill + HTML + lake (RUNNING -> SUCCESS row)": float(notebook_and_outputs),
             "  of which task start, DAG parse, runner checks": task["duration"] - float(notebook_and_outputs),
-            "process DAG run end -> trigger task end (deferral poll + resume)": _seconds(
+            "process DAG run end -> trigger task end (LLF_STREAM_WAIT poll, or deferral + resume)": _seconds(
                 trigger["end_date"], run["end_date"]),
         }
         for name, value in measured.items():
@@ -200,8 +208,7 @@ def main() -> None:
             handwritten_runs.append(run_id)
             return elapsed
 
-        llf_stream = median_of(args.repeat, stream_once)
-        handwritten_dag = median_of(args.repeat, handwritten_once)
+        llf_stream, handwritten_dag = medians_alternating(args.repeat, stream_once, handwritten_once)
         process_run = median_of(args.repeat, lambda i: timed(
             api, single, {"business_date": (FIRST_DATE + dt.timedelta(days=100 + i)).isoformat()})[0])
         bare_papermill = median_of(args.repeat, lambda _i: papermill_cli(notebook, work))

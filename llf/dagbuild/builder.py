@@ -13,7 +13,7 @@ from llf.dagbuild.catalog import Catalog
 from llf.dagbuild.common import DAG_DEFAULTS, process_dag_id, stream_dag_id
 from llf.dagbuild.placeholder import build_placeholder_dag
 from llf.dagbuild.process_dag import build_process_dag
-from llf.dagbuild.snapshot import load_catalog
+from llf.dagbuild.snapshot import cached_catalog_for_task, load_catalog
 from llf.dagbuild.stamp import DagStamp
 from llf.dagbuild.stream_dag import build_stream_dag
 
@@ -21,11 +21,21 @@ log = logging.getLogger(__name__)
 
 
 def build_dags(catalog: Catalog | None = None, only_dag_id: str | None = None) -> dict[str, DAG]:
-    """DAGs by id. Inside a task run, only the DAG being run is built, however many are registered."""
-    catalog = catalog or load_catalog()
-    only_dag_id = only_dag_id or get_parsing_context().dag_id
+    """DAGs by id. Inside a task run, only the DAG being run is built, however many are registered.
+
+    A task run builds from the cache as it is when that holds its task (cached_catalog_for_task says
+    why that is safe), and refreshes it like any parse only when it does not.
+    """
+    parsing = get_parsing_context()
+    only_dag_id = only_dag_id or parsing.dag_id
     with _no_cyclic_gc():
-        return _build(catalog, only_dag_id)
+        if catalog is None and only_dag_id and parsing.task_id:
+            cached = cached_catalog_for_task()
+            if cached is not None:
+                dags = _build(cached, only_dag_id)
+                if only_dag_id in dags and parsing.task_id in dags[only_dag_id].task_dict:
+                    return dags
+        return _build(catalog or load_catalog(), only_dag_id)
 
 
 @contextmanager

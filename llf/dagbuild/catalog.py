@@ -100,6 +100,11 @@ class Catalog(BaseModel):
             for process in self.processes_of(group)
         }
 
+    @cached_property
+    def most_waiting_triggers(self) -> int:
+        """Stream trigger tasks that can run at once: every valid stream in its widest group."""
+        return sum(max((g.max_parallel for g in self.groups_of(s)), default=0) for s in self.valid_streams())
+
     def notebook_of(self, process: Process) -> str:
         """The registered notebook path (validation guarantees a buildable process has one)."""
         return self.snapshot.system_file_by_process_id[process.prcs_id].file_path

@@ -1,13 +1,17 @@
-"""Settings of the DAG builder (LLF_SNAPSHOT_REFRESH_SECONDS, LLF_STATE_DIR)."""
+"""Settings of the DAG builder (LLF_SNAPSHOT_REFRESH_SECONDS, LLF_STATE_DIR, LLF_STREAM_WAIT)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from llf.exceptions import ConfigurationError
 
 DEFAULT_REFRESH_SECONDS = 30.0
+
+StreamWait = Literal["auto", "poll", "defer"]
+STREAM_WAITS: tuple[StreamWait, ...] = ("auto", "poll", "defer")
 
 
 def refresh_seconds() -> float:
@@ -33,3 +37,13 @@ def state_dir() -> Path:
     if airflow_home := os.environ.get("AIRFLOW_HOME"):
         return Path(airflow_home) / "llf"
     return Path.home() / ".llf"
+
+
+def stream_wait() -> StreamWait:
+    """How a stream's trigger task waits for its process DAG run (see llf.dagbuild.stream_dag)."""
+    raw = os.environ.get("LLF_STREAM_WAIT", "").strip().lower() or "auto"
+    if raw not in STREAM_WAITS:
+        raise ConfigurationError(
+            f"LLF_STREAM_WAIT={raw!r} is not one of {', '.join(STREAM_WAITS)}; unset it for auto."
+        )
+    return raw  # type: ignore[return-value]

@@ -1,10 +1,12 @@
 """The on-disk snapshot cache: the control tables are read at most once per refresh interval.
 
-Every DAG file parse (and every task start) calls `load_catalog()`. While the cache is younger than
+Every DAG file parse calls `load_catalog()`. While the cache is younger than
 LLF_SNAPSHOT_REFRESH_SECONDS it is served as is; otherwise the control DB is read once, validated and
 written back atomically (temporary file + os.replace, so a reader never sees half a file). When the
 DB cannot be reached the last cache keeps serving, with a warning, so no DAG disappears; the failed
 attempt is remembered so an outage costs one connection attempt per interval, not one per parse.
+A task start first tries `cached_catalog_for_task()`, which skips the refresh when the cache holds
+its task.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ log = logging.getLogger(__name__)
 
 CACHE_NAME = "snapshot.json"
 FAILURE_NAME = "snapshot.refresh-failed"
+# How old a cache a task process may build its own DAG from (see cached_catalog_for_task).
+TASK_CACHE_MAX_AGE_SECONDS = 300.0
 
 
 def load_catalog() -> Catalog:
@@ -52,6 +56,22 @@ def load_catalog() -> Catalog:
     _write_atomically(cache, fresh.model_dump_json())
     failure.unlink(missing_ok=True)
     return fresh
+
+
+def cached_catalog_for_task() -> Catalog | None:
+    """The cache as it is, for a task process, when it is at most TASK_CACHE_MAX_AGE_SECONDS (or the
+    refresh interval, if longer) old; None otherwise.
+
+    Why a task may skip the refresh: the dag-processor keeps this cache fresh, and what a task reads
+    from its DAG is either re-read by the runner at run time (params, notebook, timeout) or decided
+    by the scheduler's serialized DAG (shape, trigger rules). A refresh per task start would cost a
+    control DB read and a validation of every notebook (seconds with 1000 processes) on every task.
+    The caller still refreshes when the cache does not hold the task being run.
+    """
+    cache = state_dir() / CACHE_NAME
+    if time.time() - _mtime(cache) > max(refresh_seconds(), TASK_CACHE_MAX_AGE_SECONDS):
+        return None
+    return _read_cache(cache)
 
 
 def _read_database() -> Catalog:

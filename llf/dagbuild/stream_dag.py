@@ -10,6 +10,16 @@ worker). With fail policy CONTINUE the gate waits for everything (all_done); wit
 successes (all_success), so one failure turns it upstream_failed and no later process starts. Every
 trigger uses all_done_min_one_success over {gate, lane predecessor}: it runs after a failed lane
 predecessor, but not once its gate failed.
+
+A trigger waits for its process DAG run in one of two ways (LLF_STREAM_WAIT):
+- poll: it stays in its worker slot and asks for the run's state every POKE_SECONDS. Its process
+  ends as soon as the run does; no second task start, no triggerer round trip (about 2 s and a DAG
+  parse per process on a small machine). The price is a worker slot per running process, on top of
+  the slot its notebook task takes.
+- defer: it hands the wait to the triggerer and frees its slot; Airflow starts it again to finish.
+auto (the default) polls while the triggers of every stream, each in its widest group, stay below
+[core] parallelism, so a slot is always left for the notebooks even with every stream running;
+otherwise it defers, because slot-holding waits could then starve the runs they wait for.
 """
 
 from __future__ import annotations
@@ -20,11 +30,13 @@ from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import DAG, BaseOperator, CronTriggerTimetable, TaskGroup, TriggerRule
+from airflow.sdk.configuration import conf
 
-from llf.control.model import Process, ProcessGroup, Stream
+from llf.control.model import ProcessGroup, Stream
 from llf.dagbuild import callables
 from llf.dagbuild.catalog import Catalog
 from llf.dagbuild.common import add_run_params, process_dag_id, stream_dag_id, tag
+from llf.dagbuild.config import stream_wait
 from llf.dagbuild.stamp import DagStamp, OperatorStamp, link
 
 POKE_SECONDS = 1  # a trivial process should not cost a minute of polling
@@ -42,7 +54,7 @@ def _gate() -> OperatorStamp[EmptyOperator]:
 
 
 @cache
-def _trigger() -> OperatorStamp[TriggerDagRunOperator]:
+def _trigger(deferrable: bool) -> OperatorStamp[TriggerDagRunOperator]:
     return OperatorStamp(
         TriggerDagRunOperator,
         trigger_dag_id=OperatorStamp.TEMPLATE_ID,
@@ -50,12 +62,20 @@ def _trigger() -> OperatorStamp[TriggerDagRunOperator]:
         # success would satisfy all_done_min_one_success after a STOP gate failed.
         conf=START_CONF,
         wait_for_completion=True,
-        deferrable=True,
+        deferrable=deferrable,
         poke_interval=POKE_SECONDS,
         allowed_states=["success"],
         failed_states=["failed"],
         trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS,
     )
+
+
+def triggers_defer(catalog: Catalog) -> bool:
+    """Whether the stream triggers hand their wait to the triggerer (LLF_STREAM_WAIT, module docstring)."""
+    mode = stream_wait()
+    if mode == "auto":
+        return catalog.most_waiting_triggers >= conf.getint("core", "parallelism")
+    return mode == "defer"
 
 
 def build_stream_dag(catalog: Catalog, stream: Stream, make_dag: DagStamp) -> DAG:
@@ -79,8 +99,9 @@ def build_stream_dag(catalog: Catalog, stream: Stream, make_dag: DagStamp) -> DA
     gate_rule = TriggerRule.ALL_SUCCESS if stream.fail_policy == "STOP" else TriggerRule.ALL_DONE
     gate: BaseOperator = start
     triggers: list[BaseOperator] = []
+    trigger = _trigger(triggers_defer(catalog))
     for position, group in enumerate(groups):
-        group_triggers = _group_triggers(dag, catalog, group, gate, owner)
+        group_triggers = _group_triggers(dag, trigger, catalog, group, gate, owner)
         triggers.extend(group_triggers)
         if position < len(groups) - 1:
             gate = _gate()(dag, task_id=f"after__{_group_id(group)}", owner=owner, trigger_rule=gate_rule)
@@ -93,26 +114,23 @@ def build_stream_dag(catalog: Catalog, stream: Stream, make_dag: DagStamp) -> DA
 
 
 def _group_triggers(
-    dag: DAG, catalog: Catalog, group: ProcessGroup, gate: BaseOperator, owner: str
+    dag: DAG, stamp: OperatorStamp[TriggerDagRunOperator], catalog: Catalog, group: ProcessGroup,
+    gate: BaseOperator, owner: str,
 ) -> list[TriggerDagRunOperator]:
     processes = catalog.processes_of(group)
     lanes: list[BaseOperator | None] = [None] * group.max_parallel
     triggers = []
     task_group = TaskGroup(group_id=_group_id(group), tooltip=group.prcs_grp_desc, dag=dag)
     for position, process in enumerate(processes):
-        trigger = _trigger_of(dag, task_group, process, owner)
+        trigger = stamp(
+            dag, task_id=process.prcs_nm, task_group=task_group, owner=owner,
+            trigger_dag_id=process_dag_id(process.prcs_nm), doc_md=process.prcs_desc or None,
+        )
         lane = position % group.max_parallel
         link([gate] if lanes[lane] is None else [gate, lanes[lane]], trigger)
         lanes[lane] = trigger
         triggers.append(trigger)
     return triggers
-
-
-def _trigger_of(dag: DAG, task_group: TaskGroup, process: Process, owner: str) -> TriggerDagRunOperator:
-    return _trigger()(
-        dag, task_id=process.prcs_nm, task_group=task_group, owner=owner,
-        trigger_dag_id=process_dag_id(process.prcs_nm), doc_md=process.prcs_desc or None,
-    )
 
 
 def _group_id(group: ProcessGroup) -> str:

@@ -58,3 +58,30 @@ def test_given_a_bad_refresh_setting_when_parsed_then_the_error_names_the_settin
     monkeypatch.setenv("LLF_SNAPSHOT_REFRESH_SECONDS", value)
     (message,) = dagbag().import_errors.values()
     assert "LLF_SNAPSHOT_REFRESH_SECONDS" in message
+
+
+def test_given_a_stale_cache_holding_the_task_when_a_task_parses_then_it_builds_from_it_without_the_db(
+    scenario, state_dir, dagbag, monkeypatch, caplog
+):
+    scenario("ordering")
+    assert "process__report_1" in dagbag().dags  # writes the cache
+    monkeypatch.setenv("LLF_CONTROL_DB_URL", closed_port_url())  # any refresh attempt would warn
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "process__report_1")
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_TASK_ID", "run_notebook")
+    with caplog.at_level(logging.WARNING, logger="llf"):
+        bag = dagbag()
+    assert list(bag.dags) == ["process__report_1"] and bag.import_errors == {}
+    assert "control database unreachable" not in caplog.text
+    assert not (state_dir / "snapshot.refresh-failed").exists()
+
+
+def test_given_a_stale_cache_without_the_task_when_a_task_parses_then_it_refreshes_and_finds_it(
+    scenario, registry, dagbag, monkeypatch
+):
+    scenario("ordering")
+    dagbag()  # writes the cache, without the process registered next
+    stream = registry.stream("late")
+    registry.process(registry.group(stream, "only"), "late_step")
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "process__late_step")
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_TASK_ID", "run_notebook")
+    assert list(dagbag().dags) == ["process__late_step"]

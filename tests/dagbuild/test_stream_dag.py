@@ -60,12 +60,41 @@ def test_given_fail_policy_stop_when_parsed_then_the_gate_between_groups_needs_e
     assert dag.timetable.can_be_scheduled is False  # no schedule row: manual only
 
 
-def test_given_a_process_when_its_trigger_is_built_then_it_waits_deferrably_with_a_short_poll(sales):
+def test_given_streams_leaving_worker_slots_free_when_parsed_then_triggers_poll_in_their_slot_every_second(
+    sales,
+):
     trigger = sales.get_task("prepare.load_a")
     assert trigger.trigger_dag_id == "process__load_a"
-    assert (trigger.deferrable, trigger.wait_for_completion, trigger.poke_interval) == (True, True, 1)
+    assert (trigger.deferrable, trigger.wait_for_completion, trigger.poke_interval) == (False, True, 1)
     assert [str(s) for s in trigger.allowed_states] == ["success"]
     assert [str(s) for s in trigger.failed_states] == ["failed"]
+
+
+def test_given_widest_groups_filling_core_parallelism_when_parsed_then_triggers_defer_to_free_their_slots(
+    scenario, dagbag, monkeypatch
+):
+    scenario("ordering")
+    monkeypatch.setenv("AIRFLOW__CORE__PARALLELISM", "2")  # sales' widest group runs 2 processes at once
+    trigger = dagbag().dags["stream__sales"].get_task("prepare.load_a")
+    assert (trigger.deferrable, trigger.wait_for_completion, trigger.poke_interval) == (True, True, 1)
+
+
+@pytest.mark.parametrize(("setting", "deferrable"), [("defer", True), ("poll", False), ("POLL", False)])
+def test_given_llf_stream_wait_when_parsed_then_every_trigger_waits_that_way(
+    scenario, dagbag, monkeypatch, setting, deferrable
+):
+    scenario("ordering")
+    monkeypatch.setenv("LLF_STREAM_WAIT", setting)
+    monkeypatch.setenv("AIRFLOW__CORE__PARALLELISM", "2")  # what auto would decide does not matter
+    dag = dagbag().dags["stream__sales"]
+    assert {t.deferrable for t in dag.tasks if isinstance(t, TriggerDagRunOperator)} == {deferrable}
+
+
+def test_given_a_bad_llf_stream_wait_when_parsed_then_the_error_names_the_setting(scenario, dagbag, monkeypatch):
+    scenario("ordering")
+    monkeypatch.setenv("LLF_STREAM_WAIT", "sometimes")
+    (message,) = dagbag().import_errors.values()
+    assert "LLF_STREAM_WAIT='sometimes'" in message and "auto, poll, defer" in message
 
 
 def test_given_a_stream_run_when_processes_are_triggered_then_they_get_start_streams_conf(sales):
