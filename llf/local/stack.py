@@ -14,10 +14,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from psycopg2 import sql
+
 from llf.control.migrations import upgrade
+from llf.db import transaction
 from llf.exceptions import ConfigurationError
 from llf.local.airflow import AirflowStack, api_healthy, is_alive, stop_components
 from llf.local.postgres import EmbeddedPostgres
+from llf.services.vectors.pgvector import SCHEMA as VECTOR_SCHEMA
 from llf.settings import PROJECT_ROOT
 
 CONTROL_DATABASE = "llf"
@@ -61,6 +65,10 @@ class LocalSettings:
         return self.home / "state.json"
 
     @property
+    def llm_file(self) -> Path:
+        return self.home / "llm.json"
+
+    @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
@@ -72,6 +80,7 @@ class RunningStack:
     lake: Path
     logs: Path
     reused: bool
+    llm_changed: bool  # another LLM than last time: work done for a date with the old one must be redone
 
 
 class LocalStack:
@@ -87,6 +96,7 @@ class LocalStack:
         control_db_url = postgres.ensure_database(CONTROL_DATABASE)
         applied = upgrade(control_db_url)
         say(f"PostgreSQL: {settings.pgdata} (control schema: {len(applied)} migration(s) applied now)")
+        llm_changed = self._note_llm(control_db_url, llm_env, say)
         env = self._component_env(control_db_url, llm_env)
         state = self._read_state()
         reused = state.get("env") == env and self._running(state)
@@ -109,7 +119,8 @@ class LocalStack:
             stack.start()
             self._write_state({"port": settings.port, "pids": stack.pids, "env": env})
         return RunningStack(control_db_url=control_db_url, base_url=settings.base_url, lake=settings.lake,
-                            logs=settings.airflow_home / "logs-of-components", reused=reused)
+                            logs=settings.airflow_home / "logs-of-components", reused=reused,
+                            llm_changed=llm_changed)
 
     def stop(self, say: Say) -> None:
         """Stop the Airflow components and PostgreSQL this folder's stack started; keep their data."""
@@ -120,6 +131,20 @@ class LocalStack:
             EmbeddedPostgres(self.settings.pgdata, keep_running=True).stop()
             say("PostgreSQL: stopped.")
         say(f"Data kept in {self.settings.home} (delete the folder to start from scratch).")
+
+    def _note_llm(self, control_db_url: str, llm_env: Mapping[str, str], say: Say) -> bool:
+        """Remember the LLM; when it differs from last time, drop the local vector collections: they hold
+        vectors of the previous embedding model, which the new one cannot be compared with."""
+        identity = {**llm_env, "LLF_EMBED_MODEL": os.environ.get("LLF_EMBED_MODEL", "")}
+        previous = _read_json(self.settings.llm_file)
+        self.settings.llm_file.write_text(json.dumps(identity, indent=2), encoding="utf-8")
+        if not previous or previous == identity:
+            return False
+        with transaction(control_db_url) as cursor:
+            cursor.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(VECTOR_SCHEMA)))
+        say(f"The LLM changed since the last demo ({previous} -> {identity}): dropped the local vector "
+            f"collections (schema {VECTOR_SCHEMA}) built with the previous embedding model.")
+        return True
 
     def _component_env(self, control_db_url: str, llm_env: Mapping[str, str]) -> dict[str, str]:
         return {
@@ -143,13 +168,17 @@ class LocalStack:
         return bool(alive)
 
     def _read_state(self) -> dict:
-        try:
-            return json.loads(self.settings.state_file.read_text(encoding="utf-8"))
-        except (FileNotFoundError, ValueError):
-            return {}
+        return _read_json(self.settings.state_file)
 
     def _write_state(self, state: Mapping) -> None:
         self.settings.state_file.write_text(json.dumps(state, indent=2), encoding="utf-8")
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return {}
 
 
 def _check_port_free(port: int) -> None:

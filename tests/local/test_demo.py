@@ -113,6 +113,32 @@ def test_given_the_port_is_taken_by_another_server_when_started_then_the_error_n
     llf_local("stop", env=other)
 
 
+def test_given_another_llm_when_started_again_then_the_old_vectors_are_dropped_and_airflow_restarted(
+    demo, local_env
+) -> None:
+    pids_before = _state(local_env)["pids"]
+    url = _state(local_env)["env"]["LLF_CONTROL_DB_URL"]
+    assert _schemas(url) >= {"llf_vectors"}  # the examples stored embeddings of the stand-in's model
+
+    switched = llf_local("up", env={**local_env, "LLF_LLM_PROVIDER": "llamacpp"}, timeout=600)
+
+    assert switched.returncode == 0, switched.stderr
+    assert "The LLM changed since the last demo" in switched.stdout
+    assert "llf_vectors" not in _schemas(url)
+    assert _state(local_env)["pids"] != pids_before
+    assert _state(local_env)["env"]["LLF_LLM_PROVIDER"] == "llamacpp"
+
+
+def _schemas(url: str) -> set[str]:
+    connection = psycopg2.connect(url)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT schema_name FROM information_schema.schemata")
+            return {name for (name,) in cursor.fetchall()}
+    finally:
+        connection.close()
+
+
 def test_given_the_stack_runs_when_stopped_then_no_component_or_database_is_left(demo, local_env) -> None:
     pids = _state(local_env)["pids"]
 
