@@ -157,4 +157,5 @@ def _sentiment_accuracy(lake: Path, business_date: dt.date) -> str | None:
         evaluation = json.loads(path.read_text(encoding="utf-8"))
     except (FileNotFoundError, ValueError):
         return None
-    return f"{evaluation['accuracy']:.2f} ({evaluation['correct']}/{evaluation['scored']})"
+    correct, scored = evaluation["correct"], evaluation["scored"]
+    return f"{correct / scored:.2f} ({correct}/{scored})" if scored else None
