@@ -75,12 +75,9 @@ def _local_demo(args: argparse.Namespace) -> int:
 
 
 def _local_up(args: argparse.Namespace) -> int:
-    from llf.local.llm import choose_llm
-    from llf.local.stack import LocalSettings, LocalStack
+    from llf.local.demo import start_local
 
-    llm = choose_llm()
-    console.print(llm.description)
-    stack = LocalStack(LocalSettings.from_env()).up(llm.env, say=console.print)
+    stack, _ = start_local(console)
     console.print(f"Airflow UI: {stack.base_url} · control DB: LLF_CONTROL_DB_URL='{stack.control_db_url}'")
     return 0
 

@@ -39,11 +39,17 @@ class DemoOptions:
     timeout_min: float
 
 
-def run_demo(options: DemoOptions, console: Console) -> int:
-    started = time.monotonic()
+def start_local(console: Console) -> tuple[RunningStack, str]:
+    """Choose the LLM, say which, and bring the stack up: (the running stack, the LLM provider)."""
     llm = choose_llm()
     console.print(llm.description)
     stack = LocalStack(LocalSettings.from_env()).up(llm.env, say=console.print)
+    return stack, llm.env.get("LLF_LLM_PROVIDER", "")
+
+
+def run_demo(options: DemoOptions, console: Console) -> int:
+    started = time.monotonic()
+    stack, llm_provider = start_local(console)
     examples = sorted(EXAMPLES.glob("*.sql"))
     apply_files(stack.control_db_url, examples)  # re-runnable: each INSERT does nothing when the row exists
     snapshot = read_snapshot(stack.control_db_url)
@@ -62,14 +68,13 @@ def run_demo(options: DemoOptions, console: Console) -> int:
     conf = {"business_date": options.business_date.isoformat(), "full_rerun": full_rerun}
     runs = {stream: api.trigger(stream_dag_id(stream), conf) for stream in streams}
     states = _follow(api, stack, runs, options, console)
-    return _report(stack, options, states, time.monotonic() - started, llm.env.get("LLF_LLM_PROVIDER", ""), console)
+    return _report(stack, options, states, time.monotonic() - started, llm_provider, console)
 
 
 def _follow(api: AirflowClient, stack: RunningStack, runs: dict[str, str], options: DemoOptions,
             console: Console) -> dict[str, str]:
     """Poll the stream runs and the run log until every run ended (or the timeout), showing progress."""
     deadline = time.monotonic() + options.timeout_min * 60
-    states = dict.fromkeys(runs, "queued")
     last_lines: dict[str, str] = {}
     with Live(console=console, auto_refresh=False, transient=True) as live:
         while True:
@@ -95,15 +100,25 @@ def _by_stream(rows: Sequence[ProcessStatus]) -> dict[str, list[ProcessStatus]]:
     return grouped
 
 
+def _summary(rows: Sequence[ProcessStatus], never_ran: str) -> str:
+    """`2 RUNNING, 3 SUCCESS`: how many processes stand at each latest status."""
+    counts = Counter(row.status or never_ran for row in rows)
+    return ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
+
+
+def _running(rows: Sequence[ProcessStatus]) -> list[str]:
+    """`process: its last progress line` for each process running now."""
+    return [f"{row.prcs_nm}: {row.message or 'running'}" for row in rows if row.status == "RUNNING"]
+
+
 def _progress_lines(states: dict[str, str], rows: Sequence[ProcessStatus]) -> dict[str, str]:
     grouped = _by_stream(rows)
     lines = {}
     for stream, state in states.items():
-        counts = Counter(row.status or "waiting" for row in grouped.get(stream, []))
-        running = [f"{row.prcs_nm}: {row.message or 'running'}" for row in grouped.get(stream, [])
-                   if row.status == "RUNNING"]
-        summary = ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
-        lines[stream] = f"{stream}: {state} ({summary})" + (f" | {'; '.join(running)}" if running else "")
+        processes = grouped.get(stream, [])
+        running = _running(processes)
+        lines[stream] = (f"{stream}: {state} ({_summary(processes, 'waiting')})"
+                         + (f" | {'; '.join(running)}" if running else ""))
     return lines
 
 
@@ -116,9 +131,8 @@ def _progress_table(states: dict[str, str], rows: Sequence[ProcessStatus]) -> Ta
         processes = grouped.get(stream, [])
         done = sum(row.status in ("SUCCESS", "SKIPPED") for row in processes)
         failed = sum(row.status in ("FAILED", "BLOCKED") for row in processes)
-        running = [f"{row.prcs_nm}: {row.message or 'running'}" for row in processes if row.status == "RUNNING"]
         table.add_row(stream, state, f"{done}/{len(processes)} done" + (f", [red]{failed} failed[/]" if failed else ""),
-                      "\n".join(running)[:200])
+                      "\n".join(_running(processes))[:200])
     return table
 
 
@@ -128,8 +142,7 @@ def _report(stack: RunningStack, options: DemoOptions, states: dict[str, str], s
     rows = latest_statuses(stack.control_db_url, business_date=options.business_date)
     console.print(status_table(rows, f"llf status for {options.business_date}"))
     unfinished = sorted(stream for stream, state in states.items() if state not in FINAL_RUN_STATES)
-    counts = Counter(row.status or "never ran" for row in rows)
-    summary = ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
+    summary = _summary(rows, "never ran")
     ok = not unfinished and not any_failed(rows) and all(state == "success" for state in states.values())
     style = STATUS_STYLES["SUCCESS" if ok else "FAILED"]
     console.print(f"[{style}]Demo {'succeeded' if ok else 'FAILED'}[/] in {seconds:.0f} s: {summary}.")
