@@ -5,14 +5,14 @@
 Starts an embedded PostgreSQL and a real Airflow (scheduler, dag-processor, triggerer, api-server;
 LocalExecutor) serving two DAG folders: the project's `dags/` and a temporary folder holding a
 hand-written DAG. Both run the same 3 groups x 3 trivial notebooks:
-  (a) the llf stream: 3 process groups, max_parallel 3, each process a process DAG run;
+  (a) the llf stream: 3 process groups, max_parallel 3, each process run by its stream task;
   (b) the hand-written DAG: 3 TaskGroups in a chain, one PythonOperator running papermill per notebook;
   (c) one process DAG run (triggered by hand) vs the bare `papermill` CLI on the same notebook.
 Every run is warmed up once, then timed --repeat times (wall time from the REST trigger until the run
 is seen finished, polled every 0.2 s; the median is printed). (a) and (b) alternate, run by run, so
 a change in the machine's load (it is shared) weighs on both alike. Each llf run uses a fresh business
-date, so nothing is SKIPPED as already done. Prints one figure per line, then where the llf time goes
-(from Airflow's task instances and cntl_af.cntl_cfg_log).
+date, so nothing is SKIPPED as already done. Prints one figure per line, then the timeline of the last
+llf and hand-written runs (from Airflow's task instances) to show where the difference goes.
 """
 
 from __future__ import annotations
@@ -126,32 +126,27 @@ def _seconds(later: str | None, earlier: str | None) -> float:
     return (dt.datetime.fromisoformat(later) - dt.datetime.fromisoformat(earlier)).total_seconds()
 
 
-def llf_breakdown(api: AirflowClient, sql: Callable, stream_run_id: str) -> dict[str, float]:
-    """Mean seconds per process of each step between the stream's trigger task and its resumption."""
-    triggers = {ti["task_id"].rsplit(".", 1)[-1]: ti for ti in api.task_instances(f"stream__{STREAM}", stream_run_id)}
-    rows = sql("SELECT prcs_nm, dag_id, run_id, extract(epoch FROM end_ts - start_ts) FROM cntl_af.cntl_cfg_log "
-               "WHERE strem_run_id = %s AND prcs_nm IS NOT NULL AND status = 'SUCCESS'", (stream_run_id,))
-    steps: dict[str, list[float]] = {}
-    for prcs_nm, dag_id, run_id, notebook_and_outputs in rows:
-        trigger, run = triggers[prcs_nm], api.run(dag_id, run_id)
-        (task,) = api.task_instances(dag_id, run_id)
-        measured = {
-            "trigger task start -> process DAG run start": _seconds(run["start_date"], trigger["start_date"]),
-            "process DAG run start -> notebook task start": _seconds(task["start_date"], run["start_date"]),
-            "notebook task duration": task["duration"],
-            "  of which papermill + HTML + lake (RUNNING -> SUCCESS row)": float(notebook_and_outputs),
-            "  of which task start, DAG parse, runner checks": task["duration"] - float(notebook_and_outputs),
-            "process DAG run end -> trigger task end (LLF_STREAM_WAIT poll, or deferral + resume)": _seconds(
-                trigger["end_date"], run["end_date"]),
-        }
-        for name, value in measured.items():
-            steps.setdefault(name, []).append(value)
-    return {name: statistics.mean(values) for name, values in steps.items()}
+def timeline(api: AirflowClient, dag_id: str, run_id: str) -> list[str]:
+    """One line per task that ran: start and end in seconds after the DAG run started, in start order."""
+    run = api.run(dag_id, run_id)
+    ran = sorted((ti for ti in api.task_instances(dag_id, run_id) if ti["start_date"]),
+                 key=lambda ti: ti["start_date"])
+    lines = [f"  {ti['task_id']:<40} {_seconds(ti['start_date'], run['start_date']):5.1f} -> "
+             f"{_seconds(ti['end_date'], run['start_date']):5.1f} s" for ti in ran]
+    return [*lines, f"  {'(run ends)':<40} {_seconds(run['end_date'], run['start_date']):14.1f} s"]
+
+
+def notebook_seconds(sql: Callable, stream_run_id: str) -> float:
+    """Mean RUNNING -> SUCCESS time of the stream run's processes: papermill, HTML and lake."""
+    ((mean,),) = sql("SELECT avg(extract(epoch FROM end_ts - start_ts)) FROM cntl_af.cntl_cfg_log "
+                     "WHERE strem_run_id = %s AND prcs_nm IS NOT NULL AND status = 'SUCCESS'", (stream_run_id,))
+    return float(mean)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=1, help="timed runs of each kind after the warm-up")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (Airflow task logs) and print it")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="llf-bench-overhead-"))
@@ -219,17 +214,20 @@ def main() -> None:
         print(f"(c) one process DAG run: {process_run:.1f} s")
         print(f"(c) bare papermill CLI, same notebook: {bare_papermill:.1f} s")
         print(f"ratio process/papermill: {process_run / bare_papermill:.2f} (goal <= 1.5)")
-        print("where the llf stream's time goes (mean per process, last timed run):")
-        for step, seconds in llf_breakdown(api, sql, stream_runs[-1]).items():
-            print(f"  {step}: {seconds:.1f} s")
-        durations = [ti["duration"] for ti in api.task_instances(HANDWRITTEN, handwritten_runs[-1])]
-        print(f"hand-written DAG: mean papermill task duration {statistics.mean(durations):.1f} s")
+        print("where the time goes, last timed runs (seconds after each DAG run started):")
+        print(f"llf stream (process runs RUNNING -> SUCCESS: mean {notebook_seconds(sql, stream_runs[-1]):.1f} s)")
+        print("\n".join(timeline(api, f"stream__{STREAM}", stream_runs[-1])))
+        print("hand-written DAG")
+        print("\n".join(timeline(api, HANDWRITTEN, handwritten_runs[-1])))
         connection.close()
     finally:
         if stack is not None:
             stack.stop()
         postgres.stop()
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            print(f"kept {work} (task logs under airflow-home/logs)")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

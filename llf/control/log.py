@@ -84,23 +84,40 @@ def latest_attempts(url: str, prcs_names: list[str], business_date: dt.date) -> 
         return {entry.prcs_nm: entry for entry in map(_entry, cursor.fetchall())}
 
 
-def attempts_of_stream_run(url: str, strem_run_id: str) -> list[LogEntry]:
-    """Every process row written for one stream run, oldest first."""
+def attempts_of_stream_run(url: str, strem_nm: str, strem_run_id: str) -> list[LogEntry]:
+    """Every process row written for one stream run, oldest first.
+
+    By stream name too: scheduled runs of two streams on the same cron share their run id.
+    """
     with transaction(url) as cursor:
         cursor.execute(
-            f"SELECT {_COLUMNS} FROM cntl_af.cntl_cfg_log WHERE strem_run_id = %s AND prcs_nm IS NOT NULL "
-            "ORDER BY log_id",
-            (strem_run_id,),
+            f"SELECT {_COLUMNS} FROM cntl_af.cntl_cfg_log WHERE strem_nm = %s AND strem_run_id = %s "
+            "AND prcs_nm IS NOT NULL ORDER BY log_id",
+            (strem_nm, strem_run_id),
         )
         return [_entry(row) for row in cursor.fetchall()]
 
 
 def mark_stream_running(url: str, strem_nm: str, business_date: dt.date, run_id: str) -> None:
+    """Open the stream-level row of a run, or reopen it (a cleared run starts again); idempotent.
+
+    Process tasks of one run call this concurrently: a transaction-scoped advisory lock on the run
+    makes exactly one of them insert the row.
+    """
     with transaction(url) as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext('llf.stream-run'), hashtext(%s || '|' || %s))",
+                       (strem_nm, run_id))
+        cursor.execute(
+            "UPDATE cntl_af.cntl_cfg_log SET status = 'RUNNING', message = 'running', end_ts = NULL "
+            "WHERE strem_nm = %s AND run_id = %s AND prcs_nm IS NULL AND status <> 'RUNNING'",
+            (strem_nm, run_id),
+        )
         cursor.execute(
             "INSERT INTO cntl_af.cntl_cfg_log (strem_nm, business_date, run_id, strem_run_id, dag_id, status, "
-            "message, hostname, pid) VALUES (%s, %s, %s, %s, %s, 'RUNNING', 'running', %s, %s)",
-            (strem_nm, business_date, run_id, run_id, f"stream__{strem_nm}", socket.gethostname(), os.getpid()),
+            "message, hostname, pid) SELECT %s, %s, %s, %s, %s, 'RUNNING', 'running', %s, %s WHERE NOT EXISTS "
+            "(SELECT 1 FROM cntl_af.cntl_cfg_log WHERE strem_nm = %s AND run_id = %s AND prcs_nm IS NULL)",
+            (strem_nm, business_date, run_id, run_id, f"stream__{strem_nm}", socket.gethostname(), os.getpid(),
+             strem_nm, run_id),
         )
 
 

@@ -16,14 +16,15 @@ from llf.runner.context import RunContext, TriggeredBy
 
 
 def business_date_of(context: Mapping[str, Any], timezone: str) -> dt.date:
-    """The `business_date` param when given; else the run's logical date, or today for a manual run.
+    """The `business_date` param when given; else the run's logical date, or its run-after time for a manual run.
 
     Both read in the stream's schedule time zone, so a 00:30 Europe/Paris run is for that Paris day.
+    Every task of one run gets the same answer: run_after is fixed when the run is created.
     """
     explicit = str(context["params"].get("business_date") or "").strip()
     if explicit:
         return dt.date.fromisoformat(explicit)
-    moment = context.get("logical_date") or dt.datetime.now(dt.UTC)
+    moment = context.get("logical_date") or context["dag_run"].run_after
     return moment.astimezone(ZoneInfo(timezone)).date()
 
 
@@ -62,28 +63,11 @@ def run_context_of(
     )
 
 
-def start_stream(*, strem_nm: str, timezone: str, **context: Any) -> dict[str, Any]:
-    """Open the stream run in the log; return (as XCom) the conf every process run of it gets."""
-    from llf.runner.tasks import start_stream as record_start
-
-    business_date = business_date_of(context, timezone)
-    full_rerun = bool(context["params"].get("full_rerun"))
-    record_start(strem_nm, business_date, context["run_id"], full_rerun)
-    return process_run_conf(
-        business_date=business_date, full_rerun=full_rerun, strem_nm=strem_nm,
-        strem_run_id=context["run_id"], triggered_by="stream",
-    )
-
-
 def finish_stream(*, strem_nm: str, timezone: str, **context: Any) -> None:
     """Close the stream run in the log; raises (failing the DAG run) when a process failed or was blocked."""
-    from llf.runner.tasks import finish_stream as record_finish
+    from llf.runner.stream import finish_stream as record_finish
 
-    conf = context["ti"].xcom_pull(task_ids="start_stream")
-    business_date = (
-        dt.date.fromisoformat(conf["business_date"]) if conf else business_date_of(context, timezone)
-    )
-    record_finish(strem_nm, business_date, context["run_id"])
+    record_finish(strem_nm, business_date_of(context, timezone), context["run_id"])
 
 
 def dependency_conf(
@@ -101,6 +85,40 @@ def dependency_conf(
         business_date=run_context.business_date, full_rerun=run_context.full_rerun,
         strem_nm=run_context.strem_nm, strem_run_id=run_context.strem_run_id, triggered_by="dependency",
     )
+
+
+def run_in_stream(context: Mapping[str, Any], *, strem_nm: str, prcs_nm: str, registered_params: dict,
+                  timezone: str) -> dict[str, Any] | None:
+    """Run the process inside its stream task and return None; or, when a dependency needs a run first,
+    return the conf for the process DAG run that will start and await it.
+
+    Opens the stream run's log row if no task of the run has yet, so no separate start task is needed.
+    """
+    from llf.runner.stream import open_stream_run
+    from llf.runner.tasks import dependencies_to_trigger, run_process
+
+    business_date = business_date_of(context, timezone)
+    full_rerun = bool(context["params"].get("full_rerun"))
+    open_stream_run(strem_nm, business_date, context["run_id"])
+    ti = context["ti"]
+    run_context = RunContext(
+        strem_nm=strem_nm,
+        prcs_nm=prcs_nm,
+        business_date=business_date,
+        run_id=context["run_id"],
+        strem_run_id=context["run_id"],
+        dag_id=ti.dag_id,
+        task_id=ti.task_id,
+        try_number=ti.try_number,
+        full_rerun=full_rerun,
+        triggered_by="stream",
+        params=registered_params,
+    )
+    if dependencies_to_trigger(run_context):
+        return process_run_conf(business_date=business_date, full_rerun=full_rerun, strem_nm=strem_nm,
+                                strem_run_id=context["run_id"], triggered_by="stream")
+    run_process(run_context)
+    return None
 
 
 def run_notebook(*, prcs_nm: str, registered_params: dict, timezone: str, **context: Any) -> None:

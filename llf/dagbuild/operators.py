@@ -1,4 +1,4 @@
-"""The one operator llf adds to Airflow's: a dependency trigger that first asks whether it is needed."""
+"""The operators llf adds to Airflow's: triggers that first ask whether a run is needed at all."""
 
 from __future__ import annotations
 
@@ -26,5 +26,30 @@ class DependencyTrigger(TriggerDagRunOperator):
         conf = self.dependency_conf(context)
         if conf is None:
             raise AirflowSkipException(f"{self.trigger_dag_id} needs no run for this business date.")
+        self.conf = conf
+        return super().execute(context)
+
+
+class StreamProcess(TriggerDagRunOperator):
+    """A stream's task for one process: runs the notebook in this very task when it can, else via its DAG.
+
+    `run_here(context)` runs the process and returns None when nothing has to be triggered first
+    (every dependency is SUCCESS for the date, or already failed in this stream run, which the runner
+    records as BLOCKED). That is the common case, and it costs one task instead of a trigger task, a
+    process DAG run and its notebook task (two task starts and several scheduler round trips per
+    process). Otherwise (a dependency from another stream still to run, or one running beside it) it
+    returns the conf of a process DAG run, and the task triggers that run, whose dependency tasks start
+    and await what is missing, and waits for it as LLF_STREAM_WAIT says. Either way the runner holds
+    the process's run lock, so it still runs at most once per business date.
+    """
+
+    def __init__(self, *, run_here: Callable[[Any], dict[str, Any] | None], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.run_here = run_here
+
+    def execute(self, context: Any) -> Any:
+        conf = self.run_here(context)
+        if conf is None:
+            return None
         self.conf = conf
         return super().execute(context)

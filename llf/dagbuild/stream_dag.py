@@ -1,4 +1,12 @@
-"""The stream DAG `stream__<strem_nm>`: one trigger of a process DAG per process, group after group.
+"""The stream DAG `stream__<strem_nm>`: one task per process, group after group.
+
+Each process task (a StreamProcess) runs its notebook itself, through the same runner, run lock and
+log rows as a process DAG run. Only when a dependency still needs a run (one from another stream not
+yet run for the date, or one running beside it) does it trigger the process DAG, which starts and
+awaits what is missing, and wait for that run. Running in place is what makes a stream cost about
+what a hand-written DAG of papermill tasks costs: a triggered run per process paid a second task
+start and several scheduler round trips each (bench/overhead.py). The process DAGs stay: for manual
+reruns, for dependants, and as the fallback above.
 
 Inside a group, processes are spread over `max_parallel` lanes in priority order (process i goes to
 lane i mod max_parallel, each lane chained), so at most `max_parallel` run at once and the first
@@ -8,27 +16,25 @@ the limit in the DAG's shape instead of in pools that would have to exist in Air
 Between groups stands a gate (`after__<group>`, an EmptyOperator the scheduler settles without a
 worker). With fail policy CONTINUE the gate waits for everything (all_done); with STOP it needs all
 successes (all_success), so one failure turns it upstream_failed and no later process starts. Every
-trigger uses all_done_min_one_success over {gate, lane predecessor}: it runs after a failed lane
+process task uses all_done_min_one_success over {gate, lane predecessor}: it runs after a failed lane
 predecessor, but not once its gate failed.
 
-A trigger waits for its process DAG run in one of two ways (LLF_STREAM_WAIT):
-- poll: it stays in its worker slot and asks for the run's state every POKE_SECONDS. Its process
-  ends as soon as the run does; no second task start, no triggerer round trip (about 2 s and a DAG
-  parse per process on a small machine). The price is a worker slot per running process, on top of
-  the slot its notebook task takes.
+When a process task does trigger its process DAG run, it waits for it in one of two ways
+(LLF_STREAM_WAIT):
+- poll: it stays in its worker slot and asks for the run's state every POKE_SECONDS. It ends as
+  soon as the run does; no second task start, no triggerer round trip.
 - defer: it hands the wait to the triggerer and frees its slot; Airflow starts it again to finish.
-auto (the default) polls while the triggers of every stream, each in its widest group, stay below
-[core] parallelism, so a slot is always left for the notebooks even with every stream running;
+auto (the default) polls while the tasks of every stream, each in its widest group, stay below
+[core] parallelism, so a slot is always left for the process runs even with every stream waiting;
 otherwise it defers, because slot-holding waits could then starve the runs they wait for.
 """
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, partial
 
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import DAG, BaseOperator, CronTriggerTimetable, TaskGroup, TriggerRule
 from airflow.sdk.configuration import conf
 
@@ -37,15 +43,15 @@ from llf.dagbuild import callables
 from llf.dagbuild.catalog import Catalog
 from llf.dagbuild.common import add_run_params, process_dag_id, stream_dag_id, tag
 from llf.dagbuild.config import stream_wait
+from llf.dagbuild.operators import StreamProcess
 from llf.dagbuild.stamp import DagStamp, OperatorStamp, link
 
 POKE_SECONDS = 1  # a trivial process should not cost a minute of polling
-START_CONF = "{{ ti.xcom_pull(task_ids='start_stream') | tojson }}"
 
 
 @cache
-def _step() -> OperatorStamp[PythonOperator]:
-    return OperatorStamp(PythonOperator, python_callable=callables.start_stream)
+def _finish() -> OperatorStamp[PythonOperator]:
+    return OperatorStamp(PythonOperator, python_callable=callables.finish_stream, trigger_rule=TriggerRule.ALL_DONE)
 
 
 @cache
@@ -54,13 +60,11 @@ def _gate() -> OperatorStamp[EmptyOperator]:
 
 
 @cache
-def _trigger(deferrable: bool) -> OperatorStamp[TriggerDagRunOperator]:
+def _process(deferrable: bool) -> OperatorStamp[StreamProcess]:
     return OperatorStamp(
-        TriggerDagRunOperator,
+        StreamProcess,
+        run_here=callables.run_in_stream,
         trigger_dag_id=OperatorStamp.TEMPLATE_ID,
-        # A template, not start.output: an XComArg would add start_stream as an upstream, and its
-        # success would satisfy all_done_min_one_success after a STOP gate failed.
-        conf=START_CONF,
         wait_for_completion=True,
         deferrable=deferrable,
         poke_interval=POKE_SECONDS,
@@ -71,7 +75,7 @@ def _trigger(deferrable: bool) -> OperatorStamp[TriggerDagRunOperator]:
 
 
 def triggers_defer(catalog: Catalog) -> bool:
-    """Whether the stream triggers hand their wait to the triggerer (LLF_STREAM_WAIT, module docstring)."""
+    """Whether process tasks hand a process DAG run's wait to the triggerer (LLF_STREAM_WAIT, module docstring)."""
     mode = stream_wait()
     if mode == "auto":
         return catalog.most_waiting_triggers >= conf.getint("core", "parallelism")
@@ -93,44 +97,47 @@ def build_stream_dag(catalog: Catalog, stream: Stream, make_dag: DagStamp) -> DA
         tags=["llf:stream", tag("stream", stream.strem_nm), *(tag("group", g.prcs_grp_nm) for g in groups)],
         default_args={"owner": owner},
     )
-    step_arguments = {"strem_nm": stream.strem_nm, "timezone": timezone}
-    start = _step()(dag, task_id="start_stream", owner=owner, python_callable=callables.start_stream,
-                    op_kwargs=step_arguments)
+    # The gate the first group waits on, settled by the scheduler without a worker: the process tasks
+    # open the stream run's log row themselves.
+    start = _gate()(dag, task_id="start_stream", owner=owner)
     gate_rule = TriggerRule.ALL_SUCCESS if stream.fail_policy == "STOP" else TriggerRule.ALL_DONE
     gate: BaseOperator = start
-    triggers: list[BaseOperator] = []
-    trigger = _trigger(triggers_defer(catalog))
+    process_tasks: list[BaseOperator] = []
+    stamp = _process(triggers_defer(catalog))
     for position, group in enumerate(groups):
-        group_triggers = _group_triggers(dag, trigger, catalog, group, gate, owner)
-        triggers.extend(group_triggers)
+        group_tasks = _group_tasks(dag, stamp, catalog, stream, group, gate)
+        process_tasks.extend(group_tasks)
         if position < len(groups) - 1:
             gate = _gate()(dag, task_id=f"after__{_group_id(group)}", owner=owner, trigger_rule=gate_rule)
-            link(group_triggers, gate)
-    finish = _step()(dag, task_id="finish_stream", owner=owner, python_callable=callables.finish_stream,
-                     op_kwargs=step_arguments, trigger_rule=TriggerRule.ALL_DONE)
-    # finish waits for every trigger, not only the gates: a STOP gate fails early, while others run.
-    link([start, *triggers], finish)
+            link(group_tasks, gate)
+    finish = _finish()(dag, task_id="finish_stream", owner=owner,
+                       op_kwargs={"strem_nm": stream.strem_nm, "timezone": timezone})
+    # finish waits for every process task, not only the gates: a STOP gate fails early, while others run.
+    link([start, *process_tasks], finish)
     return add_run_params(dag)
 
 
-def _group_triggers(
-    dag: DAG, stamp: OperatorStamp[TriggerDagRunOperator], catalog: Catalog, group: ProcessGroup,
-    gate: BaseOperator, owner: str,
-) -> list[TriggerDagRunOperator]:
+def _group_tasks(
+    dag: DAG, stamp: OperatorStamp[StreamProcess], catalog: Catalog, stream: Stream, group: ProcessGroup,
+    gate: BaseOperator,
+) -> list[StreamProcess]:
     processes = catalog.processes_of(group)
     lanes: list[BaseOperator | None] = [None] * group.max_parallel
-    triggers = []
+    tasks = []
     task_group = TaskGroup(group_id=_group_id(group), tooltip=group.prcs_grp_desc, dag=dag)
     for position, process in enumerate(processes):
-        trigger = stamp(
-            dag, task_id=process.prcs_nm, task_group=task_group, owner=owner,
+        task = stamp(
+            dag, task_id=process.prcs_nm, task_group=task_group, owner=stream.owner_nm,
             trigger_dag_id=process_dag_id(process.prcs_nm), doc_md=process.prcs_desc or None,
+            run_here=partial(callables.run_in_stream, strem_nm=stream.strem_nm, prcs_nm=process.prcs_nm,
+                             registered_params=process.params, timezone=catalog.timezone_of(stream)),
+            retries=process.retries,
         )
         lane = position % group.max_parallel
-        link([gate] if lanes[lane] is None else [gate, lanes[lane]], trigger)
-        lanes[lane] = trigger
-        triggers.append(trigger)
-    return triggers
+        link([gate] if lanes[lane] is None else [gate, lanes[lane]], task)
+        lanes[lane] = task
+        tasks.append(task)
+    return tasks
 
 
 def _group_id(group: ProcessGroup) -> str:

@@ -114,6 +114,9 @@ class AirflowStack:
             "AIRFLOW__CORE__DAGS_FOLDER": str(next(iter(self.dags_folders.values()))),
             "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(bundles),
             "AIRFLOW__CORE__PARALLELISM": "8",  # LocalExecutor forks this many workers up front
+            # Workers start from a forkserver that loaded the runner, so tasks don't (llf.runner.preload).
+            "AIRFLOW__CORE__MP_START_METHOD": "forkserver",
+            "AIRFLOW__CORE__MP_FORKSERVER_PRELOAD": "llf.runner.preload",
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",

@@ -25,20 +25,29 @@ def _html_exporter() -> HTMLExporter:
     return HTMLExporter()
 
 
+@cache
+def warm_html_exporter() -> None:
+    """Export a one-cell notebook once: the first export compiles templates and the IPython lexer (~1 s).
+
+    The notebook says what an ipykernel notebook says about its language, so the lexer warmed is the
+    one real outputs use. Called by llf.runner.preload, or in the background by the runner.
+    """
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    notebook = new_notebook(cells=[new_code_cell("x = 1")],
+                            metadata={"language_info": {"name": "python", "pygments_lexer": "ipython3"}})
+    with _EXPORT:
+        _html_exporter().from_notebook_node(notebook)
+
+
 def warm_up_html_export() -> None:
     """Load nbconvert and its templates in the background while the kernel runs.
 
-    A cold first export costs seconds (imports, templates, lexers) and the parent process mostly waits
-    on the kernel meanwhile, so doing it then takes it off the run's critical path.
+    A cold first export costs seconds of CPU (imports, templates, lexers) and the parent process mostly
+    waits on the kernel meanwhile, so doing it then takes it off the run's critical path. A no-op when
+    the worker was preloaded (llf.runner.preload).
     """
-
-    def warm() -> None:
-        from nbformat.v4 import new_code_cell, new_notebook
-
-        with _EXPORT:
-            _html_exporter().from_notebook_node(new_notebook(cells=[new_code_cell("x = 1")]))
-
-    threading.Thread(target=warm, name="llf-html-warm-up", daemon=True).start()
+    threading.Thread(target=warm_html_exporter, name="llf-html-warm-up", daemon=True).start()
 
 
 def _segment(value: str) -> str:

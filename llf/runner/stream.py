@@ -16,10 +16,9 @@ class StreamFailed(LlfError):
     """Some process of the stream run failed or was blocked."""
 
 
-def start_stream(strem_nm: str, business_date: dt.date, run_id: str, full_rerun: bool) -> None:
-    url = control_db_url()
-    run_log.mark_abandoned_attempts_failed(url)
-    run_log.mark_stream_running(url, strem_nm, business_date, run_id)
+def open_stream_run(strem_nm: str, business_date: dt.date, run_id: str) -> None:
+    """Mark the stream run RUNNING; every process task of the run calls this, the first one opens the row."""
+    run_log.mark_stream_running(control_db_url(), strem_nm, business_date, run_id)
 
 
 def _stream_processes(url: str, strem_nm: str) -> tuple[str, list[str]]:
@@ -43,9 +42,11 @@ def finish_stream(strem_nm: str, business_date: dt.date, run_id: str) -> None:
     from llf.runner.context import RunContext
 
     url = control_db_url()
+    run_log.mark_stream_running(url, strem_nm, business_date, run_id)  # when no process task ran
     run_log.mark_abandoned_attempts_failed(url)
     fail_policy, processes = _stream_processes(url, strem_nm)
-    outcome: dict[str, LogEntry] = {entry.prcs_nm: entry for entry in run_log.attempts_of_stream_run(url, run_id)}
+    attempts = run_log.attempts_of_stream_run(url, strem_nm, run_id)
+    outcome: dict[str, LogEntry] = {entry.prcs_nm: entry for entry in attempts}
     failing = sorted(name for name, entry in outcome.items() if entry.status in FAILING)
     for name in (p for p in processes if p not in outcome):
         never_ran = RunContext(strem_nm=strem_nm, prcs_nm=name, business_date=business_date, run_id=run_id,
@@ -53,8 +54,8 @@ def finish_stream(strem_nm: str, business_date: dt.date, run_id: str) -> None:
         if failing and fail_policy == "STOP":
             run_log.mark_skipped(url, never_ran, "not run: the stream stopped after a failure (fail_policy STOP)")
         else:
-            run_log.mark_failed(url, never_ran, "no result recorded: its process DAG run ended before the "
-                                "runner started (see the Airflow task log of process__" + name + ")")
+            run_log.mark_failed(url, never_ran, f"no result recorded: its task ended before the runner started "
+                                f"(see the Airflow task log of {name} in stream__{strem_nm}, or of process__{name})")
             failing.append(name)
     counts = {status: sum(e.status == status for e in outcome.values()) for status in ("SUCCESS", "SKIPPED")}
     if failing:

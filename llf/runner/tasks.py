@@ -6,9 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from llf.runner.process import dependencies_to_trigger, run_process
-from llf.runner.stream import finish_stream, start_stream
 
-__all__ = ["dependencies_to_trigger", "finish_stream", "on_task_killed", "run_process", "start_stream"]
+__all__ = ["dependencies_to_trigger", "on_task_killed", "run_process"]
 
 
 def on_task_killed(context: Mapping[str, Any]) -> None:

@@ -119,7 +119,7 @@ def create_app(database_url: Callable[[], str] = control_db_url, lake: Callable[
         run = queries.stream_run(url, stream, run_id)
         if run is None:
             raise HTTPException(404, f"No run {run_id!r} of stream {stream!r} in cntl_af.cntl_cfg_log.")
-        return run, attempts_of_stream_run(url, run_id)
+        return run, attempts_of_stream_run(url, stream, run_id)
 
     @app.get("/", response_class=HTMLResponse)
     def page_overview(request: Request, stream: StreamFilter = None, date: DateFilter = None) -> Response:

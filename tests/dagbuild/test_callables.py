@@ -7,12 +7,14 @@ from types import SimpleNamespace
 
 from llf.dagbuild.callables import business_date_of, process_run_conf, run_context_of
 
+RUN_AFTER = dt.datetime(2024, 5, 2, 22, 15, tzinfo=dt.UTC)
+
 
 def context(conf=None, *, business_date="", full_rerun=False, logical_date=None):
     return {
         "params": {"business_date": business_date, "full_rerun": full_rerun},
         "logical_date": logical_date,
-        "dag_run": SimpleNamespace(conf=conf),
+        "dag_run": SimpleNamespace(conf=conf, run_after=RUN_AFTER),
         "run_id": "manual__2024-05-02",
         "ti": SimpleNamespace(dag_id="process__report", task_id="run_notebook", try_number=2),
     }
@@ -29,8 +31,10 @@ def test_given_no_business_date_when_resolved_then_the_logical_date_in_the_sched
     assert business_date_of(context(logical_date=moment), "Europe/Paris") == dt.date(2024, 5, 3)
 
 
-def test_given_a_manual_run_without_logical_date_when_resolved_then_today():
-    assert business_date_of(context(), "UTC") == dt.datetime.now(dt.UTC).date()
+def test_given_a_manual_run_without_logical_date_when_resolved_then_the_day_it_was_triggered_for_every_task():
+    # run_after is fixed when the run is created, so tasks starting after midnight agree with earlier ones
+    assert business_date_of(context(), "UTC") == dt.date(2024, 5, 2)
+    assert business_date_of(context(), "Europe/Paris") == dt.date(2024, 5, 3)
 
 
 def test_given_a_stream_run_when_it_triggers_processes_then_the_conf_names_stream_date_and_trigger():

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import CronTriggerTimetable
 from airflow.serialization.encoders import encode_timetable
 
-from llf.dagbuild.stream_dag import START_CONF
+from llf.dagbuild.operators import StreamProcess
 
 
 @pytest.fixture
@@ -97,10 +98,17 @@ def test_given_a_bad_llf_stream_wait_when_parsed_then_the_error_names_the_settin
     assert "LLF_STREAM_WAIT='sometimes'" in message and "auto, poll, defer" in message
 
 
-def test_given_a_stream_run_when_processes_are_triggered_then_they_get_start_streams_conf(sales):
-    triggers = [t for t in sales.tasks if isinstance(t, TriggerDagRunOperator)]
-    assert {t.conf for t in triggers} == {START_CONF}
-    assert "xcom_pull(task_ids='start_stream')" in START_CONF
+def test_given_a_stream_when_parsed_then_each_process_task_runs_its_own_process_and_falls_back_to_its_dag(sales):
+    task = sales.get_task("prepare.load_a")
+    assert isinstance(task, StreamProcess)
+    assert task.run_here.keywords == {"strem_nm": "sales", "prcs_nm": "load_a", "registered_params": {},
+                                      "timezone": "Europe/Paris"}
+    assert task.trigger_dag_id == "process__load_a"
+
+
+def test_given_a_stream_when_parsed_then_its_start_is_a_gate_the_scheduler_settles_without_a_worker(sales):
+    assert isinstance(sales.get_task("start_stream"), EmptyOperator)
+    assert sales.get_task("finish_stream").op_kwargs == {"strem_nm": "sales", "timezone": "Europe/Paris"}
 
 
 def test_given_a_schedule_row_when_parsed_then_the_cron_runs_in_its_time_zone(sales):

@@ -25,6 +25,18 @@ def test_given_the_stack_when_hello_is_triggered_then_it_and_its_deferred_child_
     assert airflow_api.run("e2e_hello_child", child_run_id)["state"] == "success"
 
 
+def test_given_the_forkserver_preload_when_a_task_starts_then_papermill_and_nbconvert_are_already_loaded(
+    airflow_api: AirflowClient,
+) -> None:
+    airflow_api.wait_for_dag("e2e_preloaded")
+
+    run_id = airflow_api.trigger("e2e_preloaded")
+
+    assert airflow_api.wait_for_run("e2e_preloaded", run_id, timeout=60) == "success"
+    assert airflow_api.xcom("e2e_preloaded", run_id, "modules_loaded_before_parse") == [
+        "llf.runner.tasks", "nbconvert", "papermill"]
+
+
 @pytest.mark.parametrize(
     ("victim", "callbacks_that_run"),
     [

@@ -1,0 +1,20 @@
+"""What every llf task loads, loaded once per Airflow worker instead of once per task.
+
+Airflow (3.3+) can start its LocalExecutor workers from a forkserver that imported given modules,
+and each task process is forked from a worker, so it inherits them. Set
+
+    AIRFLOW__CORE__MP_START_METHOD=forkserver
+    AIRFLOW__CORE__MP_FORKSERVER_PRELOAD=llf.runner.preload
+
+and a task no longer spends about 3 s of CPU importing papermill and nbconvert and compiling the HTML
+templates and lexer (bench/overhead.py shows where that goes); on a small machine running several
+notebooks at once that CPU is wall time. The local stack, the tests' Airflow and docker-compose.yml
+set both. Python ignores a preload module that fails to import, so a worker without llf still starts.
+"""
+
+from __future__ import annotations
+
+import llf.runner.tasks  # noqa: F401 - the runner, papermill, jupyter_client, the control-table model
+from llf.runner.outputs import warm_html_exporter
+
+warm_html_exporter()
