@@ -13,11 +13,13 @@ lane i mod max_parallel, each lane chained), so at most `max_parallel` run at on
 ones by priority start first. A lane does not refill from other lanes; that is the price of keeping
 the limit in the DAG's shape instead of in pools that would have to exist in Airflow's database.
 
-Between groups stands a gate (`after__<group>`, an EmptyOperator the scheduler settles without a
-worker). With fail policy CONTINUE the gate waits for everything (all_done); with STOP it needs all
-successes (all_success), so one failure turns it upstream_failed and no later process starts. Every
-process task uses all_done_min_one_success over {gate, lane predecessor}: it runs after a failed lane
-predecessor, but not once its gate failed.
+The first task of each lane (a head) waits for every task of the previous group: all_done with fail
+policy CONTINUE, all_success with STOP, so one failure leaves the next group's heads upstream_failed
+and no later process starts. A lane's later tasks use one_done on their predecessor: they run after
+it succeeded or failed, and are skipped when it never ran (STOP). No gate task stands between groups
+and none before the first: each would cost a scheduler round trip per group, and the process tasks
+open the stream run's log row themselves. finish_stream (all_done) closes the row, records the
+processes that never ran, and fails the run when anything failed or was blocked.
 
 When a process task does trigger its process DAG run, it waits for it in one of two ways
 (LLF_STREAM_WAIT):
@@ -33,9 +35,8 @@ from __future__ import annotations
 
 from functools import cache, partial
 
-from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.sdk import DAG, BaseOperator, CronTriggerTimetable, TaskGroup, TriggerRule
+from airflow.sdk import DAG, CronTriggerTimetable, TaskGroup, TriggerRule
 from airflow.sdk.configuration import conf
 
 from llf.control.model import ProcessGroup, Stream
@@ -55,11 +56,6 @@ def _finish() -> OperatorStamp[PythonOperator]:
 
 
 @cache
-def _gate() -> OperatorStamp[EmptyOperator]:
-    return OperatorStamp(EmptyOperator)
-
-
-@cache
 def _process(deferrable: bool) -> OperatorStamp[StreamProcess]:
     return OperatorStamp(
         StreamProcess,
@@ -70,7 +66,6 @@ def _process(deferrable: bool) -> OperatorStamp[StreamProcess]:
         poke_interval=POKE_SECONDS,
         allowed_states=["success"],
         failed_states=["failed"],
-        trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS,
     )
 
 
@@ -97,44 +92,40 @@ def build_stream_dag(catalog: Catalog, stream: Stream, make_dag: DagStamp) -> DA
         tags=["llf:stream", tag("stream", stream.strem_nm), *(tag("group", g.prcs_grp_nm) for g in groups)],
         default_args={"owner": owner},
     )
-    # The gate the first group waits on, settled by the scheduler without a worker: the process tasks
-    # open the stream run's log row themselves.
-    start = _gate()(dag, task_id="start_stream", owner=owner)
-    gate_rule = TriggerRule.ALL_SUCCESS if stream.fail_policy == "STOP" else TriggerRule.ALL_DONE
-    gate: BaseOperator = start
-    process_tasks: list[BaseOperator] = []
+    head_rule = TriggerRule.ALL_SUCCESS if stream.fail_policy == "STOP" else TriggerRule.ALL_DONE
     stamp = _process(triggers_defer(catalog))
-    for position, group in enumerate(groups):
-        group_tasks = _group_tasks(dag, stamp, catalog, stream, group, gate)
-        process_tasks.extend(group_tasks)
-        if position < len(groups) - 1:
-            gate = _gate()(dag, task_id=f"after__{_group_id(group)}", owner=owner, trigger_rule=gate_rule)
-            link(group_tasks, gate)
+    process_tasks: list[StreamProcess] = []
+    previous_group: list[StreamProcess] = []
+    for group in groups:
+        previous_group = _group_tasks(dag, stamp, catalog, stream, group, previous_group, head_rule)
+        process_tasks.extend(previous_group)
     finish = _finish()(dag, task_id="finish_stream", owner=owner,
                        op_kwargs={"strem_nm": stream.strem_nm, "timezone": timezone})
-    # finish waits for every process task, not only the gates: a STOP gate fails early, while others run.
-    link([start, *process_tasks], finish)
+    # finish waits for every process task, not only the last group's: under STOP those may never run.
+    link(process_tasks, finish)
     return add_run_params(dag)
 
 
 def _group_tasks(
     dag: DAG, stamp: OperatorStamp[StreamProcess], catalog: Catalog, stream: Stream, group: ProcessGroup,
-    gate: BaseOperator,
+    previous_group: list[StreamProcess], head_rule: TriggerRule,
 ) -> list[StreamProcess]:
     processes = catalog.processes_of(group)
-    lanes: list[BaseOperator | None] = [None] * group.max_parallel
+    lanes: list[StreamProcess | None] = [None] * group.max_parallel
     tasks = []
     task_group = TaskGroup(group_id=_group_id(group), tooltip=group.prcs_grp_desc, dag=dag)
     for position, process in enumerate(processes):
+        lane = position % group.max_parallel
+        predecessor = lanes[lane]
         task = stamp(
             dag, task_id=process.prcs_nm, task_group=task_group, owner=stream.owner_nm,
             trigger_dag_id=process_dag_id(process.prcs_nm), doc_md=process.prcs_desc or None,
             run_here=partial(callables.run_in_stream, strem_nm=stream.strem_nm, prcs_nm=process.prcs_nm,
                              registered_params=process.params, timezone=catalog.timezone_of(stream)),
             retries=process.retries,
+            trigger_rule=head_rule if predecessor is None else TriggerRule.ONE_DONE,
         )
-        lane = position % group.max_parallel
-        link([gate] if lanes[lane] is None else [gate, lanes[lane]], task)
+        link(previous_group if predecessor is None else [predecessor], task)
         lanes[lane] = task
         tasks.append(task)
     return tasks

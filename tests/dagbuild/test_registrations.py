@@ -15,7 +15,7 @@ def test_given_inactive_streams_groups_processes_and_schedules_when_parsed_then_
     assert bag.import_errors == {}
     assert set(bag.dags) == {"stream__live", "process__kept_on"}
     live = bag.dags["stream__live"]
-    assert [t.task_id for t in live.tasks] == ["start_stream", "kept.kept_on", "finish_stream"]
+    assert [t.task_id for t in live.tasks] == ["kept.kept_on", "finish_stream"]
     assert live.timetable.can_be_scheduled is False  # its only schedule row is inactive
 
 

@@ -13,7 +13,7 @@ from airflow.sdk import DAG, CronTriggerTimetable, TaskGroup, TriggerRule
 from airflow.serialization.serialized_objects import DagSerialization
 
 from llf.dagbuild import callables
-from llf.dagbuild.operators import DependencyTrigger
+from llf.dagbuild.operators import DependencyTrigger, StreamProcess
 from llf.dagbuild.stamp import DagStamp, OperatorStamp, link
 
 SHARED_DAG = {"start_date": dt.datetime(2024, 1, 1, tzinfo=dt.UTC), "catchup": False, "max_active_runs": 3}
@@ -27,12 +27,14 @@ SHARED = {
     PythonOperator: {"on_failure_callback": callables.close_abandoned_attempts, "trigger_rule": TriggerRule.ALL_DONE},
     EmptyOperator: {"trigger_rule": TriggerRule.ALL_DONE},
     DependencyTrigger: {"wait_for_completion": True, "deferrable": True, "poke_interval": 2},
+    StreamProcess: {"wait_for_completion": True, "deferrable": False, "poke_interval": 1},
 }
 # What a template needs for the constructor's required arguments; every stamp overrides it.
 PLACEHOLDERS = {
     TriggerDagRunOperator: {"trigger_dag_id": "placeholder"},
     PythonOperator: {"python_callable": print},
     DependencyTrigger: {"trigger_dag_id": "placeholder", "dependency_conf": callables.dependency_conf},
+    StreamProcess: {"trigger_dag_id": "placeholder", "run_here": callables.run_in_stream},
 }
 
 
@@ -52,6 +54,11 @@ def populate(dag: DAG, make, link) -> None:
                       dependency_conf=partial(callables.dependency_conf, dependency="c", prcs_nm="a",
                                               registered_params={}, timezone="UTC"))
     link([gate, dependency], notebook)
+    in_stream = make(StreamProcess, dag, "report", None, owner="o", trigger_dag_id="process__r", retries=1,
+                     trigger_rule=TriggerRule.ONE_DONE,
+                     run_here=partial(callables.run_in_stream, strem_nm="s", prcs_nm="r", registered_params={},
+                                      timezone="UTC"))
+    link([gate], in_stream)
 
 
 def constructed(cls, dag, task_id, group, **fields):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import CronTriggerTimetable
 from airflow.serialization.encoders import encode_timetable
@@ -24,40 +23,37 @@ def upstream_triggers(dag, task_id: str) -> set[str]:
 
 
 def test_given_groups_inserted_out_of_order_when_parsed_then_groups_run_in_ascending_priority(sales):
-    assert list(sales.task_group.children) == ["start_stream", "prepare", "after__prepare", "report",
-                                               "finish_stream"]
-    assert upstream_triggers(sales, "after__prepare") == {f"prepare.load_{x}" for x in "abcde"}
-    assert upstream_triggers(sales, "report.report_1") == {"after__prepare"}
+    assert list(sales.task_group.children) == ["prepare", "report", "finish_stream"]
+    assert upstream_triggers(sales, "report.report_1") == {f"prepare.load_{x}" for x in "abcde"}
 
 
 def test_given_max_parallel_2_when_parsed_then_processes_start_in_priority_order_on_two_lanes(sales):
-    heads = {t.task_id for t in sales.tasks if t.upstream_task_ids == {"start_stream"}}
-    assert heads == {"prepare.load_a", "prepare.load_b"}
-    assert upstream_triggers(sales, "prepare.load_c") == {"start_stream", "prepare.load_a"}
-    assert upstream_triggers(sales, "prepare.load_d") == {"start_stream", "prepare.load_b"}
-    assert upstream_triggers(sales, "prepare.load_e") == {"start_stream", "prepare.load_c"}
+    roots = {t.task_id for t in sales.tasks if not t.upstream_task_ids}
+    assert roots == {"prepare.load_a", "prepare.load_b"}
+    assert upstream_triggers(sales, "prepare.load_c") == {"prepare.load_a"}
+    assert upstream_triggers(sales, "prepare.load_d") == {"prepare.load_b"}
+    assert upstream_triggers(sales, "prepare.load_e") == {"prepare.load_c"}
 
 
 def test_given_max_parallel_1_when_parsed_then_the_group_is_one_chain(sales):
-    assert upstream_triggers(sales, "report.report_2") == {"after__prepare", "report.report_1"}
+    assert upstream_triggers(sales, "report.report_2") == {"report.report_1"}
 
 
 def test_given_fail_policy_continue_when_a_process_fails_then_later_processes_and_groups_still_start(sales):
-    assert sales.get_task("after__prepare").trigger_rule == "all_done"
-    assert {t.trigger_rule for t in sales.tasks if isinstance(t, TriggerDagRunOperator)} == {
-        "all_done_min_one_success"}
+    # a lane goes on after its predecessor failed; the next group's heads wait for everything, whatever it did
+    assert sales.get_task("prepare.load_c").trigger_rule == "one_done"
+    assert sales.get_task("report.report_1").trigger_rule == "all_done"
     finish = sales.get_task("finish_stream")
     assert finish.trigger_rule == "all_done"
-    assert finish.upstream_task_ids == {t.task_id for t in sales.tasks} - {"finish_stream", "after__prepare"}
+    assert finish.upstream_task_ids == {t.task_id for t in sales.tasks} - {"finish_stream"}
 
 
-def test_given_fail_policy_stop_when_parsed_then_the_gate_between_groups_needs_every_success(
-    scenario, dagbag
-):
+def test_given_fail_policy_stop_when_parsed_then_the_next_groups_heads_need_every_success(scenario, dagbag):
     scenario("stop_policy")
     dag = dagbag().dags["stream__strict"]
-    assert dag.get_task("after__first").trigger_rule == "all_success"
-    assert dag.get_task("second.step_second").upstream_task_ids == {"after__first"}
+    head = dag.get_task("second.step_second")
+    assert head.trigger_rule == "all_success"
+    assert head.upstream_task_ids == {t.task_id for t in dag.task_group.children["first"]}
     assert dag.timetable.can_be_scheduled is False  # no schedule row: manual only
 
 
@@ -106,8 +102,7 @@ def test_given_a_stream_when_parsed_then_each_process_task_runs_its_own_process_
     assert task.trigger_dag_id == "process__load_a"
 
 
-def test_given_a_stream_when_parsed_then_its_start_is_a_gate_the_scheduler_settles_without_a_worker(sales):
-    assert isinstance(sales.get_task("start_stream"), EmptyOperator)
+def test_given_a_stream_when_parsed_then_finish_stream_knows_the_stream_and_its_time_zone(sales):
     assert sales.get_task("finish_stream").op_kwargs == {"strem_nm": "sales", "timezone": "Europe/Paris"}
 
 

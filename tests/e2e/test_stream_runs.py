@@ -153,13 +153,27 @@ def test_given_a_notebook_over_its_timeout_when_it_runs_then_it_is_stopped_and_f
 
 def test_given_fail_policy_stop_when_a_process_fails_then_later_groups_are_skipped(new_scenario: NewScenario) -> None:
     scenario = new_scenario("stop")
-    scenario.register({"g1": [Step("bad", FAIL)], "g2": [Step("later")]}, fail_policy="STOP")
+    # `last` waits in `later`'s lane (max_parallel 1): it must not start either
+    scenario.register({"g1": [Step("bad", FAIL)], "g2": [Step("later"), Step("last")]}, fail_policy="STOP")
 
     run_id, state = scenario.run()
 
     assert state == "failed"
     processes = scenario.processes(run_id)
-    assert statuses(scenario, run_id) == {"bad": "FAILED", "later": "SKIPPED"}
+    assert statuses(scenario, run_id) == {"bad": "FAILED", "later": "SKIPPED", "last": "SKIPPED"}
     assert "fail_policy STOP" in processes["later"].message
-    assert "later" not in scenario.executions()
+    assert "later" not in scenario.executions() and "last" not in scenario.executions()
+    assert scenario.stream_row(run_id).status == "FAILED"
+
+
+def test_given_fail_policy_continue_when_a_process_fails_then_the_next_one_in_its_lane_still_runs(
+    new_scenario: NewScenario,
+) -> None:
+    scenario = new_scenario("lane")
+    scenario.register({"g1": [Step("bad", FAIL), Step("next_in_lane")], "g2": [Step("later")]}, max_parallel=1)
+
+    run_id, state = scenario.run()
+
+    assert state == "failed"
+    assert statuses(scenario, run_id) == {"bad": "FAILED", "next_in_lane": "SUCCESS", "later": "SUCCESS"}
     assert scenario.stream_row(run_id).status == "FAILED"

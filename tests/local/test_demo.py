@@ -77,7 +77,7 @@ def test_given_the_demo_ran_then_it_ends_with_the_status_table_and_where_to_look
 
 @pytest.mark.parametrize(("page", "screenshot", "shows"), [
     ("dags?tags=llf%3Astream", "airflow_stream_dags.png", ["stream__quickstart", "stream__sentiment_analysis"]),
-    ("dags/stream__sentiment_analysis", "airflow_stream_grid.png", ["after__classify", "finish_stream"]),
+    ("dags/stream__sentiment_analysis", "airflow_stream_grid.png", ["evaluate", "finish_stream"]),
     ("dags?tags=llf%3Aprocess", "airflow_process_dags.png", ["process__sa_classify", "process__qs_publish"]),
 ])
 def test_given_the_demo_ran_when_the_airflow_ui_is_opened_then_it_shows_the_dags_and_a_screenshot_is_saved(
