@@ -44,3 +44,4 @@ pictures: $(STAMP)  ## regenerate resource/*.png and resource/data_dictionary.md
 bench: $(STAMP)  ## run the benchmarks in bench/
 	$(BIN)/python bench/parse_dags.py --processes 1000
 	$(BIN)/python bench/llm.py
+	$(BIN)/python bench/overhead.py --repeat 3
