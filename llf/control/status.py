@@ -16,7 +16,7 @@ STATUS_STYLES = {"SUCCESS": "green", "FAILED": "bold red", "BLOCKED": "red", "RU
 # its LLM token total and its last progress line.
 STATUS_SQL = """
 SELECT s.strem_nm, g.prcs_grp_nm, p.prcs_nm, l.business_date, l.status, l.start_ts, l.end_ts,
-       coalesce(u.tokens, 0), coalesce(pr.message, l.message), l.output_path, l.run_id
+       coalesce(u.tokens, 0), coalesce(pr.message, l.message), l.output_path, l.run_id, l.dag_id
 FROM cntl_af.cntl_cfg_prcs p
 JOIN cntl_af.cntl_cfg_prcs_grp g ON g.prcs_grp_id = p.prcs_grp_id
 JOIN cntl_af.cntl_cfg_strem s ON s.strem_id = g.strem_id
@@ -50,6 +50,7 @@ class ProcessStatus:
     message: str | None
     output_path: str | None
     run_id: str | None
+    dag_id: str | None  # the Airflow DAG of that attempt: the stream's, or the process's own
 
     @property
     def duration(self) -> dt.timedelta | None:

@@ -149,5 +149,5 @@ def _status_view(status: ProcessStatus | None, links: Links) -> StatusView | Non
         message=status.message,
         run_id=status.run_id,
         output_href=links.output(status.output_path, status.prcs_nm),
-        dag_run_href=links.dag_run(process_dag_id(status.prcs_nm), status.run_id),
+        dag_run_href=links.dag_run(status.dag_id, status.run_id),
     )

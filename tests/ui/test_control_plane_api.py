@@ -82,6 +82,20 @@ def test_given_attempts_when_streams_are_listed_then_each_process_shows_its_late
     assert processes["clean"]["latest"]["status"] is None
 
 
+def test_given_a_process_run_by_its_stream_task_when_listed_then_its_run_link_opens_the_stream_run(
+    client: TestClient, registry, control_db_url
+):
+    _register_sales(registry)
+    in_stream = RunContext(strem_nm="sales", prcs_nm="clean", business_date=DAY, run_id="scheduled__1",
+                           strem_run_id="scheduled__1", dag_id="stream__sales", task_id="load.clean")
+    run_log.mark_success(control_db_url, in_stream, "ok")
+
+    streams = client.get("/llf/api/streams", params={"stream": "sales"}).raise_for_status().json()
+
+    clean = next(p for g in streams[0]["groups"] for p in g["processes"] if p["prcs_nm"] == "clean")
+    assert clean["latest"]["dag_run_href"] == "/dags/stream__sales/runs/scheduled__1"
+
+
 def test_given_two_business_dates_when_filtered_by_date_then_statuses_are_those_of_that_date(
     client: TestClient, registry, control_db_url
 ):
