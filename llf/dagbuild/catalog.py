@@ -102,7 +102,7 @@ class Catalog(BaseModel):
 
     @cached_property
     def most_waiting_triggers(self) -> int:
-        """Stream trigger tasks that can run at once: every valid stream in its widest group."""
+        """Stream process tasks that can wait at once: every valid stream in its widest group."""
         return sum(max((g.max_parallel for g in self.groups_of(s)), default=0) for s in self.valid_streams())
 
     def notebook_of(self, process: Process) -> str:

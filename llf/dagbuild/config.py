@@ -40,7 +40,7 @@ def state_dir() -> Path:
 
 
 def stream_wait() -> StreamWait:
-    """How a stream's trigger task waits for its process DAG run (see llf.dagbuild.stream_dag)."""
+    """How a stream's process task waits when it triggers its process DAG run (see llf.dagbuild.stream_dag)."""
     raw = os.environ.get("LLF_STREAM_WAIT", "").strip().lower() or "auto"
     if raw not in STREAM_WAITS:
         raise ConfigurationError(
