@@ -115,10 +115,16 @@ def median_of(repeat: int, measure: Callable[[int], float]) -> float:
 
 
 def medians_alternating(repeat: int, *measures: Callable[[int], float]) -> list[float]:
-    """`median_of` for several measurements taken in turn: warm-ups, then one of each per round."""
+    """`median_of` for several measurements taken in turn: warm-ups, then one of each per round.
+
+    Prints every round, since single runs vary by seconds on a shared machine.
+    """
     for measure in measures:
         measure(0)
-    rounds = [[measure(index) for measure in measures] for index in range(1, repeat + 1)]
+    rounds = []
+    for index in range(1, repeat + 1):
+        rounds.append([measure(index) for measure in measures])
+        print(f"round {index}: " + ", ".join(f"{seconds:.1f} s" for seconds in rounds[-1]), flush=True)
     return [statistics.median(column) for column in zip(*rounds, strict=True)]
 
 
