@@ -199,6 +199,11 @@ def main() -> None:
         def stream_once(index: int) -> float:
             conf = {"business_date": (FIRST_DATE + dt.timedelta(days=index)).isoformat()}
             elapsed, run_id = timed(api, f"stream__{STREAM}", conf)
+            # the figure counts until the run is seen finished: by then the stream's log row must be closed
+            row = sql("SELECT status FROM cntl_af.cntl_cfg_log WHERE strem_nm = %s AND run_id = %s "
+                      "AND prcs_nm IS NULL AND end_ts IS NOT NULL", (STREAM, run_id))
+            if row != [("SUCCESS",)]:
+                raise SystemExit(f"stream row of {run_id} not closed SUCCESS when the run ended: {row}")
             stream_runs.append(run_id)
             return elapsed
 

@@ -63,11 +63,16 @@ def run_context_of(
     )
 
 
-def finish_stream(*, strem_nm: str, timezone: str, **context: Any) -> None:
-    """Close the stream run in the log; raises (failing the DAG run) when a process failed or was blocked."""
-    from llf.runner.stream import finish_stream as record_finish
+def stream_run_ended(context: Mapping[str, Any], *, strem_nm: str) -> None:
+    """Success and failure callback of a stream DAG run: close its log row, whoever did not yet.
 
-    record_finish(strem_nm, business_date_of(context, timezone), context["run_id"])
+    The last process task to end has usually closed it already; this covers the runs where some
+    process never ran (fail_policy STOP, a task that died before the runner started). It runs in the
+    dag-processor, so it reads the business date from the row the process tasks opened.
+    """
+    from llf.runner.stream import finish_stream
+
+    finish_stream(strem_nm, context["run_id"])
 
 
 def dependency_conf(

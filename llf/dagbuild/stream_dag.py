@@ -16,10 +16,13 @@ the limit in the DAG's shape instead of in pools that would have to exist in Air
 The first task of each lane (a head) waits for every task of the previous group: all_done with fail
 policy CONTINUE, all_success with STOP, so one failure leaves the next group's heads upstream_failed
 and no later process starts. A lane's later tasks use one_done on their predecessor: they run after
-it succeeded or failed, and are skipped when it never ran (STOP). No gate task stands between groups
-and none before the first: each would cost a scheduler round trip per group, and the process tasks
-open the stream run's log row themselves. finish_stream (all_done) closes the row, records the
-processes that never ran, and fails the run when anything failed or was blocked.
+it succeeded or failed, and are skipped when it never ran (STOP). `finish_stream` is an EmptyOperator
+needing every success, so the run fails when anything failed or was blocked.
+
+No task in the DAG runs on a worker except the process tasks: each gate or start/finish step would cost
+a scheduler round trip or a task start per run. The process tasks open the stream run's log row, and
+the last one to end closes it (llf.runner.stream.finish_stream_if_complete); the DAG's success and
+failure callbacks close it too, for the runs where some process never ran.
 
 When a process task does trigger its process DAG run, it waits for it in one of two ways
 (LLF_STREAM_WAIT):
@@ -35,7 +38,7 @@ from __future__ import annotations
 
 from functools import cache, partial
 
-from airflow.providers.standard.operators.python import PythonOperator
+from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, CronTriggerTimetable, TaskGroup, TriggerRule
 from airflow.sdk.configuration import conf
 
@@ -51,8 +54,8 @@ POKE_SECONDS = 1  # a trivial process should not cost a minute of polling
 
 
 @cache
-def _finish() -> OperatorStamp[PythonOperator]:
-    return OperatorStamp(PythonOperator, python_callable=callables.finish_stream, trigger_rule=TriggerRule.ALL_DONE)
+def _finish() -> OperatorStamp[EmptyOperator]:
+    return OperatorStamp(EmptyOperator, trigger_rule=TriggerRule.ALL_SUCCESS)
 
 
 @cache
@@ -80,7 +83,6 @@ def triggers_defer(catalog: Catalog) -> bool:
 def build_stream_dag(catalog: Catalog, stream: Stream, make_dag: DagStamp) -> DAG:
     groups = catalog.groups_of(stream)
     schedule = catalog.schedule_of(stream)
-    timezone = catalog.timezone_of(stream)
     owner = stream.owner_nm
     dag = make_dag(
         dag_id=stream_dag_id(stream.strem_nm),
@@ -91,6 +93,8 @@ def build_stream_dag(catalog: Catalog, stream: Stream, make_dag: DagStamp) -> DA
         max_active_tasks=max(group.max_parallel for group in groups) + 2,
         tags=["llf:stream", tag("stream", stream.strem_nm), *(tag("group", g.prcs_grp_nm) for g in groups)],
         default_args={"owner": owner},
+        on_success_callback=partial(callables.stream_run_ended, strem_nm=stream.strem_nm),
+        on_failure_callback=partial(callables.stream_run_ended, strem_nm=stream.strem_nm),
     )
     head_rule = TriggerRule.ALL_SUCCESS if stream.fail_policy == "STOP" else TriggerRule.ALL_DONE
     stamp = _process(triggers_defer(catalog))
@@ -99,10 +103,10 @@ def build_stream_dag(catalog: Catalog, stream: Stream, make_dag: DagStamp) -> DA
     for group in groups:
         previous_group = _group_tasks(dag, stamp, catalog, stream, group, previous_group, head_rule)
         process_tasks.extend(previous_group)
-    finish = _finish()(dag, task_id="finish_stream", owner=owner,
-                       op_kwargs={"strem_nm": stream.strem_nm, "timezone": timezone})
-    # finish waits for every process task, not only the last group's: under STOP those may never run.
-    link(process_tasks, finish)
+    # The run's verdict, settled by the scheduler without a worker: upstream_failed (so the run fails)
+    # as soon as one process failed or was blocked. It waits for every process task, not only the last
+    # group's: under STOP those never run.
+    link(process_tasks, _finish()(dag, task_id="finish_stream", owner=owner))
     return add_run_params(dag)
 
 

@@ -93,7 +93,28 @@ def _already_done(url: str, context: RunContext) -> str | None:
 
 
 def run_process(context: RunContext) -> None:
-    """Run the process's notebook for the context's business date, recording every outcome."""
+    """Run the process's notebook for the context's business date, recording every outcome.
+
+    A process of a stream run then closes the stream's row if it was the run's last to end.
+    """
+    try:
+        _run_process(context)
+    finally:
+        if context.triggered_by == "stream" and context.strem_nm and context.strem_run_id:
+            _finish_stream_if_complete(context)
+
+
+def _finish_stream_if_complete(context: RunContext) -> None:
+    from llf.runner.stream import finish_stream_if_complete
+
+    try:
+        finish_stream_if_complete(context.strem_nm, context.business_date, context.strem_run_id)
+    except Exception:  # noqa: BLE001 - the process's own outcome is recorded; the DAG callback closes the row
+        log.exception("could not close stream run %s of %s; its DAG callback will", context.strem_run_id,
+                      context.strem_nm)
+
+
+def _run_process(context: RunContext) -> None:
     url = control_db_url()
     registration = _registration(url, context.prcs_nm)
     unmet = _unmet_dependencies(url, registration.dependencies, context)

@@ -1,19 +1,16 @@
-"""The stream-level log row: opened when a stream run starts, closed with the outcome of its processes."""
+"""The stream-level log row: opened by the first process task of a run, closed with the outcome of its processes."""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from llf.control import log as run_log
 from llf.db import transaction
-from llf.exceptions import LlfError
 from llf.settings import control_db_url
 
 FAILING = ("FAILED", "BLOCKED")
-
-
-class StreamFailed(LlfError):
-    """Some process of the stream run failed or was blocked."""
+log = logging.getLogger(__name__)
 
 
 def open_stream_run(strem_nm: str, business_date: dt.date, run_id: str) -> None:
@@ -36,12 +33,22 @@ def _stream_processes(url: str, strem_nm: str) -> tuple[str, list[str]]:
     return (row[0], list(row[1])) if row else ("CONTINUE", [])
 
 
-def finish_stream(strem_nm: str, business_date: dt.date, run_id: str) -> None:
-    """Record the stream's outcome; raise StreamFailed so the stream DAG run ends failed when it should."""
+def finish_stream(strem_nm: str, run_id: str, business_date: dt.date | None = None) -> str | None:
+    """Close the stream run's row with its outcome; return the failure message, or None when it succeeded.
+
+    Processes with no row in the run are recorded too: SKIPPED when a failure stopped the stream
+    (fail_policy STOP), else FAILED (their task ended before the runner started). Idempotent: called by
+    the last process task to end and again by the stream DAG's success/failure callback. The business
+    date is the row's own when not given (a callback may not know it).
+    """
     from llf.control.model import LogEntry
     from llf.runner.context import RunContext
 
     url = control_db_url()
+    business_date = business_date or run_log.stream_run_date(url, strem_nm, run_id)
+    if business_date is None:
+        log.warning("stream run %s of %s has no log row and no business date: nothing to close", run_id, strem_nm)
+        return None
     run_log.mark_stream_running(url, strem_nm, business_date, run_id)  # when no process task ran
     run_log.mark_abandoned_attempts_failed(url)
     fail_policy, processes = _stream_processes(url, strem_nm)
@@ -61,8 +68,22 @@ def finish_stream(strem_nm: str, business_date: dt.date, run_id: str) -> None:
     if failing:
         message = f"{len(failing)} process(es) failed or blocked: {', '.join(sorted(failing))}"
         run_log.mark_stream_finished(url, strem_nm, run_id, "FAILED", message)
-        raise StreamFailed(message)
+        return message
     run_log.mark_stream_finished(
         url, strem_nm, run_id, "SUCCESS",
         f"{counts['SUCCESS']} process(es) ran, {counts['SKIPPED']} already done",
     )
+    return None
+
+
+def finish_stream_if_complete(strem_nm: str, business_date: dt.date, run_id: str) -> None:
+    """Close the stream run's row once every active process of the stream has a final row in the run.
+
+    Each process of a stream run calls this as it ends, after its own row is final, so the last one
+    to end always sees every row: the row closes with the last notebook, not one task start later.
+    """
+    url = control_db_url()
+    _, processes = _stream_processes(url, strem_nm)
+    latest = {entry.prcs_nm: entry.status for entry in run_log.attempts_of_stream_run(url, strem_nm, run_id)}
+    if all(latest.get(name) not in (None, "RUNNING") for name in processes):
+        finish_stream(strem_nm, run_id, business_date)

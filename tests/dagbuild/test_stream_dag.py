@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import CronTriggerTimetable
 from airflow.serialization.encoders import encode_timetable
@@ -44,7 +45,6 @@ def test_given_fail_policy_continue_when_a_process_fails_then_later_processes_an
     assert sales.get_task("prepare.load_c").trigger_rule == "one_done"
     assert sales.get_task("report.report_1").trigger_rule == "all_done"
     finish = sales.get_task("finish_stream")
-    assert finish.trigger_rule == "all_done"
     assert finish.upstream_task_ids == {t.task_id for t in sales.tasks} - {"finish_stream"}
 
 
@@ -102,8 +102,13 @@ def test_given_a_stream_when_parsed_then_each_process_task_runs_its_own_process_
     assert task.trigger_dag_id == "process__load_a"
 
 
-def test_given_a_stream_when_parsed_then_finish_stream_knows_the_stream_and_its_time_zone(sales):
-    assert sales.get_task("finish_stream").op_kwargs == {"strem_nm": "sales", "timezone": "Europe/Paris"}
+def test_given_a_stream_when_parsed_then_only_process_tasks_need_a_worker_and_callbacks_close_the_run(sales):
+    finish = sales.get_task("finish_stream")
+    assert isinstance(finish, EmptyOperator) and finish.trigger_rule == "all_success"
+    assert {type(t) for t in sales.tasks} == {StreamProcess, EmptyOperator}
+    for callback in (sales.on_success_callback, sales.on_failure_callback):
+        assert callback.keywords == {"strem_nm": "sales"}
+    assert sales.has_on_success_callback and sales.has_on_failure_callback
 
 
 def test_given_a_schedule_row_when_parsed_then_the_cron_runs_in_its_time_zone(sales):

@@ -1,13 +1,12 @@
-"""The stream-level log row: opened by whichever process task comes first, closed by finish_stream."""
+"""The stream-level log row: opened by whichever process task comes first, closed by the last one to end."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-
 from llf.control import log as run_log
-from llf.runner.stream import StreamFailed, finish_stream, open_stream_run
+from llf.runner.process import run_process
+from llf.runner.stream import finish_stream, open_stream_run
 from tests.runner.conftest import BUSINESS_DATE, run_context
 
 
@@ -31,12 +30,12 @@ def test_given_a_cleared_stream_run_when_a_task_runs_again_then_its_row_reopens_
     registry.process(stream["group"], "p1", notebook="ok.ipynb")
     open_stream_run("s", BUSINESS_DATE, "run-1")
     run_log.mark_success(control_db_url, run_context("p1", run_id="run-1", strem_run_id="run-1"), "ok")
-    finish_stream("s", BUSINESS_DATE, "run-1")
+    finish_stream("s", "run-1")
     assert stream_rows(sql, "s") == [("run-1", "SUCCESS", False)]
 
     open_stream_run("s", BUSINESS_DATE, "run-1")
     assert stream_rows(sql, "s") == [("run-1", "RUNNING", True)]
-    finish_stream("s", BUSINESS_DATE, "run-1")
+    finish_stream("s", "run-1")
     assert stream_rows(sql, "s") == [("run-1", "SUCCESS", False)]
 
 
@@ -53,9 +52,41 @@ def test_given_two_streams_sharing_a_scheduled_run_id_when_one_finishes_then_onl
     run_log.mark_failed(control_db_url, run_context("q1", strem_nm="other", run_id=run_id, strem_run_id=run_id),
                         "ValueError: boom")
 
-    finish_stream("s", BUSINESS_DATE, run_id)
-    with pytest.raises(StreamFailed, match="q1"):
-        finish_stream("other", BUSINESS_DATE, run_id)
+    assert finish_stream("s", run_id) is None
+    assert "q1" in finish_stream("other", run_id)
 
     assert [row[1] for row in stream_rows(sql, "s")] == ["SUCCESS"]
     assert [row[1] for row in stream_rows(sql, "other")] == ["FAILED"]
+
+
+def test_given_a_stream_run_when_its_last_process_ends_then_that_process_closes_the_stream_row(
+    registry, stream, sql, control_db_url
+):
+    for name in ("p1", "p2"):
+        registry.process(stream["group"], name, notebook="ok.ipynb")
+    in_stream = {"run_id": "run-1", "strem_run_id": "run-1", "business_date": BUSINESS_DATE}
+    open_stream_run("s", BUSINESS_DATE, "run-1")
+
+    run_process(run_context("p1", **in_stream))
+    assert stream_rows(sql, "s") == [("run-1", "RUNNING", True)]  # p2 has not ended yet
+    run_process(run_context("p2", **in_stream))
+
+    assert stream_rows(sql, "s") == [("run-1", "SUCCESS", False)]
+
+
+def test_given_a_stopped_stream_when_its_callback_closes_the_run_then_never_run_processes_are_skipped(
+    registry, sql, control_db_url
+):
+    stream_id = registry.stream("strict", fail_policy="STOP")
+    registry.process(registry.group(stream_id, "first", priority=1), "bad", notebook="ok.ipynb")
+    registry.process(registry.group(stream_id, "second", priority=2), "later", notebook="ok.ipynb")
+    open_stream_run("strict", BUSINESS_DATE, "run-1")
+    run_log.mark_failed(control_db_url, run_context("bad", strem_nm="strict", run_id="run-1", strem_run_id="run-1"),
+                        "ValueError: boom")
+
+    message = finish_stream("strict", "run-1")  # the business date comes from the stream row
+
+    assert message == "1 process(es) failed or blocked: bad"
+    assert [row[1] for row in stream_rows(sql, "strict")] == ["FAILED"]
+    ((status, day),) = sql("SELECT status, business_date FROM cntl_af.cntl_cfg_log WHERE prcs_nm = 'later'")
+    assert (status, day) == ("SKIPPED", BUSINESS_DATE)

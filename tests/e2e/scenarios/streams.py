@@ -12,13 +12,14 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from llf.dagbuild.common import process_dag_id, stream_dag_id
-from llf.local.airflow import AirflowClient
+from llf.local.airflow import AirflowClient, poll
 from tests.e2e.scenarios.notebooks import SUCCEED, executions, scenario_notebook
 from tests.support.registry import Registry, Run
 
 BUSINESS_DATE = dt.date(2026, 3, 14)
 DAG_VISIBLE_TIMEOUT = 90  # snapshot refresh (2 s) + dag-processor interval (5 s), on a busy machine
 STREAM_RUN_TIMEOUT = 240
+CALLBACK_TIMEOUT = 60  # DAG callbacks run in the dag-processor's next loop
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,17 @@ class Scenario:
         return self.api.trigger(self.dag_id, {"business_date": business_date.isoformat(), "full_rerun": full_rerun})
 
     def wait(self, run_id: str) -> str:
-        return self.api.wait_for_run(self.dag_id, run_id, timeout=STREAM_RUN_TIMEOUT)
+        """The run's final state, once its stream row is closed too.
+
+        The last process to end closes the row; when some never ran (STOP, a killed task), the DAG's
+        failure callback does, in the dag-processor, a few seconds after the run ended.
+        """
+        state = self.api.wait_for_run(self.dag_id, run_id, timeout=STREAM_RUN_TIMEOUT)
+        closed = poll(lambda: True if self.sql(
+            "SELECT 1 FROM cntl_af.cntl_cfg_log WHERE strem_nm = %s AND run_id = %s AND prcs_nm IS NULL "
+            "AND end_ts IS NOT NULL", (self.name, run_id)) else None, timeout=CALLBACK_TIMEOUT)
+        assert closed, f"stream row of {run_id} still open {CALLBACK_TIMEOUT} s after the run ended:\n{self.story()}"
+        return state
 
     def run(self, *, full_rerun: bool = False) -> tuple[str, str]:
         """Trigger the stream for the business date and wait: (run id, final DAG run state)."""
