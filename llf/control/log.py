@@ -121,16 +121,16 @@ def mark_stream_running(url: str, strem_nm: str, business_date: dt.date, run_id:
         )
 
 
-def stream_run_date(url: str, strem_nm: str, run_id: str) -> dt.date | None:
-    """The business date of a stream run, from its stream-level row (None when no process opened one)."""
+def stream_run_row(url: str, strem_nm: str, run_id: str) -> tuple[dt.date, bool] | None:
+    """(business date, still open) of a stream run's stream-level row; None when no process opened one."""
     with transaction(url) as cursor:
         cursor.execute(
-            "SELECT business_date FROM cntl_af.cntl_cfg_log WHERE strem_nm = %s AND run_id = %s "
+            "SELECT business_date, end_ts IS NULL FROM cntl_af.cntl_cfg_log WHERE strem_nm = %s AND run_id = %s "
             "AND prcs_nm IS NULL ORDER BY log_id LIMIT 1",
             (strem_nm, run_id),
         )
         row = cursor.fetchone()
-    return row[0] if row else None
+    return (row[0], row[1]) if row else None
 
 
 def mark_stream_finished(url: str, strem_nm: str, run_id: str, status: str, message: str) -> None:

@@ -63,16 +63,17 @@ def run_context_of(
     )
 
 
-def stream_run_ended(context: Mapping[str, Any], *, strem_nm: str) -> None:
-    """Success and failure callback of a stream DAG run: close its log row, whoever did not yet.
+def stream_run_ended(context: Mapping[str, Any], *, strem_nm: str, timezone: str) -> None:
+    """Success and failure callback of a stream DAG run: close its log row if no process task did.
 
-    The last process task to end has usually closed it already; this covers the runs where some
-    process never ran (fail_policy STOP, a task that died before the runner started). It runs in the
-    dag-processor, so it reads the business date from the row the process tasks opened.
+    The last process task to end has usually closed it; this covers the runs where some process never
+    ran (fail_policy STOP, a task that died before the runner started). It runs in the dag-processor,
+    whose context may hold only the run id: the date then comes from the row the process tasks opened.
     """
-    from llf.runner.stream import finish_stream
+    from llf.runner.stream import finish_stream_if_open
 
-    finish_stream(strem_nm, context["run_id"])
+    business_date = business_date_of(context, timezone) if "dag_run" in context and "params" in context else None
+    finish_stream_if_open(strem_nm, context["run_id"], business_date)
 
 
 def dependency_conf(

@@ -83,6 +83,7 @@ def triggers_defer(catalog: Catalog) -> bool:
 def build_stream_dag(catalog: Catalog, stream: Stream, make_dag: DagStamp) -> DAG:
     groups = catalog.groups_of(stream)
     schedule = catalog.schedule_of(stream)
+    timezone = catalog.timezone_of(stream)
     owner = stream.owner_nm
     dag = make_dag(
         dag_id=stream_dag_id(stream.strem_nm),
@@ -93,8 +94,8 @@ def build_stream_dag(catalog: Catalog, stream: Stream, make_dag: DagStamp) -> DA
         max_active_tasks=max(group.max_parallel for group in groups) + 2,
         tags=["llf:stream", tag("stream", stream.strem_nm), *(tag("group", g.prcs_grp_nm) for g in groups)],
         default_args={"owner": owner},
-        on_success_callback=partial(callables.stream_run_ended, strem_nm=stream.strem_nm),
-        on_failure_callback=partial(callables.stream_run_ended, strem_nm=stream.strem_nm),
+        on_success_callback=partial(callables.stream_run_ended, strem_nm=stream.strem_nm, timezone=timezone),
+        on_failure_callback=partial(callables.stream_run_ended, strem_nm=stream.strem_nm, timezone=timezone),
     )
     head_rule = TriggerRule.ALL_SUCCESS if stream.fail_policy == "STOP" else TriggerRule.ALL_DONE
     stamp = _process(triggers_defer(catalog))

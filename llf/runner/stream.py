@@ -33,23 +33,18 @@ def _stream_processes(url: str, strem_nm: str) -> tuple[str, list[str]]:
     return (row[0], list(row[1])) if row else ("CONTINUE", [])
 
 
-def finish_stream(strem_nm: str, run_id: str, business_date: dt.date | None = None) -> str | None:
+def finish_stream(strem_nm: str, run_id: str, business_date: dt.date) -> str | None:
     """Close the stream run's row with its outcome; return the failure message, or None when it succeeded.
 
     Processes with no row in the run are recorded too: SKIPPED when a failure stopped the stream
-    (fail_policy STOP), else FAILED (their task ended before the runner started). Idempotent: called by
-    the last process task to end and again by the stream DAG's success/failure callback. The business
-    date is the row's own when not given (a callback may not know it).
+    (fail_policy STOP), else FAILED (their task ended before the runner started).
     """
     from llf.control.model import LogEntry
     from llf.runner.context import RunContext
 
     url = control_db_url()
-    business_date = business_date or run_log.stream_run_date(url, strem_nm, run_id)
-    if business_date is None:
-        log.warning("stream run %s of %s has no log row and no business date: nothing to close", run_id, strem_nm)
-        return None
-    run_log.mark_stream_running(url, strem_nm, business_date, run_id)  # when no process task ran
+    if run_log.stream_run_row(url, strem_nm, run_id) is None:  # no process task got as far as opening it
+        run_log.mark_stream_running(url, strem_nm, business_date, run_id)
     run_log.mark_abandoned_attempts_failed(url)
     fail_policy, processes = _stream_processes(url, strem_nm)
     attempts = run_log.attempts_of_stream_run(url, strem_nm, run_id)
@@ -87,3 +82,19 @@ def finish_stream_if_complete(strem_nm: str, business_date: dt.date, run_id: str
     latest = {entry.prcs_nm: entry.status for entry in run_log.attempts_of_stream_run(url, strem_nm, run_id)}
     if all(latest.get(name) not in (None, "RUNNING") for name in processes):
         finish_stream(strem_nm, run_id, business_date)
+
+
+def finish_stream_if_open(strem_nm: str, run_id: str, business_date: dt.date | None) -> None:
+    """The stream DAG's callbacks: close the row when no process task did, because some never ran.
+
+    The date is the row's own; `business_date` (None when the callback could not tell) is used only
+    when no process task opened a row at all.
+    """
+    row = run_log.stream_run_row(control_db_url(), strem_nm, run_id)
+    if row is not None and not row[1]:
+        return  # the last process task closed it
+    day = row[0] if row is not None else business_date
+    if day is None:
+        log.warning("stream run %s of %s: no log row and no business date, nothing to close", run_id, strem_nm)
+        return
+    finish_stream(strem_nm, run_id, day)

@@ -107,7 +107,7 @@ def test_given_a_stream_when_parsed_then_only_process_tasks_need_a_worker_and_ca
     assert isinstance(finish, EmptyOperator) and finish.trigger_rule == "all_success"
     assert {type(t) for t in sales.tasks} == {StreamProcess, EmptyOperator}
     for callback in (sales.on_success_callback, sales.on_failure_callback):
-        assert callback.keywords == {"strem_nm": "sales"}
+        assert callback.keywords == {"strem_nm": "sales", "timezone": "Europe/Paris"}
     assert sales.has_on_success_callback and sales.has_on_failure_callback
 
 

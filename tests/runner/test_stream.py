@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from llf.control import log as run_log
 from llf.runner.process import run_process
-from llf.runner.stream import finish_stream, open_stream_run
+from llf.runner.stream import finish_stream, finish_stream_if_open, open_stream_run
 from tests.runner.conftest import BUSINESS_DATE, run_context
 
 
@@ -30,12 +30,12 @@ def test_given_a_cleared_stream_run_when_a_task_runs_again_then_its_row_reopens_
     registry.process(stream["group"], "p1", notebook="ok.ipynb")
     open_stream_run("s", BUSINESS_DATE, "run-1")
     run_log.mark_success(control_db_url, run_context("p1", run_id="run-1", strem_run_id="run-1"), "ok")
-    finish_stream("s", "run-1")
+    finish_stream("s", "run-1", BUSINESS_DATE)
     assert stream_rows(sql, "s") == [("run-1", "SUCCESS", False)]
 
     open_stream_run("s", BUSINESS_DATE, "run-1")
     assert stream_rows(sql, "s") == [("run-1", "RUNNING", True)]
-    finish_stream("s", "run-1")
+    finish_stream("s", "run-1", BUSINESS_DATE)
     assert stream_rows(sql, "s") == [("run-1", "SUCCESS", False)]
 
 
@@ -52,8 +52,8 @@ def test_given_two_streams_sharing_a_scheduled_run_id_when_one_finishes_then_onl
     run_log.mark_failed(control_db_url, run_context("q1", strem_nm="other", run_id=run_id, strem_run_id=run_id),
                         "ValueError: boom")
 
-    assert finish_stream("s", run_id) is None
-    assert "q1" in finish_stream("other", run_id)
+    assert finish_stream("s", run_id, BUSINESS_DATE) is None
+    assert "q1" in finish_stream("other", run_id, BUSINESS_DATE)
 
     assert [row[1] for row in stream_rows(sql, "s")] == ["SUCCESS"]
     assert [row[1] for row in stream_rows(sql, "other")] == ["FAILED"]
@@ -70,8 +70,11 @@ def test_given_a_stream_run_when_its_last_process_ends_then_that_process_closes_
     run_process(run_context("p1", **in_stream))
     assert stream_rows(sql, "s") == [("run-1", "RUNNING", True)]  # p2 has not ended yet
     run_process(run_context("p2", **in_stream))
+    closed_at = sql("SELECT end_ts FROM cntl_af.cntl_cfg_log WHERE prcs_nm IS NULL")
 
     assert stream_rows(sql, "s") == [("run-1", "SUCCESS", False)]
+    finish_stream_if_open("s", "run-1", None)  # the DAG's success callback, later: leaves the row as it is
+    assert sql("SELECT end_ts FROM cntl_af.cntl_cfg_log WHERE prcs_nm IS NULL") == closed_at
 
 
 def test_given_a_stopped_stream_when_its_callback_closes_the_run_then_never_run_processes_are_skipped(
@@ -84,9 +87,22 @@ def test_given_a_stopped_stream_when_its_callback_closes_the_run_then_never_run_
     run_log.mark_failed(control_db_url, run_context("bad", strem_nm="strict", run_id="run-1", strem_run_id="run-1"),
                         "ValueError: boom")
 
-    message = finish_stream("strict", "run-1")  # the business date comes from the stream row
+    finish_stream_if_open("strict", "run-1", None)  # the failure callback: the date comes from the row
 
-    assert message == "1 process(es) failed or blocked: bad"
     assert [row[1] for row in stream_rows(sql, "strict")] == ["FAILED"]
+    assert sql("SELECT message FROM cntl_af.cntl_cfg_log WHERE strem_nm = 'strict' AND prcs_nm IS NULL") == [
+        ("1 process(es) failed or blocked: bad",)]
     ((status, day),) = sql("SELECT status, business_date FROM cntl_af.cntl_cfg_log WHERE prcs_nm = 'later'")
     assert (status, day) == ("SKIPPED", BUSINESS_DATE)
+
+
+def test_given_a_run_whose_processes_all_died_before_the_runner_when_its_callback_runs_then_they_are_failed(
+    registry, stream, sql, control_db_url
+):
+    registry.process(stream["group"], "p1", notebook="ok.ipynb")
+
+    finish_stream_if_open("s", "run-9", BUSINESS_DATE)  # no row was opened: the date comes from the callback
+
+    assert stream_rows(sql, "s") == [("run-9", "FAILED", False)]
+    ((status, message),) = sql("SELECT status, message FROM cntl_af.cntl_cfg_log WHERE prcs_nm = 'p1'")
+    assert status == "FAILED" and "no result recorded" in message
