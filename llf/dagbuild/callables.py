@@ -103,26 +103,13 @@ def run_in_stream(context: Mapping[str, Any], *, strem_nm: str, prcs_nm: str, re
     from llf.runner.stream import open_stream_run
     from llf.runner.tasks import dependencies_to_trigger, run_process
 
-    business_date = business_date_of(context, timezone)
-    full_rerun = bool(context["params"].get("full_rerun"))
-    open_stream_run(strem_nm, business_date, context["run_id"])
-    ti = context["ti"]
-    run_context = RunContext(
-        strem_nm=strem_nm,
-        prcs_nm=prcs_nm,
-        business_date=business_date,
-        run_id=context["run_id"],
-        strem_run_id=context["run_id"],
-        dag_id=ti.dag_id,
-        task_id=ti.task_id,
-        try_number=ti.try_number,
-        full_rerun=full_rerun,
-        triggered_by="stream",
-        params=registered_params,
-    )
+    run_context = run_context_of(
+        context, prcs_nm=prcs_nm, registered_params=registered_params, timezone=timezone
+    ).model_copy(update={"strem_nm": strem_nm, "strem_run_id": context["run_id"], "triggered_by": "stream"})
+    open_stream_run(strem_nm, run_context.business_date, run_context.run_id)
     if dependencies_to_trigger(run_context):
-        return process_run_conf(business_date=business_date, full_rerun=full_rerun, strem_nm=strem_nm,
-                                strem_run_id=context["run_id"], triggered_by="stream")
+        return process_run_conf(business_date=run_context.business_date, full_rerun=run_context.full_rerun,
+                                strem_nm=strem_nm, strem_run_id=run_context.run_id, triggered_by="stream")
     run_process(run_context)
     return None
 
