@@ -80,12 +80,20 @@ def test_given_a_schema_when_asked_then_the_grammar_yields_a_validated_instance(
     assert isinstance(answer, Sentiment)
 
 
+def _cosine(left: list[float], right: list[float]) -> float:
+    dot = math.fsum(a * b for a, b in zip(left, right, strict=True))
+    return dot / math.sqrt(math.fsum(a * a for a in left) * math.fsum(b * b for b in right))
+
+
 def test_given_texts_when_embedded_then_each_gets_a_unit_vector_of_the_model_dimension(local_env: None) -> None:
     vectors = open_llm().embed(["red shoes", "a blue shirt for summer", "red shoes"])
 
     assert len({len(vector) for vector in vectors}) == 1 and len(vectors[0]) == 640  # gemma-3-270m's width
     assert all(math.isclose(math.fsum(v * v for v in vector), 1.0, rel_tol=1e-3) for vector in vectors)
-    assert vectors[0] == pytest.approx(vectors[2])
+    # Same text, same direction up to float noise: llama.cpp's sums vary with the CPU's SIMD width and thread
+    # split (~3e-6 relative seen), so the vectors are compared by cosine, as search uses them, never bit by bit.
+    assert _cosine(vectors[0], vectors[2]) >= 0.9999
+    assert _cosine(vectors[0], vectors[1]) < 0.9999  # the bound tells texts apart (measured 0.67 here)
 
 
 def test_given_several_threads_when_mapped_then_calls_take_turns_on_the_one_model(local_env: None) -> None:
