@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import itertools
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
+import boto3
 import httpx
 import pandas as pd
 import pytest
 
 from llf.exceptions import ConfigurationError
 from llf.services.lake import Lake, LakePathError, open_lake
+from llf.services.lake.base import LakeWriteError
+from llf.services.lake.s3 import PART_BYTES
 
 _buckets = itertools.count()
 
@@ -129,3 +136,106 @@ def test_given_wrong_credentials_when_put_then_the_error_names_the_key_settings(
 
     with pytest.raises(ConfigurationError, match="LLF_MINIO_ACCESS_KEY and LLF_MINIO_SECRET_KEY"):
         open_lake("s3://guarded/p").put("x.txt", "x")
+
+
+class BreakingStream(io.RawIOBase):
+    """A binary stream that delivers `good` bytes, then fails as a full disk would: a source dying midway."""
+
+    def __init__(self, good: int) -> None:
+        self.left = good
+        self.delivered = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if not self.left:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        count = self.left if size < 0 else min(size, self.left)
+        self.left -= count
+        self.delivered += count
+        return b"x" * count
+
+
+def _stored_files(root: Path) -> list[str]:
+    """Every file under the folder, temporary ones included (list() hides those)."""
+    return sorted(path.relative_to(root).as_posix() for path in root.rglob("*") if path.is_file())
+
+
+def _open_uploads(lake) -> list[dict]:
+    """Multipart uploads still open in the lake's bucket, asked through boto3 (a second, independent client)."""
+    client = boto3.client("s3", endpoint_url=f"http://{lake.endpoint}", aws_access_key_id="testing",
+                          aws_secret_access_key="testing-secret", region_name="us-east-1")
+    return client.list_multipart_uploads(Bucket=lake.bucket).get("Uploads", [])
+
+
+def test_given_data_that_breaks_after_a_full_part_when_put_then_nothing_is_stored_and_the_error_names_the_path(
+    lake: Lake,
+) -> None:
+    stream = BreakingStream(good=PART_BYTES + 1024 * 1024)  # MinIO: one part uploaded before the failure
+
+    with pytest.raises(LakeWriteError, match=r"'out/big\.bin'.*nothing was stored.*No space left") as raised:
+        lake.put("out/big.bin", stream)
+
+    assert stream.delivered > PART_BYTES  # the failure came midway, after data had been written
+    folder = hasattr(lake, "root")
+    assert str(lake.root / "out/big.bin" if folder else f"s3://{lake.bucket}/prefix/out/big.bin") in str(raised.value)
+    assert not lake.exists("out/big.bin") and lake.list() == []
+    if folder:
+        assert _stored_files(lake.root) == []  # no partial file and no temporary file
+    else:
+        assert _open_uploads(lake) == []  # the multipart upload was aborted: no parts left behind
+
+
+def test_given_a_stored_object_when_an_overwrite_fails_midway_then_the_old_content_stays(lake: Lake) -> None:
+    lake.put("report.csv", "old,content\n")
+
+    with pytest.raises(LakeWriteError, match="report.csv"):
+        lake.put("report.csv", BreakingStream(good=1000))
+
+    assert lake.get("report.csv") == b"old,content\n"
+    if hasattr(lake, "root"):
+        assert _stored_files(lake.root) == ["report.csv"]
+
+
+def test_given_a_file_size_limit_when_a_folder_put_hits_it_midway_then_no_partial_or_temporary_file_remains(
+    tmp_path: Path,
+) -> None:
+    """A real write failure from the kernel (EFBIG past RLIMIT_FSIZE, as a full disk fails a write midway),
+    in a child process so the limit binds nothing else; root is bound by it too."""
+    root = tmp_path / "lake"
+    script = textwrap.dedent(f"""
+        import resource
+        from llf.services.lake import open_lake
+        lake = open_lake({root.as_uri()!r})
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1024 * 1024, resource.RLIM_INFINITY))
+        try:
+            lake.put("runs/big.bin", b"x" * (3 * 1024 * 1024))
+        except Exception as error:
+            print(type(error).__name__, error)
+    """)
+
+    child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+
+    assert child.stdout.startswith("LakeWriteError Writing 'runs/big.bin' to the lake"), child.stdout + child.stderr
+    assert "nothing was stored" in child.stdout and str(root) in child.stdout
+    assert _stored_files(root) == []
+
+
+def test_given_a_folder_where_the_object_should_go_when_put_then_the_rename_fails_and_no_temporary_file_remains(
+    tmp_path: Path,
+) -> None:
+    lake = open_lake((tmp_path / "lake").as_uri())
+    lake.put("a/inside.txt", "x")  # "a" is now a folder: a file cannot replace it
+
+    with pytest.raises(LakeWriteError, match=r"'a'.*nothing was stored"):
+        lake.put("a", "y" * 10_000)
+
+    assert _stored_files(tmp_path / "lake") == ["a/inside.txt"]
+
+
+def test_given_an_unsupported_type_when_put_then_it_is_refused_before_anything_is_written(lake: Lake) -> None:
+    with pytest.raises(TypeError, match="Cannot store a dict"):
+        lake.put("x.json", {"not": "bytes"})
+
+    assert lake.list() == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Protocol, Union
 
@@ -15,8 +16,19 @@ if TYPE_CHECKING:
 LakeData = Union[bytes, str, Path, IO[bytes], "pandas.DataFrame"]
 
 
+# Data is copied into the lake in pieces of this size, so a large file or stream never sits whole in memory.
+CHUNK_BYTES = 8 * 1024 * 1024
+
+
 class LakePathError(LlfError, ValueError):
     """A lake path is absolute or climbs out of the lake root; lake paths are relative keys."""
+
+
+class LakeWriteError(LlfError, OSError):
+    """A write to the lake failed and stored nothing: the object there before, if any, is unchanged.
+
+    An OSError too, so code that handled the disk or network errors of a write still does.
+    """
 
 
 class Lake(Protocol):
@@ -83,3 +95,25 @@ def to_bytes(data: LakeData) -> bytes:
     raise TypeError(
         f"Cannot store a {type(data).__name__} in the lake: pass bytes, str, a Path, a file or a DataFrame."
     )
+
+
+def byte_chunks(data: LakeData) -> Iterator[bytes]:
+    """The bytes of `data` in pieces of at most CHUNK_BYTES: files and streams are read as they are written.
+
+    The type is checked now, so an unsupported input fails before a write has started.
+    """
+    if isinstance(data, Path):
+        return _file_chunks(data)
+    if hasattr(data, "read") and not hasattr(data, "to_csv"):
+        return _stream_chunks(data)
+    return iter([to_bytes(data)])
+
+
+def _file_chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as file:
+        yield from _stream_chunks(file)
+
+
+def _stream_chunks(stream: IO) -> Iterator[bytes]:
+    while chunk := stream.read(CHUNK_BYTES):
+        yield chunk.encode("utf-8") if isinstance(chunk, str) else bytes(chunk)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import uuid
+from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from llf.exceptions import ConfigurationError
-from llf.services.lake.base import LakeData, clean_key, clean_prefix, to_bytes
+from llf.services.lake.base import LakeData, LakeWriteError, byte_chunks, clean_key, clean_prefix
+
+# Errors that mean the lake folder itself is misconfigured (LLF_LAKE_URL), not that this one write failed.
+_SETTING_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS}
 
 
 @dataclass(frozen=True)
@@ -38,18 +45,36 @@ class FolderLake:
         return self.root / clean_key(path)
 
     def put(self, path: str, data: LakeData) -> str:
+        """Write all of `data` or nothing: readers see the old file or the new one, never a part of one.
+
+        The bytes go to a hidden temporary file beside the target, are flushed to disk, then renamed over
+        it; on any failure (disk full, a stream that breaks midway) the temporary file is removed.
+        """
         target = self._file(path)
-        content = to_bytes(data)
+        chunks = byte_chunks(data)  # an unsupported type fails here, before anything is written
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-            temporary.write_bytes(content)
-            temporary.replace(target)  # readers never see half a file
+            _write_atomically(target, chunks)
         except OSError as error:
-            raise ConfigurationError(
-                f"Cannot write {target} in the lake folder (LLF_LAKE_URL): {error.strerror or error}."
+            if self._refused(error):
+                raise ConfigurationError(
+                    f"Cannot write {target} in the lake folder (LLF_LAKE_URL): {error.strerror or error}."
+                ) from error
+            raise LakeWriteError(
+                f"Writing {clean_key(path)!r} to the lake ({target}) failed; nothing was stored: "
+                f"{error.strerror or error}."
+            ) from error
+        except Exception as error:
+            raise LakeWriteError(
+                f"Writing {clean_key(path)!r} to the lake ({target}) failed; nothing was stored: "
+                f"{type(error).__name__}: {error}"
             ) from error
         return target.as_uri()
+
+    def _refused(self, error: OSError) -> bool:
+        """A permission or read-only error on the lake folder itself (not on the data being read):
+        LLF_LAKE_URL names a folder this process cannot write, a setting to fix rather than one failed write."""
+        return error.errno in _SETTING_ERRNOS and str(error.filename or "").startswith(str(self.root))
 
     def get(self, path: str) -> bytes:
         target = self._file(path)
@@ -70,6 +95,39 @@ class FolderLake:
 
     def url(self, path: str) -> str:
         return self._file(path).as_uri()
+
+
+def _write_atomically(target: Path, chunks: Iterable[bytes]) -> None:
+    """Write `chunks` to a temporary file beside `target` and rename it over `target`; no trace on failure.
+
+    The name is unique per call (two threads writing one key never share a file) and starts with '.' and
+    ends with '.tmp', so list() never shows it. fsync before the rename: after a crash the target holds
+    the old bytes or the new ones, never an empty file.
+    """
+    temporary = target.with_name(f".{target.name[:200]}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # mode as open() would
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            for chunk in chunks:
+                file.write(chunk)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            temporary.unlink()
+        raise
+    _sync_folder(target.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the rename durable; best effort, as some file systems cannot fsync a directory."""
+    with suppress(OSError):
+        descriptor = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
 
 
 def _is_temporary(key: str) -> bool:

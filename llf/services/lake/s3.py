@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import mimetypes
 import os
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from minio import Minio
 from minio.error import S3Error
 
 from llf.exceptions import ConfigurationError
-from llf.services.lake.base import LakeData, clean_key, clean_prefix, to_bytes
+from llf.services.lake.base import CHUNK_BYTES, LakeData, LakeWriteError, byte_chunks, clean_key, clean_prefix
 
 ENDPOINT_ENV = "LLF_MINIO_ENDPOINT"
 ACCESS_KEY_ENV = "LLF_MINIO_ACCESS_KEY"
@@ -25,6 +24,34 @@ SECURE_ENV = "LLF_MINIO_SECURE"
 PRESIGNED_TTL = timedelta(hours=12)
 _MISSING = {"NoSuchKey", "NoSuchBucket", "NoSuchObject", "ResourceNotFound"}
 _CREDENTIAL_ERRORS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken"}
+# Larger objects go up as a multipart upload of parts this size, one part in memory at a time.
+PART_BYTES = CHUNK_BYTES
+
+
+class _SourceFailed(Exception):
+    """Reading the data being written failed (its cause): not to be taken for a network error."""
+
+
+class _ChunkReader:
+    """The file-like `read(size)` the minio SDK reads a stream of unknown length through, over byte chunks."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buffer = bytearray()
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buffer) < size:
+            try:
+                chunk = next(self._chunks, None)
+            except Exception as error:
+                raise _SourceFailed() from error
+            if chunk is None:
+                break
+            self._buffer += chunk
+        taken = len(self._buffer) if size < 0 else min(size, len(self._buffer))
+        data = bytes(self._buffer[:taken])
+        del self._buffer[:taken]
+        return data
 
 
 @dataclass
@@ -73,13 +100,28 @@ class MinioLake:
         self._bucket_ready = True
 
     def put(self, path: str, data: LakeData) -> str:
-        self._ensure_bucket()
+        """Write all of `data` or nothing: S3 shows an object only once its upload completed.
+
+        Small data is one PUT; larger data a multipart upload, which the minio SDK aborts when anything
+        fails (the network, or the data source breaking midway), so no object and no parts are left and an
+        object already at `path` keeps its old content.
+        """
         name = self._object(path)
-        content = to_bytes(data)
+        location = f"s3://{self.bucket}/{name}"
+        reader = _ChunkReader(byte_chunks(data))  # an unsupported type fails here, before any request
+        self._ensure_bucket()
         content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        with self._errors(f"write {name}"):
-            self.client.put_object(self.bucket, name, io.BytesIO(content), len(content), content_type)
-        return f"s3://{self.bucket}/{name}"
+        try:
+            with self._errors(f"write {name}"):
+                self.client.put_object(self.bucket, name, reader, -1, content_type, part_size=PART_BYTES,
+                                       num_parallel_uploads=1)  # parts in order: one in memory at a time
+        except (_SourceFailed, S3Error) as error:
+            cause = error.__cause__ if isinstance(error, _SourceFailed) else error
+            raise LakeWriteError(
+                f"Writing {clean_key(path)!r} to the lake ({location}) failed; nothing was stored: "
+                f"{type(cause).__name__}: {cause}"
+            ) from cause
+        return location
 
     def get(self, path: str) -> bytes:
         name = self._object(path)
