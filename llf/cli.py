@@ -40,11 +40,24 @@ def _db_apply(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    """One line per problem (table, row, fix), exit 1 if any; never a traceback.
+
+    A database that cannot be read (unreachable, schema not upgraded) is an LlfError naming the fix,
+    printed by main (exit 2); validate() itself never raises.
+    """
     from llf.control.repository import read_snapshot
     from llf.control.validation import validate
 
-    snapshot = read_snapshot(control_db_url(args.db_url))
-    problems = validate(snapshot, notebooks_dir())
+    url, folder = control_db_url(args.db_url), notebooks_dir()
+    try:
+        snapshot = read_snapshot(url)
+    except LlfError:
+        raise
+    except Exception as error:  # read_snapshot names what it knows; anything else still gets one line
+        errors.print(f"error: reading the registrations failed: {_one_line(f'{type(error).__name__}: {error}')}",
+                     markup=False, soft_wrap=True)
+        return 2
+    problems = validate(snapshot, folder)
     for problem in problems:
         console.print(str(problem), markup=False, soft_wrap=True)
     if problems:
@@ -57,13 +70,34 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _iso_date(text: str) -> dt.date:
+    """An argparse type: a calendar date written YYYY-MM-DD, else a usage error (exit 2) saying so.
+
+    Strict on purpose: date.fromisoformat would also take 20260101 or 2026-W01-1, which no one means here.
+    """
+    import re  # here, not at the top: only this argument needs it
+
+    try:
+        if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+            return dt.date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"{text} is not a date (YYYY-MM-DD)")
+
+
 def _status(args: argparse.Namespace) -> int:
     from llf.control.log import mark_abandoned_attempts_failed
-    from llf.control.status import any_failed, latest_statuses, status_table
+    from llf.control.status import any_failed, latest_statuses, status_table, stream_is_registered
 
     url = control_db_url(args.db_url)
     mark_abandoned_attempts_failed(url)  # never show a dead worker's attempt as RUNNING
     rows = latest_statuses(url, stream=args.stream, business_date=args.date)
+    if args.stream and not rows and not stream_is_registered(url, args.stream):
+        # a usage error, not an empty table with exit 0: a mistyped name must not read as "nothing failed"
+        errors.print(f"error: --stream {args.stream}: no stream of that name is registered "
+                     "(cntl_af.cntl_cfg_strem); `llf status` without --stream lists every active one.",
+                     markup=False, soft_wrap=True)
+        return 2
     console.print(status_table(rows, "llf status" + (f" for {args.date}" if args.date else " (latest attempt)")))
     return 1 if any_failed(rows) else 0
 
@@ -78,14 +112,15 @@ def _local_up(args: argparse.Namespace) -> int:
     from llf.local.demo import start_local
 
     stack, _ = start_local(console)
-    console.print(f"Airflow UI: {stack.base_url} · control DB: LLF_CONTROL_DB_URL='{stack.control_db_url}'")
+    console.print(f"Airflow UI: {stack.base_url} · control DB: LLF_CONTROL_DB_URL='{stack.control_db_url}'",
+                  markup=False)
     return 0
 
 
 def _local_stop(args: argparse.Namespace) -> int:
     from llf.local.stack import LocalSettings, LocalStack
 
-    LocalStack(LocalSettings.from_env()).stop(say=console.print)
+    LocalStack(LocalSettings.from_env()).stop(say=lambda line: console.print(line, markup=False))
     return 0
 
 
@@ -108,13 +143,13 @@ def _parser() -> argparse.ArgumentParser:
     command("validate", _validate, "check the registrations; one line per problem, exit 1 if any")
     status = command("status", _status, "latest status per process; exit 1 if any is FAILED or BLOCKED")
     status.add_argument("--stream", help="only this stream (strem_nm)")
-    status.add_argument("--date", type=dt.date.fromisoformat, help="business date YYYY-MM-DD (default: latest)")
+    status.add_argument("--date", type=_iso_date, help="business date YYYY-MM-DD (default: latest)")
     local = commands.add_parser(
         "local", help="local mode without Docker: embedded PostgreSQL + Airflow on localhost (LLF_LOCAL_DIR)"
     ).add_subparsers(dest="local_command", required=True)
     demo = local.add_parser("demo", help="start local mode, run the example streams with live progress, "
                             "print the status table; exit 1 if a process failed")
-    demo.add_argument("--date", type=dt.date.fromisoformat, default=dt.date.today(),
+    demo.add_argument("--date", type=_iso_date, default=dt.date.today(),
                       help="business date YYYY-MM-DD (default: today)")
     demo.add_argument("--full-rerun", action="store_true", help="rerun processes already successful for the date")
     demo.add_argument("--timeout-min", type=float, default=60, help="give up waiting after this long (default 60)")
@@ -131,8 +166,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.handler(args)
     except LlfError as error:
-        errors.print(f"error: {error}", markup=False)
+        errors.print(f"error: {_one_line(str(error))}", markup=False, soft_wrap=True)
         return 2
+
+
+def _one_line(text: str) -> str:
+    """Errors are printed on one line whatever the terminal width, so scripts can grep them."""
+    return " ".join(text.split())
 
 
 if __name__ == "__main__":

@@ -2,6 +2,9 @@
 
 The snapshot holds every row, active or not, so validation can say "depends on an inactive process";
 the `active_*` views give what Airflow should show.
+
+The bounds below are what a registration can never sensibly exceed; control_sql/0023 makes the database
+refuse the same values for new rows and `llf validate` reports rows older than that migration.
 """
 
 from __future__ import annotations
@@ -12,11 +15,43 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+# Minutes: a notebook run of more than a week is a hung run, and Airflow's execution_timeout is built from it.
+TIMEOUT_MIN_MAX = 10080
+# Processes of one group at once: beyond Airflow's default [core] parallelism (32) twice over.
+MAX_PARALLEL_MAX = 64
+# Airflow retries of one notebook run: more is a loop, not a retry policy.
+RETRIES_MAX = 100
+# Nesting of params: notebook parameters are flat values; JSON deeper than this cannot be read back safely.
+PARAMS_MAX_DEPTH = 32
+# What the snapshot holds instead of params nested deeper (llf.control.repository), for validation to name.
+TOO_DEEP_PARAMS = f"params nested deeper than {PARAMS_MAX_DEPTH} levels (not read)"
+# Airflow keeps a DAG's owners in a 2000-character column, its task ids in 250, a schedule's description in 1000.
+OWNER_MAX_LENGTH = 2000
+AIRFLOW_ID_MAX_LENGTH = 250
+CRON_DESCRIPTION_MAX_LENGTH = 1000
+# The task every stream DAG ends with; a group id equal to it would collide with it.
+FINISH_STREAM_TASK_ID = "finish_stream"
+RESERVED_GROUP_IDS = frozenset({FINISH_STREAM_TASK_ID})
+
+
+def task_group_id(prcs_grp_nm: str) -> str:
+    """The TaskGroup id of a group in its stream DAG: task group ids may not contain dots, names may."""
+    return prcs_grp_nm.replace(".", "_")
+
+
+def stream_task_id(prcs_grp_nm: str, prcs_nm: str) -> str:
+    """The id of a process's task in its stream DAG (Airflow prefixes it with the group's id)."""
+    return f"{task_group_id(prcs_grp_nm)}.{prcs_nm}"
+
 
 class Record(BaseModel):
-    """A row of a control table; columns not modelled here are ignored."""
+    """A row of a control table; columns not modelled here are ignored.
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    NaN and infinite numbers are written to JSON as strings, not null: a timeout_min of 'NaN' (which the
+    database once accepted) must survive the snapshot cache so validation can name the row.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore", ser_json_inf_nan="strings")
 
 
 class Stream(Record):
@@ -117,6 +152,29 @@ class Snapshot(Record):
     def system_file_by_process_id(self) -> dict[int, SystemFile]:
         return {system_file.prcs_id: system_file for system_file in self.system_files}
 
+    @cached_property
+    def groups_by_stream_id(self) -> dict[int, list[ProcessGroup]]:
+        """Every group (active or not) of each stream, in run order."""
+        index: dict[int, list[ProcessGroup]] = {}
+        for group in sorted(self.groups, key=lambda g: (g.priority, g.prcs_grp_nm)):
+            index.setdefault(group.strem_id, []).append(group)
+        return index
+
+    @cached_property
+    def processes_by_group_id(self) -> dict[int, list[Process]]:
+        """Every process (active or not) of each group, in start order."""
+        index: dict[int, list[Process]] = {}
+        for process in sorted(self.processes, key=lambda p: (p.priority, p.prcs_nm)):
+            index.setdefault(process.prcs_grp_id, []).append(process)
+        return index
+
+    @cached_property
+    def dependency_rows_by_process_id(self) -> dict[int, list[Dependency]]:
+        index: dict[int, list[Dependency]] = {}
+        for row in self.dependencies:
+            index.setdefault(row.prcs_id, []).append(row)
+        return index
+
     def stream_of(self, process: Process) -> Stream:
         return self.stream_by_id[self.group_by_id[process.prcs_grp_id].strem_id]
 
@@ -130,24 +188,20 @@ class Snapshot(Record):
 
     def active_groups(self, stream: Stream) -> list[ProcessGroup]:
         """The stream's active groups in run order (priority, then name for a stable tie-break)."""
-        groups = (g for g in self.groups if g.strem_id == stream.strem_id and g.actv_flg)
-        return sorted(groups, key=lambda g: (g.priority, g.prcs_grp_nm))
+        return [g for g in self.groups_by_stream_id.get(stream.strem_id, []) if g.actv_flg]
 
     def active_processes(self, group: ProcessGroup | None = None) -> list[Process]:
         """Active processes in start order; of one group when given, else of the whole snapshot."""
-        processes = (
-            p
-            for p in self.processes
-            if self.is_active(p) and (group is None or p.prcs_grp_id == group.prcs_grp_id)
-        )
-        return sorted(processes, key=lambda p: (p.priority, p.prcs_nm))
+        if group is not None:
+            return [p for p in self.processes_by_group_id.get(group.prcs_grp_id, []) if self.is_active(p)]
+        return sorted((p for p in self.processes if self.is_active(p)), key=lambda p: (p.priority, p.prcs_nm))
 
     def dependencies_of(self, process: Process) -> list[Process]:
         """The processes an active dependency row says this one waits for."""
         return [
             self.process_by_id[d.depn_prcs_id]
-            for d in self.dependencies
-            if d.prcs_id == process.prcs_id and d.actv_flg
+            for d in self.dependency_rows_by_process_id.get(process.prcs_id, [])
+            if d.actv_flg
         ]
 
     def active_schedule(self, stream: Stream) -> Schedule | None:

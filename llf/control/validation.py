@@ -1,21 +1,54 @@
 """`llf validate`: problems in the registrations that the database alone cannot refuse.
 
 Each problem names the table, the row and the fix, and the streams it affects, so the DAG builder can
-isolate a bad stream while every other stream still loads.
+isolate a bad stream while every other stream still loads. Validation itself never raises: every check
+runs per stream inside a guard, and a check that fails on some row becomes a problem of that stream
+only ("llf could not check ..."), so a hostile row, or a bug here, costs one stream, not every DAG.
+
+Beyond wrong references it finds what Airflow would refuse later, out of the builder's reach: ids over
+250 characters, owners over the 2000 characters Airflow stores, a schedule that never fires or whose
+description does not fit Airflow's column; and rows registered before control_sql/0023 that the
+database now refuses (bounds in llf.control.model).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path, PurePosixPath
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any
+from zoneinfo import ZoneInfo
 
-import nbformat
-from croniter import croniter
+from llf.control.model import (
+    AIRFLOW_ID_MAX_LENGTH,
+    CRON_DESCRIPTION_MAX_LENGTH,
+    MAX_PARALLEL_MAX,
+    OWNER_MAX_LENGTH,
+    PARAMS_MAX_DEPTH,
+    RESERVED_GROUP_IDS,
+    RETRIES_MAX,
+    TIMEOUT_MIN_MAX,
+    TOO_DEEP_PARAMS,
+    Process,
+    ProcessGroup,
+    Schedule,
+    Snapshot,
+    Stream,
+    stream_task_id,
+    task_group_id,
+)
 
-from llf.control.model import Process, Snapshot
+DETAIL_MAX_LENGTH = 300  # of an error message quoted in a problem: jsonschema's run to pages
+
+
+def one_line(text: str, limit: int = DETAIL_MAX_LENGTH) -> str:
+    """Text on one line, shortened: a problem is printed as exactly one line."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -27,20 +60,72 @@ class Problem:
     streams: frozenset[str]
 
     def __str__(self) -> str:
-        return f"{self.table} ({self.row}): {self.message}. Fix: {self.fix}."
+        return one_line(f"{self.table} ({self.row}): {self.message}. Fix: {self.fix}.", limit=4000)
+
+
+StreamCheck = Callable[[Snapshot, Stream, Path], Iterable[Problem]]
 
 
 def validate(snapshot: Snapshot, notebooks_dir: Path) -> list[Problem]:
-    """Every problem of the active registrations, in a stable order."""
-    checks = (
-        _cycles,
-        _inactive_dependencies,
-        _system_files,
-        _params,
-        _schedules,
-        _empty_streams_and_groups,
+    """Every problem of the active registrations, in a stable order; never raises.
+
+    The last ones are the dependants of invalid streams, which are invalid too (see invalid_dependants).
+    """
+    problems = _guarded_cycles(snapshot)
+    for stream in snapshot.active_streams():
+        for check in STREAM_CHECKS:
+            try:
+                problems.extend(check(snapshot, stream, notebooks_dir))
+            except Exception as error:  # a check must not fail every stream: see the module docstring
+                problems.append(_check_failed(check.__name__, stream, error))
+    return problems + invalid_dependants(snapshot, {name for problem in problems for name in problem.streams})
+
+
+def invalid_dependants(snapshot: Snapshot, invalid_streams: Iterable[str]) -> list[Problem]:
+    """A process whose dependency lives in an invalid stream could never run: its stream is invalid too.
+
+    Repeated until nothing changes, because the newly invalid stream may itself be depended on. Used by
+    validate and by the DAG builder, for a stream whose DAGs failed to build.
+    """
+    invalid, problems = set(invalid_streams), []
+    changed = True
+    while changed:
+        changed = False
+        for process in snapshot.active_processes():
+            stream = snapshot.stream_of(process).strem_nm
+            if stream in invalid:
+                continue
+            for dependency in snapshot.dependencies_of(process):
+                dependency_stream = snapshot.stream_of(dependency).strem_nm
+                if dependency_stream in invalid:
+                    problems.append(Problem(
+                        "cntl_cfg_prcs_depn", f"prcs_nm={process.prcs_nm}, depn_prcs_nm={dependency.prcs_nm}",
+                        f"{process.prcs_nm} depends on {dependency.prcs_nm} of stream {dependency_stream}, "
+                        "whose registrations are invalid", f"correct the rows listed on stream__{dependency_stream}",
+                        frozenset({stream})))
+                    invalid.add(stream)
+                    changed = True
+                    break
+    return problems
+
+
+def _check_failed(check: str, stream: Stream, error: Exception) -> Problem:
+    return Problem(
+        "cntl_cfg_strem",
+        _stream_row(stream),
+        f"llf could not check this stream's registrations ({check.strip('_')}: "
+        f"{type(error).__name__}: {one_line(str(error))})",
+        "correct the stream's odd rows, or report this llf bug with the message",
+        frozenset({stream.strem_nm}),
     )
-    return [problem for check in checks for problem in check(snapshot, notebooks_dir)]
+
+
+def _stream_row(stream: Stream) -> str:
+    return f"strem_id={stream.strem_id}, strem_nm={stream.strem_nm}"
+
+
+def _group_row(group: ProcessGroup, stream: Stream) -> str:
+    return f"prcs_grp_id={group.prcs_grp_id}, prcs_grp_nm={group.prcs_grp_nm}, strem_nm={stream.strem_nm}"
 
 
 def _row(process: Process) -> str:
@@ -51,7 +136,21 @@ def _streams_of(snapshot: Snapshot, *processes: Process) -> frozenset[str]:
     return frozenset(snapshot.stream_of(p).strem_nm for p in processes)
 
 
-def _cycles(snapshot: Snapshot, _: Path) -> list[Problem]:
+def _active_processes_of(snapshot: Snapshot, stream: Stream) -> list[Process]:
+    return [p for g in snapshot.active_groups(stream) for p in snapshot.active_processes(g)]
+
+
+def _guarded_cycles(snapshot: Snapshot) -> list[Problem]:
+    """The cycle check spans streams; if it fails, every stream with a dependency row is unchecked."""
+    try:
+        return _cycles(snapshot)
+    except Exception as error:  # see validate
+        involved = {snapshot.stream_of(snapshot.process_by_id[row.prcs_id]).strem_nm
+                    for row in snapshot.dependencies if row.actv_flg}
+        return [_check_failed("cycles", s, error) for s in snapshot.active_streams() if s.strem_nm in involved]
+
+
+def _cycles(snapshot: Snapshot) -> list[Problem]:
     """Each dependency cycle once, naming every process in it (graphlib finds one cycle at a time)."""
     graph = {
         p.prcs_id: {d.prcs_id for d in snapshot.dependencies_of(p) if snapshot.is_active(d)}
@@ -79,9 +178,9 @@ def _cycles(snapshot: Snapshot, _: Path) -> list[Problem]:
             graph[cycle_ids[1]].discard(cycle_ids[0])
 
 
-def _inactive_dependencies(snapshot: Snapshot, _: Path) -> list[Problem]:
+def _inactive_dependencies(snapshot: Snapshot, stream: Stream, _: Path) -> list[Problem]:
     problems = []
-    for process in snapshot.active_processes():
+    for process in _active_processes_of(snapshot, stream):
         for dependency in snapshot.dependencies_of(process):
             if not snapshot.is_active(dependency):
                 problems.append(
@@ -91,15 +190,15 @@ def _inactive_dependencies(snapshot: Snapshot, _: Path) -> list[Problem]:
                         message=f"{process.prcs_nm} depends on inactive process {dependency.prcs_nm} "
                         "(it, its group or its stream has actv_flg = false), so it could never run",
                         fix=f"activate {dependency.prcs_nm} or set this dependency's actv_flg = false",
-                        streams=_streams_of(snapshot, process),
+                        streams=frozenset({stream.strem_nm}),
                     )
                 )
     return problems
 
 
-def _system_files(snapshot: Snapshot, notebooks_dir: Path) -> list[Problem]:
+def _system_files(snapshot: Snapshot, stream: Stream, notebooks_dir: Path) -> list[Problem]:
     problems = []
-    for process in snapshot.active_processes():
+    for process in _active_processes_of(snapshot, stream):
         system_file = snapshot.system_file_by_process_id.get(process.prcs_id)
         if system_file is None:
             message, fix = "no system file registered", (
@@ -107,16 +206,16 @@ def _system_files(snapshot: Snapshot, notebooks_dir: Path) -> list[Problem]:
                 "'<notebook path relative to the notebooks folder>')"
             )
         else:
-            message, fix = _notebook_problem(system_file.file_path, notebooks_dir)
+            message, fix = notebook_problem(system_file.file_path, notebooks_dir)
             if not message:
                 continue
         problems.append(
             Problem(
                 table="cntl_cfg_sys_file",
-                row=_row(process) + (f", file_path={system_file.file_path}" if system_file else ""),
+                row=_row(process) + (f", file_path={one_line(system_file.file_path)}" if system_file else ""),
                 message=message,
                 fix=fix,
-                streams=_streams_of(snapshot, process),
+                streams=frozenset({stream.strem_nm}),
             )
         )
     return problems
@@ -133,96 +232,237 @@ def resolve_notebook(file_path: str, notebooks_dir: Path) -> Path:
     return resolved
 
 
-def _notebook_problem(file_path: str, notebooks_dir: Path) -> tuple[str, str]:
-    """(message, fix) for a registered notebook path, or ("", "") when it is runnable."""
+_NOT_A_NOTEBOOK_FIX = "save the file from Jupyter as a notebook (.ipynb) with the Python 3 kernel"
+
+
+def notebook_problem(file_path: str, notebooks_dir: Path) -> tuple[str, str]:
+    """(message, fix) for a registered notebook path, or ("", "") when it is runnable.
+
+    Used by `llf validate` and the DAG builder, and again by the runner right before a run: the file may
+    have changed since the last snapshot, and papermill's own errors on a malformed notebook name no fix.
+    """
     try:
         notebook_path = resolve_notebook(file_path, notebooks_dir)
+        if not notebook_path.is_file():
+            return f"notebook not found at {notebook_path}", "create the notebook or correct file_path"
     except ValueError as error:
-        return str(error), f"use a path relative to {notebooks_dir}, without ../"
-    if not notebook_path.is_file():
-        return f"notebook not found at {notebook_path}", "create the notebook or correct file_path"
+        return one_line(str(error)), f"use a path relative to {notebooks_dir}, without ../"
+    except (OSError, RuntimeError) as error:  # a name too long, a symlink loop (RuntimeError), ...
+        return (f"the path cannot be opened ({type(error).__name__}: {one_line(str(error))})",
+                f"point file_path at a notebook file inside {notebooks_dir}")
     try:
+        import nbformat  # ~0.2 s, needed only when validating
+
+        # nbformat fails on hostile files in many ways: NotJSONError, its jsonschema ValidationError,
+        # NBFormatError, UnicodeDecodeError, and TypeError/AttributeError/KeyError on JSON that is no
+        # notebook object ({}, [], "x", cells that are not a list, ...).
         notebook = nbformat.read(notebook_path, as_version=4)
-    except (OSError, ValueError, json.JSONDecodeError) as error:
-        return f"not a readable notebook ({error})", "save the file as a Jupyter notebook (.ipynb)"
-    if not any("parameters" in cell.get("metadata", {}).get("tags", []) for cell in notebook.cells):
+        return _notebook_content_problem(notebook)
+    except Exception as error:
+        return f"not a readable Jupyter notebook ({type(error).__name__}: {one_line(str(error))})", \
+            _NOT_A_NOTEBOOK_FIX
+
+
+def _notebook_content_problem(notebook: Any) -> tuple[str, str]:
+    """What papermill needs of a notebook: cells whose tags are lists, a 'parameters' cell, a kernel."""
+    cells = notebook.get("cells") if isinstance(notebook, dict) else None
+    if not isinstance(cells, list):
+        return "the notebook has no list of cells", _NOT_A_NOTEBOOK_FIX
+    tagged = False
+    for index, cell in enumerate(cells):
+        metadata = cell.get("metadata", {}) if isinstance(cell, dict) else None
+        tags = metadata.get("tags", []) if isinstance(metadata, dict) else None
+        if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+            return (
+                f"cell {index} of the notebook has metadata.tags = {one_line(json.dumps(tags), 80)}, "
+                "not a list of strings",
+                "set the cell's tags in Jupyter (View > Cell Toolbar > Tags) and save",
+            )
+        tagged = tagged or "parameters" in tags
+    if not tagged:
         return (
             "the notebook has no cell tagged 'parameters'",
             "tag the cell holding the default parameters with 'parameters' (View > Cell Toolbar > Tags)",
         )
+    metadata = notebook.get("metadata")
+    kernelspec = metadata.get("kernelspec") if isinstance(metadata, dict) else None
+    language_info = metadata.get("language_info") if isinstance(metadata, dict) else None
+    kernel = kernelspec.get("name") if isinstance(kernelspec, dict) else None
+    language = (kernelspec.get("language") if isinstance(kernelspec, dict) else None) or (
+        language_info.get("name") if isinstance(language_info, dict) else None)
+    if not (isinstance(kernel, str) and kernel and isinstance(language, str) and language):
+        return (
+            "the notebook names no kernel and language (metadata.kernelspec), so papermill cannot read "
+            "its parameters",
+            "open it in Jupyter, select the Python 3 kernel and save",
+        )
     return "", ""
 
 
-def _params(snapshot: Snapshot, _: Path) -> list[Problem]:
-    return [
-        Problem(
-            table="cntl_cfg_prcs",
-            row=_row(process),
-            message=f"params is {json.dumps(process.params)}, not a JSON object",
-            fix="""set params to a JSON object, e.g. '{"top_k": 5}'::jsonb""",
-            streams=_streams_of(snapshot, process),
-        )
-        for process in snapshot.active_processes()
-        if not isinstance(process.params, dict)
-    ]
-
-
-def _schedules(snapshot: Snapshot, _: Path) -> list[Problem]:
+def _processes(snapshot: Snapshot, stream: Stream, _: Path) -> list[Problem]:
+    """Row values the database once accepted (before control_sql/0023) that no DAG can be built from."""
     problems = []
-    for schedule in snapshot.schedules:
-        stream = snapshot.stream_by_id[schedule.strem_id]
-        if not (schedule.actv_flg and stream.actv_flg):
-            continue
+    for group in snapshot.active_groups(stream):
+        for process in snapshot.active_processes(group):
+            problems.extend(
+                Problem("cntl_cfg_prcs", _row(process), message, fix, frozenset({stream.strem_nm}))
+                for message, fix in _process_value_problems(process, group)
+            )
+    return problems
+
+
+def _process_value_problems(process: Process, group: ProcessGroup) -> Iterable[tuple[str, str]]:
+    if process.params == TOO_DEEP_PARAMS or _depth(process.params) > PARAMS_MAX_DEPTH:
+        yield (f"params nests deeper than {PARAMS_MAX_DEPTH} levels",
+               "pass flat values as notebook parameters (a file in the lake for anything bigger)")
+    elif not isinstance(process.params, dict):
+        yield (f"params is {one_line(json.dumps(process.params), 120)}, not a JSON object",
+               """set params to a JSON object, e.g. '{"top_k": 5}'::jsonb""")
+    if not (math.isfinite(process.timeout_min) and 0 < process.timeout_min <= TIMEOUT_MIN_MAX):
+        yield (f"timeout_min is {process.timeout_min:g}, not a number of minutes in (0, {TIMEOUT_MIN_MAX}] "
+               "(a week at most)", "set timeout_min to the minutes a run may take, e.g. 60")
+    if not 0 <= process.retries <= RETRIES_MAX:
+        yield (f"retries is {process.retries}, not between 0 and {RETRIES_MAX}", "set retries to e.g. 2")
+    if len(process.owner_nm) > OWNER_MAX_LENGTH:
+        yield (f"owner_nm has {len(process.owner_nm)} characters; Airflow stores at most {OWNER_MAX_LENGTH}",
+               "use a shorter owner name")
+    task_id = stream_task_id(group.prcs_grp_nm, process.prcs_nm)
+    if len(task_id) > AIRFLOW_ID_MAX_LENGTH:
+        yield (f"its stream task id <group>.<prcs_nm> ({group.prcs_grp_nm}.{process.prcs_nm}) has "
+               f"{len(task_id)} characters; Airflow allows {AIRFLOW_ID_MAX_LENGTH}",
+               "shorten the process name or its group's name (prcs_grp_nm)")
+
+
+def _depth(value: Any) -> int:
+    """The level of the deepest value inside (the top one is level 0), as the database's jsonpath `.**{n}`
+    counts it (control_sql/0023); without recursion, since the value may be hostile."""
+    deepest, pending = 0, [(value, 0)]
+    while pending:
+        item, level = pending.pop()
+        deepest = max(deepest, level)
+        if deepest > PARAMS_MAX_DEPTH:
+            return deepest
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        pending.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def _groups(snapshot: Snapshot, stream: Stream, _: Path) -> list[Problem]:
+    """Empty groups, and what the stream DAG cannot build from a group: id collisions, huge widths."""
+    problems = []
+    seen: dict[str, ProcessGroup] = {}
+    for group in snapshot.active_groups(stream):
+        row = _group_row(group, stream)
+        group_id = task_group_id(group.prcs_grp_nm)
+        if not snapshot.active_processes(group):
+            problems.append(Problem("cntl_cfg_prcs_grp", row, "the group has no active process",
+                                    "register a process in it or set the group's actv_flg = false",
+                                    frozenset({stream.strem_nm})))
+        if not 1 <= group.max_parallel <= MAX_PARALLEL_MAX:
+            problems.append(Problem("cntl_cfg_prcs_grp", row,
+                                    f"max_parallel is {group.max_parallel}, not between 1 and {MAX_PARALLEL_MAX}",
+                                    f"set max_parallel to at most {MAX_PARALLEL_MAX}", frozenset({stream.strem_nm})))
+        if group_id in RESERVED_GROUP_IDS:
+            problems.append(Problem("cntl_cfg_prcs_grp", row,
+                                    f"the group's Airflow id {group_id} is the name of a task every stream DAG has",
+                                    "rename the group", frozenset({stream.strem_nm})))
+        if group_id in seen:
+            other = seen[group_id]
+            problems.append(Problem(
+                "cntl_cfg_prcs_grp", f"prcs_grp_id={other.prcs_grp_id}, prcs_grp_nm={other.prcs_grp_nm} and {row}",
+                f"both groups become the Airflow task group {group_id} (a . in a group name becomes _)",
+                "rename one of the two groups", frozenset({stream.strem_nm})))
+        seen.setdefault(group_id, group)
+    return problems
+
+
+def _stream(snapshot: Snapshot, stream: Stream, _: Path) -> list[Problem]:
+    problems = []
+    if not snapshot.active_groups(stream):
+        problems.append(Problem("cntl_cfg_strem", _stream_row(stream), "the stream has no active process group",
+                                "register a process group for it or set the stream's actv_flg = false",
+                                frozenset({stream.strem_nm})))
+    if len(stream.owner_nm) > OWNER_MAX_LENGTH:
+        problems.append(Problem("cntl_cfg_strem", _stream_row(stream),
+                                f"owner_nm has {len(stream.owner_nm)} characters; Airflow stores at most "
+                                f"{OWNER_MAX_LENGTH}", "use a shorter owner name", frozenset({stream.strem_nm})))
+    return problems
+
+
+def _schedules(snapshot: Snapshot, stream: Stream, _: Path) -> list[Problem]:
+    problems = []
+    active = [s for s in snapshot.schedules if s.strem_id == stream.strem_id and s.actv_flg]
+    if len(active) > 1:  # the database refuses this (cntl_cfg_schedule_one_active_idx) unless the index is gone
+        ids = ", ".join(f"schedule_id={s.schedule_id}" for s in active)
+        problems.append(Problem(
+            "cntl_cfg_schedule", f"{ids}, strem_nm={stream.strem_nm}",
+            f"the stream has {len(active)} active schedules; one at most", "set actv_flg = false on all but one",
+            frozenset({stream.strem_nm})))
+    for schedule in active:
         row = f"schedule_id={schedule.schedule_id}, strem_nm={stream.strem_nm}"
-        if not croniter.is_valid(schedule.cron_expr) or len(schedule.cron_expr.split()) != 5:
-            problems.append(
-                Problem(
-                    "cntl_cfg_schedule",
-                    row,
-                    f"cron_expr {schedule.cron_expr!r} is not a five-field cron expression",
-                    "use minute hour day-of-month month day-of-week, e.g. '0 6 * * 1-5'",
-                    frozenset({stream.strem_nm}),
-                )
-            )
-        try:
-            ZoneInfo(schedule.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            problems.append(
-                Problem(
-                    "cntl_cfg_schedule",
-                    row,
-                    f"timezone {schedule.timezone!r} is not an IANA time zone",
-                    "use a name such as 'UTC' or 'Europe/Paris'",
-                    frozenset({stream.strem_nm}),
-                )
-            )
+        for message, fix in _schedule_problems(schedule):
+            problems.append(Problem("cntl_cfg_schedule", row, message, fix, frozenset({stream.strem_nm})))
     return problems
 
 
-def _empty_streams_and_groups(snapshot: Snapshot, _: Path) -> list[Problem]:
-    problems = []
-    for stream in snapshot.active_streams():
-        groups = snapshot.active_groups(stream)
-        if not groups:
-            problems.append(
-                Problem(
-                    "cntl_cfg_strem",
-                    f"strem_id={stream.strem_id}, strem_nm={stream.strem_nm}",
-                    "the stream has no active process group",
-                    "register a process group for it or set the stream's actv_flg = false",
-                    frozenset({stream.strem_nm}),
-                )
-            )
-        for group in groups:
-            if not snapshot.active_processes(group):
-                problems.append(
-                    Problem(
-                        "cntl_cfg_prcs_grp",
-                        f"prcs_grp_id={group.prcs_grp_id}, prcs_grp_nm={group.prcs_grp_nm}, "
-                        f"strem_nm={stream.strem_nm}",
-                        "the group has no active process",
-                        "register a process in it or set the group's actv_flg = false",
-                        frozenset({stream.strem_nm}),
-                    )
-                )
-    return problems
+_CRON_FIX = "use minute hour day-of-month month day-of-week, e.g. '0 6 * * 1-5'"
+
+
+def _schedule_problems(schedule: Schedule) -> Iterable[tuple[str, str]]:
+    from croniter import croniter
+
+    try:
+        timezone = ZoneInfo(schedule.timezone)
+    except Exception:  # ZoneInfoNotFoundError, ValueError, and OSError/TypeError on odd keys
+        timezone = None
+        yield (f"timezone {one_line(repr(schedule.timezone), 80)} is not an IANA time zone",
+               "use a name such as 'UTC' or 'Europe/Paris'")
+    expression = schedule.cron_expr
+    if len(expression.split()) != 5:
+        yield f"cron_expr {one_line(repr(expression), 120)} is not a five-field cron expression", _CRON_FIX
+        return
+    try:
+        cron = croniter(expression, dt.datetime.now(timezone or dt.UTC))  # what Airflow's timetable checks
+    except Exception as error:
+        yield (f"cron_expr {one_line(repr(expression), 120)} is not a five-field cron expression "
+               f"({one_line(str(error), 120)})", _CRON_FIX)
+        return
+    try:
+        cron.get_next(dt.datetime)
+        cron.get_prev(dt.datetime)
+    except Exception:  # CroniterBadDateError: no matching date within croniter's search
+        yield (f"cron_expr {expression!r} never fires (no such date, e.g. 31 February)",
+               "correct day-of-month and month, e.g. '0 6 28 2 *'")
+        return
+    description = _cron_description(expression)
+    if len(description) > CRON_DESCRIPTION_MAX_LENGTH:
+        yield (f"cron_expr {one_line(repr(expression), 120)} is described in {len(description)} characters; "
+               f"Airflow stores at most {CRON_DESCRIPTION_MAX_LENGTH}", "use ranges and steps instead of long lists")
+
+
+def _cron_description(expression: str) -> str:
+    """The description Airflow stores with a cron schedule (airflow.timetables._cron.CronMixin), or ""."""
+    from cron_descriptor import CasingTypeEnum, ExpressionDescriptor
+
+    def describe(fields: list[str]) -> str:
+        return ExpressionDescriptor(" ".join(fields), casing_type=CasingTypeEnum.Sentence,
+                                    use_24hour_time_format=True).get_description()
+
+    fields = expression.split()
+    try:
+        if fields[2] != "*" and fields[4] != "*":  # day of month OR day of week, described as both
+            return f"{describe([*fields[:4], '*'])} (or) {describe([*fields[:2], '*', *fields[3:]])}"
+        return describe(fields)
+    except Exception:  # Airflow stores "" when the descriptor fails
+        return ""
+
+
+# Run per stream, in this order (after the cycle check, which spans streams).
+STREAM_CHECKS: tuple[StreamCheck, ...] = (
+    _inactive_dependencies,
+    _system_files,
+    _processes,
+    _schedules,
+    _stream,
+    _groups,
+)

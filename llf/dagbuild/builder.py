@@ -1,4 +1,9 @@
-"""All llf DAGs from one snapshot, or only the one a task needs (`get_parsing_context()`)."""
+"""All llf DAGs from one snapshot, or only the one a task needs (`get_parsing_context()`).
+
+Never raises for a registration: a stream that cannot be built becomes its placeholder DAG (see _build).
+The import errors left are global: "no snapshot at all" (no cache and no readable control database,
+from load_catalog) and a bad setting (ConfigurationError naming it).
+"""
 
 from __future__ import annotations
 
@@ -9,13 +14,15 @@ from contextlib import contextmanager
 
 from airflow.sdk import DAG, get_parsing_context
 
+from llf.control.model import Stream
 from llf.dagbuild.catalog import Catalog
-from llf.dagbuild.common import DAG_DEFAULTS, process_dag_id, stream_dag_id
+from llf.dagbuild.common import DAG_DEFAULTS, note_row, noted_rows, process_dag_id, stream_dag_id
 from llf.dagbuild.placeholder import build_placeholder_dag
 from llf.dagbuild.process_dag import build_process_dag
 from llf.dagbuild.snapshot import cached_catalog_for_task, load_catalog
 from llf.dagbuild.stamp import DagStamp
 from llf.dagbuild.stream_dag import build_stream_dag
+from llf.exceptions import ConfigurationError
 
 log = logging.getLogger(__name__)
 
@@ -56,17 +63,91 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 
 def _build(catalog: Catalog, only_dag_id: str | None) -> dict[str, DAG]:
+    """Every wanted DAG. A stream and its process DAGs are built as one unit inside one guard.
+
+    Validation should leave nothing to fail here, but isolation must not depend on it being complete:
+    any exception while building a stream's DAGs turns that stream into its placeholder, naming the row
+    being built and the error, drops its process DAGs, and spreads to the streams depending on them,
+    exactly like a validation problem. Every other DAG still loads, and this function never raises.
+    In a task run (only_dag_id) only the wanted DAG is built, so a failure there concerns that DAG only.
+    """
     make_dag = DagStamp(**DAG_DEFAULTS)
+    built: dict[str, dict[str, DAG]] = {}
+    failures: dict[str, tuple[str, ...]] = {}
+    valid_crons: set[str] = set()
+    for stream in catalog.valid_streams():
+        try:
+            built[stream.strem_nm] = _stream_unit(catalog, stream, make_dag, only_dag_id, valid_crons)
+        except ConfigurationError:
+            raise  # a bad setting (e.g. LLF_STREAM_WAIT) is every stream's problem: an import error naming it
+        except Exception as error:
+            log.error("llf stream %s could not be built; it becomes its placeholder DAG", stream.strem_nm,
+                      exc_info=True)
+            failures[stream.strem_nm] = (_build_failure(stream, error),)
+    if failures:
+        try:
+            catalog = catalog.with_problems(failures)
+        except Exception:  # spreading to dependants is a nicety; isolating the failed streams is not
+            log.error("llf could not mark the dependants of %s invalid", sorted(failures), exc_info=True)
+            catalog = Catalog(snapshot=catalog.snapshot, problems={**catalog.problems, **failures})
     dags: dict[str, DAG] = {}
+    for stream in catalog.valid_streams():
+        dags.update(built[stream.strem_nm])
     for stream in catalog.invalid_streams():
         if only_dag_id in (None, stream_dag_id(stream.strem_nm)):
             problems = catalog.problems[stream.strem_nm]
             log.warning("llf stream %s is not built: %s", stream.strem_nm, " | ".join(problems))
-            dags[stream_dag_id(stream.strem_nm)] = build_placeholder_dag(stream, problems, make_dag)
-    for stream in catalog.valid_streams():
-        if only_dag_id in (None, stream_dag_id(stream.strem_nm)):
-            dags[stream_dag_id(stream.strem_nm)] = build_stream_dag(catalog, stream, make_dag)
-    for prcs_nm, process in catalog.buildable_processes.items():
-        if only_dag_id in (None, process_dag_id(prcs_nm)):
-            dags[process_dag_id(prcs_nm)] = build_process_dag(catalog, process, make_dag)
+            placeholder = _placeholder(stream, problems, make_dag)
+            if placeholder is not None:
+                dags[placeholder.dag_id] = placeholder
     return dags
+
+
+def _stream_unit(
+    catalog: Catalog, stream: Stream, make_dag: DagStamp, only_dag_id: str | None, valid_crons: set[str]
+) -> dict[str, DAG]:
+    """The stream DAG and its process DAGs (those wanted)."""
+    dags: dict[str, DAG] = {}
+    if only_dag_id in (None, stream_dag_id(stream.strem_nm)):
+        dag = build_stream_dag(catalog, stream, make_dag)
+        schedule = catalog.schedule_of(stream)
+        if schedule and schedule.cron_expr not in valid_crons:
+            # What DagBag checks before bagging a DAG that depends on a registration: one failure there
+            # would be an import error of the whole DAG file. Once per distinct expression and parse.
+            try:
+                dag.timetable.validate()
+            except Exception as error:
+                note_row(error, "cntl_cfg_schedule", f"schedule_id={schedule.schedule_id}, strem_nm={stream.strem_nm}")
+                raise
+            valid_crons.add(schedule.cron_expr)
+        dags[dag.dag_id] = dag
+    for group in catalog.groups_of(stream):
+        for process in catalog.processes_of(group):
+            if only_dag_id in (None, process_dag_id(process.prcs_nm)):
+                try:
+                    dags[process_dag_id(process.prcs_nm)] = build_process_dag(catalog, process, make_dag)
+                except Exception as error:
+                    note_row(error, "cntl_cfg_prcs", f"prcs_id={process.prcs_id}, prcs_nm={process.prcs_nm}")
+                    raise
+    return dags
+
+
+def _build_failure(stream: Stream, error: Exception) -> str:
+    """The placeholder's line for a stream whose DAGs raised: the row(s) being built, the error, the fix."""
+    rows = noted_rows(error) or [f"cntl_cfg_strem (strem_id={stream.strem_id}, strem_nm={stream.strem_nm})"]
+    detail = " ".join(f"{type(error).__name__}: {error}".split())[:500]
+    return (
+        f"{' / '.join(rows)}: building the DAGs of stream {stream.strem_nm} failed ({detail}). "
+        "Fix: correct the row(s) named (`llf validate` lists what it knows); if they look right, report "
+        "this as an llf bug with this message."
+    )
+
+
+def _placeholder(stream: Stream, problems: tuple[str, ...], make_dag: DagStamp) -> DAG | None:
+    """The stream's placeholder DAG, or None (logged) when even that cannot be built from its row."""
+    try:
+        return build_placeholder_dag(stream, problems, make_dag)
+    except Exception:
+        log.error("llf stream %s is invalid and even its placeholder DAG cannot be built", stream.strem_nm,
+                  exc_info=True)
+        return None

@@ -1,18 +1,23 @@
 """A snapshot together with its validation verdict: which streams can be built, which cannot and why.
 
 Validation reads every registered notebook, so it runs once per snapshot refresh and its verdict is
-cached with the snapshot; a parse then costs no file system walk.
+cached with the snapshot; a parse then costs no file system walk. It never raises (each check is guarded
+per stream); should it fail as a whole anyway, every stream is marked unchecked rather than built blind.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
 from llf.control.model import Process, ProcessGroup, Schedule, Snapshot, Stream
+
+log = logging.getLogger(__name__)
 
 
 class Catalog(BaseModel):
@@ -25,15 +30,36 @@ class Catalog(BaseModel):
 
     @classmethod
     def of(cls, snapshot: Snapshot, notebooks_dir: Path) -> Catalog:
-        # Imported here: validation pulls in nbformat (~0.2 s), needed only when the cache is refreshed.
-        from llf.control.validation import validate
+        problems: dict[str, list[str]] = defaultdict(list)
+        try:
+            # Imported here: validation pulls in croniter and nbformat, needed only when the cache is refreshed.
+            from llf.control.validation import validate
+
+            for problem in validate(snapshot, notebooks_dir):
+                for strem_nm in sorted(problem.streams):
+                    problems[strem_nm].append(str(problem))
+        except Exception as error:  # validate guards each check; this is the last line of defence
+            log.exception("llf validation failed; no stream is built until it succeeds")
+            detail = f"{type(error).__name__}: {' '.join(str(error).split())}"
+            for stream in snapshot.active_streams():
+                problems[stream.strem_nm].append(
+                    f"cntl_cfg_strem (strem_nm={stream.strem_nm}): llf could not validate the registrations "
+                    f"({detail}). Fix: run `llf validate`; report the error if it persists."
+                )
+        return cls(snapshot=snapshot, problems={name: tuple(lines) for name, lines in problems.items()})
+
+    def with_problems(self, more: Mapping[str, tuple[str, ...]]) -> Catalog:
+        """This catalog with more problems (a stream whose DAGs failed to build), spread to its dependants."""
+        from llf.control.validation import invalid_dependants
 
         problems: dict[str, list[str]] = defaultdict(list)
-        for problem in validate(snapshot, notebooks_dir):
+        for source in (self.problems, more):
+            for strem_nm, lines in source.items():
+                problems[strem_nm].extend(lines)
+        for problem in invalid_dependants(self.snapshot, problems):
             for strem_nm in sorted(problem.streams):
                 problems[strem_nm].append(str(problem))
-        _propagate_to_dependants(snapshot, problems)
-        return cls(snapshot=snapshot, problems={name: tuple(lines) for name, lines in problems.items()})
+        return Catalog(snapshot=self.snapshot, problems={name: tuple(lines) for name, lines in problems.items()})
 
     def valid_streams(self) -> list[Stream]:
         return [s for s in self.snapshot.active_streams() if s.strem_nm not in self.problems]
@@ -112,28 +138,3 @@ class Catalog(BaseModel):
     def stream_and_group_of(self, process: Process) -> tuple[Stream, ProcessGroup]:
         group = self.snapshot.group_by_id[process.prcs_grp_id]
         return self.snapshot.stream_by_id[group.strem_id], group
-
-
-def _propagate_to_dependants(snapshot: Snapshot, problems: dict[str, list[str]]) -> None:
-    """A process whose dependency lives in an invalid stream could never run: its stream is invalid too.
-
-    Repeated until nothing changes, because the newly invalid stream may itself be depended on.
-    """
-    changed = True
-    while changed:
-        changed = False
-        for process in snapshot.active_processes():
-            stream = snapshot.stream_of(process).strem_nm
-            if stream in problems:
-                continue
-            for dependency in snapshot.dependencies_of(process):
-                dependency_stream = snapshot.stream_of(dependency).strem_nm
-                if dependency_stream in problems:
-                    problems[stream].append(
-                        f"cntl_cfg_prcs_depn (prcs_nm={process.prcs_nm}, depn_prcs_nm={dependency.prcs_nm}): "
-                        f"{process.prcs_nm} depends on {dependency.prcs_nm} of stream {dependency_stream}, "
-                        f"whose registrations are invalid. Fix: correct the rows listed on "
-                        f"stream__{dependency_stream}."
-                    )
-                    changed = True
-                    break

@@ -1,4 +1,4 @@
-"""Pieces shared by stream and process DAGs: run params, tags, the DAG ids."""
+"""Pieces shared by stream and process DAGs: run params, tags, the DAG ids, naming the row a build failed on."""
 
 from __future__ import annotations
 
@@ -16,6 +16,20 @@ def stream_dag_id(strem_nm: str) -> str:
 
 def process_dag_id(prcs_nm: str) -> str:
     return f"process__{prcs_nm}"
+
+
+ROW_NOTE_PREFIX = "llf row: "
+
+
+def note_row(error: BaseException, table: str, row: str) -> None:
+    """Record on an exception raised while building from a row which row it was (llf.dagbuild.builder)."""
+    error.add_note(f"{ROW_NOTE_PREFIX}{table} ({row})")
+
+
+def noted_rows(error: BaseException) -> list[str]:
+    """The rows note_row recorded on the exception, innermost first."""
+    notes = getattr(error, "__notes__", None) or []
+    return [note[len(ROW_NOTE_PREFIX):] for note in notes if note.startswith(ROW_NOTE_PREFIX)]
 
 
 def run_params() -> dict[str, Param]:

@@ -3,8 +3,10 @@
 Every DAG file parse calls `load_catalog()`. While the cache is younger than
 LLF_SNAPSHOT_REFRESH_SECONDS it is served as is; otherwise the control DB is read once, validated and
 written back atomically (temporary file + os.replace, so a reader never sees half a file). When the
-DB cannot be reached the last cache keeps serving, with a warning, so no DAG disappears; the failed
-attempt is remembered so an outage costs one connection attempt per interval, not one per parse.
+DB cannot be reached or read (down, schema not upgraded, connection lost mid-query) the last cache keeps
+serving, with a warning, so no DAG disappears; the failed attempt is remembered so an outage costs one
+connection attempt per interval, not one per parse. Writing the cache is best effort: a read-only or
+full LLF_STATE_DIR costs a warning and the cache, never the DAGs.
 A task start first tries `cached_catalog_for_task()`, which skips the refresh when the cache holds
 its task.
 """
@@ -39,22 +41,25 @@ def load_catalog() -> Catalog:
     last_attempt = max(_mtime(cache), _mtime(failure))
     if cached is not None and time.time() - last_attempt < interval:
         if _mtime(failure) > _mtime(cache):
-            _warn_stale(cached, failure.read_text(encoding="utf-8"))
+            _warn_stale(cached, _read_text(failure))
         return cached
     try:
         fresh = _read_database()
-    except (ControlDatabaseError, ConfigurationError) as error:
+    except Exception as error:  # any failure to refresh: the last snapshot serves
+        if not isinstance(error, ControlDatabaseError | ConfigurationError):
+            log.error("Refreshing the llf snapshot failed unexpectedly", exc_info=True)
         if cached is None:
+            fix = "" if "Fix:" in str(error) else (
+                " Fix: start the control database or point LLF_CONTROL_DB_URL (or the Airflow connection "
+                "cntl_af) at it.")
             raise ControlDatabaseError(
-                f"No llf DAGs can be built: {error} And no snapshot is cached at {cache} to fall back on. "
-                "Fix: start the control database or point LLF_CONTROL_DB_URL (or the Airflow connection "
-                "cntl_af) at it."
+                f"No llf DAGs can be built: {error} And no snapshot is cached at {cache} to fall back on.{fix}"
             ) from error
-        _write_atomically(failure, str(error))
+        _write_best_effort(failure, str(error))
         _warn_stale(cached, str(error))
         return cached
-    _write_atomically(cache, fresh.model_dump_json())
-    failure.unlink(missing_ok=True)
+    if _write_best_effort(cache, fresh.model_dump_json()):
+        _remove_best_effort(failure)
     return fresh
 
 
@@ -95,8 +100,8 @@ def _read_cache(cache: Path) -> Catalog | None:
 
 def _warn_stale(cached: Catalog, reason: str) -> None:
     log.warning(
-        "llf control database unreachable (%s); serving the snapshot taken at %s.",
-        reason.strip(),
+        "llf control database unreachable or unreadable (%s); serving the snapshot taken at %s.",
+        " ".join(reason.split()),
         cached.snapshot.taken_at.isoformat(),
     )
 
@@ -104,8 +109,34 @@ def _warn_stale(cached: Catalog, reason: str) -> None:
 def _mtime(path: Path) -> float:
     try:
         return path.stat().st_mtime
-    except FileNotFoundError:
+    except OSError:  # missing, or LLF_STATE_DIR is no folder: no cache either way
         return 0.0
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        return f"unknown ({error})"
+
+
+def _write_best_effort(path: Path, text: str) -> bool:
+    """Write the cache (or the failure marker); a full disk or a read-only LLF_STATE_DIR costs a warning,
+    never the DAGs: without a cache every parse reads the control tables, and an outage finds no fallback."""
+    try:
+        _write_atomically(path, text)
+        return True
+    except OSError as error:
+        log.warning("Cannot write the llf snapshot cache %s (%s); DAGs are built without it. "
+                    "Fix: make LLF_STATE_DIR a writable folder with free space.", path, error)
+        return False
+
+
+def _remove_best_effort(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as error:
+        log.warning("Cannot remove %s (%s)", path, error)
 
 
 def _write_atomically(path: Path, text: str) -> None:

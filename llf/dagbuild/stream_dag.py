@@ -42,10 +42,10 @@ from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, CronTriggerTimetable, TaskGroup, TriggerRule
 from airflow.sdk.configuration import conf
 
-from llf.control.model import ProcessGroup, Stream
+from llf.control.model import AIRFLOW_ID_MAX_LENGTH, FINISH_STREAM_TASK_ID, ProcessGroup, Stream, task_group_id
 from llf.dagbuild import callables
 from llf.dagbuild.catalog import Catalog
-from llf.dagbuild.common import add_run_params, process_dag_id, stream_dag_id, tag
+from llf.dagbuild.common import add_run_params, note_row, process_dag_id, stream_dag_id, tag
 from llf.dagbuild.config import stream_wait
 from llf.dagbuild.operators import StreamProcess
 from llf.dagbuild.stamp import DagStamp, OperatorStamp, link
@@ -102,12 +102,16 @@ def build_stream_dag(catalog: Catalog, stream: Stream, make_dag: DagStamp) -> DA
     process_tasks: list[StreamProcess] = []
     previous_group: list[StreamProcess] = []
     for group in groups:
-        previous_group = _group_tasks(dag, stamp, catalog, stream, group, previous_group, head_rule)
+        try:
+            previous_group = _group_tasks(dag, stamp, catalog, stream, group, previous_group, head_rule)
+        except Exception as error:
+            note_row(error, "cntl_cfg_prcs_grp", f"prcs_grp_id={group.prcs_grp_id}, prcs_grp_nm={group.prcs_grp_nm}")
+            raise
         process_tasks.extend(previous_group)
     # The run's verdict, settled by the scheduler without a worker: upstream_failed (so the run fails)
     # as soon as one process failed or was blocked. It waits for every process task, not only the last
     # group's: under STOP those never run.
-    link(process_tasks, _finish()(dag, task_id="finish_stream", owner=owner))
+    link(process_tasks, _finish()(dag, task_id=FINISH_STREAM_TASK_ID, owner=owner))
     return add_run_params(dag)
 
 
@@ -116,29 +120,33 @@ def _group_tasks(
     previous_group: list[StreamProcess], head_rule: TriggerRule,
 ) -> list[StreamProcess]:
     processes = catalog.processes_of(group)
-    lanes: list[StreamProcess | None] = [None] * group.max_parallel
+    # No more lanes than processes: max_parallel only bounds how many run at once.
+    width = max(1, min(group.max_parallel, len(processes)))
+    lanes: list[StreamProcess | None] = [None] * width
     tasks = []
-    task_group = TaskGroup(group_id=_group_id(group), tooltip=group.prcs_grp_desc, dag=dag)
+    task_group = TaskGroup(group_id=task_group_id(group.prcs_grp_nm), tooltip=group.prcs_grp_desc, dag=dag)
     for position, process in enumerate(processes):
-        lane = position % group.max_parallel
+        lane = position % width
         predecessor = lanes[lane]
-        task = stamp(
-            dag, task_id=process.prcs_nm, task_group=task_group, owner=stream.owner_nm,
-            trigger_dag_id=process_dag_id(process.prcs_nm), doc_md=process.prcs_desc or None,
-            run_here=partial(callables.run_in_stream, strem_nm=stream.strem_nm, prcs_nm=process.prcs_nm,
-                             registered_params=process.params, timezone=catalog.timezone_of(stream)),
-            retries=process.retries,
-            trigger_rule=head_rule if predecessor is None else TriggerRule.ONE_DONE,
-        )
+        try:
+            task = stamp(
+                dag, task_id=process.prcs_nm, task_group=task_group, owner=stream.owner_nm,
+                trigger_dag_id=process_dag_id(process.prcs_nm), doc_md=process.prcs_desc or None,
+                run_here=partial(callables.run_in_stream, strem_nm=stream.strem_nm, prcs_nm=process.prcs_nm,
+                                 registered_params=process.params, timezone=catalog.timezone_of(stream)),
+                retries=process.retries,
+                trigger_rule=head_rule if predecessor is None else TriggerRule.ONE_DONE,
+            )
+            if len(task.task_id) > AIRFLOW_ID_MAX_LENGTH:  # Airflow checks the name alone, not <group>.<name>
+                raise ValueError(f"task id {task.task_id} has {len(task.task_id)} characters, more than the "
+                                 f"{AIRFLOW_ID_MAX_LENGTH} Airflow's database stores")
+        except Exception as error:
+            note_row(error, "cntl_cfg_prcs", f"prcs_id={process.prcs_id}, prcs_nm={process.prcs_nm}")
+            raise
         link(previous_group if predecessor is None else [predecessor], task)
         lanes[lane] = task
         tasks.append(task)
     return tasks
-
-
-def _group_id(group: ProcessGroup) -> str:
-    """Task group ids may not contain dots, which group names may."""
-    return group.prcs_grp_nm.replace(".", "_")
 
 
 def _doc(catalog: Catalog, stream: Stream, groups: list[ProcessGroup]) -> str:

@@ -1,13 +1,19 @@
-"""`llf db upgrade` is idempotent and records what it applied."""
+"""`llf db upgrade` is idempotent, records what it applied, and succeeds over rows its newer constraints refuse."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
 import psycopg2
+import pytest
 
 from llf.cli import main
+from llf.control.migrations import upgrade
+from llf.settings import control_sql_dir
+from tests.support.notebooks import write_notebook
+from tests.support.registry import Registry, sql_runner
 
 
 def _run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -42,3 +48,36 @@ def test_given_an_unreachable_database_when_upgrading_then_the_error_names_the_h
     error = capsys.readouterr().err
     assert "Cannot reach the control database" in error
     assert "s3cret" not in error
+
+
+def test_given_rows_0023_refuses_registered_before_it_when_upgraded_then_it_succeeds_and_validate_names_them(
+    postgres, tmp_path, monkeypatch, capsys
+):
+    """Its constraints are NOT VALID: an upgrade must never fail on rows users already have."""
+    url = postgres.fresh_database(prefix="old", template="template0")
+    before_0023 = tmp_path / "control_sql"
+    before_0023.mkdir()
+    for ddl in sorted(control_sql_dir().glob("*.sql")):
+        if ddl.name < "0023":
+            shutil.copy(ddl, before_0023)
+    upgrade(url, before_0023)
+    monkeypatch.setenv("LLF_CONTROL_DB_URL", url)
+    write_notebook(tmp_path / "notebooks" / "ok.ipynb", "print(greeting)")
+    monkeypatch.setenv("LLF_NOTEBOOKS_DIR", str(tmp_path / "notebooks"))
+    with sql_runner(url) as sql:
+        registry = Registry(sql)
+        stream = registry.stream("old")
+        registry.process(registry.group(stream, "a.b", max_parallel=10**8), "nan_step", timeout_min=float("nan"))
+        registry.process(registry.group(stream, "a_b", priority=2), "other_step")
+
+        assert main(["db", "upgrade"]) == 0
+
+        assert sql("SELECT count(*) FROM cntl_af.cntl_cfg_prcs") == [(2,)]
+        with pytest.raises(psycopg2.errors.CheckViolation):
+            sql("UPDATE cntl_af.cntl_cfg_prcs SET timeout_min = 'NaN' WHERE prcs_nm = 'other_step'")
+    capsys.readouterr()
+    assert main(["validate"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert any("prcs_nm=nan_step" in line and "timeout_min is nan" in line for line in lines), lines
+    assert any("max_parallel is 100000000" in line for line in lines), lines
+    assert any("prcs_grp_nm=a.b" in line and "prcs_grp_nm=a_b" in line for line in lines), lines

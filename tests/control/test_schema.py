@@ -87,3 +87,69 @@ def test_given_the_log_when_an_unknown_status_is_written_then_the_database_refus
 def test_given_a_stream_when_name_or_policy_is_invalid_then_the_database_refuses(sql, statement, error):
     with pytest.raises(error):
         sql(statement)
+
+
+# What control_sql/0023 refuses, each with the constraint that names it (bounds: llf/control/model.py).
+OUT_OF_BOUNDS = {
+    "timeout_nan": ("UPDATE cntl_af.cntl_cfg_prcs SET timeout_min = 'NaN'", "cntl_cfg_prcs_timeout_min_range"),
+    "timeout_infinity": ("UPDATE cntl_af.cntl_cfg_prcs SET timeout_min = 'Infinity'",
+                         "cntl_cfg_prcs_timeout_min_range"),
+    "timeout_over_a_week": ("UPDATE cntl_af.cntl_cfg_prcs SET timeout_min = 10080.5",
+                            "cntl_cfg_prcs_timeout_min_range"),
+    "retries_101": ("UPDATE cntl_af.cntl_cfg_prcs SET retries = 101", "cntl_cfg_prcs_retries_range"),
+    "params_33_deep": ("UPDATE cntl_af.cntl_cfg_prcs "
+                       "SET params = (repeat('{\"k\": ', 33) || '1' || repeat('}', 33))::jsonb",
+                       "cntl_cfg_prcs_params_depth"),
+    "process_owner_2001_chars": ("UPDATE cntl_af.cntl_cfg_prcs SET owner_nm = repeat('o', 2001)",
+                                 "cntl_cfg_prcs_owner_nm_length"),
+    "stream_owner_2001_chars": ("UPDATE cntl_af.cntl_cfg_strem SET owner_nm = repeat('o', 2001)",
+                                "cntl_cfg_strem_owner_nm_length"),
+    "max_parallel_65": ("UPDATE cntl_af.cntl_cfg_prcs_grp SET max_parallel = 65",
+                        "cntl_cfg_prcs_grp_max_parallel_range"),
+    "group_finish_stream": ("UPDATE cntl_af.cntl_cfg_prcs_grp SET prcs_grp_nm = 'finish_stream'",
+                            "cntl_cfg_prcs_grp_nm_not_reserved"),
+    "group_finish.stream": ("UPDATE cntl_af.cntl_cfg_prcs_grp SET prcs_grp_nm = 'finish.stream'",
+                            "cntl_cfg_prcs_grp_nm_not_reserved"),
+}
+
+
+@pytest.mark.parametrize(("statement", "constraint"), OUT_OF_BOUNDS.values(), ids=OUT_OF_BOUNDS.keys())
+def test_given_a_registration_when_set_out_of_bounds_then_the_database_refuses_naming_a_documented_constraint(
+    sql, two_processes, statement, constraint
+):
+    with pytest.raises(psycopg2.errors.CheckViolation) as refused:
+        sql(statement)
+
+    assert refused.value.diag.constraint_name == constraint
+    (comment,) = sql("SELECT obj_description(oid, 'pg_constraint') FROM pg_constraint WHERE conname = %s",
+                     (constraint,))
+    assert comment[0]
+
+
+def test_given_a_registration_when_set_exactly_at_the_bounds_then_the_database_accepts(sql, two_processes):
+    sql("UPDATE cntl_af.cntl_cfg_prcs SET timeout_min = 10080, retries = 100, owner_nm = repeat('o', 2000), "
+        "params = (repeat('{\"k\": ', 32) || '1' || repeat('}', 32))::jsonb")
+    sql("UPDATE cntl_af.cntl_cfg_prcs_grp SET max_parallel = 64, prcs_grp_nm = 'finish_stream_2'")
+    (row,) = sql("SELECT min(timeout_min), max(retries) FROM cntl_af.cntl_cfg_prcs")
+    assert row == (10080, 100)
+
+
+def test_given_group_a_dot_b_when_a_b_is_registered_in_its_stream_then_the_trigger_refuses_it_naming_both(
+    registry, sql
+):
+    stream = registry.stream("s")
+    registry.group(stream, "a.b")
+    registry.group(registry.stream("other"), "a_b")  # another stream: another DAG, no collision
+    renamed = registry.group(stream, "c")
+
+    with pytest.raises(psycopg2.errors.UniqueViolation) as inserted:
+        registry.group(stream, "a_b")
+    with pytest.raises(psycopg2.errors.UniqueViolation) as updated:
+        sql("UPDATE cntl_af.cntl_cfg_prcs_grp SET prcs_grp_nm = 'a_b' WHERE prcs_grp_id = %s", (renamed,))
+
+    for refused in (inserted.value, updated.value):
+        assert refused.diag.constraint_name == "cntl_cfg_prcs_grp_task_group_id_unique"
+        assert "a.b" in refused.diag.message_primary and "a_b" in refused.diag.message_primary
+    (comment,) = sql("SELECT obj_description(oid, 'pg_trigger') FROM pg_trigger "
+                     "WHERE tgname = 'cntl_cfg_prcs_grp_task_group_id_unique'")
+    assert comment[0]

@@ -207,3 +207,42 @@ def test_given_problems_in_two_streams_then_each_problem_names_only_its_stream(v
     problems = validate(read_snapshot(control_db_url()), notebooks_dir)
 
     assert {stream for p in problems for stream in p.streams} == {"other", "empty"}
+
+
+def test_given_a_database_without_the_control_schema_when_validated_then_one_line_says_to_upgrade(
+    postgres, capsys
+):
+    url = postgres.fresh_database(prefix="bare", template="template0")
+
+    code = main(["validate", "--db-url", url])
+
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""
+    (line,) = err.splitlines()
+    assert line.startswith("error: ") and "run `llf db upgrade`" in line
+    assert "Traceback" not in err
+
+
+def test_given_an_unreachable_database_when_validated_then_one_line_names_it_and_exit_two(capsys):
+    code = main(["validate", "--db-url", "postgresql://llf:s3cret@127.0.0.1:9/nowhere"])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    (line,) = err.splitlines()
+    assert "Cannot reach the control database" in line and "s3cret" not in line
+
+
+def test_given_notebooks_readable_only_in_part_when_validated_then_each_line_is_one_problem(
+    valid, registry, notebooks_dir, capsys
+):
+    """Error texts quoted from nbformat span lines; a problem is still printed on exactly one."""
+    (notebooks_dir / "no_cells.ipynb").write_text('{"metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
+    registry.process(valid["group"], "cellless", notebook="no_cells.ipynb")
+
+    code, lines = _validate(capsys)
+
+    assert code == 1
+    (line,) = [ln for ln in lines if "prcs_nm=cellless" in ln]
+    assert line.startswith("cntl_cfg_sys_file (") and "not a readable Jupyter notebook" in line
+    assert line.endswith(".") and "Fix: save the file from Jupyter" in line
