@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.table import Table
+from rich.text import Text
 
 from llf.db import transaction
 
@@ -65,21 +66,33 @@ def latest_statuses(url: str, *, stream: str | None = None, business_date: dt.da
         return [ProcessStatus(*row) for row in cursor.fetchall()]
 
 
+def stream_is_registered(url: str, strem_nm: str) -> bool:
+    """Whether a stream of that name is in cntl_cfg_strem, active or not: tells a mistyped --stream apart
+    from a stream with nothing to show."""
+    with transaction(url) as cursor:
+        cursor.execute("SELECT EXISTS (SELECT 1 FROM cntl_af.cntl_cfg_strem WHERE strem_nm = %s)", (strem_nm,))
+        return cursor.fetchone()[0]
+
+
 def any_failed(rows: Sequence[ProcessStatus]) -> bool:
     return any(row.status in ("FAILED", "BLOCKED") for row in rows)
 
 
 def status_table(rows: Sequence[ProcessStatus], title: str) -> Table:
-    """The `llf status` table: one row per process, its newest attempt's status coloured."""
+    """The `llf status` table: one row per process, its newest attempt's status coloured.
+
+    Every cell is a rich Text, never markup: names and messages come from users and notebooks, and a
+    message such as "expected [/data]" must print as written instead of failing as a closing tag.
+    """
     table = Table(title=title)
     for column in ("stream", "group", "process", "date", "status", "duration", "tokens", "message"):
         table.add_column(column, overflow="fold")
     for row in rows:
         status = row.status or "never ran"
         table.add_row(
-            row.strem_nm, row.prcs_grp_nm, row.prcs_nm, str(row.business_date or ""),
-            f"[{STATUS_STYLES.get(status, '')}]{status}[/]" if row.status else status,
-            str(row.duration).split(".")[0] if row.duration else "", str(row.tokens or ""),
-            (row.message or "")[:120],
+            Text(row.strem_nm), Text(row.prcs_grp_nm), Text(row.prcs_nm), Text(str(row.business_date or "")),
+            Text(status, style=STATUS_STYLES.get(status, "")),
+            Text(str(row.duration).split(".")[0] if row.duration else ""), Text(str(row.tokens or "")),
+            Text((row.message or "")[:120]),
         )
     return table

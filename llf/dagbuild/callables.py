@@ -7,12 +7,31 @@ fast and does not depend on the runner's imports (papermill, kernels, ...).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from llf.exceptions import RegistrationError
+from llf.exceptions import ConfigurationError, RegistrationError
 from llf.runner.context import RunContext, TriggeredBy
+
+
+def parse_business_date(text: str) -> dt.date:
+    """`text` as a calendar date written YYYY-MM-DD, or a ConfigurationError naming the param and the format.
+
+    Strict: date.fromisoformat alone would also take 20240203 or 2024-W05-6, and its ValueError ("Invalid
+    isoformat string") names neither the param nor what to type. The trigger form's pattern cannot refuse
+    2024-02-30, and a conf sent to the REST API may hold anything.
+    """
+    if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            pass
+    raise ConfigurationError(
+        f"The run's business_date param {text!r} is not a date: expected YYYY-MM-DD (such as 2024-01-31), "
+        "or empty for the run's logical date. Trigger the run again with a valid business_date."
+    )
 
 
 def business_date_of(context: Mapping[str, Any], timezone: str) -> dt.date:
@@ -20,10 +39,12 @@ def business_date_of(context: Mapping[str, Any], timezone: str) -> dt.date:
 
     Both read in the stream's schedule time zone, so a 00:30 Europe/Paris run is for that Paris day.
     Every task of one run gets the same answer: run_after is fixed when the run is created.
+    An invalid param fails the task before any log row is written: a row needs the business date, and one
+    written for another date (the logical date) would show a FAILED attempt nobody made for that date.
     """
     explicit = str(context["params"].get("business_date") or "").strip()
     if explicit:
-        return dt.date.fromisoformat(explicit)
+        return parse_business_date(explicit)
     moment = context.get("logical_date") or context["dag_run"].run_after
     return moment.astimezone(ZoneInfo(timezone)).date()
 
@@ -72,7 +93,12 @@ def stream_run_ended(context: Mapping[str, Any], *, strem_nm: str, timezone: str
     """
     from llf.runner.stream import finish_stream_if_open
 
-    business_date = business_date_of(context, timezone) if "dag_run" in context and "params" in context else None
+    business_date = None
+    if "dag_run" in context and "params" in context:
+        try:
+            business_date = business_date_of(context, timezone)
+        except ConfigurationError:  # an invalid business_date param: no process task opened a row for it
+            business_date = None
     finish_stream_if_open(strem_nm, context["run_id"], business_date)
 
 

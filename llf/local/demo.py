@@ -14,6 +14,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from llf.control.log import mark_abandoned_attempts_failed
 from llf.control.repository import read_snapshot
@@ -42,8 +43,8 @@ class DemoOptions:
 def start_local(console: Console) -> tuple[RunningStack, str]:
     """Choose the LLM, say which, and bring the stack up: (the running stack, the LLM provider)."""
     llm = choose_llm()
-    console.print(llm.description)
-    stack = LocalStack(LocalSettings.from_env()).up(llm.env, say=console.print)
+    console.print(llm.description, markup=False)  # names models and hosts from the environment
+    stack = LocalStack(LocalSettings.from_env()).up(llm.env, say=lambda line: console.print(line, markup=False))
     return stack, llm.env.get("LLF_LLM_PROVIDER", "")
 
 
@@ -58,13 +59,14 @@ def run_demo(options: DemoOptions, console: Console) -> int:
         raise RegistrationError("The registrations have problems (llf validate):\n" + "\n".join(map(str, problems)))
     streams = [stream.strem_nm for stream in snapshot.active_streams()]
     console.print(f"Registered {len(examples)} example file(s); running {len(streams)} active stream(s) for "
-                  f"business date {options.business_date}: {', '.join(streams)}")
+                  f"business date {options.business_date}: {', '.join(streams)}", markup=False)
     api = AirflowClient(stack.base_url)
     for dag_id in [*map(stream_dag_id, streams), *(process_dag_id(p.prcs_nm) for p in snapshot.active_processes())]:
         api.wait_for_dag(dag_id, timeout=DAG_VISIBLE_TIMEOUT_S)
     full_rerun = options.full_rerun or stack.llm_changed
     if full_rerun and not options.full_rerun:
-        console.print("Rerunning everything for the date: what succeeded before did so with the previous LLM.")
+        console.print("Rerunning everything for the date: what succeeded before did so with the previous LLM.",
+                      markup=False)
     conf = {"business_date": options.business_date.isoformat(), "full_rerun": full_rerun}
     runs = {stream: api.trigger(stream_dag_id(stream), conf) for stream in streams}
     states = _follow(api, stack, runs, options, console)
@@ -123,6 +125,7 @@ def _progress_lines(states: dict[str, str], rows: Sequence[ProcessStatus]) -> di
 
 
 def _progress_table(states: dict[str, str], rows: Sequence[ProcessStatus]) -> Table:
+    """One line per stream run; cells are rich Text, so names and progress messages never parse as markup."""
     table = Table(title="llf demo: stream runs (refreshing)")
     for column in ("stream", "run", "processes", "now"):
         table.add_column(column, overflow="fold")
@@ -131,8 +134,9 @@ def _progress_table(states: dict[str, str], rows: Sequence[ProcessStatus]) -> Ta
         processes = grouped.get(stream, [])
         done = sum(row.status in ("SUCCESS", "SKIPPED") for row in processes)
         failed = sum(row.status in ("FAILED", "BLOCKED") for row in processes)
-        table.add_row(stream, state, f"{done}/{len(processes)} done" + (f", [red]{failed} failed[/]" if failed else ""),
-                      "\n".join(_running(processes))[:200])
+        table.add_row(Text(stream), Text(state),
+                      Text.assemble(f"{done}/{len(processes)} done", (f", {failed} failed", "red") if failed else ""),
+                      Text("\n".join(_running(processes))[:200]))
     return table
 
 
@@ -145,21 +149,24 @@ def _report(stack: RunningStack, options: DemoOptions, states: dict[str, str], s
     summary = _summary(rows, "never ran")
     ok = not unfinished and not any_failed(rows) and all(state == "success" for state in states.values())
     style = STATUS_STYLES["SUCCESS" if ok else "FAILED"]
-    console.print(f"[{style}]Demo {'succeeded' if ok else 'FAILED'}[/] in {seconds:.0f} s: {summary}.")
+    console.print(Text.assemble((f"Demo {'succeeded' if ok else 'FAILED'}", style), f" in {seconds:.0f} s: {summary}."))
     if not ok and llm_provider == "llamacpp":
         console.print("On llama.cpp the LLM is a 270M base model: quality checks such as the sentiment "
-                      "example's accuracy gate are expected to fail. Start Ollama for real answers.")
+                      "example's accuracy gate are expected to fail. Start Ollama for real answers.", markup=False)
     if unfinished:
         console.print(f"Still running after {options.timeout_min:g} min: {', '.join(unfinished)} "
-                      "(raise --timeout-min; the runs go on in Airflow).")
+                      "(raise --timeout-min; the runs go on in Airflow).", markup=False)
     accuracy = _sentiment_accuracy(stack.lake, options.business_date)
     if accuracy:
-        console.print(f"Sentiment example accuracy on its labelled sample: {accuracy}.")
-    console.print(f"Airflow UI:   {stack.base_url}  (stream DAGs are tagged llf:stream; no login in local mode)")
-    console.print(f"Lake folder:  {stack.lake}")
-    console.print(f"Control DB:   LLF_CONTROL_DB_URL='{stack.control_db_url}' llf status")
-    console.print(f"Logs:         {stack.logs}")
-    console.print("Stop:         make stop   (`make demo` again reuses the data; --full-rerun reruns done work)")
+        console.print(f"Sentiment example accuracy on its labelled sample: {accuracy}.", markup=False)
+    for line in (  # paths and URLs may hold brackets: printed as written, never as markup
+        f"Airflow UI:   {stack.base_url}  (stream DAGs are tagged llf:stream; no login in local mode)",
+        f"Lake folder:  {stack.lake}",
+        f"Control DB:   LLF_CONTROL_DB_URL='{stack.control_db_url}' llf status",
+        f"Logs:         {stack.logs}",
+        "Stop:         make stop   (`make demo` again reuses the data; --full-rerun reruns done work)",
+    ):
+        console.print(line, markup=False)
     return 0 if ok else 1
 
 

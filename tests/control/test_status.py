@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from llf.cli import main
 from llf.control import log as run_log
 from llf.control.status import latest_statuses
@@ -72,3 +74,70 @@ def test_given_a_running_row_without_its_worker_when_llf_status_runs_then_it_sho
     main(["status"])
 
     assert "abandoned" in capsys.readouterr().out
+
+
+def test_given_a_message_with_rich_markup_when_llf_status_runs_then_it_prints_as_written(
+    control_db_url, registry, capsys, monkeypatch
+):
+    monkeypatch.setenv("COLUMNS", "250")  # a wide terminal: rich folds long cells on narrow ones
+    registry.process(registry.group(registry.stream("s"), "g"), "p")  # names are checked; messages are free
+    message = "FileNotFoundError: [/data/in.csv] missing; [red]not a style[/red] \\[kept]"
+    run_log.mark_failed(control_db_url, _context("p"), message)
+
+    code = main(["status", "--stream", "s"])
+
+    out = capsys.readouterr().out
+    assert code == 1
+    assert message in out
+
+
+def test_given_an_impossible_date_when_llf_status_runs_then_a_usage_error_names_the_format(
+    control_db_url, capsys
+):
+    for bad in ("2026-13-01", "2026-02-30", "tomorrow", "2026-2-3", "20260201"):
+        with pytest.raises(SystemExit) as exited:
+            main(["status", "--date", bad])
+
+        err = capsys.readouterr().err
+        assert exited.value.code == 2
+        assert f"{bad} is not a date (YYYY-MM-DD)" in err and "Traceback" not in err
+
+
+def test_given_a_stream_name_nobody_registered_when_llf_status_runs_then_exit_two_says_so(
+    control_db_url, registry, capsys
+):
+    registry.process(registry.group(registry.stream("s"), "g"), "p")
+
+    code = main(["status", "--stream", "nosuch"])
+
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "--stream nosuch: no stream of that name is registered" in captured.err
+    assert captured.out == ""
+
+
+def test_given_a_registered_stream_with_nothing_active_when_llf_status_runs_then_an_empty_table_and_exit_zero(
+    control_db_url, registry, sql, capsys
+):
+    registry.process(registry.group(registry.stream("quiet"), "g"), "p")
+    sql("UPDATE cntl_af.cntl_cfg_strem SET actv_flg = false WHERE strem_nm = 'quiet'")
+
+    code = main(["status", "--stream", "quiet"])
+
+    captured = capsys.readouterr()
+    assert code == 0 and "llf status" in captured.out and captured.err == ""
+
+
+def test_given_a_progress_line_with_rich_markup_when_the_demo_shows_progress_then_it_prints_as_written():
+    from rich.console import Console
+
+    from llf.control.status import ProcessStatus
+    from llf.local.demo import _progress_table
+
+    line = "scored [/x] 3 of [b]9[/b]"
+    running = ProcessStatus("s", "g", "p", DAY, "RUNNING", None, None, 0, line, None, "r", "stream__s")
+    console = Console(width=200, record=True, color_system=None)
+
+    console.print(_progress_table({"s": "running"}, [running]))
+
+    assert f"p: {line}" in console.export_text()

@@ -5,7 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from types import SimpleNamespace
 
-from llf.dagbuild.callables import business_date_of, process_run_conf, run_context_of
+import pytest
+
+from llf.dagbuild.callables import business_date_of, process_run_conf, run_context_of, run_in_stream
+from llf.exceptions import ConfigurationError
 
 RUN_AFTER = dt.datetime(2024, 5, 2, 22, 15, tzinfo=dt.UTC)
 
@@ -60,3 +63,26 @@ def test_given_the_stream_conf_when_the_process_runs_then_the_run_context_carrie
 def test_given_no_conf_when_the_process_runs_then_it_was_triggered_manually_outside_a_stream():
     run = run_context_of(context(None), prcs_nm="report", registered_params={}, timezone="UTC")
     assert (run.triggered_by, run.strem_nm, run.strem_run_id) == ("manual", None, None)
+
+
+@pytest.mark.parametrize("bad", ["2024-02-30", "2024-13-01", "tomorrow", "2024-2-3", "20240203", "2024-W05-6"])
+def test_given_an_impossible_business_date_when_resolved_then_the_error_names_the_param_and_the_format(bad):
+    with pytest.raises(ConfigurationError) as raised:
+        business_date_of(context(business_date=bad), "UTC")
+
+    message = str(raised.value)
+    assert "business_date" in message and repr(bad) in message and "YYYY-MM-DD" in message
+
+
+def test_given_an_impossible_business_date_when_a_stream_task_runs_then_it_fails_clearly_and_writes_no_row(
+    control_db_url, registry, sql
+):
+    """No row on purpose: cntl_cfg_log rows are keyed by business date, and one written for another date (the
+    logical date) would report a FAILED attempt of that date that never ran; the failed task carries the error."""
+    registry.process(registry.group(registry.stream("sales"), "g"), "report")
+
+    with pytest.raises(ConfigurationError, match="business_date param '2024-02-30' is not a date: expected YYYY-MM-DD"):
+        run_in_stream(context(business_date="2024-02-30"), strem_nm="sales", prcs_nm="report", registered_params={},
+                      timezone="UTC")
+
+    assert sql("SELECT count(*) FROM cntl_af.cntl_cfg_log") == [(0,)]
