@@ -51,3 +51,40 @@ def notebooks_dir() -> Path:
 def control_sql_dir() -> Path:
     """The folder of numbered DDL files applied by `llf db upgrade`."""
     return Path(os.environ.get("LLF_CONTROL_SQL_DIR", PROJECT_ROOT / "control_sql")).resolve()
+
+
+DEFAULT_LOCK_CHECK_SECONDS = 5.0
+
+
+def lock_check_seconds() -> float:
+    """How often a running attempt checks that it still holds its run lock (LLF_LOCK_CHECK_SECONDS, default 5).
+
+    A lock lost between two checks goes unnoticed for at most this long; each check is one small query
+    on the lock's own session, which also keeps that session from looking idle.
+    """
+    raw = os.environ.get("LLF_LOCK_CHECK_SECONDS", "").strip()
+    if not raw:
+        return DEFAULT_LOCK_CHECK_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise ConfigurationError(
+            f"LLF_LOCK_CHECK_SECONDS={raw!r} is not a number of seconds > 0; "
+            f"unset it for {DEFAULT_LOCK_CHECK_SECONDS:g}."
+        )
+    return value
+
+
+def state_dir() -> Path:
+    """The worker's own folder for llf (LLF_STATE_DIR, else $AIRFLOW_HOME/llf, else ~/.llf).
+
+    The same rule as llf.dagbuild.config.state_dir, repeated here so the runner does not import the DAG
+    builder (and Airflow) to find it.
+    """
+    if explicit := os.environ.get("LLF_STATE_DIR"):
+        return Path(explicit)
+    if airflow_home := os.environ.get("AIRFLOW_HOME"):
+        return Path(airflow_home) / "llf"
+    return Path.home() / ".llf"

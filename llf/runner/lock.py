@@ -1,37 +1,171 @@
 """At most once: a PostgreSQL advisory lock per (process, business date), held while the attempt runs.
 
 A second run for the same process and date waits on the lock instead of polling the log, and when a
-worker dies its connection closes and PostgreSQL releases the lock at once.
+worker dies its connection closes and PostgreSQL releases the lock at once; so a RUNNING row whose lock
+nobody holds is a dead attempt (llf.control.log sweeps those).
+
+The lock is only as good as its session. A PostgreSQL restart, pg_terminate_backend, an idle-session
+killer or a transaction-mode pooler ends or swaps the session under a live worker and PostgreSQL drops
+the lock without a word. So the session has TCP keepalives, and a watchdog thread asks it every
+LLF_LOCK_CHECK_SECONDS whether it still holds the lock; the first answer that is not "yes" (an error
+included) marks the lock lost and calls the run's `on_lost` callbacks, which stop its kernel.
+
+Every piece of SQL about this lock is here: the key, taking it, and recognising it in pg_locks.
+- Key: one bigint, hashtextextended(prcs_nm || '|' || 'YYYY-MM-DD', seed). 64 bits, so unrelated runs
+  practically never share a key (32-bit hashtext keys made them wait on each other). The date is
+  formatted with to_char, not ::text, so the key does not depend on the session's DateStyle.
+- Namespace: the seed is hashtextextended('llf.process-run', 0); another single-bigint lock of llf would
+  use a seed of its own. The app's two-integer advisory locks (stream runs: pg_advisory_xact_lock(int,
+  int)) are a separate key space in PostgreSQL (objsubid 2 in pg_locks, 1 for the bigint form).
+- pg_locks shows a bigint key as classid = its high 32 bits, objid = its low 32 bits (both unsigned,
+  type oid), objsubid = 1, database = the OID of the database it was taken in.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import logging
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from llf.db import connect
+import psycopg2
+import psycopg2.extensions
 
-# The two-integer advisory lock form: a fixed namespace, then a hash of process and date.
-LOCK_NAMESPACE_SQL = "hashtext('llf.process-run')"
+from llf.db import redact
+from llf.exceptions import ControlDatabaseError
+from llf.settings import lock_check_seconds
+
+log = logging.getLogger(__name__)
+
+_SEED_SQL = "hashtextextended('llf.process-run', 0)"
+_THIS_DATABASE_SQL = "(SELECT oid FROM pg_database WHERE datname = current_database())"
+
+# The lock session's TCP keepalives (libpq options): a peer that vanished without closing the connection
+# (a crashed host, a dropped network) breaks the session within about 25 s of silence instead of hours, so
+# the watchdog's next check fails. tcp_user_timeout (libpq >= 12) bounds a check stuck on unacknowledged data.
+_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
+_TCP_USER_TIMEOUT_MS = 30_000
 
 
 def lock_key_sql(prcs_nm_sql: str, business_date_sql: str) -> str:
     """SQL computing the lock key from two SQL expressions (the same formula for taking and inspecting)."""
-    return f"hashtext({prcs_nm_sql} || '|' || ({business_date_sql})::text)"
+    day = f"to_char(({business_date_sql})::date, 'YYYY-MM-DD')"
+    return f"hashtextextended(({prcs_nm_sql}) || '|' || {day}, {_SEED_SQL})"
+
+
+def lock_holders_sql(key_sql: str) -> str:
+    """A SELECT of the pg_locks rows (alias k) granting the run lock with key `key_sql` in this database."""
+    return (
+        "SELECT 1 FROM pg_locks k WHERE k.locktype = 'advisory' AND k.granted AND k.objsubid = 1 "
+        f"AND k.database = {_THIS_DATABASE_SQL} "
+        f"AND k.classid::bigint = (({key_sql}) >> 32) & 4294967295 AND k.objid::bigint = ({key_sql}) & 4294967295"
+    )
+
+
+class RunLock:
+    """The held run lock of one process and date, watched by a thread of its own.
+
+    `lost` is None while the lock holds, else why it was lost; once lost it stays lost (PostgreSQL may
+    have given it to another run meanwhile, so holding it again would prove nothing).
+    """
+
+    def __init__(self, connection: psycopg2.extensions.connection, key: int, label: str) -> None:
+        self._connection = connection
+        self.key = key
+        self._label = label
+        self._backend_pid = connection.get_backend_pid()
+        self._session = threading.Lock()  # one query at a time on the lock's session
+        self._lost: str | None = None
+        self._on_lost: list[Callable[[str], None]] = []
+        self._stopped = threading.Event()
+        self._watchdog = threading.Thread(target=self._watch, name=f"llf-run-lock {label}", daemon=True)
+
+    @property
+    def lost(self) -> str | None:
+        return self._lost
+
+    def on_lost(self, callback: Callable[[str], None]) -> None:
+        """Call `callback(reason)` from the watchdog at every check once the lock is lost (so make it idempotent).
+
+        Repeated because what it stops may not exist yet at the first call (a kernel still starting).
+        """
+        self._on_lost.append(callback)
+
+    def check(self) -> str | None:
+        """Ask the lock's session now whether it still holds the lock; return why it is lost, or None."""
+        with self._session:
+            if self._lost is None:
+                self._lost = self._ask_session()
+                if self._lost is not None:
+                    log.error("run lock of %s lost: %s", self._label, self._lost)
+        return self._lost
+
+    def _ask_session(self) -> str | None:
+        try:
+            with self._connection.cursor() as cursor:
+                cursor.execute(f"SELECT EXISTS ({lock_holders_sql('%(key)s::bigint')} AND k.pid = pg_backend_pid())",
+                               {"key": self.key})
+                held = cursor.fetchone()[0]
+        except Exception as error:  # noqa: BLE001 - any failure of the session means the lock is gone with it
+            first_line = (str(error).strip().splitlines() or [""])[0]
+            return f"its database session failed ({type(error).__name__}: {first_line})"
+        if not held:
+            return f"its database session (backend {self._backend_pid}) no longer holds it"
+        return None
+
+    def _watch(self) -> None:
+        interval = lock_check_seconds()
+        while not self._stopped.wait(interval):
+            reason = self.check()
+            if reason is None:
+                continue
+            for callback in self._on_lost:
+                try:
+                    callback(reason)
+                except Exception:  # noqa: BLE001 - the watchdog must keep going; the run still ends FAILED
+                    log.exception("stopping the run of %s after its lock was lost failed", self._label)
+
+    def start_watching(self) -> None:
+        self._watchdog.start()
+
+    def stop_watching(self) -> None:
+        self._stopped.set()
+        if self._watchdog.is_alive():
+            self._watchdog.join(timeout=_TCP_USER_TIMEOUT_MS / 1000)
+
+
+def _lock_session(url: str) -> psycopg2.extensions.connection:
+    options = dict(_KEEPALIVES)
+    if psycopg2.__libpq_version__ >= 120000:
+        options["tcp_user_timeout"] = _TCP_USER_TIMEOUT_MS
+    try:
+        connection = psycopg2.connect(url, connect_timeout=5, application_name="llf run lock", **options)
+    except psycopg2.OperationalError as error:
+        raise ControlDatabaseError(
+            f"Cannot reach the control database at {redact(url)}: {str(error).strip()}"
+        ) from error
+    connection.autocommit = True
+    return connection
 
 
 @contextmanager
-def process_run_lock(url: str, prcs_nm: str, business_date: dt.date) -> Iterator[None]:
-    """Hold the run lock of a process and date for the duration of the block (waiting if it is taken)."""
-    connection = connect(url)
-    connection.autocommit = True
+def process_run_lock(url: str, prcs_nm: str, business_date: dt.date) -> Iterator[RunLock]:
+    """Hold the run lock of a process and date for the duration of the block (waiting if it is taken).
+
+    The block gets the RunLock: watched from the moment it is granted until the block ends.
+    """
+    connection = _lock_session(url)
     try:
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT pg_advisory_lock({LOCK_NAMESPACE_SQL}, {lock_key_sql('%s', '%s::date')})",
-                (prcs_nm, business_date),
-            )
-        yield
+            cursor.execute(f"SELECT {lock_key_sql('%s', '%s')}", (prcs_nm, business_date))
+            key = cursor.fetchone()[0]
+            cursor.execute("SELECT pg_advisory_lock(%s)", (key,))
+        lock = RunLock(connection, key, f"{prcs_nm} {business_date}")
+        lock.start_watching()
+        try:
+            yield lock
+        finally:
+            lock.stop_watching()
     finally:
         connection.close()  # closing the session releases the lock

@@ -5,6 +5,8 @@ from __future__ import annotations
 import keyword
 import logging
 import os
+import signal
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -16,13 +18,75 @@ import papermill
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.exceptions import PapermillExecutionError
 
-from llf.control.validation import resolve_notebook
+from llf.control.validation import notebook_problem, resolve_notebook
 
 log = logging.getLogger(__name__)
 
 
 class NotebookRejected(Exception):
     """The notebook cannot be run as registered (path, parameters cell, parameter names)."""
+
+
+class KernelStopper:
+    """Lets another thread stop the kernel of one execution (the run lock's watchdog, when the lock is lost).
+
+    papermill creates the kernel manager deep inside nbclient, in the thread running the notebook. The
+    stopper hands nbclient a kernel manager class that registers every manager it creates; stop()
+    SIGKILLs their kernels' process groups (each kernel leads its own session, so its children die too).
+    nbclient polls the kernel every second, sees it dead and raises DeadKernelError, so execute() returns
+    with the notebook saved as far as it ran. A kernel still starting at stop() has no process yet: the
+    watchdog calls stop() again at each check, so it is stopped at the next one.
+    """
+
+    def __init__(self) -> None:
+        self._managers: list[Any] = []
+        self._guard = threading.Lock()
+        self.reason: str | None = None
+
+    @property
+    def stopped(self) -> bool:
+        return self.reason is not None
+
+    def manager_class(self) -> type:
+        from jupyter_client import AsyncKernelManager
+
+        stopper = self
+
+        class StoppableKernelManager(AsyncKernelManager):
+            def __init__(self, **kwargs: Any) -> None:
+                super().__init__(**kwargs)
+                stopper.adopt(self)
+
+        return StoppableKernelManager
+
+    def adopt(self, manager: Any) -> None:
+        """Count a kernel manager nbclient just created among those stop() kills."""
+        with self._guard:
+            self._managers.append(manager)
+
+    def stop(self, reason: str) -> None:
+        """Kill the kernels started so far; idempotent, callable from any thread."""
+        with self._guard:
+            self.reason = self.reason or reason
+            for manager in self._managers:
+                _kill_kernel(manager)
+
+
+def _kill_kernel(manager: Any) -> None:
+    """SIGKILL a local kernel's process group, as jupyter_client's own kill does; never our own group."""
+    provisioner = getattr(manager, "provisioner", None)
+    process = getattr(provisioner, "process", None)
+    if process is None or process.poll() is not None:  # not started yet, or already gone (and reaped)
+        return
+    group = getattr(provisioner, "pgid", None)
+    try:
+        if group and group != os.getpgid(0):
+            os.killpg(group, signal.SIGKILL)
+        else:
+            process.kill()
+    except OSError:
+        return  # it ended meanwhile
+    log.warning("kernel %s killed", process.pid)
 
 
 @dataclass(frozen=True)
@@ -34,14 +98,11 @@ class NotebookOutcome:
 
 
 def resolve(file_path: str, notebooks_dir: Path) -> Path:
-    """The notebook to run, confined to the notebooks folder."""
-    try:
-        path = resolve_notebook(file_path, notebooks_dir)
-    except ValueError as error:
-        raise NotebookRejected(f"{error}; fix cntl_cfg_sys_file.file_path") from error
-    if not path.is_file():
-        raise NotebookRejected(f"notebook not found: {path} (fix cntl_cfg_sys_file.file_path or add the file)")
-    return path
+    """The notebook to run, confined to the notebooks folder, and runnable as `llf validate` checks it."""
+    message, fix = notebook_problem(file_path, notebooks_dir)
+    if message:
+        raise NotebookRejected(f"{message}. Fix: {fix} (cntl_cfg_sys_file.file_path = {file_path!r})")
+    return resolve_notebook(file_path, notebooks_dir)
 
 
 def parameters_for(notebook: Path, registered: Mapping[str, Any], run_context: Mapping[str, Any]) -> dict[str, Any]:
@@ -57,20 +118,11 @@ def parameters_for(notebook: Path, registered: Mapping[str, Any], run_context: M
             "rename them in cntl_cfg_prcs.params"
         )
     declared = papermill.inspect_notebook(str(notebook))
-    if not declared and not _has_parameters_cell(notebook):
-        raise NotebookRejected(f"{notebook.name} has no cell tagged 'parameters'; tag the cell holding its defaults")
     unknown = sorted(set(registered) - set(declared))
     if unknown:
         log.warning("params %s are not declared in the parameters cell of %s; they are injected anyway",
                     unknown, notebook.name)
     return {**registered, **{name: value for name, value in run_context.items() if name in declared}}
-
-
-def _has_parameters_cell(notebook: Path) -> bool:
-    import nbformat
-
-    cells = nbformat.read(notebook, as_version=4).cells
-    return any("parameters" in cell.get("metadata", {}).get("tags", []) for cell in cells)
 
 
 @contextmanager
@@ -95,19 +147,21 @@ def execute(
     *,
     timeout_min: float,
     kernel_env: Mapping[str, str],
+    stopper: KernelStopper | None = None,
 ) -> NotebookOutcome:
-    """Run the notebook; the whole run (not each cell) is bounded by `timeout_min`."""
+    """Run the notebook; the whole run (not each cell) is bounded by `timeout_min`; `stopper` can kill it."""
     deadline = time.monotonic() + timeout_min * 60
 
     def seconds_left(_cell: object) -> int:
         return max(1, int(deadline - time.monotonic()))
 
+    stoppable = {"kernel_manager_class": stopper.manager_class()} if stopper else {}
     try:
         with _environment(kernel_env):
             papermill.execute_notebook(
                 str(notebook), str(output_notebook), parameters=dict(parameters),
                 kernel_name="python3", progress_bar=False, cwd=str(notebook.parent),
-                timeout_func=seconds_left,
+                timeout_func=seconds_left, **stoppable,
             )
     except PapermillExecutionError as error:
         return NotebookOutcome(
@@ -116,5 +170,7 @@ def execute(
     except (CellTimeoutError, TimeoutError):
         return NotebookOutcome(output_notebook, f"timed out after {timeout_min:g} min; the kernel was stopped")
     except DeadKernelError as error:
+        if stopper and stopper.stopped:
+            return NotebookOutcome(output_notebook, f"the kernel was stopped: {stopper.reason}")
         return NotebookOutcome(output_notebook, f"DeadKernelError: the kernel died ({error})")
     return NotebookOutcome(output_notebook, None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import threading
 from functools import cache
 from pathlib import Path
@@ -10,11 +11,13 @@ from typing import TYPE_CHECKING
 
 from llf.runner.context import RunContext
 from llf.services.lake import open_lake
+from llf.settings import state_dir
 
 if TYPE_CHECKING:
     from nbconvert import HTMLExporter
 
 NO_STREAM = "_no_stream"  # a process DAG run triggered on its own
+UNSTORED = "unstored-outputs"  # under the state dir: executed notebooks the lake refused
 _EXPORT = threading.Lock()  # one exporter, used by one thread at a time
 
 
@@ -69,3 +72,21 @@ def store_outputs(context: RunContext, executed: Path) -> str:
         html, _ = _html_exporter().from_filename(str(executed))
     lake.put(f"{folder}/{context.prcs_nm}.html", html)
     return location.rsplit("/", 1)[0] + "/"
+
+
+def keep_unstored(context: RunContext, executed: Path, lake_error: Exception) -> str:
+    """Keep an executed notebook the lake refused; return the FAILED message naming the lake and the copy.
+
+    The copy goes to <LLF_STATE_DIR>/unstored-outputs/<the run's lake folder>/ on this worker: not beside
+    the run in the lake, which is what just failed, and not in the scratch folder, deleted when the run
+    ends. The state dir is llf's own folder on the worker ($AIRFLOW_HOME/llf by default), and the path
+    mirrors the lake's, so the file can be copied to its place in the lake once the lake is fixed.
+    """
+    problem = f"could not store the output notebook in the lake (check LLF_LAKE_URL): {str(lake_error).rstrip('.')}"
+    kept = state_dir() / UNSTORED / run_folder(context) / f"{context.prcs_nm}.ipynb"
+    try:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(executed, kept)
+    except OSError as keep_error:
+        return f"{problem}; the executed notebook could not be kept on the worker either ({keep_error})"
+    return f"{problem}; the executed notebook is kept at {kept.resolve()}"

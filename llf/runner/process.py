@@ -12,8 +12,8 @@ from llf.db import transaction
 from llf.exceptions import LlfError
 from llf.runner import notebook as notebook_runner
 from llf.runner.context import RUN_CONTEXT_ENV, RunContext
-from llf.runner.lock import process_run_lock
-from llf.runner.outputs import run_folder, store_outputs, warm_up_html_export
+from llf.runner.lock import RunLock, process_run_lock
+from llf.runner.outputs import keep_unstored, run_folder, store_outputs, warm_up_html_export
 from llf.settings import control_db_url, notebooks_dir
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,12 @@ def _run_process(context: RunContext) -> None:
         run_log.mark_blocked(url, context, message)
         raise ProcessFailed(message)
 
-    with process_run_lock(url, context.prcs_nm, context.business_date):
+    with process_run_lock(url, context.prcs_nm, context.business_date) as lock:
+        # Holding the lock, any RUNNING row of this process and date is dead (a killed try Airflow now
+        # retries); the global sweep leaves it alone since it sees the lock held, by us.
+        if run_log.mark_stale_attempts_failed(url, context.prcs_nm, context.business_date):
+            log.warning("%s: closed the RUNNING attempt of a dead worker for %s", context.prcs_nm,
+                        context.business_date)
         run_log.mark_abandoned_attempts_failed(url)
         reason = _already_done(url, context)
         if reason:
@@ -132,23 +137,53 @@ def _run_process(context: RunContext) -> None:
             return
         context = context.model_copy(update={"output_path": run_folder(context), "params": registration.params})
         log_id = run_log.mark_running(url, context)
-        _execute_and_record(url, context.model_copy(update={"log_id": log_id}), registration)
+        _execute_and_record(url, context.model_copy(update={"log_id": log_id}), registration, lock)
 
 
-def _execute_and_record(url: str, context: RunContext, registration: Registration) -> None:
-    """Close the RUNNING row whatever happens: SUCCESS, or FAILED with the reason and any stored output."""
+def _execute_and_record(url: str, context: RunContext, registration: Registration, lock: RunLock) -> None:
+    """Close the RUNNING row whatever happens: SUCCESS, or FAILED with the reason and any stored output.
+
+    A lost run lock stops the kernel (through the lock's watchdog) and always ends FAILED: another run
+    of the same process and date may have started meanwhile, so this one's result proves nothing.
+    """
+    stopper = notebook_runner.KernelStopper()
+    lock.on_lost(stopper.stop)
     try:
-        error, output_path = _execute(url, context, registration)
+        error, output_path = _execute(url, context, registration, stopper)
     except Exception as unexpected:  # noqa: BLE001 - whatever broke, the row must close with the reason
         error, output_path = f"{type(unexpected).__name__}: {unexpected}", None
+    lost = lock.lost or lock.check()  # checked once more: the last watchdog check may be seconds old
+    if lost:
+        stopped = "its kernel was stopped" if stopper.stopped else f"the notebook ended ({error or 'no error'})"
+        error = f"run lock lost: {lost}; {stopped}, and no result of this attempt counts"
+    _record(url, context, error, output_path)
+
+
+def _record(url: str, context: RunContext, error: str | None, output_path: str | None) -> None:
+    """Close the attempt's row; raise ProcessFailed when it failed, so Airflow fails (and retries) the task.
+
+    When the row is no longer RUNNING, a sweep closed it FAILED because this run's lock was free (lost):
+    that row is left as it is, never overwritten, and the task fails too, naming both outcomes.
+    """
+    try:
+        if error:
+            run_log.mark_failed(url, context, error, output_path)
+        else:
+            run_log.mark_success(url, context, "notebook ran to completion", output_path)
+    except run_log.AttemptAlreadyClosed as closed:
+        log.warning("%s: %s; this run's own result is not recorded", context.prcs_nm, closed)
+        raise ProcessFailed(f"{closed}; this run ended {'FAILED: ' + error if error else 'SUCCESS'}, "
+                            "not recorded") from closed
     if error:
-        run_log.mark_failed(url, context, error, output_path)
         raise ProcessFailed(error)
-    run_log.mark_success(url, context, "notebook ran to completion", output_path)
 
 
-def _execute(url: str, context: RunContext, registration: Registration) -> tuple[str | None, str | None]:
-    """(error message or None, output folder or None); outputs are stored on failure too."""
+def _execute(url: str, context: RunContext, registration: Registration,
+             stopper: notebook_runner.KernelStopper) -> tuple[str | None, str | None]:
+    """(error message or None, output folder or None); outputs are stored on failure too.
+
+    When the lake refuses them, the executed notebook is kept on the worker and the error says where.
+    """
     if registration.file_path is None:
         return "no system file registered; INSERT one into cntl_af.cntl_cfg_sys_file", None
     try:
@@ -160,15 +195,15 @@ def _execute(url: str, context: RunContext, registration: Registration) -> tuple
     with tempfile.TemporaryDirectory(prefix="llf-run-") as scratch:
         outcome = notebook_runner.execute(
             notebook, Path(scratch) / notebook.name, parameters, timeout_min=registration.timeout_min,
-            kernel_env={RUN_CONTEXT_ENV: context.model_dump_json(), "LLF_CONTROL_DB_URL": url},
+            kernel_env={RUN_CONTEXT_ENV: context.model_dump_json(), "LLF_CONTROL_DB_URL": url}, stopper=stopper,
         )
         if not outcome.output_notebook.exists():
             return outcome.error, None
         try:
             output_path = store_outputs(context, outcome.output_notebook)
         except Exception as lake_error:  # noqa: BLE001 - reported with the notebook's own outcome
-            stored = f"could not store the output notebook in the lake (check LLF_LAKE_URL): {lake_error}"
-            return "; ".join(filter(None, [outcome.error, stored])), None
+            return "; ".join(filter(None, [outcome.error, keep_unstored(context, outcome.output_notebook,
+                                                                         lake_error)])), None
     return outcome.error, output_path
 
 

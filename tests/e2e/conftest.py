@@ -120,6 +120,8 @@ def airflow(
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
             "OLLAMA_HOST": e2e_ollama.url,
             "LLF_LLM_RETRY_WAIT": "0.1",
+            # Retry drills should not wait Airflow's default 300 s between tries.
+            "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": "2",
         },
     )
     stack.start()

@@ -59,12 +59,20 @@ def test_given_a_failing_notebook_when_run_then_failed_names_error_and_cell_and_
         ("../escape.ipynb", {}, "not inside the notebooks folder"),
         ("untagged.ipynb", {}, "no cell tagged 'parameters'"),
         ("ok.ipynb", {"not-a-name": 1}, "not valid Python names"),
+        ("empty_object.ipynb", {}, "not a readable Jupyter notebook"),
+        ("null_tags.ipynb", {}, "not a list of strings"),
     ],
 )
 def test_given_bad_input_when_run_then_failed_with_an_actionable_message_and_no_running_row(
     registry, stream, notebooks_dir, sql, notebook, params, expected
 ):
     write_notebook(notebooks_dir / "untagged.ipynb", "x = 1", parameters=None)
+    # edited after the last snapshot: the runner checks the file itself, as `llf validate` does
+    (notebooks_dir / "empty_object.ipynb").write_text("{}", encoding="utf-8")
+    write_notebook(notebooks_dir / "null_tags.ipynb", "x = 1")
+    null_tags = json.loads((notebooks_dir / "null_tags.ipynb").read_text(encoding="utf-8"))
+    null_tags["cells"][0]["metadata"]["tags"] = None
+    (notebooks_dir / "null_tags.ipynb").write_text(json.dumps(null_tags), encoding="utf-8")
     registry.process(stream["group"], "p", notebook=notebook, params=params)
 
     with pytest.raises(ProcessFailed, match=expected):
