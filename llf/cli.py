@@ -86,11 +86,12 @@ def _iso_date(text: str) -> dt.date:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from llf.control.log import mark_abandoned_attempts_failed
     from llf.control.status import any_failed, latest_statuses, status_table, stream_is_registered
+    from llf.runner.stream import mark_stale_stream_runs_finished
 
     url = control_db_url(args.db_url)
-    mark_abandoned_attempts_failed(url)  # never show a dead worker's attempt as RUNNING
+    # never show a dead worker's attempt, or a stream run whose end nobody recorded, as RUNNING
+    mark_stale_stream_runs_finished(url)  # sweeps abandoned process attempts first
     rows = latest_statuses(url, stream=args.stream, business_date=args.date)
     if args.stream and not rows and not stream_is_registered(url, args.stream):
         # a usage error, not an empty table with exit 0: a mistyped name must not read as "nothing failed"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import datetime as dt
 import json
 import os
 import secrets
@@ -88,6 +89,7 @@ class AirflowStack:
     port: int = field(default_factory=free_port)
     detached: bool = False
     processes: dict[str, subprocess.Popen] = field(default_factory=dict, init=False)
+    _env: dict[str, str] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def base_url(self) -> str:
@@ -148,7 +150,7 @@ class AirflowStack:
         """Migrate the metadata DB, start the components and wait until the API reports all healthy."""
         self.home.mkdir(parents=True, exist_ok=True)
         self.logs_dir.mkdir(exist_ok=True)
-        env = self.environment()
+        env = self._env = self.environment()  # kept: a revived component needs the same secrets
         migrate_log = self.logs_dir / "db-migrate.log"
         with migrate_log.open("w") as out:
             migrated = subprocess.run(
@@ -162,18 +164,44 @@ class AirflowStack:
         if migrated.returncode != 0:
             raise AirflowStackError(f"`airflow db migrate` failed:\n{migrate_log.read_text()[-4000:]}")
         for name in COMPONENTS:
-            with (self.logs_dir / f"{name}.log").open("w") as out:
-                self.processes[name] = subprocess.Popen(
-                    self._airflow(name),
-                    env=env,
-                    cwd=self.home,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    preexec_fn=os.setsid if self.detached else _die_with_parent,
-                )
+            self._launch(name, mode="w")
         if poll(self._healthy, timeout) is None:
             self.stop()
             raise AirflowStackError(f"Airflow not healthy after {timeout:.0f}s\n{self.logs_tail()}")
+
+    def _launch(self, name: str, mode: str) -> None:
+        with (self.logs_dir / f"{name}.log").open(mode) as out:
+            self.processes[name] = subprocess.Popen(
+                self._airflow(name),
+                env=self._env,
+                cwd=self.home,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                preexec_fn=os.setsid if self.detached else _die_with_parent,
+            )
+
+    def revive(self, since: dt.datetime, timeout: float = 180) -> list[str]:
+        """Start again the components that exited, with the stack's settings, until each has heartbeated
+        since `since`; return the names of those started again.
+
+        Airflow's scheduler, dag-processor and triggerer exit on a database error in their loop and count
+        on a supervisor to start them again (docker-compose: restart unless-stopped); this is that
+        supervisor, for drills that take the database away. A heartbeat since the outage tells a survivor
+        from a component still exiting (a scheduler first waits for its running tasks).
+        """
+        revived: list[str] = []
+
+        def back() -> bool | None:
+            for name, process in self.processes.items():
+                if process.poll() is not None:
+                    self._launch(name, mode="a")
+                    revived.append(name)
+            return True if heartbeats_since(self.base_url, since) else None
+
+        if poll(back, timeout, interval=1) is None:
+            raise AirflowStackError(f"Airflow not back {timeout:.0f}s after {since} (revived {revived})\n"
+                                    f"{self.logs_tail()}")
+        return revived
 
     def _airflow(self, *arguments: str) -> list[str]:
         return [sys.executable, "-m", "airflow", *arguments]
@@ -224,6 +252,20 @@ def api_healthy(base_url: str) -> bool:
         return False
     statuses = [part.get("status") for part in health.values()]
     return bool(statuses) and all(status == "healthy" for status in statuses)
+
+
+def heartbeats_since(base_url: str, since: dt.datetime) -> bool:
+    """Scheduler, triggerer and dag-processor are healthy and each heartbeated after `since` (aware)."""
+    try:
+        health = httpx.get(f"{base_url}/api/v2/monitor/health", timeout=2).json()
+    except (httpx.HTTPError, ValueError):
+        return False
+    for component in ("scheduler", "triggerer", "dag_processor"):
+        part = health.get(component) or {}
+        beat = part.get(f"latest_{component}_heartbeat")
+        if part.get("status") != "healthy" or not beat or dt.datetime.fromisoformat(beat) <= since:
+            return False
+    return True
 
 
 def stop_components(group_ids: Iterable[int], grace: float = 5) -> None:

@@ -16,7 +16,6 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from llf.control.log import mark_abandoned_attempts_failed
 from llf.control.repository import read_snapshot
 from llf.control.sql_files import apply_files
 from llf.control.status import STATUS_STYLES, ProcessStatus, any_failed, latest_statuses, status_table
@@ -26,6 +25,7 @@ from llf.exceptions import RegistrationError
 from llf.local.airflow import FINAL_RUN_STATES, AirflowClient
 from llf.local.llm import choose_llm
 from llf.local.stack import LocalSettings, LocalStack, RunningStack
+from llf.runner.stream import mark_stale_stream_runs_finished
 from llf.settings import PROJECT_ROOT, notebooks_dir
 
 EXAMPLES = PROJECT_ROOT / "control_sql" / "examples"
@@ -142,7 +142,7 @@ def _progress_table(states: dict[str, str], rows: Sequence[ProcessStatus]) -> Ta
 
 def _report(stack: RunningStack, options: DemoOptions, states: dict[str, str], seconds: float,
             llm_provider: str, console: Console) -> int:
-    mark_abandoned_attempts_failed(stack.control_db_url)
+    mark_stale_stream_runs_finished(stack.control_db_url)  # and the abandoned attempts before them
     rows = latest_statuses(stack.control_db_url, business_date=options.business_date)
     console.print(status_table(rows, f"llf status for {options.business_date}"))
     unfinished = sorted(stream for stream, state in states.items() if state not in FINAL_RUN_STATES)

