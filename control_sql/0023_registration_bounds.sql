@@ -58,6 +58,7 @@ BEGIN
       FROM cntl_af.cntl_cfg_prcs_grp g
      WHERE g.strem_id = NEW.strem_id
        AND g.prcs_grp_id <> NEW.prcs_grp_id
+       AND g.prcs_grp_nm <> NEW.prcs_grp_nm  -- the same name is the unique key's case (ON CONFLICT may skip it)
        AND replace(g.prcs_grp_nm, '.', '_') = replace(NEW.prcs_grp_nm, '.', '_')
      LIMIT 1;
     IF FOUND THEN

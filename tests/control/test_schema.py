@@ -153,3 +153,17 @@ def test_given_group_a_dot_b_when_a_b_is_registered_in_its_stream_then_the_trigg
     (comment,) = sql("SELECT obj_description(oid, 'pg_trigger') FROM pg_trigger "
                      "WHERE tgname = 'cntl_cfg_prcs_grp_task_group_id_unique'")
     assert comment[0]
+
+
+def test_given_a_group_when_its_registration_is_applied_again_with_on_conflict_do_nothing_then_nothing_is_refused(
+    registry, sql
+):
+    stream = registry.stream("s")
+    registry.group(stream, "a.b")
+    again = ("INSERT INTO cntl_af.cntl_cfg_prcs_grp (strem_id, prcs_grp_nm) VALUES (%s, 'a.b') "
+             "ON CONFLICT (strem_id, prcs_grp_nm) DO NOTHING")
+
+    sql(again, (stream,))
+    sql(again, (stream,))
+
+    assert sql("SELECT prcs_grp_nm FROM cntl_af.cntl_cfg_prcs_grp WHERE strem_id = %s", (stream,)) == [("a.b",)]
