@@ -42,6 +42,9 @@ from llf.control.model import (
     task_group_id,
 )
 
+# Every registered notebook is read at each snapshot refresh, inside the DAG file's import timeout: one
+# huge file (saved outputs, a data dump renamed .ipynb) must not stall the parse of every stream.
+NOTEBOOK_MAX_BYTES = 32 * 2**20
 DETAIL_MAX_LENGTH = 300  # of an error message quoted in a problem: jsonschema's run to pages
 
 
@@ -245,6 +248,10 @@ def notebook_problem(file_path: str, notebooks_dir: Path) -> tuple[str, str]:
         notebook_path = resolve_notebook(file_path, notebooks_dir)
         if not notebook_path.is_file():
             return f"notebook not found at {notebook_path}", "create the notebook or correct file_path"
+        size = notebook_path.stat().st_size
+        if size > NOTEBOOK_MAX_BYTES:
+            return (f"the notebook is {size / 2**20:.0f} MiB, more than the {NOTEBOOK_MAX_BYTES // 2**20} MiB "
+                    "llf reads", "clear its outputs (Edit > Clear Outputs of All Cells) or keep data in the lake")
     except ValueError as error:
         return one_line(str(error)), f"use a path relative to {notebooks_dir}, without ../"
     except (OSError, RuntimeError) as error:  # a name too long, a symlink loop (RuntimeError), ...

@@ -13,6 +13,7 @@ bypass validation altogether (a builder or a check that raises) to exercise the 
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from psycopg2 import sql as psql
 from llf.cli import main
 from llf.control import validation
 from llf.control.model import PARAMS_MAX_DEPTH
+from llf.control.validation import NOTEBOOK_MAX_BYTES
 from llf.dagbuild import build_dags, builder
 from tests.dagbuild.conftest import SCENARIOS
 from tests.support.registry import Registry, Run
@@ -52,6 +54,9 @@ def hostile(scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (folder / "zero_bytes.ipynb").write_bytes(b"")
     (folder / "binary.ipynb").write_bytes(bytes(range(256)) * 4)
     (folder / "directory.ipynb").mkdir()
+    with (folder / "huge.ipynb").open("wb") as huge:  # sparse: no disk is spent on its size
+        huge.truncate(NOTEBOOK_MAX_BYTES + 1)
+    os.mkfifo(folder / "fifo.ipynb")  # reading it would block the parse forever
     outside = shutil.copy(folder / "ok.ipynb", tmp_path / "outside.ipynb")
     (folder / "escape.ipynb").symlink_to(outside)
     (folder / "loop.ipynb").symlink_to(folder / "loop.ipynb")
@@ -162,6 +167,8 @@ CASES: dict[str, Hostile] = {
     "notebook_is_zero_bytes": Hostile(bad("zero_bytes.ipynb"), NOTEBOOK_ROW + "zero_bytes", "not a readable"),
     "notebook_is_binary_garbage": Hostile(bad("binary.ipynb"), NOTEBOOK_ROW + "binary", "UnicodeDecodeError"),
     "notebook_is_a_directory": Hostile(bad("directory.ipynb"), NOTEBOOK_ROW + "directory", "notebook not found"),
+    "notebook_is_a_fifo": Hostile(bad("fifo.ipynb"), NOTEBOOK_ROW + "fifo", "notebook not found"),
+    "notebook_over_the_size_limit": Hostile(bad("huge.ipynb"), NOTEBOOK_ROW + "huge", "more than the 32 MiB"),
     "notebook_cells_not_a_list": Hostile(bad("cells_not_list.ipynb"), NOTEBOOK_ROW + "cells_not_list", "notebook"),
     "notebook_cell_not_an_object": Hostile(bad("cell_not_object.ipynb"), NOTEBOOK_ROW + "cell_not", "notebook"),
     "notebook_without_cells": Hostile(bad("no_cells.ipynb"), NOTEBOOK_ROW + "no_cells", "not a readable"),
