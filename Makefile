@@ -9,6 +9,14 @@ STAMP  := $(VENV)/.installed
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
+# llama-cpp-python has no binary wheels on PyPI, so a fresh venv compiles llama.cpp: most of its minutes (issue 14).
+# llf loads only libllama (completion, grammar, embeddings, tokenize, logits), so skip what llama-cpp-python builds
+# beyond it: the multimodal mtmd library (LLAVA_BUILD) and llama.cpp's `common` + cpp-httplib, which it forces ON
+# in the cache; a file included after llama.cpp's project() shadows that. Build alone, 2 busy cores: 10m46 -> 3m24,
+# same answers and speed. Set CMAKE_ARGS yourself (e.g. for CUDA) to build the full package instead.
+LLAMA_NO_COMMON := $(CURDIR)/requirements/llama-no-common.cmake
+export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DCMAKE_PROJECT_llama.cpp_INCLUDE=$(LLAMA_NO_COMMON)
+
 $(STAMP): pyproject.toml requirements/dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.8
