@@ -78,11 +78,8 @@ def lock_check_seconds() -> float:
 
 
 def state_dir() -> Path:
-    """The worker's own folder for llf (LLF_STATE_DIR, else $AIRFLOW_HOME/llf, else ~/.llf).
-
-    The same rule as llf.dagbuild.config.state_dir, repeated here so the runner does not import the DAG
-    builder (and Airflow) to find it.
-    """
+    """llf's own folder on this host (LLF_STATE_DIR, else $AIRFLOW_HOME/llf, else ~/.llf): the DAG builder's
+    snapshot cache and the runner's unstored outputs. Here, at the bottom, so neither imports the other."""
     if explicit := os.environ.get("LLF_STATE_DIR"):
         return Path(explicit)
     if airflow_home := os.environ.get("AIRFLOW_HOME"):

@@ -1,9 +1,8 @@
-"""Settings of the DAG builder (LLF_SNAPSHOT_REFRESH_SECONDS, LLF_STATE_DIR, LLF_STREAM_WAIT)."""
+"""Settings of the DAG builder (LLF_SNAPSHOT_REFRESH_SECONDS, LLF_STREAM_WAIT); LLF_STATE_DIR is llf.settings'."""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Literal
 
 from llf.exceptions import ConfigurationError
@@ -28,15 +27,6 @@ def refresh_seconds() -> float:
             f"LLF_SNAPSHOT_REFRESH_SECONDS={raw!r} is not a number of seconds >= 0; unset it for 30."
         )
     return value
-
-
-def state_dir() -> Path:
-    """Where the snapshot cache lives: LLF_STATE_DIR, else $AIRFLOW_HOME/llf, else ~/.llf."""
-    if explicit := os.environ.get("LLF_STATE_DIR"):
-        return Path(explicit)
-    if airflow_home := os.environ.get("AIRFLOW_HOME"):
-        return Path(airflow_home) / "llf"
-    return Path.home() / ".llf"
 
 
 def stream_wait() -> StreamWait:

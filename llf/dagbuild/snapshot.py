@@ -22,8 +22,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from llf.dagbuild.catalog import Catalog
-from llf.dagbuild.config import refresh_seconds, state_dir
+from llf.dagbuild.config import refresh_seconds
 from llf.exceptions import ConfigurationError, ControlDatabaseError
+from llf.settings import state_dir
 
 log = logging.getLogger(__name__)
 
