@@ -152,8 +152,8 @@ def _report(stack: RunningStack, options: DemoOptions, states: dict[str, str], s
     style = STATUS_STYLES["SUCCESS" if ok else "FAILED"]
     console.print(Text.assemble((f"Demo {'succeeded' if ok else 'FAILED'}", style), f" in {seconds:.0f} s: {summary}."))
     if not ok and llm_provider == "llamacpp":
-        console.print("On llama.cpp the LLM is a 270M base model: quality checks such as the sentiment "
-                      "example's accuracy gate are expected to fail. Start Ollama for real answers.", markup=False)
+        console.print("On llama.cpp the LLM is a 270M base model: for better answers start Ollama "
+                      "(see README, Local mode).", markup=False)
     if unfinished:
         console.print(f"Still running after {options.timeout_min:g} min: {', '.join(unfinished)} "
                       "(raise --timeout-min; the runs go on in Airflow).", markup=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from pydantic import BaseModel
 from llf.exceptions import ConfigurationError
 from llf.runner.context import RunContext
 from llf.services.llm import LlmUnavailableError, StructuredOutputError, open_llm
+from llf.services.llm.classification import by_likelihood, example_orders
 from tests.support.standins.fake_embeddings import embed_text
 from tests.support.standins.ollama_server import OllamaStandin
 
@@ -265,6 +267,116 @@ def test_given_a_hook_with_failed_when_the_call_fails_then_it_sees_the_error_and
     (hook,) = client.hooks
     assert [stage for stage, _ in hook.seen] == ["before", "failed"]
     assert "scripted failure" in str(hook.seen[-1][1])
+
+
+SENTIMENTS = ["positive", "negative", "neutral"]
+
+
+def test_given_ollama_when_classifying_then_it_falls_back_to_structured_output_with_the_labels_as_an_enum(
+    ollama: OllamaStandin,
+) -> None:
+    ollama.behaviour.reply_with('{"label": "negative", "confidence": 0.8}')
+
+    result = open_llm().classify(
+        "it broke at once", SENTIMENTS, examples=[("what a lovely day", "positive")], template="Text: {text}",
+        orders=3,  # scoring only: one structured answer is asked whatever the orders
+    )
+
+    assert (result.label, result.method, result.probabilities) == ("negative", "structured", None)
+    assert result.confidence == pytest.approx(0.8)
+    (sent,) = ollama.behaviour.calls_to("/api/chat")
+    assert sent["format"]["properties"]["label"]["enum"] == SENTIMENTS
+    assert sent["messages"] == [
+        {"role": "system", "content": "Classify the text as one of: positive, negative, neutral."},
+        {"role": "user", "content": "Text: what a lovely day"},
+        {"role": "assistant", "content": "positive"},
+        {"role": "user", "content": "Text: it broke at once"},
+    ]
+
+
+def test_given_a_label_off_the_enum_when_classifying_on_ollama_then_it_is_reasked(ollama: OllamaStandin) -> None:
+    ollama.behaviour.reply_with('{"label": "mixed", "confidence": 0.5}', '{"label": "neutral", "confidence": 0.6}')
+
+    assert open_llm().classify("so-so", SENTIMENTS).label == "neutral"
+
+    first, second = ollama.behaviour.calls_to("/api/chat")
+    assert "mixed" in second["messages"][-1]["content"] and second["format"] == first["format"]
+
+
+def test_given_the_same_classification_twice_when_cached_then_labels_are_part_of_the_key(
+    ollama: OllamaStandin, sql
+) -> None:
+    ollama.behaviour.responder = lambda request: '{"label": "positive", "confidence": 0.9}'
+    llm = open_llm()
+
+    first = llm.classify("nice", SENTIMENTS)
+    again = open_llm().classify("nice", SENTIMENTS)
+    llm.classify("nice", ["positive", "negative"])
+
+    assert first == again
+    assert len(ollama.behaviour.calls_to("/api/chat")) == 2
+    assert [(row[0], row[4]) for row in usage_rows(sql)] == [("chat", False), ("chat", True), ("chat", False)]
+
+
+def test_given_many_texts_when_classified_then_results_keep_order_and_concurrency_is_bounded(
+    ollama: OllamaStandin,
+) -> None:
+    ollama.behaviour.latency_s = 0.05
+    ollama.behaviour.responder = lambda request: json.dumps(
+        {"label": request["messages"][-1]["content"], "confidence": 0.7})
+    texts = ["yes", "no"] * 4
+
+    results = open_llm().classify_many(texts, ["yes", "no"], concurrency=3)
+
+    assert [result.label for result in results] == texts
+    assert ollama.behaviour.max_in_flight == 3
+
+
+def test_given_the_openai_provider_when_classifying_then_the_enum_goes_in_the_response_format(
+    ollama: OllamaStandin,
+) -> None:
+    ollama.behaviour.reply_with('{"label": "neutral", "confidence": 0.4}')
+
+    result = open_llm(provider="openai").classify("the sky is blue", SENTIMENTS)
+
+    assert (result.label, result.method) == ("neutral", "structured")
+    (sent,) = ollama.behaviour.calls_to("/v1/chat/completions")
+    assert sent["response_format"]["json_schema"]["schema"]["properties"]["label"]["enum"] == SENTIMENTS
+
+
+@pytest.mark.parametrize(
+    ("labels", "examples"),
+    [(["only"], []), (["a", "a"], []), (["a", " "], []), (["a", "b"], [("text", "c")])],
+)
+def test_given_labels_that_leave_no_choice_when_classifying_then_nothing_is_sent(
+    ollama: OllamaStandin, labels: list[str], examples: list[tuple[str, str]]
+) -> None:
+    with pytest.raises(ValueError, match="label"):
+        open_llm().classify("x", labels, examples=examples)
+    assert ollama.behaviour.calls == []
+
+
+def test_given_label_scores_and_a_bias_when_chosen_by_likelihood_then_the_bias_is_taken_out() -> None:
+    logprobs = {"yes": -0.4, "no": -1.1}
+
+    raw = by_likelihood(logprobs, {})
+    calibrated = by_likelihood(logprobs, {"yes": -0.1, "no": -2.4})  # the prompt alone favours "yes"
+
+    assert (raw.label, calibrated.label) == ("yes", "no")
+    assert math.isclose(math.fsum(calibrated.probabilities.values()), 1.0, rel_tol=1e-9)
+    assert calibrated.confidence == pytest.approx(calibrated.probabilities["no"])
+    assert raw.confidence == pytest.approx(1 / (1 + math.exp(-0.7)))
+
+
+
+def test_given_examples_when_ordered_then_as_given_rotated_by_half_and_reversed_without_repeats() -> None:
+    examples = [("a", "x"), ("b", "y"), ("c", "x"), ("d", "y")]
+
+    assert example_orders(examples, 3) == [examples, examples[2:] + examples[:2], examples[::-1]]
+    assert example_orders(examples, 1) == [examples]
+    assert example_orders([], 3) == [[]]
+    with pytest.raises(ValueError, match="orders"):
+        example_orders(examples, 4)
 
 
 class RecordingHook:

@@ -161,3 +161,111 @@ def test_given_no_thread_setting_when_opened_then_llama_cpp_leaves_half_the_core
     monkeypatch.delenv("LLF_LLAMACPP_THREADS")
 
     assert open_llm().provider.threads == max(1, (os.cpu_count() or 2) // 2)
+
+
+SENTIMENTS = ["positive", "negative", "neutral"]
+# Written for these tests. Obvious cases only: with three labels and three examples gemma-3-270m calls some
+# clear complaints neutral (the sentiment example needs twelve examples), so labels are checked on two.
+EXAMPLES = [
+    ("This is a lovely, comfortable chair.", "positive"),
+    ("The lamp has a white shade.", "neutral"),
+    ("The kettle leaks and smells of plastic.", "negative"),
+]
+OBVIOUS = {
+    "I love it, wonderful!": "positive",
+    "Awful. It broke on the first day and I hate it.": "negative",
+    "Great, it works perfectly.": "positive",
+    "Terrible service, I am very angry.": "negative",
+}
+
+
+def test_given_obvious_texts_when_classified_on_llamacpp_then_the_likeliest_label_wins(local_env: None) -> None:
+    results = open_llm().classify_many(
+        list(OBVIOUS),
+        ["positive", "negative"],
+        instruction="Classify the sentiment of the sentence as positive or negative.",
+        examples=[example for example in EXAMPLES if example[1] != "neutral"],
+        template="Sentence: {text}",
+    )
+
+    assert [result.label for result in results] == list(OBVIOUS.values())
+    assert {result.method for result in results} == {"likelihood"}
+    assert all(result.confidence > 0.5 for result in results)  # two labels: the winner has the larger share
+
+
+def test_given_three_labels_and_orders_when_classified_on_llamacpp_then_the_confidence_is_the_winners(
+    local_env: None,
+) -> None:
+    result = open_llm().classify(
+        "I love it, wonderful!", SENTIMENTS, examples=EXAMPLES, template="Sentence: {text}", orders=3)
+
+    assert list(result.probabilities) == SENTIMENTS
+    assert math.isclose(math.fsum(result.probabilities.values()), 1.0, rel_tol=1e-9)
+    assert all(0 < probability < 1 for probability in result.probabilities.values())
+    assert result.confidence == max(result.probabilities.values()) == result.probabilities[result.label]
+
+
+def test_given_labels_when_scored_then_they_match_llama_cpps_own_logprobs(local_env: None) -> None:
+    """The cheap scoring (shared context, no logits_all) against llama-cpp-python's echo logprobs, which need a
+    second instance with logits_all=True. A label's first token is read off the prompt's batch like the echo's,
+    so it matches to float noise; each further token comes from a single-token decode, which llama.cpp computes
+    with other kernels than a batch on this quantized model (up to 0.13 nats apart per token, measured), so
+    those get 0.15 each: an off-by-one token or a stale context would be several nats off."""
+    import llama_cpp
+
+    provider = open_llm().provider
+    messages = [{"role": "user", "content": "Is the weather nice today?"}]
+    labels = ["maybe", "yes, very nice", "no, it is raining"]
+
+    scored = provider.score(provider.settings.model, messages, labels)
+
+    reference = llama_cpp.Llama(model_path=provider.model_path, n_ctx=128, n_threads=provider.threads,
+                                logits_all=True, verbose=False)
+    try:
+        prompt = transcript(messages, None)
+        # "...Assistant:" with its BOS; each label's first token takes the space (" maybe"). Echoed logprobs
+        # start after the BOS and end with the generated token, so a label's tokens are [prompt_tokens - 1:-1].
+        prompt_tokens = len(reference.tokenize(prompt.rstrip().encode("utf-8"), special=True))
+        label_tokens = 0
+        for label in labels:
+            echoed = reference.create_completion(prompt + label, max_tokens=1, echo=True, logprobs=1, temperature=0)
+            label_logprobs = echoed["choices"][0]["logprobs"]["token_logprobs"][prompt_tokens - 1 : -1]
+            tolerance = 1e-3 + 0.15 * (len(label_logprobs) - 1)
+            assert scored.logprobs[label] == pytest.approx(math.fsum(label_logprobs), abs=tolerance)
+            label_tokens += len(label_logprobs)
+    finally:
+        reference.close()
+    assert scored.completion_tokens == label_tokens > len(labels)  # some labels are several tokens
+
+
+def test_given_other_prompts_in_between_when_scored_again_then_the_reused_context_gives_the_same_scores(
+    local_env: None,
+) -> None:
+    provider = open_llm().provider
+    model = provider.settings.model
+    first = [{"role": "user", "content": "Sentence: The soup was cold."}]
+    other = [{"role": "user", "content": "Sentence: The sofa is grey."}]
+    labels = ["positive", "very negative"]
+
+    fresh = provider.score(model, first, labels)
+    provider.score(model, other, labels)  # leaves its own prompt in the shared context
+    open_llm().complete("Count to 3:", max_tokens=4)  # and a completion on the same model instance
+    again = provider.score(model, first, labels)
+
+    assert again.logprobs == pytest.approx(fresh.logprobs, abs=1e-3)
+    assert fresh.completion_tokens >= 3  # "very negative" is more than one token
+
+
+def test_given_a_run_when_classified_twice_then_usage_is_recorded_and_the_second_comes_from_the_cache(
+    local_env: None, sql, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = RunContext(strem_nm="s1", prcs_nm="p1", business_date="2024-01-31", run_id="manual__1")
+    monkeypatch.setenv("LLF_RUN_CONTEXT", run.model_dump_json())
+
+    first = open_llm().classify("I love it, wonderful!", ["positive", "negative"])
+    second = open_llm().classify("I love it, wonderful!", ["positive", "negative"])
+
+    assert second.label == first.label and second.confidence == pytest.approx(first.confidence)
+    rows = sql("SELECT operation_nm, prompt_tokens, cache_hit_flg FROM cntl_af.cntl_llm_usage ORDER BY usage_id")
+    assert [(operation, hit) for operation, _, hit in rows] == [("chat", False), ("chat", True)]
+    assert rows[0][1] > 0 and rows[1][1] == 0

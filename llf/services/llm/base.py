@@ -1,9 +1,10 @@
-"""The provider interface: one chat call and one embed call, translated to llf's errors."""
+"""The provider interface: one chat call and one embed call, translated to llf's errors; a provider that can
+read its model's probabilities also scores labels (`Scorer`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,16 @@ class Embeddings:
     server_ms: int | None = None
 
 
+@dataclass(frozen=True)
+class LabelScores:
+    """Each label's log-probability as the model's answer, with what computing them cost."""
+
+    logprobs: dict[str, float]
+    prompt_tokens: int = 0
+    completion_tokens: int = 0  # label tokens evaluated after the prompt
+    server_ms: int | None = None
+
+
 class Provider(Protocol):
     """A backend. Raises TransientLlmError for retryable failures, ConfigurationError for setting errors."""
 
@@ -35,3 +46,14 @@ class Provider(Protocol):
     ) -> Reply: ...
 
     def embed(self, model: str, texts: list[str]) -> Embeddings: ...
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """A provider that can score given answers by its model's likelihood (llama.cpp in process).
+
+    Servers that only return generated text (Ollama, most OpenAI-compatible ones) are not scorers: the client
+    classifies with them through structured output instead.
+    """
+
+    def score(self, model: str, messages: list[dict[str, str]], labels: list[str]) -> LabelScores: ...

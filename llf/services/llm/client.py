@@ -1,12 +1,15 @@
-"""The LLM client a notebook uses: complete / chat / embed / map, with retries, structured output, cache,
-usage records and hooks around a provider."""
+"""The LLM client a notebook uses: complete / chat / classify / embed / map, with retries, structured output,
+cache, usage records and hooks around a provider."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
+from dataclasses import replace
+from functools import partial
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -15,8 +18,21 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from llf.runner.context import RunContext
 from llf.services.control_store import ControlStore
-from llf.services.llm.base import Provider, Reply
+from llf.services.llm.base import LabelScores, Provider, Reply, Scorer
 from llf.services.llm.cache import ResponseCache, cache_key
+from llf.services.llm.classification import (
+    CONTENT_FREE,
+    LIKELIHOOD,
+    STRUCTURED,
+    Classification,
+    by_likelihood,
+    checked_labels,
+    classification_messages,
+    content_free_baseline,
+    example_orders,
+    label_schema,
+    mean_scores,
+)
 from llf.services.llm.errors import LlmUnavailableError, StructuredOutputError, TransientLlmError
 from llf.services.llm.hooks import LlmCall, load_hooks, run_hooks
 from llf.services.llm.settings import LlmSettings
@@ -43,6 +59,8 @@ class LlmClient:
         self.store = store
         self.cache = ResponseCache(store) if store is not None and settings.cache else None
         self.hooks = load_hooks(settings.hooks)
+        self._baselines: dict[str, dict[str, float]] = {}  # content-free label scores, by prompt (classify)
+        self._baseline_lock = threading.Lock()
 
     def complete(
         self, prompt: str, *, system: str | None = None, schema: type[BaseModel] | None = None, **options: Any
@@ -66,27 +84,85 @@ class LlmClient:
         }
         call = self._start("chat", request)
         started = time.monotonic()
-        reply = self.cache.get(call.key) if self.cache else None
-        if reply is not None:
-            attempts = 0
-        else:
-            with self._failures_told_to_hooks(call):
-                reply, attempts = self._ask(messages, schema, json_schema, options)
-            if self.cache:
-                self.cache.put(call.key, request, reply)
+        reply, attempts = self._answer(call, lambda: self._ask(messages, schema, json_schema, options))
         result = schema.model_validate_json(reply.text) if schema else reply.text
-        usage = Usage(
-            provider=self.provider.name,
-            model=self.model,
-            operation="chat",
-            prompt_tokens=0 if attempts == 0 else reply.prompt_tokens,
-            completion_tokens=0 if attempts == 0 else reply.completion_tokens,
-            duration_ms=_ms_since(started),
-            server_ms=None if attempts == 0 else reply.server_ms,
-            attempts=attempts,
-            cache_hit=attempts == 0,
-        )
-        return self._finish(call, result, usage)
+        return self._finish(call, result, self._chat_usage(reply, attempts, started))
+
+    def classify(
+        self,
+        text: str,
+        labels: Sequence[str],
+        *,
+        instruction: str | None = None,
+        examples: Sequence[tuple[str, str]] = (),
+        template: str = "{text}",
+        calibrate: bool = True,
+        orders: int = 1,
+        **options: Any,
+    ) -> Classification:
+        """The label of `text` among `labels`, with a confidence, chosen the most reliable way the provider allows.
+
+        A provider that can read its model's probabilities (llama.cpp) scores each label as the answer and picks
+        the likeliest, calibrated against content-free texts unless `calibrate=False` (see
+        llf.services.llm.classification): nothing is generated, so a small model cannot drift off the labels.
+        Other providers answer through structured output, the label an enum of `labels`, re-asked when off it.
+        `instruction` (default: "Classify the text as one of: ...") opens the prompt; `examples` are
+        (text, label) pairs shown as earlier turns; `template` shows each text (e.g. "Review: {text}").
+        `orders` (1 to 3, likelihood only) scores with the examples as given, rotated by half, reversed, and
+        averages: a small model leans on the examples it saw last, and each order costs a prompt evaluation.
+        Cached and recorded like `chat` (usage operation "chat"); hooks see operation "classify". Model
+        options apply to structured output; scoring samples nothing.
+        """
+        labels = checked_labels(labels)
+        orderings = example_orders(examples, orders)
+
+        def ask(shown: str, ordered: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
+            return classification_messages(shown, labels, instruction, ordered, template)
+
+        messages = ask(text, examples)
+        method = LIKELIHOOD if isinstance(self.provider, Scorer) else STRUCTURED
+        request = {
+            "provider": self.provider.name,
+            "model": self.model,
+            "operation": "classify",
+            "method": method,
+            "messages": messages,
+            "labels": labels,
+            "calibrate": calibrate and method == LIKELIHOOD,
+            "orders": len(orderings) if method == LIKELIHOOD else 1,
+            "options": options,
+        }
+        call = self._start("classify", request)
+        started = time.monotonic()
+        if method == LIKELIHOOD:
+            prompts = [
+                (ask(text, ordered), [ask(free, ordered) for free in CONTENT_FREE] if calibrate else [])
+                for ordered in orderings
+            ]
+            produce = partial(self._by_likelihood, prompts, labels)
+        else:
+            produce = partial(self._by_structured_output, messages, labels, options)
+        reply, attempts = self._answer(call, produce)
+        return self._finish(call, Classification.from_json(reply.text), self._chat_usage(reply, attempts, started))
+
+    def classify_many(
+        self,
+        texts: Iterable[str],
+        labels: Sequence[str],
+        *,
+        concurrency: int | None = None,
+        description: str = "classifying",
+        **classify_options: Any,
+    ) -> list[Classification]:
+        """`classify` for many texts at once, results in input order, at most `concurrency` in flight (as `map`).
+
+        `classify_options` are `classify`'s keywords (instruction, examples, template, calibrate, orders, model
+        options).
+        On llama.cpp the calls take turns on the one model, and each reuses the shared start of the prompt (the
+        instruction and examples) that the previous call left evaluated.
+        """
+        calls = [lambda text=text: self.classify(text, labels, **classify_options) for text in texts]
+        return self._in_parallel(calls, concurrency, description)
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """One vector per text with LLF_EMBED_MODEL, one server request per batch of up to 128 texts."""
@@ -132,15 +208,20 @@ class LlmClient:
             prompts = [prompts_or_fn(item) for item in items]
         else:
             prompts = list(prompts_or_fn)
-        results: list[Any] = [None] * len(prompts)
+        calls = [
+            lambda prompt=prompt: self.complete(prompt, system=system, schema=schema, **options) for prompt in prompts
+        ]
+        return self._in_parallel(calls, concurrency, description)
+
+    def _in_parallel(self, calls: list[Callable[[], T]], concurrency: int | None, description: str) -> list[T]:
+        """Run `calls` on at most `concurrency` (default LLF_LLM_CONCURRENCY) threads under a progress bar,
+        results in input order; the first failure cancels what has not started and is raised."""
+        results: list[Any] = [None] * len(calls)
         workers = concurrency or self.settings.concurrency
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns) as progress, ThreadPoolExecutor(max_workers=workers) as pool:
-            task = progress.add_task(description, total=len(prompts))
-            futures = {
-                pool.submit(self.complete, prompt, system=system, schema=schema, **options): index
-                for index, prompt in enumerate(prompts)
-            }
+            task = progress.add_task(description, total=len(calls))
+            futures = {pool.submit(call): index for index, call in enumerate(calls)}
             try:
                 for future in as_completed(futures):
                     results[futures[future]] = future.result()
@@ -150,6 +231,80 @@ class LlmClient:
                     future.cancel()
                 raise
         return results
+
+    def _answer(self, call: LlmCall, produce: Callable[[], tuple[Reply, int]]) -> tuple[Reply, int]:
+        """The cached reply to `call`, else `produce()`'s, then cached; with the attempts made (0: a cache hit)."""
+        reply = self.cache.get(call.key) if self.cache else None
+        if reply is not None:
+            return reply, 0
+        with self._failures_told_to_hooks(call):
+            reply, attempts = produce()
+        if self.cache:
+            self.cache.put(call.key, call.request, reply)
+        return reply, attempts
+
+    def _chat_usage(self, reply: Reply, attempts: int, started: float) -> Usage:
+        """A chat-kind call's usage; a cache hit cost the server nothing. (The usage table knows chat and embed,
+        so a classification is recorded as the chat it is.)"""
+        hit = attempts == 0
+        return Usage(
+            provider=self.provider.name,
+            model=self.model,
+            operation="chat",
+            prompt_tokens=0 if hit else reply.prompt_tokens,
+            completion_tokens=0 if hit else reply.completion_tokens,
+            duration_ms=_ms_since(started),
+            server_ms=None if hit else reply.server_ms,
+            attempts=attempts,
+            cache_hit=hit,
+        )
+
+    def _by_likelihood(
+        self, prompts: list[tuple[list[dict[str, str]], list[list[dict[str, str]]]]], labels: list[str]
+    ) -> tuple[Reply, int]:
+        """Score every label as the answer to each (prompt, content-free prompts) pair; the labels' mean scores
+        over the prompts, less their mean content-free bias, choose."""
+        scores, biases, spent, attempts = [], [], [], 0
+        for messages, baseline in prompts:
+            scored, sent = self._send(self.provider.score, self.model, messages, labels)
+            bias, cost = self._baseline(baseline, labels)
+            scores.append(scored.logprobs)
+            biases.append(bias or dict.fromkeys(labels, 0.0))
+            spent += [scored, *cost]
+            attempts += sent
+        result = by_likelihood(mean_scores(scores), mean_scores(biases))
+        server_ms = sum(cost.server_ms or 0 for cost in spent)
+        return Reply(
+            result.to_json(),
+            sum(cost.prompt_tokens for cost in spent),
+            sum(cost.completion_tokens for cost in spent),
+            server_ms or None,
+        ), attempts
+
+    def _baseline(
+        self, prompts: list[list[dict[str, str]]], labels: list[str]
+    ) -> tuple[dict[str, float], list[LabelScores]]:
+        """The mean label scores of the content-free `prompts`, computed once per client and prompt; with what
+        computing them cost this time (nothing when known), which the call that needed them is charged."""
+        if not prompts:
+            return {}, []
+        key = cache_key({"model": self.model, "prompts": prompts, "labels": labels})
+        with self._baseline_lock:  # a batch's threads would all compute it at once
+            if key in self._baselines:
+                return self._baselines[key], []
+            runs = [self._send(self.provider.score, self.model, prompt, labels)[0] for prompt in prompts]
+            self._baselines[key] = content_free_baseline([run.logprobs for run in runs])
+            return self._baselines[key], runs
+
+    def _by_structured_output(
+        self, messages: list[dict[str, str]], labels: list[str], options: dict[str, Any]
+    ) -> tuple[Reply, int]:
+        """Ask for the label as JSON whose schema lists `labels` as an enum, re-asking answers off the enum."""
+        schema = label_schema(labels)
+        reply, attempts = self._ask(messages, schema, schema.model_json_schema(), options)
+        answer = schema.model_validate_json(reply.text)
+        result = Classification(answer.label, answer.confidence, STRUCTURED)
+        return replace(reply, text=result.to_json()), attempts
 
     def _ask(
         self,

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from llf.exceptions import ConfigurationError
-from llf.services.llm.base import Embeddings, Reply
+from llf.services.llm.base import Embeddings, LabelScores, Reply
 from llf.services.llm.llamacpp_model import packaged_model
 from llf.services.llm.settings import LlmSettings
 
@@ -86,6 +86,23 @@ class LlamaCppProvider:
         return Embeddings(
             vectors=[[float(value) for value in vector] for vector in vectors],
             prompt_tokens=tokens,
+            server_ms=int((time.monotonic() - started) * 1000),
+        )
+
+    def score(self, model: str, messages: list[dict[str, str]], labels: list[str]) -> LabelScores:
+        """Each label's log-probability as the assistant's answer to `messages`, read from the model's logits.
+
+        The chat model instance is shared, so scoring takes its lock like `chat`; see `_label_logprobs` for why
+        this costs about one prompt evaluation and needs no `logits_all`.
+        """
+        loaded = self._load(embedding=False)
+        started = time.monotonic()
+        with loaded.lock, self._context_errors():
+            logprobs, prompt_tokens, label_tokens = _label_logprobs(self.llama_cpp, loaded.llama, messages, labels)
+        return LabelScores(
+            logprobs=logprobs,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=label_tokens,
             server_ms=int((time.monotonic() - started) * 1000),
         )
 
@@ -237,3 +254,81 @@ def _load(llama_cpp: Any, path: str, threads: int, context: int, embedding: bool
 def _grammar(llama_cpp: Any, schema_json: str) -> Any:
     """A schema's grammar is compiled once: `map` asks the same schema for every item."""
     return llama_cpp.LlamaGrammar.from_json_schema(schema_json, verbose=False)
+
+
+def _label_logprobs(
+    llama_cpp: Any, llama: Any, messages: list[dict[str, str]], labels: list[str]
+) -> tuple[dict[str, float], int, int]:
+    """log P(label | transcript) for each label, with the prompt's and the labels' token counts.
+
+    One pass over the prompt, skipping the start the context already holds (a few-shot prompt repeats its
+    instruction and examples from call to call; `create_completion` reuses a prefix the same way). A label's
+    first token is read off the prompt's last logits, each further token costs one single-token evaluation
+    (which llama.cpp rounds differently from a batch, ~0.1 nats per token on the q4 gemma: the same for every
+    label, so labels still compare fairly; one-token labels such as "positive" are exact).
+    `Llama(logits_all=True)` would read every position in one pass but keeps n_ctx x vocabulary floats
+    (4096 x 262k for gemma-3: 4 GB), and `create_completion(logprobs=...)` requires it.
+    Prompt and label are tokenized together, as the model would read the answer ("Assistant: positive" ends in
+    " positive", not in " " then "positive"), and scored from the last token all labels share with the prompt.
+    """
+    prompt = transcript(messages, None)
+    encoded = [llama.tokenize((prompt + label).encode("utf-8"), special=True) for label in labels]
+    shared = _shared_start(encoded, llama.tokenize(prompt.encode("utf-8"), special=True))
+    longest = max(len(tokens) for tokens in encoded)
+    if longest > llama.n_ctx():
+        raise ValueError(f"Requested tokens ({longest}) exceed context window of {llama.n_ctx()}")
+    try:
+        _evaluate_reusing_context(llama, encoded[0][:shared])
+        first = _next_token_logprobs(llama_cpp, llama)
+        scores = {
+            label: _continuation_logprob(llama_cpp, llama, first, tokens[shared:], shared)
+            for label, tokens in zip(labels, encoded, strict=True)
+        }
+        if longest - shared > 1:  # leave the context as the prompt alone, its logits current, for the next call
+            llama.n_tokens = shared - 1
+            llama.eval(encoded[0][shared - 1 : shared])
+    except BaseException:
+        llama.reset()  # a half-done evaluation must not pass for a reusable prefix
+        raise
+    return scores, shared, sum(len(tokens) - shared for tokens in encoded)
+
+
+def _shared_start(sequences: list[list[int]], prompt: list[int]) -> int:
+    """How many leading tokens every label's sequence shares with the prompt's; each keeps at least one."""
+    limit = min(len(prompt), *(len(tokens) - 1 for tokens in sequences))
+    shared = 0
+    while shared < limit and all(tokens[shared] == prompt[shared] for tokens in sequences):
+        shared += 1
+    return shared
+
+
+def _evaluate_reusing_context(llama: Any, tokens: list[int]) -> None:
+    """Evaluate `tokens` past the longest start the context already holds; the last token always runs again,
+    so the logits read next are this prompt's. (`eval` drops what the context held beyond `n_tokens`.)"""
+    cached = llama.input_ids[: llama.n_tokens]
+    limit = min(len(cached), len(tokens) - 1)
+    reuse = 0
+    while reuse < limit and cached[reuse] == tokens[reuse]:
+        reuse += 1
+    llama.n_tokens = reuse
+    llama.eval(tokens[reuse:])
+
+
+def _continuation_logprob(llama_cpp: Any, llama: Any, first: Any, continuation: list[int], start: int) -> float:
+    """log P(continuation) after the prompt's first `start` tokens, whose next-token log-probabilities are `first`."""
+    total = float(first[continuation[0]])
+    llama.n_tokens = start
+    for previous, token in zip(continuation, continuation[1:], strict=False):
+        llama.eval([previous])
+        total += float(_next_token_logprobs(llama_cpp, llama)[token])
+    return total
+
+
+def _next_token_logprobs(llama_cpp: Any, llama: Any) -> Any:
+    """Log-softmax of the last evaluated token's logits, in float64 (numpy comes with llama-cpp-python)."""
+    import numpy as np
+
+    logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llama.ctx, -1), shape=(llama.n_vocab(),))
+    logits = logits.astype(np.float64)
+    top = logits.max()
+    return logits - (top + np.log(np.exp(logits - top).sum()))

@@ -4,7 +4,8 @@ It reads the prompts the example notebooks send and answers like a small, honest
 examples' checks mean something: sentiment comes from a keyword lexicon (so the accuracy check against the
 labelled sample is a real comparison, not 100 % by construction), recommendations rank the retrieved
 candidates by overlap with the purchase history, and answers quote the best-matching excerpt and cite it.
-Structured requests are recognised by the title of the JSON schema in Ollama's `format`.
+Structured requests are recognised by the title of the JSON schema in Ollama's `format`; `llm.classify`'s
+structured-output fallback (title LabelChoice) is answered with one of the labels its enum lists.
 """
 
 from __future__ import annotations
@@ -59,9 +60,15 @@ def _field(prompt: str, name: str) -> str:
     return match.group(1).strip() if match else ""
 
 
+def _asked(messages: list[dict[str, str]]) -> str:
+    """The last user turn that is not a re-ask: the text to answer (earlier user turns are few-shot examples)."""
+    return next(m["content"] for m in reversed(messages) if m["role"] == "user" and REASK_MARKER not in m["content"])
+
+
 def sentiment(messages: list[dict[str, str]]) -> str:
     """Lexicon vote; a hedged sentence first gets an off-schema label, fixed when re-asked."""
-    sentence = _field("\n".join(m["content"] for m in messages if m["role"] == "user"), "Sentence")
+    asked = _asked(messages)
+    sentence = _field(asked, "Sentence") or asked
     words = set(_WORD.findall(sentence.lower()))
     if words & HEDGES and REASK_MARKER not in messages[-1]["content"]:
         return json.dumps({"label": "mixed", "confidence": 0.5})
@@ -118,8 +125,21 @@ POLICIES: dict[str, Callable[[list[dict[str, str]]], str]] = {
 }
 
 
+def label_choice(schema: dict[str, Any], messages: list[dict[str, str]]) -> str:
+    """`classify` through structured output: sentiment labels by the lexicon, other label sets by the first
+    label the text names (else the first label), always answering in the requested schema."""
+    labels = schema["properties"]["label"]["enum"]
+    if set(labels) == {"positive", "negative", "neutral"}:
+        return sentiment(messages)
+    text = _asked(messages).lower()
+    named = [label for label in labels if label.lower() in text]
+    return json.dumps({"label": (named or labels)[0], "confidence": 0.9 if named else 0.5})
+
+
 def example_responder(request: dict[str, Any]) -> str:
     """The OllamaBehaviour responder: pick the policy by the requested schema's title."""
     schema = request.get("format")
     title = schema.get("title") if isinstance(schema, dict) else None
+    if title == "LabelChoice":
+        return label_choice(schema, request["messages"])
     return POLICIES.get(title, plain_answer)(request["messages"])
