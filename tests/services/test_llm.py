@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -15,7 +16,7 @@ from llf.runner.context import RunContext
 from llf.services.llm import LlmUnavailableError, StructuredOutputError, open_llm
 from llf.services.llm.classification import by_likelihood, example_orders
 from tests.support.standins.fake_embeddings import embed_text
-from tests.support.standins.ollama_server import OllamaStandin
+from tests.support.standins.ollama_server import OllamaStandin, ollama_server
 
 
 class Sentiment(BaseModel):
@@ -125,6 +126,58 @@ def test_given_different_options_when_called_then_the_cache_keys_differ(ollama: 
     llm.complete("same", schema=None, seed=3)
 
     assert len(ollama.behaviour.calls_to("/api/chat")) == 3
+
+
+def test_given_a_cached_answer_when_another_server_is_asked_then_it_answers_itself(
+    ollama: OllamaStandin, sql, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    open_llm().complete("same", temperature=0)
+
+    with ollama_server() as other:
+        monkeypatch.setenv("OLLAMA_HOST", other.url)
+        open_llm().complete("same", temperature=0)
+
+    assert len(other.behaviour.calls_to("/api/chat")) == 1
+    assert [row[4] for row in usage_rows(sql)] == [False, False]
+
+
+def test_given_a_cached_answer_when_the_model_is_pulled_again_then_the_new_build_answers(
+    ollama: OllamaStandin, sql
+) -> None:
+    open_llm().complete("same", temperature=0)
+    open_llm().complete("same", temperature=0)  # same build: from the cache
+
+    ollama.behaviour.digests["llama3.2"] = "f" * 64
+    open_llm().complete("same", temperature=0)
+
+    assert len(ollama.behaviour.calls_to("/api/chat")) == 2
+    assert [row[4] for row in usage_rows(sql)] == [False, True, False]
+
+
+def test_given_the_model_list_unreadable_when_a_cached_call_repeats_then_the_cache_is_bypassed(
+    ollama: OllamaStandin, sql
+) -> None:
+    open_llm().complete("same", temperature=0)
+    ollama.behaviour.tags_failures = 1
+
+    open_llm().complete("same", temperature=0)
+
+    assert len(ollama.behaviour.calls_to("/api/chat")) == 2
+    assert sql("SELECT count(*) FROM cntl_af.cntl_llm_cache")[0][0] == 1
+
+
+def test_given_a_host_with_a_password_when_cached_then_the_stored_request_names_the_server_without_it(
+    ollama: OllamaStandin, sql, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host = ollama.url.replace("http://", "http://llf:s3cret-word@")
+    monkeypatch.setenv("OLLAMA_HOST", host)
+
+    open_llm().complete("same")
+
+    ((request,),) = sql("SELECT request FROM cntl_af.cntl_llm_cache")
+    assert request["endpoint"] == ollama.url.replace("http://", "http://llf:***@")
+    assert request["digest"] == hashlib.sha256(b"llama3.2").hexdigest()
+    assert "s3cret-word" not in json.dumps(request)
 
 
 def test_given_the_cache_off_when_the_same_call_repeats_then_the_server_answers_each_time(

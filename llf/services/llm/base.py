@@ -57,3 +57,13 @@ class Scorer(Protocol):
     """
 
     def score(self, model: str, messages: list[dict[str, str]], labels: list[str]) -> LabelScores: ...
+
+
+@runtime_checkable
+class Fingerprinted(Protocol):
+    """A provider that can say which build of a model it serves (Ollama's digest, the GGUF's sha256).
+
+    The response cache keys on it, so a re-pulled or replaced model never answers from an older model's cache.
+    """
+
+    def digest(self, model: str) -> str | None: ...

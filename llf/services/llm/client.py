@@ -16,9 +16,10 @@ from pydantic import BaseModel, ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
+from llf.db import redact
 from llf.runner.context import RunContext
 from llf.services.control_store import ControlStore
-from llf.services.llm.base import LabelScores, Provider, Reply, Scorer
+from llf.services.llm.base import Fingerprinted, LabelScores, Provider, Reply, Scorer
 from llf.services.llm.cache import ResponseCache, cache_key
 from llf.services.llm.classification import (
     CONTENT_FREE,
@@ -61,6 +62,8 @@ class LlmClient:
         self.hooks = load_hooks(settings.hooks)
         self._baselines: dict[str, dict[str, float]] = {}  # content-free label scores, by prompt (classify)
         self._baseline_lock = threading.Lock()
+        self._digests: dict[str, str | None] = {}  # model -> digest, read once per client (see _start)
+        self._digest_lock = threading.Lock()
 
     def complete(
         self, prompt: str, *, system: str | None = None, schema: type[BaseModel] | None = None, **options: Any
@@ -234,13 +237,14 @@ class LlmClient:
 
     def _answer(self, call: LlmCall, produce: Callable[[], tuple[Reply, int]]) -> tuple[Reply, int]:
         """The cached reply to `call`, else `produce()`'s, then cached; with the attempts made (0: a cache hit)."""
-        reply = self.cache.get(call.key) if self.cache else None
+        cache = self.cache if call.cacheable else None
+        reply = cache.get(call.key) if cache else None
         if reply is not None:
             return reply, 0
         with self._failures_told_to_hooks(call):
             reply, attempts = produce()
-        if self.cache:
-            self.cache.put(call.key, call.request, reply)
+        if cache:
+            cache.put(call.key, call.request, reply)
         return reply, attempts
 
     def _chat_usage(self, reply: Reply, attempts: int, started: float) -> Usage:
@@ -361,9 +365,31 @@ class LlmClient:
         return result, attempts
 
     def _start(self, operation: str, request: dict[str, Any]) -> LlmCall:
+        """The call as hooks and the cache see it: the request plus where it goes and which model build answers.
+
+        The endpoint (password redacted) and the model's digest are part of the cache key, so another server or
+        a re-pulled model never answers from an older one's cache; when the digest cannot be read the call
+        bypasses the cache rather than risk that.
+        """
+        digest, known = self._model_digest(request["model"])
+        request = {**request, "endpoint": redact(self.settings.host), "digest": digest}
         call = LlmCall(operation, self.provider.name, request["model"], request, cache_key(request), self.run)
+        call.cacheable = known
         run_hooks(self.hooks, "before", call)
         return call
+
+    def _model_digest(self, model: str) -> tuple[str | None, bool]:
+        """The provider's digest of `model` (None when it reports none), read once per client; and whether it
+        is known. A failed read is not remembered: the next call tries again."""
+        if not isinstance(self.provider, Fingerprinted):
+            return None, True
+        with self._digest_lock:
+            if model not in self._digests:
+                try:
+                    self._digests[model] = self.provider.digest(model)
+                except Exception:  # the call itself will meet (and report) what is wrong with the server
+                    return None, False
+            return self._digests[model], True
 
     @contextmanager
     def _failures_told_to_hooks(self, call: LlmCall) -> Iterator[None]:

@@ -33,6 +33,7 @@ class LlmCall:
     result: Any = None
     usage: Usage | None = None
     error: BaseException | None = None
+    cacheable: bool = True  # False when the model's digest could not be read: a reply may come from another model
 
 
 class Hook(Protocol):

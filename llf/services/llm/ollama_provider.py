@@ -45,6 +45,13 @@ class OllamaProvider:
             server_ms=_ms(response.total_duration),
         )
 
+    def digest(self, model: str) -> str | None:
+        """The digest Ollama lists for `model` (`llama3.2` is `llama3.2:latest`), None when it has no such model."""
+        with self._errors(model, "LLF_LLM_MODEL"):
+            listed = self.client.list().models
+        names = {model, model if ":" in model else f"{model}:latest"}
+        return next((entry.digest for entry in listed if entry.model in names), None)
+
     @contextmanager
     def _errors(self, model: str, model_setting: str) -> Iterator[None]:
         host = self.settings.ollama_host

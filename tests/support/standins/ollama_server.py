@@ -7,6 +7,7 @@ JSON then valid), a reply function, and every call is counted.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -33,6 +34,8 @@ class OllamaBehaviour:
     """What the stand-in does next; tests change it between calls."""
 
     models: set[str] = field(default_factory=lambda: {"llama3.2", "nomic-embed-text"})
+    digests: dict[str, str] = field(default_factory=dict)  # model -> digest in /api/tags (default: sha256 of the name)
+    tags_failures: int = 0  # the next N /api/tags answer 503
     latency_s: float = 0.0
     failures: deque[int] = field(default_factory=deque)  # HTTP statuses for the next calls
     replies: deque[str] = field(default_factory=deque)  # canned chat replies, used before `responder`
@@ -61,13 +64,25 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path == "/api/tags":
-            models = [
-                {"name": name, "model": name, "size": 1, "digest": name} for name in self.behaviour.models
-            ]
-            return self._send(200, {"models": models})
+            return self._tags()
         if self.path == "/api/version":
             return self._send(200, {"version": "0.6.0-standin"})
         return self._send(404, {"error": f"no route {self.path}"})
+
+    def _tags(self) -> None:
+        """Ollama lists each model as `name:tag` with the digest of its manifest."""
+        behaviour = self.behaviour
+        with behaviour.lock:
+            behaviour.calls.append((self.path, {}))
+            if behaviour.tags_failures:
+                behaviour.tags_failures -= 1
+                return self._send(503, {"error": "scripted failure"})
+        models = []
+        for name in sorted(behaviour.models):
+            tagged = name if ":" in name else f"{name}:latest"
+            digest = behaviour.digests.get(name) or hashlib.sha256(name.encode()).hexdigest()
+            models.append({"name": tagged, "model": tagged, "size": 1, "digest": digest})
+        return self._send(200, {"models": models})
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
