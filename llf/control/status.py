@@ -13,8 +13,10 @@ from llf.db import transaction
 
 STATUS_STYLES = {"SUCCESS": "green", "FAILED": "bold red", "BLOCKED": "red", "RUNNING": "yellow", "SKIPPED": "dim"}
 
-# One statement: registrations left-joined to each process's newest attempt (for the date, when given),
-# its LLM token total and its last progress line.
+# One statement: registrations left-joined to each process's deciding attempt (for the date, when given, else
+# the latest business date it ran for), its LLM token total and its last progress line. A SKIPPED attempt
+# decides nothing (the process was already done, or a failure stopped its stream): the newest other attempt of
+# that date is shown, the SKIPPED one only when there is no other.
 STATUS_SQL = """
 SELECT s.strem_nm, g.prcs_grp_nm, p.prcs_nm, l.business_date, l.status, l.start_ts, l.end_ts,
        coalesce(u.tokens, 0), coalesce(pr.message, l.message), l.output_path, l.run_id, l.dag_id
@@ -24,7 +26,7 @@ JOIN cntl_af.cntl_cfg_strem s ON s.strem_id = g.strem_id
 LEFT JOIN LATERAL (
     SELECT * FROM cntl_af.cntl_cfg_log x
     WHERE x.prcs_nm = p.prcs_nm AND (%(date)s::date IS NULL OR x.business_date = %(date)s::date)
-    ORDER BY x.log_id DESC LIMIT 1
+    ORDER BY x.business_date DESC, x.status = 'SKIPPED', x.log_id DESC LIMIT 1
 ) l ON true
 LEFT JOIN LATERAL (
     SELECT sum(prompt_tokens + completion_tokens) AS tokens FROM cntl_af.cntl_llm_usage WHERE log_id = l.log_id
@@ -60,7 +62,7 @@ class ProcessStatus:
 
 def latest_statuses(url: str, *, stream: str | None = None, business_date: dt.date | None = None,
                     ) -> list[ProcessStatus]:
-    """Every active process with its newest attempt (None fields when it never ran)."""
+    """Every active process with its deciding attempt (None fields when it never ran); see STATUS_SQL."""
     with transaction(url) as cursor:
         cursor.execute(STATUS_SQL, {"stream": stream, "date": business_date})
         return [ProcessStatus(*row) for row in cursor.fetchall()]

@@ -51,6 +51,40 @@ def test_given_a_date_and_stream_filter_when_status_is_read_then_only_matching_a
     assert (row.prcs_nm, row.status) == ("p", "SUCCESS")
 
 
+def test_given_a_success_then_a_later_run_skipping_it_when_status_is_read_then_the_success_decides(
+    control_db_url, registry
+):
+    registry.process(registry.group(registry.stream("s"), "g"), "p")
+    run_log.mark_success(control_db_url, _context("p"), "ok")
+    again = _context("p").model_copy(update={"run_id": "manual-second"})
+    run_log.mark_skipped(control_db_url, again, "already SUCCESS for 2026-05-01")
+
+    (row,) = latest_statuses(control_db_url, business_date=DAY)
+
+    assert (row.status, row.message) == ("SUCCESS", "ok")
+
+
+def test_given_only_skipped_attempts_when_status_is_read_then_skipped_shows(control_db_url, registry):
+    registry.process(registry.group(registry.stream("s"), "g"), "p")
+    run_log.mark_skipped(control_db_url, _context("p"), "stream stopped by an earlier failure")
+
+    (row,) = latest_statuses(control_db_url)
+
+    assert row.status == "SKIPPED"
+
+
+def test_given_attempts_on_two_dates_when_status_is_read_without_a_date_then_the_latest_date_shows(
+    control_db_url, registry
+):
+    registry.process(registry.group(registry.stream("s"), "g"), "p")
+    run_log.mark_failed(control_db_url, _context("p", DAY + dt.timedelta(days=1)), "later date failed")
+    run_log.mark_success(control_db_url, _context("p", DAY), "backfilled earlier date")
+
+    (row,) = latest_statuses(control_db_url)
+
+    assert (row.business_date, row.status) == (DAY + dt.timedelta(days=1), "FAILED")
+
+
 def test_given_a_failed_process_when_llf_status_runs_then_the_table_shows_it_and_exit_is_one(
     control_db_url, registry, capsys, monkeypatch
 ):
