@@ -45,11 +45,7 @@ def log(message: str) -> None:
     print(f"[{stamp}] {run.prcs_nm}: {message}", flush=True)
     store = control_store()
     if store is not None:
-        store.try_execute(
-            "INSERT INTO cntl_af.cntl_prcs_progress (log_id, prcs_nm, business_date, run_id, message)"
-            " VALUES (%s, %s, %s, %s, %s)",
-            (run.log_id, run.prcs_nm, run.business_date, run.run_id, str(message)),
-        )
+        store.record_progress(run, message)
 
 
 def sql(statement: str, parameters: tuple | dict | None = None) -> list[tuple]:

@@ -10,13 +10,16 @@ import logging
 import os
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg2
 import psycopg2.extensions
 
 from llf.db import connect, redact
 from llf.exceptions import LlfError
+
+if TYPE_CHECKING:
+    from llf.runner.context import RunContext
 
 CONTROL_DB_URL_ENV = "LLF_CONTROL_DB_URL"
 RETRY_AFTER_S = 60.0
@@ -73,6 +76,15 @@ class ControlStore:
                 self._warned = True
                 log.warning("llf: not recorded in the control DB %s: %s", redact(self.url), error)
             return None
+
+    def record_progress(self, run: RunContext, message: str) -> None:
+        """A progress line against the run (cntl_prcs_progress): what `llf status`, the UI and the demo show
+        while the process runs."""
+        self.try_execute(
+            "INSERT INTO cntl_af.cntl_prcs_progress (log_id, prcs_nm, business_date, run_id, message)"
+            " VALUES (%s, %s, %s, %s, %s)",
+            (run.log_id, run.prcs_nm, run.business_date, run.run_id, str(message)),
+        )
 
     def close_unlocked(self) -> None:
         if self._connection is not None:

@@ -231,6 +231,28 @@ def test_given_many_prompts_when_mapped_then_results_keep_order_and_concurrency_
     assert ollama.behaviour.max_in_flight == 3
 
 
+def test_given_a_long_batch_when_mapped_then_its_progress_is_recorded_against_the_run(
+    ollama: OllamaStandin, sql, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = RunContext(strem_nm="s1", prcs_nm="p1", business_date="2024-01-31", run_id="manual__1")
+    monkeypatch.setenv("LLF_RUN_CONTEXT", run.model_dump_json())
+    monkeypatch.setattr("llf.services.llm.client.PROGRESS_EVERY_S", 0.3)
+    ollama.behaviour.latency_s = 0.2
+
+    open_llm().map(lambda n: f"item {n}", range(6), concurrency=1, description="asking")
+
+    lines = [row[0] for row in sql("SELECT message FROM cntl_af.cntl_prcs_progress ORDER BY progress_id")]
+    assert 2 <= len(lines) < 6
+    assert all(line.startswith("asking: ") for line in lines)
+    assert lines[-1].startswith("asking: 6/6 done in ")
+
+
+def test_given_a_quick_batch_when_mapped_then_no_progress_line_is_recorded(ollama: OllamaStandin, sql) -> None:
+    open_llm().map(lambda n: f"item {n}", range(3))
+
+    assert sql("SELECT count(*) FROM cntl_af.cntl_prcs_progress")[0][0] == 0
+
+
 def test_given_an_unknown_model_when_called_then_the_error_names_llf_llm_model(ollama: OllamaStandin) -> None:
     with pytest.raises(ConfigurationError, match="LLF_LLM_MODEL"):
         open_llm(model="no-such-model").complete("x")

@@ -41,6 +41,7 @@ from llf.services.llm.usage import Usage, record_usage
 
 T = TypeVar("T")
 EMBED_BATCH = 128
+PROGRESS_EVERY_S = 10.0  # a batch of calls records how far it got at most this often (see _progress_reporter)
 REASK = (
     "Your answer did not match the required JSON schema. Errors:\n{errors}\n"
     "Answer again with only a JSON object that matches the schema."
@@ -222,18 +223,40 @@ class LlmClient:
         results: list[Any] = [None] * len(calls)
         workers = concurrency or self.settings.concurrency
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        report = self._progress_reporter(description, len(calls))
         with Progress(*columns) as progress, ThreadPoolExecutor(max_workers=workers) as pool:
             task = progress.add_task(description, total=len(calls))
             futures = {pool.submit(call): index for index, call in enumerate(calls)}
             try:
-                for future in as_completed(futures):
+                for done, future in enumerate(as_completed(futures), start=1):
                     results[futures[future]] = future.result()
                     progress.advance(task)
+                    report(done)
             except BaseException:
                 for future in futures:
                     future.cancel()
                 raise
         return results
+
+    def _progress_reporter(self, description: str, total: int) -> Callable[[int], None]:
+        """A function told each count of finished calls that records "<description>: 3/5 done" against the run
+        at most every PROGRESS_EVERY_S, and the last count if the batch took that long: a long batch shows
+        progress in `llf status`, the UI and the demo instead of a silent minute. The bar above is only in the
+        notebook's output."""
+        started = time.monotonic()
+        last = started
+
+        def report(done: int) -> None:
+            nonlocal last
+            now = time.monotonic()
+            due = now - last >= PROGRESS_EVERY_S
+            finished_late = done == total and now - started >= PROGRESS_EVERY_S
+            if self.store is None or not (due or finished_late):
+                return
+            last = now
+            self.store.record_progress(self.run, f"{description}: {done}/{total} done in {now - started:.0f} s")
+
+        return report
 
     def _answer(self, call: LlmCall, produce: Callable[[], tuple[Reply, int]]) -> tuple[Reply, int]:
         """The cached reply to `call`, else `produce()`'s, then cached; with the attempts made (0: a cache hit)."""
