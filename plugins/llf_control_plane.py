@@ -1,7 +1,8 @@
 """Airflow plugin: the llf control plane as a page of the Airflow UI (logic in llf.ui).
 
 `fastapi_apps` mounts the read-only app in the api-server at /llf; `external_views` adds "Control plane"
-to Airflow's navigation, shown inside the Airflow UI. The app requires Airflow's own login (llf.ui.auth).
+to Airflow's navigation, shown inside the Airflow UI. The app requires Airflow's own login and shows each user
+only the streams and processes whose DAGs Airflow's auth manager lets them read (llf.ui.auth).
 """
 
 from __future__ import annotations

@@ -1,15 +1,66 @@
-"""Airflow's own authentication for the UI app.
+"""Airflow's own authentication and per-DAG authorization for the UI app.
 
-Plugin FastAPI apps are mounted in Airflow's api-server but get no auth of their own. Every route of the
-app depends on Airflow's `requires_access_dag("GET", RUN)`: the caller must present Airflow's JWT (the `_token`
-cookie the Airflow UI sets, or an `Authorization: Bearer` header) and the auth manager must allow them to read
-DAG runs - exactly what the page shows. No token: 401; a token without that permission: 403.
+Plugin FastAPI apps are mounted in Airflow's api-server but get no auth of their own, so the app asks Airflow:
+
+* `airflow_dag_run_reader()`: the caller presents Airflow's JWT (the `_token` cookie the Airflow UI sets, or
+  an `Authorization: Bearer` header) and may read DAG runs at all (`requires_access_dag("GET", RUN)`).
+  No token: 401; a token without that permission: 403.
+* `access_dependency()`: which llf DAGs the auth manager lets the caller read. A stream is what its DAG
+  `stream__<s>` is; a process is readable through its own DAG `process__<p>` or through its stream's DAG
+  (the stream DAG runs it, so its readers see the process's task logs in Airflow anyway). A caller allowed on
+  no llf DAG gets 403. Every page, API route and output filters by the resulting `Access`.
+
+Per-DAG grants (FAB's `DAG:<dag_id>`, Keycloak's per-resource policies) are asked through
+`filter_authorized_dag_ids`, over the DAG ids of the registered streams and processes. A caller the auth
+manager lets read every DAG (no DAG id: FAB's global `DAGs` permission, SimpleAuthManager's viewer) reads
+everything, the run log of streams no longer registered included; in multi-team mode nobody is taken to read
+everything, and each DAG is asked about with its team, as Airflow's own routes do.
 """
 
-from __future__ import annotations
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
 
-from fastapi import Depends
+from fastapi import Depends, HTTPException
 from fastapi.params import Depends as DependsParam
+
+from llf.dagbuild.common import process_dag_id, stream_dag_id
+from llf.runner.outputs import NO_STREAM
+
+# (strem_nm, prcs_nm) of every registered process, (strem_nm, None) for a stream without any.
+Registered = Callable[[], Iterable[tuple[str, str | None]]]
+
+
+@dataclass(frozen=True)
+class Access:
+    """What one caller may read: everything, or these streams and processes (those of the streams included)."""
+
+    everything: bool = False
+    streams: frozenset[str] = frozenset()
+    processes: frozenset[str] = frozenset()
+
+    def stream(self, strem_nm: str) -> bool:
+        return self.everything or strem_nm in self.streams
+
+    def output(self, key: str) -> bool:
+        """Whether the output at `key` (already confined: runs/<stream>/<process>/<date>/<run>/<file>) is readable.
+
+        A process run on its own stores under runs/_no_stream/: that folder grants nothing by stream.
+        """
+        if self.everything:
+            return True
+        parts = key.split("/")
+        if len(parts) < 4:
+            return False
+        stream, process = parts[1], parts[2]
+        return process in self.processes or (stream != NO_STREAM and stream in self.streams)
+
+    def sql_filters(self) -> dict[str, list[str] | None]:
+        """The `streams` / `processes` parameters of the queries in llf.ui.queries; None: no restriction."""
+        if self.everything:
+            return {"streams": None, "processes": None}
+        return {"streams": sorted(self.streams), "processes": sorted(self.processes)}
 
 
 def airflow_dag_run_reader() -> DependsParam:
@@ -18,3 +69,52 @@ def airflow_dag_run_reader() -> DependsParam:
     from airflow.api_fastapi.core_api.security import requires_access_dag
 
     return Depends(requires_access_dag("GET", DagAccessEntity.RUN))
+
+
+def access_dependency(registered: Registered) -> Callable[..., Access]:
+    """A FastAPI dependency: the `Access` of the logged-in Airflow user, or 403 when they may read no llf DAG.
+
+    `registered` is only called for callers without access to every DAG.
+    """
+    # No `from __future__ import annotations` in this module: FastAPI reads this annotation as an object.
+    from airflow.api_fastapi.core_api.security import GetUserDep
+
+    def access(user: GetUserDep) -> Access:
+        return user_access(user, registered)
+
+    return access
+
+
+def user_access(user: Any, registered: Registered) -> Access:
+    """The streams and processes whose DAGs the configured auth manager lets `user` read (see module doc)."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.configuration import conf
+
+    manager = get_auth_manager()
+    multi_team = conf.getboolean("core", "multi_team", fallback=False)
+    if not multi_team and manager.is_authorized_dag(method="GET", user=user):
+        return Access(everything=True)
+    pairs = list(registered())
+    candidates = {stream_dag_id(s) for s, _ in pairs} | {process_dag_id(p) for _, p in pairs if p}
+    readable = _readable_dag_ids(manager, user, candidates, multi_team)
+    streams = frozenset(s for s, _ in pairs if stream_dag_id(s) in readable)
+    processes = frozenset(p for s, p in pairs if p and (s in streams or process_dag_id(p) in readable))
+    if not streams and not processes:
+        raise HTTPException(403, "Airflow lets you read no llf stream or process DAG.")
+    return Access(streams=streams, processes=processes)
+
+
+def _readable_dag_ids(manager: Any, user: Any, dag_ids: set[str], multi_team: bool) -> set[str]:
+    """`dag_ids` filtered by the auth manager; in multi-team mode each asked about with its DAG's team."""
+    if not dag_ids:
+        return set()
+    if not multi_team:
+        return set(manager.filter_authorized_dag_ids(dag_ids=dag_ids, user=user, method="GET"))
+    from airflow.models.dag import DagModel
+
+    team_of = DagModel.get_dag_id_to_team_name_mapping(sorted(dag_ids))
+    by_team: dict[str | None, set[str]] = defaultdict(set)
+    for dag_id in dag_ids:
+        by_team[team_of.get(dag_id)].add(dag_id)
+    return {dag_id for team, ids in by_team.items()
+            for dag_id in manager.filter_authorized_dag_ids(dag_ids=ids, user=user, method="GET", team_name=team)}

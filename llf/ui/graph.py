@@ -1,11 +1,14 @@
 """The dependency graph of one stream laid out server-side, so the page needs no JavaScript and no CDN.
 
 Layered layout: a process sits one column right of the deepest process it depends on (graphlib gives the
-order), so every arrow points rightwards. Dependencies on processes of other streams appear as extra nodes.
+order), so every arrow points rightwards. Dependencies on processes of other streams appear as extra nodes,
+named (the dependency is part of this stream's registration) but without the other stream's name unless the
+viewer may read it; their status is never shown (`statuses` holds this stream's processes only).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
 
@@ -47,7 +50,8 @@ class GraphLayout:
     node_height: int = NODE_HEIGHT
 
 
-def stream_graph(snapshot: Snapshot, stream: Stream, statuses: dict[str, str | None]) -> GraphLayout:
+def stream_graph(snapshot: Snapshot, stream: Stream, statuses: dict[str, str | None],
+                 readable_stream: Callable[[str], bool] = lambda _name: True) -> GraphLayout:
     """Every process of `stream` (inactive ones too) and the processes they depend on, laid out in layers."""
     group_ids = {g.prcs_grp_id for g in snapshot.groups if g.strem_id == stream.strem_id}
     own = [p for p in snapshot.processes if p.prcs_grp_id in group_ids]
@@ -69,7 +73,8 @@ def stream_graph(snapshot: Snapshot, stream: Stream, statuses: dict[str, str | N
         process = snapshot.process_by_id[prcs_id]
         group = snapshot.group_by_id[process.prcs_grp_id]
         outside = prcs_id in outside_ids
-        caption = f"stream {snapshot.stream_of(process).strem_nm}" if outside else f"group {group.prcs_grp_nm}"
+        caption = _outside_caption(snapshot.stream_of(process).strem_nm, readable_stream) if outside \
+            else f"group {group.prcs_grp_nm}"
         nodes.append(Node(process.prcs_nm, caption, statuses.get(process.prcs_nm), snapshot.is_active(process),
                           outside, x, y))
     edges = [
@@ -81,6 +86,10 @@ def stream_graph(snapshot: Snapshot, stream: Stream, statuses: dict[str, str | N
     width = MARGIN * 2 + max((x for x, _ in position.values()), default=0) + NODE_WIDTH
     height = MARGIN * 2 + max((y for _, y in position.values()), default=0) + NODE_HEIGHT
     return GraphLayout(nodes, edges, width, height)
+
+
+def _outside_caption(strem_nm: str, readable_stream: Callable[[str], bool]) -> str:
+    return f"stream {strem_nm}" if readable_stream(strem_nm) else "another stream"
 
 
 def _depths(waits_for: dict[int, list[int]], ids: set[int]) -> dict[int, int]:

@@ -1,13 +1,15 @@
 """Links to a run's output notebook, and the one door through which the UI reads lake files.
 
 A log row stores the lake location of its output folder (`file:///lake/runs/...` or `s3://bucket/prefix/runs/...`).
-The UI links to `outputs/<key>`; that route serves files of a folder lake itself, confined to the lake's `runs/`
-folder (no `..`, no absolute paths, no symlink leaving it), and redirects to the lake's own URL (a presigned
-MinIO link) otherwise, so the browser never needs lake credentials.
+The UI links to `outputs/<key>`; that route streams the object through the app, from a folder lake or MinIO
+alike, confined to the lake's `runs/` folder (no `..`, no absolute paths, no symlink leaving it). The browser
+never talks to the lake: it needs no lake credentials and no route to MinIO, and every output gets the app's
+sandboxing headers (llf.ui.app.OUTPUT_HEADERS), which a presigned MinIO link would not.
 """
 
 from __future__ import annotations
 
+import mimetypes
 from pathlib import Path
 
 from llf.services.lake import Lake, LakePathError
@@ -15,6 +17,8 @@ from llf.services.lake.base import clean_key
 from llf.services.lake.folder import FolderLake
 
 RUNS_PREFIX = "runs/"
+# Outputs go to the browser in pieces of this size: one piece in memory at a time, however large the notebook.
+OUTPUT_PIECE_BYTES = 64 * 1024
 
 
 def lake_base(lake: Lake) -> str:
@@ -55,3 +59,15 @@ def local_output_file(lake: FolderLake, key: str) -> Path:
     if not target.is_file():
         raise FileNotFoundError(f"No output {key!r} in the lake.")
     return target
+
+
+def stored_output_key(lake: Lake, key: str) -> str:
+    """The key to read for `key`: confined to runs/, and on a folder lake with its symlinks resolved (and
+    refused when they lead out of runs/), so the check and the read are about the same file."""
+    if isinstance(lake, FolderLake):
+        return local_output_file(lake, key).relative_to(lake.root).as_posix()
+    return confined_key(key)
+
+
+def output_media_type(key: str) -> str:
+    return mimetypes.guess_type(key)[0] or "application/octet-stream"

@@ -2,6 +2,8 @@
 
 The log grows without bound, so it is paged by keyset (`log_id < before`) on its primary key: every page
 costs the same, however deep the user scrolls, and new rows arriving meanwhile never shift a page.
+`streams` / `processes` restrict rows to what the caller may read (llf.ui.auth.Access.sql_filters); None
+means no restriction. They filter in SQL, so pages stay full and their cursors stay right.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ WHERE (%(stream)s::text IS NULL OR l.strem_nm = %(stream)s)
   AND (%(status)s::text IS NULL OR l.status = %(status)s)
   AND (%(process)s::text IS NULL OR l.prcs_nm = %(process)s)
   AND (%(before)s::bigint IS NULL OR l.log_id < %(before)s)
+  AND (%(streams)s::text[] IS NULL OR l.strem_nm = ANY(%(streams)s::text[])
+       OR l.prcs_nm = ANY(%(processes)s::text[]))
 ORDER BY l.log_id DESC
 LIMIT %(limit)s
 """
@@ -60,11 +64,15 @@ LIMIT %(limit)s
 
 def log_page(url: str, *, stream: str | None = None, business_date: dt.date | None = None,
              status: str | None = None, process: str | None = None, before: int | None = None,
-             limit: int = 50) -> LogPage:
-    """The newest `limit` log rows older than `before` matching the filters, and the cursor of the next page."""
+             limit: int = 50, streams: list[str] | None = None, processes: list[str] | None = None) -> LogPage:
+    """The newest `limit` log rows older than `before` matching the filters, and the cursor of the next page.
+
+    A row is readable when its stream is in `streams` or its process in `processes`.
+    """
     limit = max(1, min(limit, MAX_PAGE))
     parameters = {"stream": stream, "date": business_date, "status": status, "process": process,
-                  "before": before, "limit": limit + 1}  # one extra row tells whether another page exists
+                  "before": before, "limit": limit + 1,  # one extra row tells whether another page exists
+                  "streams": streams, "processes": processes or []}
     with transaction(url) as cursor:
         cursor.execute(_LOG_SQL, parameters)
         names = [column.name for column in cursor.description]
@@ -87,16 +95,18 @@ class StreamRun(BaseModel):
 
 
 def stream_runs(url: str, *, stream: str | None = None, business_date: dt.date | None = None,
-                limit: int = 20) -> list[StreamRun]:
-    """The newest stream runs matching the filters (the timeline's entry points)."""
+                limit: int = 20, streams: list[str] | None = None) -> list[StreamRun]:
+    """The newest stream runs matching the filters (the timeline's entry points), of `streams` only: a stream
+    run is readable through its stream alone."""
     with transaction(url) as cursor:
         cursor.execute(
             "SELECT strem_nm, business_date, run_id, status, start_ts, end_ts, message "
             "FROM cntl_af.cntl_cfg_log WHERE prcs_nm IS NULL "
             "AND (%(stream)s::text IS NULL OR strem_nm = %(stream)s) "
             "AND (%(date)s::date IS NULL OR business_date = %(date)s) "
+            "AND (%(streams)s::text[] IS NULL OR strem_nm = ANY(%(streams)s::text[])) "
             "ORDER BY log_id DESC LIMIT %(limit)s",
-            {"stream": stream, "date": business_date, "limit": max(1, min(limit, MAX_PAGE))},
+            {"stream": stream, "date": business_date, "limit": max(1, min(limit, MAX_PAGE)), "streams": streams},
         )
         names = [column.name for column in cursor.description]
         return [StreamRun(**dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
@@ -115,3 +125,15 @@ def stream_run(url: str, strem_nm: str, run_id: str) -> StreamRun | None:
         if row is None:
             return None
         return StreamRun(**dict(zip([column.name for column in cursor.description], row, strict=True)))
+
+
+def registered_names(url: str) -> list[tuple[str, str | None]]:
+    """(stream, process) of every registered process, (stream, None) for a stream without any: the llf DAGs
+    whose read permission the UI asks Airflow about (llf.ui.auth)."""
+    with transaction(url) as cursor:
+        cursor.execute(
+            "SELECT s.strem_nm, p.prcs_nm FROM cntl_af.cntl_cfg_strem s "
+            "LEFT JOIN cntl_af.cntl_cfg_prcs_grp g ON g.strem_id = s.strem_id "
+            "LEFT JOIN cntl_af.cntl_cfg_prcs p ON p.prcs_grp_id = g.prcs_grp_id"
+        )
+        return [(strem_nm, prcs_nm) for strem_nm, prcs_nm in cursor.fetchall()]

@@ -7,6 +7,7 @@ per page, whatever the number of streams.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -87,12 +88,14 @@ class StreamView(BaseModel):
     groups: list[GroupView]
 
 
-def read_overview(url: str, links: Links, *, stream: str | None = None,
+def read_overview(url: str, links: Links, readable: Callable[[str], bool], *, stream: str | None = None,
                   business_date: dt.date | None = None) -> tuple[Snapshot, list[StreamView]]:
-    """The snapshot and the tree of every stream (or the one named), with statuses for the date (or latest)."""
+    """The snapshot and the tree of every `readable` stream (or the one named), with statuses for the date
+    (or latest). A stream is shown whole or not at all: reading its DAG means reading all its processes."""
     snapshot = read_snapshot(url)
     statuses = {s.prcs_nm: s for s in latest_statuses(url, stream=stream, business_date=business_date)}
-    streams = [s for s in sorted(snapshot.streams, key=lambda s: s.strem_nm) if stream in (None, s.strem_nm)]
+    streams = [s for s in sorted(snapshot.streams, key=lambda s: s.strem_nm)
+               if stream in (None, s.strem_nm) and readable(s.strem_nm)]
     return snapshot, [_stream_view(snapshot, s, statuses, links) for s in streams]
 
 

@@ -1,4 +1,8 @@
-"""Output notebooks are served from the lake's runs/ folder only, as sandboxed documents."""
+"""Output notebooks are served from the lake's runs/ folder only, as sandboxed documents, from either lake.
+
+MinIO outputs are streamed through the app (moto's S3 on a socket stands in for MinIO), never a redirect to a
+presigned URL: the browser could not resolve the MinIO host, and MinIO would not sandbox the HTML.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+
+from llf.services.lake.s3 import MinioLake
 
 KEY = "runs/sales/extract/2026-05-01/run-1/extract.html"
 
@@ -29,6 +35,7 @@ def test_given_an_output_in_the_lake_when_requested_then_it_is_served_sandboxed(
     assert response.status_code == 200
     assert "extract output" in response.text
     assert response.headers["content-security-policy"] == "sandbox"
+    assert response.headers["x-content-type-options"] == "nosniff"
 
 
 @pytest.mark.parametrize("path", [
@@ -51,18 +58,62 @@ def test_given_a_missing_output_when_requested_then_not_found(client: TestClient
     assert client.get("/llf/outputs/runs/sales/none.html").status_code == 404
 
 
-def test_given_an_s3_lake_when_an_output_is_requested_then_it_redirects_to_the_presigned_url(
-    client: TestClient, monkeypatch
+SANDBOX = {"content-security-policy": "sandbox", "x-content-type-options": "nosniff"}
+
+
+@pytest.fixture
+def minio_with_output(minio_lake: MinioLake) -> MinioLake:
+    minio_lake.put(KEY, "<html><body><h1>extract output from minio</h1></body></html>")
+    minio_lake.put("secret.txt", "lake secret")
+    minio_lake.put("other/runs/x.html", "other prefix")
+    return minio_lake
+
+
+def test_given_an_output_in_minio_when_requested_then_the_app_streams_it_sandboxed_without_redirect(
+    client: TestClient, minio_with_output
 ):
-    monkeypatch.setenv("LLF_LAKE_URL", "s3://lake/prefix")
-    monkeypatch.setenv("LLF_MINIO_ENDPOINT", "127.0.0.1:9")
-    monkeypatch.setenv("LLF_MINIO_ACCESS_KEY", "key")
-    monkeypatch.setenv("LLF_MINIO_SECRET_KEY", "secret-key")
-
     response = client.get(f"/llf/outputs/{KEY}", follow_redirects=False)
-    refused = client.get("/llf/outputs/runs/../secret.txt", follow_redirects=False)
 
-    assert response.status_code == 307
-    assert response.headers["location"].startswith(f"http://127.0.0.1:9/lake/prefix/{KEY}?")
-    assert "X-Amz-Signature=" in response.headers["location"]
-    assert refused.status_code == 400
+    assert response.status_code == 200
+    assert "extract output from minio" in response.text
+    assert response.headers["content-type"].startswith("text/html")
+    assert {name: response.headers.get(name) for name in SANDBOX} == SANDBOX
+    assert "location" not in response.headers
+
+
+@pytest.mark.parametrize("path", [
+    "runs/../secret.txt",
+    "runs/%2e%2e/secret.txt",
+    "%2Flake-prefix%2Fsecret.txt",
+    "secret.txt",
+    "other/runs/x.html",
+    "runs/../other/runs/x.html",
+])
+def test_given_a_minio_path_leaving_runs_when_requested_then_it_is_refused(client: TestClient, minio_with_output,
+                                                                           path: str):
+    response = client.get(f"/llf/outputs/{path}", follow_redirects=False)
+
+    assert response.status_code == 400
+    assert "lake secret" not in response.text and "other prefix" not in response.text
+
+
+def test_given_a_missing_object_in_minio_when_requested_then_not_found(client: TestClient, minio_with_output):
+    assert client.get("/llf/outputs/runs/sales/extract/2026-05-01/run-1/none.html").status_code == 404
+
+
+def test_given_an_output_larger_than_a_piece_when_served_from_minio_then_it_is_read_in_pieces_and_arrives_whole(
+    client: TestClient, minio_lake: MinioLake, monkeypatch
+):
+    monkeypatch.setattr("llf.ui.app.OUTPUT_PIECE_BYTES", 1000)
+    body = bytes(range(256)) * 20  # 5120 bytes: six pieces
+    minio_lake.put(KEY, body)
+
+    def whole_object_read(*_args, **_kwargs):
+        raise AssertionError("the UI must stream outputs, not load them whole")
+
+    monkeypatch.setattr(MinioLake, "get", whole_object_read)
+
+    response = client.get(f"/llf/outputs/{KEY}")
+
+    assert response.status_code == 200 and response.content == body
+    assert [len(piece) for piece in minio_lake.stream(KEY, 1000)] == [1000] * 5 + [120]

@@ -40,6 +40,13 @@ class Lake(Protocol):
     def get(self, path: str) -> bytes:
         """The bytes stored at `path`; FileNotFoundError when there are none."""
 
+    def stream(self, path: str, size: int = CHUNK_BYTES) -> Iterator[bytes]:
+        """The bytes stored at `path` in pieces of at most `size`, so a large object never sits whole in memory.
+
+        The object is opened now: FileNotFoundError comes before the first piece, while an HTTP answer can
+        still be a 404. The object is closed when the pieces run out or the iterator is closed.
+        """
+
     def list(self, prefix: str = "") -> list[str]:
         """Every key starting with `prefix`, sorted."""
 

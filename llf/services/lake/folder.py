@@ -5,14 +5,15 @@ from __future__ import annotations
 import errno
 import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 from urllib.parse import unquote, urlsplit
 
 from llf.exceptions import ConfigurationError
-from llf.services.lake.base import LakeData, LakeWriteError, byte_chunks, clean_key, clean_prefix
+from llf.services.lake.base import CHUNK_BYTES, LakeData, LakeWriteError, byte_chunks, clean_key, clean_prefix
 
 # Errors that mean the lake folder itself is misconfigured (LLF_LAKE_URL), not that this one write failed.
 _SETTING_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS}
@@ -82,6 +83,14 @@ class FolderLake:
             raise FileNotFoundError(f"No object {clean_key(path)!r} in the lake {self.root.as_uri()}.")
         return target.read_bytes()
 
+    def stream(self, path: str, size: int = CHUNK_BYTES) -> Iterator[bytes]:
+        target = self._file(path)
+        try:
+            file = target.open("rb")
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as error:
+            raise FileNotFoundError(f"No object {clean_key(path)!r} in the lake {self.root.as_uri()}.") from error
+        return _file_pieces(file, size)
+
     def list(self, prefix: str = "") -> list[str]:
         prefix = clean_prefix(prefix)
         start = self.root / prefix if prefix.endswith("/") or not prefix else (self.root / prefix).parent
@@ -95,6 +104,12 @@ class FolderLake:
 
     def url(self, path: str) -> str:
         return self._file(path).as_uri()
+
+
+def _file_pieces(file: IO[bytes], size: int) -> Iterator[bytes]:
+    with file:
+        while piece := file.read(size):
+            yield piece
 
 
 def _write_atomically(target: Path, chunks: Iterable[bytes]) -> None:

@@ -54,6 +54,15 @@ class _ChunkReader:
         return data
 
 
+def _response_pieces(response: urllib3.BaseHTTPResponse, size: int) -> Iterator[bytes]:
+    """The body of an open S3 GET as it arrives; the connection goes back to the pool however reading ends."""
+    try:
+        yield from response.stream(size)
+    finally:
+        response.close()
+        response.release_conn()
+
+
 @dataclass
 class MinioLake:
     """Objects live in `bucket` under `prefix`; keys given to the methods are relative to the prefix."""
@@ -134,6 +143,17 @@ class MinioLake:
         finally:
             response.close()
             response.release_conn()
+
+    def stream(self, path: str, size: int = CHUNK_BYTES) -> Iterator[bytes]:
+        name = self._object(path)
+        try:
+            with self._errors(f"read {name}"):
+                response = self.client.get_object(self.bucket, name)
+        except S3Error as error:
+            if error.code in _MISSING:
+                raise FileNotFoundError(f"No object {name!r} in the lake s3://{self.bucket}.") from error
+            raise
+        return _response_pieces(response, size)
 
     def list(self, prefix: str = "") -> list[str]:
         self._ensure_bucket()
