@@ -185,6 +185,7 @@ def main() -> None:
                 "postgresql://", "postgresql+psycopg2://", 1),
             dags_folders={"llf": ROOT / "dags", "handwritten": handwritten},
             extra_env={"PYTHONPATH": str(ROOT), "LLF_CONTROL_DB_URL": control_url,
+                       "LLF_NOTEBOOK_DB_URL": postgres.notebook_url(control_url),
                        "LLF_NOTEBOOKS_DIR": str(notebooks), "LLF_LAKE_URL": lake.as_uri(),
                        "LLF_SNAPSHOT_REFRESH_SECONDS": "2"},
         )

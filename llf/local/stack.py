@@ -97,7 +97,7 @@ class LocalStack:
         applied = upgrade(control_db_url)
         say(f"PostgreSQL: {settings.pgdata} (control schema: {len(applied)} migration(s) applied now)")
         llm_changed = self._note_llm(control_db_url, llm_env, say)
-        env = self._component_env(control_db_url, llm_env)
+        env = self._component_env(control_db_url, postgres.notebook_url(control_db_url), llm_env)
         state = self._read_state()
         reused = state.get("env") == env and self._running(state)
         if reused:
@@ -140,15 +140,17 @@ class LocalStack:
         self.settings.llm_file.write_text(json.dumps(identity, indent=2), encoding="utf-8")
         if not previous or previous == identity:
             return False
-        with transaction(control_db_url) as cursor:
-            cursor.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(VECTOR_SCHEMA)))
+        _drop_vector_collections(control_db_url)
         say(f"The LLM changed since the last demo ({previous} -> {identity}): dropped the local vector "
-            f"collections (schema {VECTOR_SCHEMA}) built with the previous embedding model.")
+            f"collections (tables of schema {VECTOR_SCHEMA}) built with the previous embedding model.")
         return True
 
-    def _component_env(self, control_db_url: str, llm_env: Mapping[str, str]) -> dict[str, str]:
+    def _component_env(self, control_db_url: str, notebook_db_url: str,
+                       llm_env: Mapping[str, str]) -> dict[str, str]:
+        """The Airflow components' settings: notebooks get the notebook login, never the superuser URL."""
         return {
             "LLF_CONTROL_DB_URL": control_db_url,
+            "LLF_NOTEBOOK_DB_URL": notebook_db_url,
             "LLF_NOTEBOOKS_DIR": str(PROJECT_ROOT / "notebooks"),
             "LLF_LAKE_URL": self.settings.lake.as_uri(),
             "LLF_SNAPSHOT_REFRESH_SECONDS": SNAPSHOT_REFRESH_SECONDS,
@@ -172,6 +174,15 @@ class LocalStack:
 
     def _write_state(self, state: Mapping) -> None:
         self.settings.state_file.write_text(json.dumps(state, indent=2), encoding="utf-8")
+
+
+def _drop_vector_collections(control_db_url: str) -> None:
+    """Drop every collection table and keep the schema: it carries the notebook role's rights (control_sql/
+    0025), and that role may create tables in it but not the schema itself."""
+    with transaction(control_db_url) as cursor:
+        cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (VECTOR_SCHEMA,))
+        for (table,) in cursor.fetchall():
+            cursor.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(sql.Identifier(VECTOR_SCHEMA, table)))
 
 
 def _read_json(path: Path) -> dict:

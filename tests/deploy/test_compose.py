@@ -150,7 +150,7 @@ def test_given_jupyter_then_notebooks_are_mounted_writable_where_llf_looks(servi
     assert Path(notebooks["source"]).name == "notebooks"
     assert not notebooks.get("read_only", False)
     assert jupyter["environment"]["LLF_CONTROL_DB_URL"] == services["airflow-scheduler"]["environment"][
-        "LLF_CONTROL_DB_URL"]
+        "LLF_NOTEBOOK_DB_URL"]  # the database notebooks get under Airflow: the notebook role (test_boundaries.py)
 
 
 def test_given_published_ports_then_none_clashes_and_all_listen_on_the_bind_address(services):
@@ -188,6 +188,6 @@ def test_given_llf_settings_then_they_point_at_the_stack_services(services):
     assert environment["LLF_MINIO_ENDPOINT"].split(":")[0] == "minio"
     assert urlsplit(environment["LLF_VECTOR_URL"]).hostname == "weaviate"
     assert urlsplit(environment["OLLAMA_HOST"]).hostname in {"ollama", "ollama-gpu"}
-    weaviate_targets = {port["target"] for port in services["weaviate"]["ports"]}
+    weaviate_targets = {int(port) for port in services["weaviate"]["expose"]}
     vector_url = urlsplit(environment["LLF_VECTOR_URL"])
     assert {vector_url.port, int(vector_url.query.split("grpc_port=")[1])} == weaviate_targets

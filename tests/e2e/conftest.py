@@ -69,12 +69,13 @@ def e2e_lake_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def control_db_url(e2e_control_db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def control_db_url(e2e_control_db_url: str, postgres: EmbeddedPostgres, monkeypatch: pytest.MonkeyPatch) -> str:
     """In e2e tests `sql` and `registry` write where the running Airflow reads: the session's control DB.
 
     Tests share it, so each registers streams under names of its own.
     """
     monkeypatch.setenv("LLF_CONTROL_DB_URL", e2e_control_db_url)
+    monkeypatch.setenv("LLF_NOTEBOOK_DB_URL", postgres.notebook_url(e2e_control_db_url))
     return e2e_control_db_url
 
 
@@ -114,6 +115,7 @@ def airflow(
         extra_env={
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
             "LLF_CONTROL_DB_URL": e2e_control_db_url,
+            "LLF_NOTEBOOK_DB_URL": postgres.notebook_url(e2e_control_db_url),
             "LLF_NOTEBOOKS_DIR": str(e2e_notebooks_dir),
             "LLF_LAKE_URL": e2e_lake_dir.as_uri(),
             "LLF_SNAPSHOT_REFRESH_SECONDS": SNAPSHOT_REFRESH_SECONDS,

@@ -103,9 +103,10 @@ def test_given_a_held_lock_when_its_session_is_terminated_then_the_watchdog_repo
 
 
 def test_given_a_row_closed_by_another_session_when_the_attempt_ends_then_it_is_not_overwritten_and_the_run_fails(
-    registry, stream, notebooks_dir, sql
+    registry, stream, notebooks_dir, sql, control_db_url, monkeypatch
 ):
     """What a sweep does to an attempt whose lock was lost: the attempt's own SUCCESS must not replace it."""
+    monkeypatch.setenv("SWEEP_DB_URL", control_db_url)  # the sweep's rights: the notebook role has no UPDATE
     write_notebook_closing_its_row(notebooks_dir / "closed.ipynb")
     registry.process(stream["group"], "p", notebook="closed.ipynb")
 
@@ -120,7 +121,7 @@ def write_notebook_closing_its_row(path) -> None:
     write_notebook(
         path,
         "import os, psycopg2\n"
-        "with psycopg2.connect(os.environ['LLF_CONTROL_DB_URL']) as db, db.cursor() as cursor:\n"
+        "with psycopg2.connect(os.environ['SWEEP_DB_URL']) as db, db.cursor() as cursor:\n"
         "    cursor.execute(\"UPDATE cntl_af.cntl_cfg_log SET status = 'FAILED', message = 'closed by a sweep', \"\n"
         "                   \"end_ts = now() WHERE prcs_nm = %s AND status = 'RUNNING'\", (prcs_nm,))",
         parameters="prcs_nm = ''",

@@ -102,7 +102,11 @@ class PgVectorStore:
         with self._cursor() as cursor:
             cursor.execute(DDL_LOCK_SQL, (f"schema|{SCHEMA}",))
             cursor.execute("CREATE EXTENSION IF NOT EXISTS vector")
-            cursor.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(SCHEMA)))
+            # CREATE SCHEMA checks the right to create schemas in the database even when the schema exists,
+            # and the notebook role has none: it only creates tables in the schema the migrations made.
+            cursor.execute("SELECT to_regnamespace(%s) IS NULL", (SCHEMA,))
+            if cursor.fetchone()[0]:
+                cursor.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(SCHEMA)))
 
     def _create_table(self, dimension: int) -> None:
         """The table and its index, under a lock of this collection only: others are created meanwhile."""

