@@ -55,10 +55,7 @@ _NOT_UPGRADED = {
 
 def read_snapshot(url: str) -> Snapshot:
     """All registrations, active or not, as one consistent snapshot."""
-    try:
-        connection = connect(url)
-    except psycopg2.Error as error:  # connect() translates the unreachable; this is e.g. a malformed URL
-        raise _read_error(url, error) from error
+    connection = connect(url)  # its errors (unreachable, malformed URL) name the URL without its secrets
     try:
         with connection.cursor() as cursor:
             cursor.execute(SNAPSHOT_SQL)

@@ -32,8 +32,7 @@ from contextlib import contextmanager
 import psycopg2
 import psycopg2.extensions
 
-from llf.db import redact
-from llf.exceptions import ControlDatabaseError
+from llf.db import connect
 from llf.settings import lock_check_seconds
 
 log = logging.getLogger(__name__)
@@ -139,12 +138,7 @@ def _lock_session(url: str) -> psycopg2.extensions.connection:
     options = dict(_KEEPALIVES)
     if psycopg2.__libpq_version__ >= 120000:
         options["tcp_user_timeout"] = _TCP_USER_TIMEOUT_MS
-    try:
-        connection = psycopg2.connect(url, connect_timeout=5, application_name="llf run lock", **options)
-    except psycopg2.OperationalError as error:
-        raise ControlDatabaseError(
-            f"Cannot reach the control database at {redact(url)}: {str(error).strip()}"
-        ) from error
+    connection = connect(url, application_name="llf run lock", **options)  # its errors hide the URL's secrets
     connection.autocommit = True
     return connection
 
