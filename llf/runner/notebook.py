@@ -8,8 +8,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,8 @@ from papermill.exceptions import PapermillExecutionError
 from llf.control.validation import notebook_problem, resolve_notebook
 
 log = logging.getLogger(__name__)
+# What a worker's environment holds for Airflow itself (see kernel_environment): never handed to notebook code.
+WITHHELD_FROM_KERNELS = ("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_")
 
 
 class NotebookRejected(Exception):
@@ -47,17 +48,6 @@ class KernelStopper:
     def stopped(self) -> bool:
         return self.reason is not None
 
-    def manager_class(self) -> type:
-        from jupyter_client import AsyncKernelManager
-
-        stopper = self
-
-        class StoppableKernelManager(AsyncKernelManager):
-            def __init__(self, **kwargs: Any) -> None:
-                super().__init__(**kwargs)
-                stopper.adopt(self)
-
-        return StoppableKernelManager
 
     def adopt(self, manager: Any) -> None:
         """Count a kernel manager nbclient just created among those stop() kills."""
@@ -125,19 +115,36 @@ def parameters_for(notebook: Path, registered: Mapping[str, Any], run_context: M
     return {**registered, **{name: value for name, value in run_context.items() if name in declared}}
 
 
-@contextmanager
-def _environment(extra: Mapping[str, str]) -> Iterator[None]:
-    """Export settings to the kernel (it inherits this process's environment), then restore."""
-    saved = {name: os.environ.get(name) for name in extra}
-    os.environ.update(extra)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+def kernel_environment(extra: Mapping[str, str], worker: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The kernel's environment: the worker's, less Airflow's own settings and secrets, plus `extra`.
+
+    A worker holds Airflow's configuration in its environment (AIRFLOW__DATABASE__SQL_ALCHEMY_CONN with the
+    metadata DB's password, the Fernet key, the JWT secret that signs execution-API tokens) and may hold
+    connections and variables (AIRFLOW_CONN_*, AIRFLOW_VAR_*). Notebook code needs none of them: what llf
+    gives it arrives in `extra` (the run context, the notebook role's DB URL, the Weaviate key). Without them,
+    the least-privilege role is not one `os.environ` lookup away from the owner's rights. (Code running as the
+    worker's OS user can still read the worker's /proc environ: a hard boundary needs another user or container.)
+    """
+    source = os.environ if worker is None else worker
+    kept = {name: value for name, value in source.items() if not name.startswith(WITHHELD_FROM_KERNELS)}
+    return {**kept, **extra}
+
+
+def kernel_manager_class(env: Mapping[str, str], stopper: KernelStopper | None) -> type:
+    """The kernel manager nbclient creates: starts the kernel with `env` rather than this process's environment
+    (papermill has no way to pass one), and lets `stopper` kill it."""
+    from jupyter_client import AsyncKernelManager
+
+    class LlfKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            if stopper is not None:
+                stopper.adopt(self)
+
+        async def start_kernel(self, **kwargs: Any) -> None:
+            await super().start_kernel(**{**kwargs, "env": dict(env)})
+
+    return LlfKernelManager
 
 
 def execute(
@@ -155,14 +162,13 @@ def execute(
     def seconds_left(_cell: object) -> int:
         return max(1, int(deadline - time.monotonic()))
 
-    stoppable = {"kernel_manager_class": stopper.manager_class()} if stopper else {}
+    manager = kernel_manager_class(kernel_environment(kernel_env), stopper)
     try:
-        with _environment(kernel_env):
-            papermill.execute_notebook(
-                str(notebook), str(output_notebook), parameters=dict(parameters),
-                kernel_name="python3", progress_bar=False, cwd=str(notebook.parent),
-                timeout_func=seconds_left, **stoppable,
-            )
+        papermill.execute_notebook(
+            str(notebook), str(output_notebook), parameters=dict(parameters),
+            kernel_name="python3", progress_bar=False, cwd=str(notebook.parent),
+            timeout_func=seconds_left, kernel_manager_class=manager,
+        )
     except PapermillExecutionError as error:
         return NotebookOutcome(
             output_notebook, f"{error.ename}: {error.evalue} (cell {error.exec_count}, index {error.cell_index})"

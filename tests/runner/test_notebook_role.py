@@ -172,3 +172,28 @@ def test_given_the_weaviate_key_only_in_the_llf_vectors_connection_when_run_then
     outputs = [path.read_text(encoding="utf-8") for path in lake_dir.rglob("*") if path.is_file()]
     assert outputs and not any(key in text for text in outputs)
     assert key not in str(sql("SELECT * FROM cntl_af.cntl_cfg_log"))
+
+
+def test_given_airflow_settings_and_secrets_in_the_worker_environment_when_a_notebook_runs_then_it_sees_none(
+    registry, stream, notebooks_dir, sql, control_db_url, monkeypatch
+):
+    """The owner's rights must not be one os.environ lookup away: Airflow's config, connections and variables
+    stay in the worker; what llf hands the kernel (run context, notebook URL) and ordinary settings arrive."""
+    monkeypatch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "postgresql://airflow:metadata-pw@db/airflow")
+    monkeypatch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", "jwt-signing-secret")
+    monkeypatch.setenv("AIRFLOW_CONN_CNTL_AF", control_db_url)
+    monkeypatch.setenv("AIRFLOW_VAR_TOKEN", "variable-secret")
+    monkeypatch.setenv("LLF_EXAMPLE_SETTING", "kept")
+    write_notebook(notebooks_dir / "env.ipynb",
+                   "import os\n"
+                   "leaked = sorted(name for name in os.environ if name.startswith('AIRFLOW_') and name != 'AIRFLOW_HOME')\n"
+                   "assert not leaked, leaked\n"
+                   "assert os.environ['LLF_EXAMPLE_SETTING'] == 'kept'\n"
+                   "assert os.environ['LLF_CONTROL_DB_URL'] == os.environ['LLF_NOTEBOOK_DB_URL'] != "
+                   f"{control_db_url!r}\n"
+                   "assert 'LLF_RUN_CONTEXT' in os.environ")
+    registry.process(stream["group"], "nb", notebook="env.ipynb")
+
+    run_process(run_context("nb"))
+
+    assert statuses(sql, "nb") == ["SUCCESS"], last_message(sql, "nb")

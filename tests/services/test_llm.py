@@ -268,6 +268,20 @@ def test_given_an_unreachable_host_when_called_then_the_error_names_ollama_host(
         open_llm().complete("x")
 
 
+@pytest.mark.parametrize("provider", ["ollama", "openai"])
+def test_given_an_unreachable_host_with_a_password_when_called_then_the_error_hides_it(
+    ollama: OllamaStandin, monkeypatch: pytest.MonkeyPatch, provider: str
+) -> None:
+    monkeypatch.setenv("OLLAMA_HOST", "http://llf:pw-in-host@127.0.0.1:9")
+    monkeypatch.setenv("LLF_OPENAI_BASE_URL", "http://llf:pw-in-host@127.0.0.1:9/v1")
+    monkeypatch.setenv("LLF_LLM_ATTEMPTS", "1")
+
+    with pytest.raises(LlmUnavailableError) as raised:
+        open_llm(provider=provider).complete("x")
+
+    assert "127.0.0.1:9" in str(raised.value) and "pw-in-host" not in str(raised.value)
+
+
 def test_given_an_unknown_provider_when_opened_then_the_error_names_llf_llm_provider(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

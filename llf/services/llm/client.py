@@ -383,7 +383,7 @@ class LlmClient:
         except TransientLlmError as error:
             raise LlmUnavailableError(
                 f"{error} Gave up after {attempts} attempt(s) (LLF_LLM_ATTEMPTS); check "
-                f"{self.settings.host_setting}={self.settings.host}."
+                f"{self.settings.host_setting}={redact(self.settings.host)}."
             ) from error
         return result, attempts
 

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import ollama
 
+from llf.db import redact
 from llf.exceptions import ConfigurationError
 from llf.services.llm.base import Embeddings, Reply
 from llf.services.llm.errors import TransientLlmError
@@ -54,7 +55,7 @@ class OllamaProvider:
 
     @contextmanager
     def _errors(self, model: str, model_setting: str) -> Iterator[None]:
-        host = self.settings.ollama_host
+        host = redact(self.settings.ollama_host)
         try:
             yield
         except ConnectionError as error:

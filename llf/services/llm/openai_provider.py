@@ -8,6 +8,7 @@ from typing import Any
 
 import openai
 
+from llf.db import redact
 from llf.exceptions import ConfigurationError
 from llf.services.llm.base import Embeddings, Reply
 from llf.services.llm.errors import TransientLlmError
@@ -56,7 +57,7 @@ class OpenAIProvider:
 
     @contextmanager
     def _errors(self, model: str, model_setting: str) -> Iterator[None]:
-        base_url = self.settings.openai_base_url
+        base_url = redact(self.settings.openai_base_url)
         try:
             yield
         except openai.APITimeoutError as error:

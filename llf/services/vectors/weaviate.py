@@ -29,6 +29,7 @@ from weaviate.exceptions import (
     WeaviateStartUpError,
 )
 
+from llf.db import redact
 from llf.exceptions import ConfigurationError, LlfError
 from llf.services.vectors.base import (
     Hit,
@@ -78,7 +79,7 @@ class WeaviateStore:
         Init checks are skipped (they phone PyPI); is_live() pings REST and gRPC instead.
         """
         api_key = os.environ.get(API_KEY_ENV)
-        where = f"LLF_VECTOR_URL={self.url!r} (REST port {self.port}, gRPC port {self.grpc_port})"
+        where = f"LLF_VECTOR_URL={redact(self.url)!r} (REST port {self.port}, gRPC port {self.grpc_port})"
         try:
             client = weaviate.connect_to_custom(
                 http_host=self.host,
