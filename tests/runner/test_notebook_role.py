@@ -186,7 +186,8 @@ def test_given_airflow_settings_and_secrets_in_the_worker_environment_when_a_not
     monkeypatch.setenv("LLF_EXAMPLE_SETTING", "kept")
     write_notebook(notebooks_dir / "env.ipynb",
                    "import os\n"
-                   "leaked = sorted(name for name in os.environ if name.startswith('AIRFLOW_') and name != 'AIRFLOW_HOME')\n"
+                   "leaked = sorted(name for name in os.environ\n"
+                   "                if name.startswith('AIRFLOW_') and name != 'AIRFLOW_HOME')\n"
                    "assert not leaked, leaked\n"
                    "assert os.environ['LLF_EXAMPLE_SETTING'] == 'kept'\n"
                    "assert os.environ['LLF_CONTROL_DB_URL'] == os.environ['LLF_NOTEBOOK_DB_URL'] != "
