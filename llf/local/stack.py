@@ -21,6 +21,7 @@ from llf.db import transaction
 from llf.exceptions import ConfigurationError
 from llf.local.airflow import AirflowStack, api_healthy, is_alive, stop_components
 from llf.local.postgres import EmbeddedPostgres
+from llf.services.llm.settings import LlmSettings
 from llf.services.vectors.pgvector import SCHEMA as VECTOR_SCHEMA
 from llf.settings import PROJECT_ROOT
 
@@ -135,7 +136,9 @@ class LocalStack:
     def _note_llm(self, control_db_url: str, llm_env: Mapping[str, str], say: Say) -> bool:
         """Remember the LLM; when it differs from last time, drop the local vector collections: they hold
         vectors of the previous embedding model, which the new one cannot be compared with."""
-        identity = {**llm_env, "LLF_EMBED_MODEL": os.environ.get("LLF_EMBED_MODEL", "")}
+        # the embedding model as the SDK resolves it (llama.cpp mode: a fixed local one, whatever LLF_EMBED_MODEL is)
+        embedder = LlmSettings.from_env(provider=llm_env.get("LLF_LLM_PROVIDER") or None).embed_model
+        identity = {**llm_env, "embed_model": embedder}
         previous = _read_json(self.settings.llm_file)
         self.settings.llm_file.write_text(json.dumps(identity, indent=2), encoding="utf-8")
         if not previous or previous == identity:

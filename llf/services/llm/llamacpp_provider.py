@@ -4,6 +4,7 @@ The default GGUF (gemma-3-270m from PyPI) is a base model without a chat templat
 completion over a transcript built here, and a JSON schema becomes a grammar that constrains every token.
 The model is loaded once per process; a llama.cpp context is not thread-safe, so calls take turns on a lock.
 LLF_LLM_TIMEOUT does not apply: a local call cannot hang on a network.
+Texts are embedded with all-MiniLM-L6-v2 on onnxruntime (`local_embedder`), not with the GGUF.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from llf.exceptions import ConfigurationError
+from llf.services.llm import local_embedder
 from llf.services.llm.base import Embeddings, LabelScores, Reply
-from llf.services.llm.llamacpp_model import packaged_model
+from llf.services.llm.llamacpp_model import packaged_model, packaged_sha256
 from llf.services.llm.settings import LlmSettings
 
 INSTALL_HINT = "install the local extra: pip install 'llf[local]'"
@@ -78,16 +80,12 @@ class LlamaCppProvider:
         )
 
     def embed(self, model: str, texts: list[str]) -> Embeddings:
-        """Mean-pooled, L2-normalised vectors, so cosine and inner product agree."""
-        loaded = self._load(embedding=True)
+        """Unit vectors from all-MiniLM-L6-v2 (`local_embedder`; `model` is settings.embed_model, its name), not
+        from the GGUF: a causal model's hidden states rank texts by meaning poorly (bench/retrieval_recall.py).
+        It runs on onnxruntime beside llama.cpp, with the same number of threads, on a lock of its own."""
         started = time.monotonic()
-        with loaded.lock, self._context_errors():
-            vectors, tokens = loaded.llama.embed(texts, normalize=True, return_count=True)
-        return Embeddings(
-            vectors=[[float(value) for value in vector] for vector in vectors],
-            prompt_tokens=tokens,
-            server_ms=int((time.monotonic() - started) * 1000),
-        )
+        vectors, tokens = local_embedder.embed(texts, self.threads)
+        return Embeddings(vectors=vectors, prompt_tokens=tokens, server_ms=int((time.monotonic() - started) * 1000))
 
     def score(self, model: str, messages: list[dict[str, str]], labels: list[str]) -> LabelScores:
         """Each label's log-probability as the assistant's answer to `messages`, read from the model's logits.
@@ -105,6 +103,15 @@ class LlamaCppProvider:
             completion_tokens=label_tokens,
             server_ms=int((time.monotonic() - started) * 1000),
         )
+
+    def digest(self, model: str) -> str:
+        """Which GGUF answers, for the LLM cache key: the packaged model's verified sha256; a file of your own
+        (LLF_LLAMACPP_MODEL_PATH) by size and modification time, since hashing hundreds of MB in every notebook
+        would cost seconds; replacing the file changes both."""
+        if not self.settings.llamacpp_model_path:
+            return f"sha256:{packaged_sha256()}"
+        status = Path(self.model_path).stat()
+        return f"file:{status.st_size}:{status.st_mtime_ns}"
 
     def _load(self, embedding: bool) -> _Loaded:
         with _loading:  # two threads of one `map` must not load the model twice

