@@ -16,9 +16,8 @@ help:  ## list the targets
 # same answers and speed. Set CMAKE_ARGS yourself (e.g. for CUDA) to build the full package instead.
 LLAMA_NO_COMMON := $(CURDIR)/requirements/llama-no-common.cmake
 export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DCMAKE_PROJECT_llama.cpp_INCLUDE=$(LLAMA_NO_COMMON)
-# scikit-build-core leaves the compile to one job unless told: every core measured 137-142 s against 168-203 s
-# for the same build on this 2-core machine (issue 14 note).
-export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
+# No prebuilt wheel of it is reachable from PyPI (issue 14 note: none API-compatible); ninja already runs nproc+2
+# jobs, so the build is bound by its CPU work (~260 CPU-s): ~140 s on two idle cores, 6-8 min on busy ones.
 
 $(STAMP): pyproject.toml requirements/dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,12 +12,32 @@ import pytest
 from llf.local.postgres import EmbeddedPostgres
 from tests.support.registry import Registry, Run, sql_runner
 
+OWN_BASETEMP = pytest.StashKey[Path]()
+SESSION_PASSED = pytest.StashKey[bool]()
+
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     """A private temp root per session: pytest's shared numbered folders race between parallel sessions."""
     if not config.option.basetemp:
         config.option.basetemp = tempfile.mkdtemp(prefix="llf-pytest-")
+        config.stash[OWN_BASETEMP] = Path(config.option.basetemp)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config.stash[SESSION_PASSED] = exitstatus == 0
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the session's temp root (a full run leaves ~3 GB: databases, Airflow homes, lakes) once it passed;
+    a failed session keeps it for its logs and says where. pytest prunes only the folders it names itself."""
+    own = config.stash.get(OWN_BASETEMP, None)
+    if own is None:
+        return
+    if config.stash.get(SESSION_PASSED, False):
+        shutil.rmtree(own, ignore_errors=True)
+    else:
+        print(f"\nllf: kept this session's files for inspection in {own}")
 
 
 @pytest.fixture(scope="session")
