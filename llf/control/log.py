@@ -10,10 +10,10 @@ import os
 import socket
 from typing import NamedTuple
 
+from llf.context import RunContext
 from llf.control.model import LogEntry
 from llf.db import transaction
 from llf.exceptions import LlfError
-from llf.runner.context import RunContext
 
 _COLUMNS = (
     "log_id, strem_nm, prcs_nm, business_date::text, run_id, strem_run_id, dag_id, task_id, try_number, "

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import psycopg2.extensions
 
+from llf.context import RUN_CONTEXT_ENV, RunContext
 from llf.control import log as run_log
 from llf.db import transaction
-from llf.exceptions import ConfigurationError, LlfError
+from llf.exceptions import ConfigurationError, ProcessFailed
 from llf.runner import notebook as notebook_runner
-from llf.runner.context import RUN_CONTEXT_ENV, RunContext
 from llf.runner.lock import RunLock, process_run_lock
 from llf.runner.outputs import keep_unstored, run_folder, store_outputs, warm_up_html_export
 from llf.settings import (
@@ -27,10 +27,6 @@ from llf.settings import (
 )
 
 log = logging.getLogger(__name__)
-
-
-class ProcessFailed(LlfError):
-    """The attempt ended FAILED or BLOCKED; the message is the one in the run log."""
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,9 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from llf.context import RunContext
 from llf.control import log as run_log
+from llf.control.model import LogEntry
 from llf.db import connect, transaction
 from llf.settings import control_db_url
 
@@ -98,9 +100,6 @@ def _record_outcome(url: str, strem_nm: str, run_id: str, business_date: dt.date
     Expected processes with no row in the run are recorded too: SKIPPED when a failure stopped the
     stream (fail_policy STOP), else FAILED (their task ended before the runner started).
     """
-    from llf.control.model import LogEntry
-    from llf.runner.context import RunContext
-
     run_log.mark_abandoned_attempts_failed(url)
     fail_policy, _ = _stream_processes(url, strem_nm)
     expected = _expected_processes(url, strem_nm, run_log.stream_run_row(url, strem_nm, run_id))

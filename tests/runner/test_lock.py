@@ -9,9 +9,9 @@ from contextlib import ExitStack
 import pytest
 
 from llf.control import log as run_log
-from llf.exceptions import ConfigurationError
+from llf.exceptions import ConfigurationError, ProcessFailed
 from llf.runner.lock import lock_key_sql, process_run_lock
-from llf.runner.process import ProcessFailed, run_process
+from llf.runner.process import run_process
 from llf.settings import lock_check_seconds
 from tests.runner.conftest import BUSINESS_DATE, run_context
 from tests.support.notebooks import write_notebook
