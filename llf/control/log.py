@@ -11,7 +11,8 @@ import socket
 from typing import NamedTuple
 
 from llf.context import RunContext
-from llf.control.model import LogEntry
+from llf.control.lock import lock_holders_sql, lock_key_sql
+from llf.control.model import LogEntry, stream_dag_id
 from llf.db import transaction
 from llf.exceptions import LlfError
 
@@ -142,7 +143,7 @@ def mark_stream_running(url: str, strem_nm: str, business_date: dt.date, run_id:
     and the row tells of its latest pass (its status and end_ts already do).
     """
     values = {"strem_nm": strem_nm, "run_id": run_id, "business_date": business_date,
-              "dag_id": f"stream__{strem_nm}", "hostname": socket.gethostname(), "pid": os.getpid()}
+              "dag_id": stream_dag_id(strem_nm), "hostname": socket.gethostname(), "pid": os.getpid()}
     with transaction(url) as cursor:
         cursor.execute(f"SELECT pg_advisory_xact_lock({STREAM_RUN_LOCK_SQL})", values)
         cursor.execute(
@@ -231,13 +232,11 @@ ABANDONED = "attempt abandoned: its worker was killed or lost (no result recorde
 def mark_abandoned_attempts_failed(url: str, *, run_id: str | None = None) -> int:
     """Close RUNNING rows whose worker is gone (no session holds their run lock); return how many.
 
-    A live attempt always holds its advisory lock (llf.runner.lock), and PostgreSQL drops the lock
+    A live attempt always holds its advisory lock (llf.control.lock), and PostgreSQL drops the lock
     the moment the worker's connection dies, so "RUNNING without its lock" means killed. A row whose
     lock anyone holds is left alone, even when the holder is this very process: that holder closes
     the rows of its own process and date itself (mark_stale_attempts_failed).
     """
-    from llf.runner.lock import lock_holders_sql, lock_key_sql
-
     with transaction(url) as cursor:
         cursor.execute(
             "UPDATE cntl_af.cntl_cfg_log l SET status = 'FAILED', end_ts = now(), message = %(message)s "

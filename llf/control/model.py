@@ -34,6 +34,17 @@ FINISH_STREAM_TASK_ID = "finish_stream"
 RESERVED_GROUP_IDS = frozenset({FINISH_STREAM_TASK_ID})
 
 
+def stream_dag_id(strem_nm: str) -> str:
+    """The id of a stream's DAG: here, beside the task ids, so the run log, the UI and local mode name DAGs
+    the way the DAG builder does without importing Airflow."""
+    return f"stream__{strem_nm}"
+
+
+def process_dag_id(prcs_nm: str) -> str:
+    """The id of a process's own DAG (see stream_dag_id)."""
+    return f"process__{prcs_nm}"
+
+
 def task_group_id(prcs_grp_nm: str) -> str:
     """The TaskGroup id of a group in its stream DAG: task group ids may not contain dots, names may."""
     return prcs_grp_nm.replace(".", "_")

@@ -16,11 +16,11 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from llf.control.model import process_dag_id, stream_dag_id
 from llf.control.repository import read_snapshot
 from llf.control.sql_files import apply_files
 from llf.control.status import STATUS_STYLES, ProcessStatus, any_failed, latest_statuses, status_table
 from llf.control.validation import validate
-from llf.dagbuild.common import process_dag_id, stream_dag_id
 from llf.exceptions import RegistrationError
 from llf.local.airflow import FINAL_RUN_STATES, AirflowClient
 from llf.local.llm import choose_llm, prepare_model

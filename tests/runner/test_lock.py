@@ -9,8 +9,8 @@ from contextlib import ExitStack
 import pytest
 
 from llf.control import log as run_log
+from llf.control.lock import lock_key_sql, process_run_lock
 from llf.exceptions import ConfigurationError, ProcessFailed
-from llf.runner.lock import lock_key_sql, process_run_lock
 from llf.runner.process import run_process
 from llf.settings import lock_check_seconds
 from tests.runner.conftest import BUSINESS_DATE, run_context
