@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from llf.context import RunContext
 from llf.control.lock import lock_holders_sql, lock_key_sql
-from llf.control.model import LogEntry, stream_dag_id
+from llf.control.model import LogEntry, Status, stream_dag_id
 from llf.db import transaction
 from llf.exceptions import LlfError
 
@@ -27,7 +27,7 @@ def _entry(row: tuple) -> LogEntry:
     return LogEntry(**dict(zip(_FIELDS, row, strict=True)))
 
 
-def _insert(url: str, context: RunContext, status: str, message: str, *, ended: bool) -> int:
+def _insert(url: str, context: RunContext, status: Status, message: str, *, ended: bool) -> int:
     with transaction(url) as cursor:
         cursor.execute(
             "INSERT INTO cntl_af.cntl_cfg_log (strem_nm, prcs_nm, business_date, run_id, strem_run_id, dag_id, "
@@ -53,7 +53,7 @@ class AttemptAlreadyClosed(LlfError):
         self.log_id, self.status, self.message = log_id, status, message
 
 
-def _finish(url: str, context: RunContext, status: str, message: str, output_path: str | None) -> int:
+def _finish(url: str, context: RunContext, status: Status, message: str, output_path: str | None) -> int:
     """Close the context's open row (context.log_id), or write a finished row when it never opened one.
 
     Only a RUNNING row is closed: a row someone else already closed keeps its status and message, and
@@ -76,23 +76,23 @@ def _finish(url: str, context: RunContext, status: str, message: str, output_pat
 
 def mark_running(url: str, context: RunContext) -> int:
     """Open an attempt; the unique index on RUNNING rows refuses a second one for the same process and date."""
-    return _insert(url, context, "RUNNING", "running", ended=False)
+    return _insert(url, context, Status.RUNNING, "running", ended=False)
 
 
 def mark_success(url: str, context: RunContext, message: str, output_path: str | None = None) -> int:
-    return _finish(url, context, "SUCCESS", message, output_path)
+    return _finish(url, context, Status.SUCCESS, message, output_path)
 
 
 def mark_failed(url: str, context: RunContext, message: str, output_path: str | None = None) -> int:
-    return _finish(url, context, "FAILED", message, output_path)
+    return _finish(url, context, Status.FAILED, message, output_path)
 
 
 def mark_blocked(url: str, context: RunContext, message: str) -> int:
-    return _finish(url, context, "BLOCKED", message, None)
+    return _finish(url, context, Status.BLOCKED, message, None)
 
 
 def mark_skipped(url: str, context: RunContext, message: str) -> int:
-    return _finish(url, context, "SKIPPED", message, None)
+    return _finish(url, context, Status.SKIPPED, message, None)
 
 
 def latest_attempts(url: str, prcs_names: list[str], business_date: dt.date) -> dict[str, LogEntry]:
@@ -182,7 +182,7 @@ def stream_run_row(url: str, strem_nm: str, run_id: str) -> StreamRunRow | None:
     return StreamRunRow(*row) if row else None
 
 
-def mark_stream_finished(url: str, strem_nm: str, run_id: str, status: str, message: str) -> None:
+def mark_stream_finished(url: str, strem_nm: str, run_id: str, status: Status, message: str) -> None:
     """Close the stream-level row of a run (opened by mark_stream_running) with its final status."""
     with transaction(url) as cursor:
         cursor.execute(

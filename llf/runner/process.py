@@ -12,6 +12,7 @@ import psycopg2.extensions
 from llf.context import RUN_CONTEXT_ENV, RunContext
 from llf.control import log as run_log
 from llf.control.lock import RunLock, process_run_lock
+from llf.control.model import FAILING, Status
 from llf.control.repository import Registration, process_registration
 from llf.exceptions import ConfigurationError, ProcessFailed
 from llf.runner import notebook as notebook_runner
@@ -43,8 +44,8 @@ def dependencies_to_trigger(context: RunContext) -> list[str]:
         if attempt is None:
             return False
         failed_in_this_run = (context.strem_run_id is not None and attempt.strem_run_id == context.strem_run_id
-                              and attempt.status in ("FAILED", "BLOCKED"))
-        return attempt.status == "SUCCESS" or failed_in_this_run
+                              and attempt.status in FAILING)
+        return attempt.status == Status.SUCCESS or failed_in_this_run
 
     return [name for name in dependencies if not settled(name)]
 
@@ -54,7 +55,7 @@ def _unmet_dependencies(url: str, dependencies: list[str], context: RunContext) 
     return [
         f"{name} ({latest[name].status if name in latest else 'never ran'})"
         for name in dependencies
-        if name not in latest or latest[name].status != "SUCCESS"
+        if name not in latest or latest[name].status != Status.SUCCESS
     ]
 
 
@@ -63,7 +64,7 @@ def _already_done(url: str, context: RunContext) -> str | None:
     if context.triggered_by == "manual":
         return None  # the user asked for this very run
     latest = run_log.latest_attempts(url, [context.prcs_nm], context.business_date).get(context.prcs_nm)
-    if latest is None or latest.status != "SUCCESS":
+    if latest is None or latest.status != Status.SUCCESS:
         return None
     if context.full_rerun and (context.strem_run_id is None or latest.strem_run_id != context.strem_run_id):
         return None

@@ -17,12 +17,11 @@ from contextlib import contextmanager
 
 from llf.context import RunContext
 from llf.control import log as run_log
-from llf.control.model import LogEntry, process_dag_id, stream_dag_id
+from llf.control.model import FAILING, LogEntry, Status, process_dag_id, stream_dag_id
 from llf.control.repository import stream_processes
 from llf.db import connect
 from llf.settings import control_db_url
 
-FAILING = ("FAILED", "BLOCKED")
 log = logging.getLogger(__name__)
 
 
@@ -102,14 +101,14 @@ def _record_outcome(url: str, strem_nm: str, run_id: str, business_date: dt.date
                                 f"(see the Airflow task log of {name} in {stream_dag_id(strem_nm)}, "
                                 f"or of {process_dag_id(name)})")
             failing.append(name)
-    counts = {status: sum(e.status == status for e in outcome.values()) for status in ("SUCCESS", "SKIPPED")}
+    counts = {status: sum(e.status == status for e in outcome.values()) for status in (Status.SUCCESS, Status.SKIPPED)}
     if failing:
         message = f"{len(failing)} process(es) failed or blocked: {', '.join(sorted(failing))}"
-        run_log.mark_stream_finished(url, strem_nm, run_id, "FAILED", message)
+        run_log.mark_stream_finished(url, strem_nm, run_id, Status.FAILED, message)
         return message
     run_log.mark_stream_finished(
-        url, strem_nm, run_id, "SUCCESS",
-        f"{counts['SUCCESS']} process(es) ran, {counts['SKIPPED']} already done",
+        url, strem_nm, run_id, Status.SUCCESS,
+        f"{counts[Status.SUCCESS]} process(es) ran, {counts[Status.SKIPPED]} already done",
     )
     return None
 
@@ -124,7 +123,7 @@ def finish_stream_if_complete(strem_nm: str, business_date: dt.date, run_id: str
     url = control_db_url()
     expected = _expected_processes(url, strem_nm, run_log.stream_run_row(url, strem_nm, run_id))
     latest = {entry.prcs_nm: entry.status for entry in run_log.attempts_of_stream_run(url, strem_nm, run_id)}
-    if "RUNNING" not in latest.values() and all(name in latest for name in expected):
+    if Status.RUNNING not in latest.values() and all(name in latest for name in expected):
         finish_stream(strem_nm, run_id, business_date)
 
 
