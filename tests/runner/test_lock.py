@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from contextlib import ExitStack
 
 import pytest
@@ -27,6 +28,15 @@ def _statuses(sql) -> dict[tuple[str, dt.date], str]:
     return {(name, day): status for name, day, status in rows}
 
 
+def _wait_until_released(sql, timeout: float = 10.0) -> None:
+    """Closing a session returns before its backend has exited and dropped its locks: wait for pg_locks."""
+    deadline = time.monotonic() + timeout
+    while sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+              "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")[0][0]:
+        assert time.monotonic() < deadline, "advisory locks still held after their sessions closed"
+        time.sleep(0.05)
+
+
 def _key(sql, prcs_nm: str, day: dt.date) -> int:
     return sql(f"SELECT {lock_key_sql('%s', '%s')}", (prcs_nm, day))[0][0]
 
@@ -44,6 +54,7 @@ def test_given_locks_held_when_the_sweep_runs_then_their_rows_stay_running_and_o
             held.enter_context(process_run_lock(control_db_url, name, BUSINESS_DATE))
         closed_while_held = run_log.mark_abandoned_attempts_failed(control_db_url)
         statuses_while_held = set(_statuses(sql).values())
+    _wait_until_released(sql)
     closed_once_released = run_log.mark_abandoned_attempts_failed(control_db_url)
 
     assert (closed_while_held, statuses_while_held) == (0, {"RUNNING"})
