@@ -15,3 +15,10 @@ class ControlDatabaseError(LlfError):
 
 class RegistrationError(LlfError):
     """Registrations in the control tables are invalid; the message names the rows."""
+
+
+class ProcessFailed(LlfError):
+    """A process attempt ended FAILED or BLOCKED; the message is the one in the run log.
+
+    Here, not in the runner, because reading a process's registration (llf.control) raises it too.
+    """

@@ -8,13 +8,10 @@ runs under Airflow, under papermill in a test, or in plain Jupyter.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-
+from llf.context import RunContext, current_run_context
 from llf.exceptions import ConfigurationError
-from llf.runner.context import RUN_CONTEXT_ENV, RunContext
 from llf.services.control_store import control_store
 
 if TYPE_CHECKING:
@@ -22,20 +19,12 @@ if TYPE_CHECKING:
     from llf.services.llm import LlmClient
     from llf.services.vectors import VectorStore
 
-INTERACTIVE = "interactive"
-
 __all__ = ["context", "lake", "llm", "log", "sql", "vectors"]
 
 
 def context() -> RunContext:
     """The run context the runner put in LLF_RUN_CONTEXT; in plain Jupyter an 'interactive' one for today."""
-    raw = os.environ.get(RUN_CONTEXT_ENV)
-    if not raw:
-        return RunContext(prcs_nm=INTERACTIVE, business_date=dt.date.today(), run_id=INTERACTIVE)
-    try:
-        return RunContext.model_validate_json(raw)
-    except ValidationError as error:
-        raise ConfigurationError(f"{RUN_CONTEXT_ENV} is not a valid run context: {error}") from error
+    return current_run_context()
 
 
 def log(message: str) -> None:

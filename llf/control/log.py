@@ -10,10 +10,11 @@ import os
 import socket
 from typing import NamedTuple
 
-from llf.control.model import LogEntry
+from llf.context import RunContext
+from llf.control.lock import lock_holders_sql, lock_key_sql
+from llf.control.model import LogEntry, Status, stream_dag_id
 from llf.db import transaction
 from llf.exceptions import LlfError
-from llf.runner.context import RunContext
 
 _COLUMNS = (
     "log_id, strem_nm, prcs_nm, business_date::text, run_id, strem_run_id, dag_id, task_id, try_number, "
@@ -26,7 +27,7 @@ def _entry(row: tuple) -> LogEntry:
     return LogEntry(**dict(zip(_FIELDS, row, strict=True)))
 
 
-def _insert(url: str, context: RunContext, status: str, message: str, *, ended: bool) -> int:
+def _insert(url: str, context: RunContext, status: Status, message: str, *, ended: bool) -> int:
     with transaction(url) as cursor:
         cursor.execute(
             "INSERT INTO cntl_af.cntl_cfg_log (strem_nm, prcs_nm, business_date, run_id, strem_run_id, dag_id, "
@@ -52,7 +53,7 @@ class AttemptAlreadyClosed(LlfError):
         self.log_id, self.status, self.message = log_id, status, message
 
 
-def _finish(url: str, context: RunContext, status: str, message: str, output_path: str | None) -> int:
+def _finish(url: str, context: RunContext, status: Status, message: str, output_path: str | None) -> int:
     """Close the context's open row (context.log_id), or write a finished row when it never opened one.
 
     Only a RUNNING row is closed: a row someone else already closed keeps its status and message, and
@@ -75,23 +76,23 @@ def _finish(url: str, context: RunContext, status: str, message: str, output_pat
 
 def mark_running(url: str, context: RunContext) -> int:
     """Open an attempt; the unique index on RUNNING rows refuses a second one for the same process and date."""
-    return _insert(url, context, "RUNNING", "running", ended=False)
+    return _insert(url, context, Status.RUNNING, "running", ended=False)
 
 
 def mark_success(url: str, context: RunContext, message: str, output_path: str | None = None) -> int:
-    return _finish(url, context, "SUCCESS", message, output_path)
+    return _finish(url, context, Status.SUCCESS, message, output_path)
 
 
 def mark_failed(url: str, context: RunContext, message: str, output_path: str | None = None) -> int:
-    return _finish(url, context, "FAILED", message, output_path)
+    return _finish(url, context, Status.FAILED, message, output_path)
 
 
 def mark_blocked(url: str, context: RunContext, message: str) -> int:
-    return _finish(url, context, "BLOCKED", message, None)
+    return _finish(url, context, Status.BLOCKED, message, None)
 
 
 def mark_skipped(url: str, context: RunContext, message: str) -> int:
-    return _finish(url, context, "SKIPPED", message, None)
+    return _finish(url, context, Status.SKIPPED, message, None)
 
 
 def latest_attempts(url: str, prcs_names: list[str], business_date: dt.date) -> dict[str, LogEntry]:
@@ -142,7 +143,7 @@ def mark_stream_running(url: str, strem_nm: str, business_date: dt.date, run_id:
     and the row tells of its latest pass (its status and end_ts already do).
     """
     values = {"strem_nm": strem_nm, "run_id": run_id, "business_date": business_date,
-              "dag_id": f"stream__{strem_nm}", "hostname": socket.gethostname(), "pid": os.getpid()}
+              "dag_id": stream_dag_id(strem_nm), "hostname": socket.gethostname(), "pid": os.getpid()}
     with transaction(url) as cursor:
         cursor.execute(f"SELECT pg_advisory_xact_lock({STREAM_RUN_LOCK_SQL})", values)
         cursor.execute(
@@ -181,7 +182,7 @@ def stream_run_row(url: str, strem_nm: str, run_id: str) -> StreamRunRow | None:
     return StreamRunRow(*row) if row else None
 
 
-def mark_stream_finished(url: str, strem_nm: str, run_id: str, status: str, message: str) -> None:
+def mark_stream_finished(url: str, strem_nm: str, run_id: str, status: Status, message: str) -> None:
     """Close the stream-level row of a run (opened by mark_stream_running) with its final status."""
     with transaction(url) as cursor:
         cursor.execute(
@@ -231,13 +232,11 @@ ABANDONED = "attempt abandoned: its worker was killed or lost (no result recorde
 def mark_abandoned_attempts_failed(url: str, *, run_id: str | None = None) -> int:
     """Close RUNNING rows whose worker is gone (no session holds their run lock); return how many.
 
-    A live attempt always holds its advisory lock (llf.runner.lock), and PostgreSQL drops the lock
+    A live attempt always holds its advisory lock (llf.control.lock), and PostgreSQL drops the lock
     the moment the worker's connection dies, so "RUNNING without its lock" means killed. A row whose
     lock anyone holds is left alone, even when the holder is this very process: that holder closes
     the rows of its own process and date itself (mark_stale_attempts_failed).
     """
-    from llf.runner.lock import lock_holders_sql, lock_key_sql
-
     with transaction(url) as cursor:
         cursor.execute(
             "UPDATE cntl_af.cntl_cfg_log l SET status = 'FAILED', end_ts = now(), message = %(message)s "

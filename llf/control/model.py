@@ -10,6 +10,7 @@ refuse the same values for new rows and `llf validate` reports rows older than t
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from functools import cached_property
 from typing import Any, Literal
 
@@ -32,6 +33,31 @@ CRON_DESCRIPTION_MAX_LENGTH = 1000
 # The task every stream DAG ends with; a group id equal to it would collide with it.
 FINISH_STREAM_TASK_ID = "finish_stream"
 RESERVED_GROUP_IDS = frozenset({FINISH_STREAM_TASK_ID})
+
+
+class Status(StrEnum):
+    """The status of a run-log row (cntl_cfg_log.status); a str, so it compares and prints as written."""
+
+    RUNNING = "RUNNING"
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+    BLOCKED = "BLOCKED"
+    SKIPPED = "SKIPPED"
+
+
+# An attempt in one of these did not do its work: its dependants are blocked and its stream run fails.
+FAILING = frozenset({Status.FAILED, Status.BLOCKED})
+
+
+def stream_dag_id(strem_nm: str) -> str:
+    """The id of a stream's DAG: here, beside the task ids, so the run log, the UI and local mode name DAGs
+    the way the DAG builder does without importing Airflow."""
+    return f"stream__{strem_nm}"
+
+
+def process_dag_id(prcs_nm: str) -> str:
+    """The id of a process's own DAG (see stream_dag_id)."""
+    return f"process__{prcs_nm}"
 
 
 def task_group_id(prcs_grp_nm: str) -> str:
@@ -117,7 +143,7 @@ class LogEntry(Record):
     dag_id: str | None = None
     task_id: str | None = None
     try_number: int = 1
-    status: Literal["RUNNING", "SUCCESS", "FAILED", "BLOCKED", "SKIPPED"]
+    status: Status
     message: str = ""
     start_ts: datetime
     end_ts: datetime | None = None

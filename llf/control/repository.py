@@ -1,4 +1,4 @@
-"""Reads registrations from the control database.
+"""Reads registrations from the control database: the whole snapshot, and what one run needs fresh.
 
 One statement builds the whole snapshot as JSON inside PostgreSQL: one round trip, and one MVCC
 snapshot, so a registration committed half-way through can never be seen half.
@@ -10,13 +10,15 @@ its last snapshot and `llf validate` prints one line instead of a traceback.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import psycopg2
 from psycopg2 import errorcodes
 from pydantic import ValidationError
 
 from llf.control.model import PARAMS_MAX_DEPTH, TOO_DEEP_PARAMS, Snapshot
-from llf.db import connect, redact
-from llf.exceptions import ControlDatabaseError
+from llf.db import connect, redact, transaction
+from llf.exceptions import ControlDatabaseError, ProcessFailed
 
 # params nested deeper than PARAMS_MAX_DEPTH (rows older than control_sql/0023) are replaced by the string
 # TOO_DEEP_PARAMS: Python's JSON reader gives up around 1000 levels, and one such row must not make the
@@ -87,3 +89,47 @@ def _read_error(url: str, error: psycopg2.Error) -> ControlDatabaseError:
             "Fix: run `llf db upgrade`."
         )
     return ControlDatabaseError(f"Reading the control tables at {redact(url)} failed: {detail}")
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What a run needs from the control tables, read fresh at run time (the DAG may be up to a refresh old)."""
+
+    file_path: str | None
+    timeout_min: float
+    params: dict
+    dependencies: list[str]
+
+
+def process_registration(url: str, prcs_nm: str) -> Registration:
+    """The registration of one process; ProcessFailed when it has none (the run ends with that message)."""
+    with transaction(url) as cursor:
+        cursor.execute(
+            "SELECT f.file_path, p.timeout_min, p.params, coalesce(array_agg(d.prcs_nm ORDER BY d.prcs_nm) "
+            "FILTER (WHERE d.prcs_nm IS NOT NULL), '{}') "
+            "FROM cntl_af.cntl_cfg_prcs p LEFT JOIN cntl_af.cntl_cfg_sys_file f USING (prcs_id) "
+            "LEFT JOIN cntl_af.cntl_cfg_prcs_depn pd ON pd.prcs_id = p.prcs_id AND pd.actv_flg "
+            "LEFT JOIN cntl_af.cntl_cfg_prcs d ON d.prcs_id = pd.depn_prcs_id "
+            "WHERE p.prcs_nm = %s GROUP BY f.file_path, p.timeout_min, p.params",
+            (prcs_nm,),
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise ProcessFailed(f"process {prcs_nm} is not registered in cntl_af.cntl_cfg_prcs")
+    file_path, timeout_min, params, dependencies = row
+    return Registration(file_path, float(timeout_min), params, list(dependencies))
+
+
+def stream_processes(url: str, strem_nm: str) -> tuple[str, list[str]]:
+    """(fail_policy, active process names) of a stream, read fresh: what a stream run's closer decides by."""
+    with transaction(url) as cursor:
+        cursor.execute(
+            "SELECT s.fail_policy, coalesce(array_agg(p.prcs_nm ORDER BY p.prcs_nm) "
+            "FILTER (WHERE p.prcs_nm IS NOT NULL), '{}') FROM cntl_af.cntl_cfg_strem s "
+            "LEFT JOIN cntl_af.cntl_cfg_prcs_grp g ON g.strem_id = s.strem_id AND g.actv_flg "
+            "LEFT JOIN cntl_af.cntl_cfg_prcs p ON p.prcs_grp_id = g.prcs_grp_id AND p.actv_flg "
+            "WHERE s.strem_nm = %s GROUP BY s.fail_policy",
+            (strem_nm,),
+        )
+        row = cursor.fetchone()
+    return (row[0], list(row[1])) if row else ("CONTINUE", [])

@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from rich.table import Table
 from rich.text import Text
 
+from llf.control.model import FAILING, Status
 from llf.db import transaction
 
-STATUS_STYLES = {"SUCCESS": "green", "FAILED": "bold red", "BLOCKED": "red", "RUNNING": "yellow", "SKIPPED": "dim"}
+STATUS_STYLES = {Status.SUCCESS: "green", Status.FAILED: "bold red", Status.BLOCKED: "red", Status.RUNNING: "yellow",
+                 Status.SKIPPED: "dim"}
 
 # One statement: registrations left-joined to each process's deciding attempt (for the date, when given, else
 # the latest business date it ran for), its LLM token total and its last progress line. A SKIPPED attempt
@@ -77,7 +79,7 @@ def stream_is_registered(url: str, strem_nm: str) -> bool:
 
 
 def any_failed(rows: Sequence[ProcessStatus]) -> bool:
-    return any(row.status in ("FAILED", "BLOCKED") for row in rows)
+    return any(row.status in FAILING for row in rows)
 
 
 def status_table(rows: Sequence[ProcessStatus], title: str) -> Table:

@@ -38,6 +38,7 @@ from llf.control.model import (
     Schedule,
     Snapshot,
     Stream,
+    stream_dag_id,
     stream_task_id,
     task_group_id,
 )
@@ -104,7 +105,8 @@ def invalid_dependants(snapshot: Snapshot, invalid_streams: Iterable[str]) -> li
                     problems.append(Problem(
                         "cntl_cfg_prcs_depn", f"prcs_nm={process.prcs_nm}, depn_prcs_nm={dependency.prcs_nm}",
                         f"{process.prcs_nm} depends on {dependency.prcs_nm} of stream {dependency_stream}, "
-                        "whose registrations are invalid", f"correct the rows listed on stream__{dependency_stream}",
+                        "whose registrations are invalid",
+                        f"correct the rows listed on {stream_dag_id(dependency_stream)}",
                         frozenset({stream})))
                     invalid.add(stream)
                     changed = True

@@ -14,9 +14,9 @@ from contextlib import contextmanager
 
 from airflow.sdk import DAG, get_parsing_context
 
-from llf.control.model import Stream
+from llf.control.model import Stream, process_dag_id, stream_dag_id
 from llf.dagbuild.catalog import Catalog
-from llf.dagbuild.common import DAG_DEFAULTS, note_row, noted_rows, process_dag_id, stream_dag_id
+from llf.dagbuild.common import DAG_DEFAULTS, note_row, noted_rows
 from llf.dagbuild.placeholder import build_placeholder_dag
 from llf.dagbuild.process_dag import build_process_dag
 from llf.dagbuild.snapshot import cached_catalog_for_task, load_catalog

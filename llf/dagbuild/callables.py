@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from llf.context import RunContext, TriggeredBy
 from llf.exceptions import ConfigurationError, RegistrationError
-from llf.runner.context import RunContext, TriggeredBy
 
 
 def parse_business_date(text: str) -> dt.date:

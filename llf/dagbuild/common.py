@@ -1,4 +1,7 @@
-"""Pieces shared by stream and process DAGs: run params, tags, the DAG ids, naming the row a build failed on."""
+"""Pieces shared by stream and process DAGs: run params, tags, naming the row a build failed on.
+
+The DAG ids are llf.control.model's (stream_dag_id, process_dag_id): Airflow-free, so the UI and the run log share them.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +11,6 @@ from typing import Any
 from airflow.sdk import DAG, Param
 
 TAG_MAX_LENGTH = 100  # Airflow refuses longer tags
-
-
-def stream_dag_id(strem_nm: str) -> str:
-    return f"stream__{strem_nm}"
-
-
-def process_dag_id(prcs_nm: str) -> str:
-    return f"process__{prcs_nm}"
 
 
 ROW_NOTE_PREFIX = "llf row: "

@@ -14,9 +14,9 @@ from functools import partial
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG
 
-from llf.control.model import Stream
+from llf.control.model import Stream, stream_dag_id
 from llf.dagbuild import callables
-from llf.dagbuild.common import stream_dag_id, tag
+from llf.dagbuild.common import tag
 from llf.dagbuild.stamp import DagStamp
 
 

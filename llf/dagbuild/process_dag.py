@@ -18,10 +18,10 @@ from functools import cache, partial
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, TriggerRule
 
-from llf.control.model import Process
+from llf.control.model import Process, process_dag_id
 from llf.dagbuild import callables
 from llf.dagbuild.catalog import Catalog
-from llf.dagbuild.common import add_run_params, process_dag_id, tag
+from llf.dagbuild.common import add_run_params, tag
 from llf.dagbuild.operators import DependencyTrigger
 from llf.dagbuild.stamp import DagStamp, OperatorStamp, link
 from llf.dagbuild.stream_dag import POKE_SECONDS

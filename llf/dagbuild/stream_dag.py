@@ -42,10 +42,18 @@ from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, CronTriggerTimetable, TaskGroup, TriggerRule
 from airflow.sdk.configuration import conf
 
-from llf.control.model import AIRFLOW_ID_MAX_LENGTH, FINISH_STREAM_TASK_ID, ProcessGroup, Stream, task_group_id
+from llf.control.model import (
+    AIRFLOW_ID_MAX_LENGTH,
+    FINISH_STREAM_TASK_ID,
+    ProcessGroup,
+    Stream,
+    process_dag_id,
+    stream_dag_id,
+    task_group_id,
+)
 from llf.dagbuild import callables
 from llf.dagbuild.catalog import Catalog
-from llf.dagbuild.common import add_run_params, note_row, process_dag_id, stream_dag_id, tag
+from llf.dagbuild.common import add_run_params, note_row, tag
 from llf.dagbuild.config import stream_wait
 from llf.dagbuild.operators import StreamProcess
 from llf.dagbuild.stamp import DagStamp, OperatorStamp, link

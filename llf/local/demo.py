@@ -16,11 +16,11 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from llf.control.model import FAILING, Status, process_dag_id, stream_dag_id
 from llf.control.repository import read_snapshot
 from llf.control.sql_files import apply_files
 from llf.control.status import STATUS_STYLES, ProcessStatus, any_failed, latest_statuses, status_table
 from llf.control.validation import validate
-from llf.dagbuild.common import process_dag_id, stream_dag_id
 from llf.exceptions import RegistrationError
 from llf.local.airflow import FINAL_RUN_STATES, AirflowClient
 from llf.local.llm import choose_llm, prepare_model
@@ -111,7 +111,7 @@ def _summary(rows: Sequence[ProcessStatus], never_ran: str) -> str:
 
 def _running(rows: Sequence[ProcessStatus]) -> list[str]:
     """`process: its last progress line` for each process running now."""
-    return [f"{row.prcs_nm}: {row.message or 'running'}" for row in rows if row.status == "RUNNING"]
+    return [f"{row.prcs_nm}: {row.message or 'running'}" for row in rows if row.status == Status.RUNNING]
 
 
 def _progress_lines(states: dict[str, str], rows: Sequence[ProcessStatus]) -> dict[str, str]:
@@ -133,8 +133,8 @@ def _progress_table(states: dict[str, str], rows: Sequence[ProcessStatus]) -> Ta
     grouped = _by_stream(rows)
     for stream, state in states.items():
         processes = grouped.get(stream, [])
-        done = sum(row.status in ("SUCCESS", "SKIPPED") for row in processes)
-        failed = sum(row.status in ("FAILED", "BLOCKED") for row in processes)
+        done = sum(row.status in (Status.SUCCESS, Status.SKIPPED) for row in processes)
+        failed = sum(row.status in FAILING for row in processes)
         table.add_row(Text(stream), Text(state),
                       Text.assemble(f"{done}/{len(processes)} done", (f", {failed} failed", "red") if failed else ""),
                       Text("\n".join(_running(processes))[:200]))
@@ -149,7 +149,7 @@ def _report(stack: RunningStack, options: DemoOptions, states: dict[str, str], s
     unfinished = sorted(stream for stream, state in states.items() if state not in FINAL_RUN_STATES)
     summary = _summary(rows, "never ran")
     ok = not unfinished and not any_failed(rows) and all(state == "success" for state in states.values())
-    style = STATUS_STYLES["SUCCESS" if ok else "FAILED"]
+    style = STATUS_STYLES[Status.SUCCESS if ok else Status.FAILED]
     console.print(Text.assemble((f"Demo {'succeeded' if ok else 'FAILED'}", style), f" in {seconds:.0f} s: {summary}."))
     if not ok and llm_provider == "llamacpp":
         console.print("On llama.cpp the LLM is a 270M base model: for better answers start Ollama "

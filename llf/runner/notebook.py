@@ -18,13 +18,14 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.exceptions import PapermillExecutionError
 
 from llf.control.validation import notebook_problem, resolve_notebook
+from llf.exceptions import LlfError
 
 log = logging.getLogger(__name__)
 # What a worker's environment holds for Airflow itself (see kernel_environment): never handed to notebook code.
 WITHHELD_FROM_KERNELS = ("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_")
 
 
-class NotebookRejected(Exception):
+class NotebookRejected(LlfError):
     """The notebook cannot be run as registered (path, parameters cell, parameter names)."""
 
 

@@ -9,7 +9,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from llf.runner.context import RunContext
+from llf.context import RunContext
 from llf.services.lake import open_lake
 from llf.settings import state_dir
 

@@ -5,18 +5,19 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg2.extensions
 
+from llf.context import RUN_CONTEXT_ENV, RunContext
 from llf.control import log as run_log
-from llf.db import transaction
-from llf.exceptions import ConfigurationError, LlfError
+from llf.control.lock import RunLock, process_run_lock
+from llf.control.model import FAILING, Status
+from llf.control.repository import Registration, process_registration
+from llf.exceptions import ConfigurationError, ProcessFailed
 from llf.runner import notebook as notebook_runner
-from llf.runner.context import RUN_CONTEXT_ENV, RunContext
-from llf.runner.lock import RunLock, process_run_lock
 from llf.runner.outputs import keep_unstored, run_folder, store_outputs, warm_up_html_export
+from llf.runner.stream import finish_stream_if_complete
 from llf.settings import (
     NOTEBOOK_DB_URL_ENV,
     WEAVIATE_API_KEY_ENV,
@@ -29,45 +30,13 @@ from llf.settings import (
 log = logging.getLogger(__name__)
 
 
-class ProcessFailed(LlfError):
-    """The attempt ended FAILED or BLOCKED; the message is the one in the run log."""
-
-
-@dataclass(frozen=True)
-class Registration:
-    """What a run needs from the control tables, read fresh at run time (the DAG may be up to a refresh old)."""
-
-    file_path: str | None
-    timeout_min: float
-    params: dict
-    dependencies: list[str]
-
-
-def _registration(url: str, prcs_nm: str) -> Registration:
-    with transaction(url) as cursor:
-        cursor.execute(
-            "SELECT f.file_path, p.timeout_min, p.params, coalesce(array_agg(d.prcs_nm ORDER BY d.prcs_nm) "
-            "FILTER (WHERE d.prcs_nm IS NOT NULL), '{}') "
-            "FROM cntl_af.cntl_cfg_prcs p LEFT JOIN cntl_af.cntl_cfg_sys_file f USING (prcs_id) "
-            "LEFT JOIN cntl_af.cntl_cfg_prcs_depn pd ON pd.prcs_id = p.prcs_id AND pd.actv_flg "
-            "LEFT JOIN cntl_af.cntl_cfg_prcs d ON d.prcs_id = pd.depn_prcs_id "
-            "WHERE p.prcs_nm = %s GROUP BY f.file_path, p.timeout_min, p.params",
-            (prcs_nm,),
-        )
-        row = cursor.fetchone()
-    if row is None:
-        raise ProcessFailed(f"process {prcs_nm} is not registered in cntl_af.cntl_cfg_prcs")
-    file_path, timeout_min, params, dependencies = row
-    return Registration(file_path, float(timeout_min), params, list(dependencies))
-
-
 def dependencies_to_trigger(context: RunContext) -> list[str]:
     """Dependencies not yet SUCCESS for the date, except those already FAILED/BLOCKED in this stream run.
 
     A dependency still RUNNING is triggered too: that run waits on its lock and ends with the result.
     """
     url = control_db_url()
-    dependencies = _registration(url, context.prcs_nm).dependencies
+    dependencies = process_registration(url, context.prcs_nm).dependencies
     latest = run_log.latest_attempts(url, dependencies, context.business_date)
 
     def settled(name: str) -> bool:
@@ -75,8 +44,8 @@ def dependencies_to_trigger(context: RunContext) -> list[str]:
         if attempt is None:
             return False
         failed_in_this_run = (context.strem_run_id is not None and attempt.strem_run_id == context.strem_run_id
-                              and attempt.status in ("FAILED", "BLOCKED"))
-        return attempt.status == "SUCCESS" or failed_in_this_run
+                              and attempt.status in FAILING)
+        return attempt.status == Status.SUCCESS or failed_in_this_run
 
     return [name for name in dependencies if not settled(name)]
 
@@ -86,7 +55,7 @@ def _unmet_dependencies(url: str, dependencies: list[str], context: RunContext) 
     return [
         f"{name} ({latest[name].status if name in latest else 'never ran'})"
         for name in dependencies
-        if name not in latest or latest[name].status != "SUCCESS"
+        if name not in latest or latest[name].status != Status.SUCCESS
     ]
 
 
@@ -95,7 +64,7 @@ def _already_done(url: str, context: RunContext) -> str | None:
     if context.triggered_by == "manual":
         return None  # the user asked for this very run
     latest = run_log.latest_attempts(url, [context.prcs_nm], context.business_date).get(context.prcs_nm)
-    if latest is None or latest.status != "SUCCESS":
+    if latest is None or latest.status != Status.SUCCESS:
         return None
     if context.full_rerun and (context.strem_run_id is None or latest.strem_run_id != context.strem_run_id):
         return None
@@ -115,8 +84,6 @@ def run_process(context: RunContext) -> None:
 
 
 def _finish_stream_if_complete(context: RunContext) -> None:
-    from llf.runner.stream import finish_stream_if_complete
-
     try:
         finish_stream_if_complete(context.strem_nm, context.business_date, context.strem_run_id)
     except Exception:  # noqa: BLE001 - the process's own outcome is recorded; the DAG callback closes the row
@@ -126,7 +93,7 @@ def _finish_stream_if_complete(context: RunContext) -> None:
 
 def _run_process(context: RunContext) -> None:
     url = control_db_url()
-    registration = _registration(url, context.prcs_nm)
+    registration = process_registration(url, context.prcs_nm)
     unmet = _unmet_dependencies(url, registration.dependencies, context)
     if unmet:
         message = f"blocked: dependencies not SUCCESS for {context.business_date}: {', '.join(unmet)}"

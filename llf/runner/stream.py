@@ -15,11 +15,13 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from llf.context import RunContext
 from llf.control import log as run_log
-from llf.db import connect, transaction
+from llf.control.model import FAILING, LogEntry, Status, process_dag_id, stream_dag_id
+from llf.control.repository import stream_processes
+from llf.db import connect
 from llf.settings import control_db_url
 
-FAILING = ("FAILED", "BLOCKED")
 log = logging.getLogger(__name__)
 
 
@@ -40,27 +42,12 @@ def _sweep_stream(url: str, strem_nm: str) -> None:
         log.exception("could not close the stale stream rows of %s; the next sweep will", strem_nm)
 
 
-def _stream_processes(url: str, strem_nm: str) -> tuple[str, list[str]]:
-    """(fail_policy, active process names) of a stream."""
-    with transaction(url) as cursor:
-        cursor.execute(
-            "SELECT s.fail_policy, coalesce(array_agg(p.prcs_nm ORDER BY p.prcs_nm) "
-            "FILTER (WHERE p.prcs_nm IS NOT NULL), '{}') FROM cntl_af.cntl_cfg_strem s "
-            "LEFT JOIN cntl_af.cntl_cfg_prcs_grp g ON g.strem_id = s.strem_id AND g.actv_flg "
-            "LEFT JOIN cntl_af.cntl_cfg_prcs p ON p.prcs_grp_id = g.prcs_grp_id AND p.actv_flg "
-            "WHERE s.strem_nm = %s GROUP BY s.fail_policy",
-            (strem_nm,),
-        )
-        row = cursor.fetchone()
-    return (row[0], list(row[1])) if row else ("CONTINUE", [])
-
-
 def _expected_processes(url: str, strem_nm: str, row: run_log.StreamRunRow | None) -> list[str]:
     """The processes the run waits for: those recorded when its row opened; the registered ones for a
     row opened before llf recorded them."""
     if row is not None and row.expected_prcs is not None:
         return list(row.expected_prcs)
-    return _stream_processes(url, strem_nm)[1]
+    return stream_processes(url, strem_nm)[1]
 
 
 @contextmanager
@@ -98,11 +85,8 @@ def _record_outcome(url: str, strem_nm: str, run_id: str, business_date: dt.date
     Expected processes with no row in the run are recorded too: SKIPPED when a failure stopped the
     stream (fail_policy STOP), else FAILED (their task ended before the runner started).
     """
-    from llf.control.model import LogEntry
-    from llf.runner.context import RunContext
-
     run_log.mark_abandoned_attempts_failed(url)
-    fail_policy, _ = _stream_processes(url, strem_nm)
+    fail_policy, _ = stream_processes(url, strem_nm)
     expected = _expected_processes(url, strem_nm, run_log.stream_run_row(url, strem_nm, run_id))
     outcome: dict[str, LogEntry] = {entry.prcs_nm: entry for entry in
                                     run_log.attempts_of_stream_run(url, strem_nm, run_id)}
@@ -114,16 +98,17 @@ def _record_outcome(url: str, strem_nm: str, run_id: str, business_date: dt.date
             run_log.mark_skipped(url, never_ran, "not run: the stream stopped after a failure (fail_policy STOP)")
         else:
             run_log.mark_failed(url, never_ran, f"no result recorded: its task ended before the runner started "
-                                f"(see the Airflow task log of {name} in stream__{strem_nm}, or of process__{name})")
+                                f"(see the Airflow task log of {name} in {stream_dag_id(strem_nm)}, "
+                                f"or of {process_dag_id(name)})")
             failing.append(name)
-    counts = {status: sum(e.status == status for e in outcome.values()) for status in ("SUCCESS", "SKIPPED")}
+    counts = {status: sum(e.status == status for e in outcome.values()) for status in (Status.SUCCESS, Status.SKIPPED)}
     if failing:
         message = f"{len(failing)} process(es) failed or blocked: {', '.join(sorted(failing))}"
-        run_log.mark_stream_finished(url, strem_nm, run_id, "FAILED", message)
+        run_log.mark_stream_finished(url, strem_nm, run_id, Status.FAILED, message)
         return message
     run_log.mark_stream_finished(
-        url, strem_nm, run_id, "SUCCESS",
-        f"{counts['SUCCESS']} process(es) ran, {counts['SKIPPED']} already done",
+        url, strem_nm, run_id, Status.SUCCESS,
+        f"{counts[Status.SUCCESS]} process(es) ran, {counts[Status.SKIPPED]} already done",
     )
     return None
 
@@ -138,7 +123,7 @@ def finish_stream_if_complete(strem_nm: str, business_date: dt.date, run_id: str
     url = control_db_url()
     expected = _expected_processes(url, strem_nm, run_log.stream_run_row(url, strem_nm, run_id))
     latest = {entry.prcs_nm: entry.status for entry in run_log.attempts_of_stream_run(url, strem_nm, run_id)}
-    if "RUNNING" not in latest.values() and all(name in latest for name in expected):
+    if Status.RUNNING not in latest.values() and all(name in latest for name in expected):
         finish_stream(strem_nm, run_id, business_date)
 
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from llf.runner.process import dependencies_to_trigger, run_process
+from llf.runner.stream import mark_stale_stream_runs_finished
 
 __all__ = ["dependencies_to_trigger", "on_task_killed", "run_process"]
 
@@ -16,7 +17,5 @@ def on_task_killed(context: Mapping[str, Any]) -> None:
     Airflow calls DAG-level failure callbacks in the dag-processor even when the task process was
     SIGKILLed, so this runs where the killed worker cannot.
     """
-    from llf.runner.stream import mark_stale_stream_runs_finished
-
     # Sweeps every abandoned attempt (this run's among them), then the stream rows left open by them.
     mark_stale_stream_runs_finished()

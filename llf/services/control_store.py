@@ -19,7 +19,7 @@ from llf.db import connect, redact
 from llf.exceptions import LlfError
 
 if TYPE_CHECKING:
-    from llf.runner.context import RunContext
+    from llf.context import RunContext
 
 CONTROL_DB_URL_ENV = "LLF_CONTROL_DB_URL"
 RETRY_AFTER_S = 60.0

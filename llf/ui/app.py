@@ -18,12 +18,12 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
+from llf.control import queries
 from llf.control.log import attempts_of_stream_run
-from llf.dagbuild.common import stream_dag_id
+from llf.control.model import Status, stream_dag_id
 from llf.exceptions import LlfError
 from llf.services.lake import Lake, LakePathError, open_lake
 from llf.settings import control_db_url
-from llf.ui import queries
 from llf.ui.auth import Access, access_dependency, airflow_dag_run_reader
 from llf.ui.graph import stream_graph
 from llf.ui.outputs import OUTPUT_PIECE_BYTES, confined_key, output_media_type, stored_output_key
@@ -31,7 +31,7 @@ from llf.ui.timeline import build_timeline
 from llf.ui.views import Links, StreamView, read_overview
 
 MOUNT_PREFIX = "/llf"
-STATUSES = ("RUNNING", "SUCCESS", "FAILED", "BLOCKED", "SKIPPED")
+STATUSES = tuple(Status)
 # Notebook HTML is user content: served as a sandboxed document (no scripts, opaque origin), so it can never
 # act with the viewer's Airflow session.
 OUTPUT_HEADERS = {"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff"}

@@ -25,7 +25,7 @@ from typing import Any
 from fastapi import Depends, HTTPException
 from fastapi.params import Depends as DependsParam
 
-from llf.dagbuild.common import process_dag_id, stream_dag_id
+from llf.control.model import process_dag_id, stream_dag_id
 from llf.runner.outputs import NO_STREAM
 
 # (strem_nm, prcs_nm) of every registered process, (strem_nm, None) for a stream without any.
@@ -57,7 +57,7 @@ class Access:
         return process in self.processes or (stream != NO_STREAM and stream in self.streams)
 
     def sql_filters(self) -> dict[str, list[str] | None]:
-        """The `streams` / `processes` parameters of the queries in llf.ui.queries; None: no restriction."""
+        """The `streams` / `processes` parameters of the queries in llf.control.queries; None: no restriction."""
         if self.everything:
             return {"streams": None, "processes": None}
         return {"streams": sorted(self.streams), "processes": sorted(self.processes)}

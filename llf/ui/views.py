@@ -13,10 +13,9 @@ from urllib.parse import quote
 
 from pydantic import BaseModel
 
-from llf.control.model import Snapshot, Stream
+from llf.control.model import Snapshot, Stream, process_dag_id, stream_dag_id
 from llf.control.repository import read_snapshot
 from llf.control.status import ProcessStatus, latest_statuses
-from llf.dagbuild.common import process_dag_id, stream_dag_id
 from llf.services.lake import Lake
 from llf.ui.outputs import output_html_key
 

@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 
 from llf.cli import main
+from llf.context import RunContext
 from llf.control import log as run_log
 from llf.control.status import latest_statuses
-from llf.runner.context import RunContext
 
 DAY = dt.date(2026, 5, 1)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from llf.runner.context import RunContext
+from llf.context import RunContext
 from tests.support.notebooks import write_notebook
 
 BUSINESS_DATE = dt.date(2026, 3, 14)

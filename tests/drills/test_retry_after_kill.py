@@ -17,7 +17,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # A worker of its own, as Airflow's task process is: run_process for the context given as JSON.
 WORKER = (
     "import sys\n"
-    "from llf.runner.context import RunContext\n"
+    "from llf.context import RunContext\n"
     "from llf.runner.tasks import run_process\n"
     "run_process(RunContext.model_validate_json(sys.argv[1]))"
 )

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import threading
 
-from llf.runner.process import ProcessFailed, run_process
+from llf.exceptions import ProcessFailed
+from llf.runner.process import run_process
 from tests.drills.conftest import alive, log_rows, run_context
 
 RUN_END_TIMEOUT = 60  # lock checked every second, kernel polled every second by nbclient, then the lake

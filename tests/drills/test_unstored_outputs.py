@@ -12,7 +12,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from llf.runner.process import ProcessFailed, run_process
+from llf.exceptions import ProcessFailed
+from llf.runner.process import run_process
 from tests.drills.conftest import log_rows, run_context
 from tests.support.notebooks import write_notebook
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from llf.dagbuild.common import process_dag_id
+from llf.control.model import process_dag_id
 from tests.e2e.scenarios.notebooks import KILL_TASK_ONCE
 from tests.e2e.scenarios.streams import BUSINESS_DATE, DAG_VISIBLE_TIMEOUT, STREAM_RUN_TIMEOUT, Scenario
 

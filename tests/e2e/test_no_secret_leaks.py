@@ -33,7 +33,7 @@ from minio import Minio
 from psycopg2 import sql
 from psycopg2.extensions import make_dsn, parse_dsn
 
-from llf.dagbuild.common import process_dag_id, stream_dag_id
+from llf.control.model import process_dag_id, stream_dag_id
 from llf.local.airflow import AirflowStack
 from llf.local.postgres import EmbeddedPostgres, with_database
 from tests.support.notebooks import write_notebook

@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from llf.context import RunContext
 from llf.control import log as run_log
 from llf.local.airflow import AirflowStack
-from llf.runner.context import RunContext
 from tests.support.chromium import chromium
 
 pytestmark = pytest.mark.ui

@@ -11,8 +11,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from llf.runner.context import RunContext
-from llf.runner.process import ProcessFailed, run_process
+from llf.context import RunContext
+from llf.exceptions import ProcessFailed
+from llf.runner.process import run_process
 from llf.settings import PROJECT_ROOT
 from tests.support.standins.example_llm import example_responder
 from tests.support.standins.ollama_server import OllamaBehaviour, OllamaStandin, ollama_server

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from contextlib import ExitStack
 
 import pytest
 
 from llf.control import log as run_log
-from llf.exceptions import ConfigurationError
-from llf.runner.lock import lock_key_sql, process_run_lock
-from llf.runner.process import ProcessFailed, run_process
+from llf.control.lock import lock_key_sql, process_run_lock
+from llf.exceptions import ConfigurationError, ProcessFailed
+from llf.runner.process import run_process
 from llf.settings import lock_check_seconds
 from tests.runner.conftest import BUSINESS_DATE, run_context
 from tests.support.notebooks import write_notebook
@@ -25,6 +26,15 @@ LOST_TIMEOUT = 20
 def _statuses(sql) -> dict[tuple[str, dt.date], str]:
     rows = sql("SELECT prcs_nm, business_date, status FROM cntl_af.cntl_cfg_log ORDER BY log_id")
     return {(name, day): status for name, day, status in rows}
+
+
+def _wait_until_released(sql, timeout: float = 10.0) -> None:
+    """Closing a session returns before its backend has exited and dropped its locks: wait for pg_locks."""
+    deadline = time.monotonic() + timeout
+    while sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+              "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")[0][0]:
+        assert time.monotonic() < deadline, "advisory locks still held after their sessions closed"
+        time.sleep(0.05)
 
 
 def _key(sql, prcs_nm: str, day: dt.date) -> int:
@@ -44,6 +54,7 @@ def test_given_locks_held_when_the_sweep_runs_then_their_rows_stay_running_and_o
             held.enter_context(process_run_lock(control_db_url, name, BUSINESS_DATE))
         closed_while_held = run_log.mark_abandoned_attempts_failed(control_db_url)
         statuses_while_held = set(_statuses(sql).values())
+    _wait_until_released(sql)
     closed_once_released = run_log.mark_abandoned_attempts_failed(control_db_url)
 
     assert (closed_while_held, statuses_while_held) == (0, {"RUNNING"})

@@ -8,7 +8,8 @@ import threading
 import pytest
 
 from llf.control import log as run_log
-from llf.runner.process import ProcessFailed, dependencies_to_trigger, run_process
+from llf.exceptions import ProcessFailed
+from llf.runner.process import dependencies_to_trigger, run_process
 from tests.runner.conftest import BUSINESS_DATE, last_message, run_context, statuses
 from tests.support.notebooks import write_notebook
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from llf.control import log as run_log
-from llf.runner.lock import process_run_lock
+from llf.control.lock import process_run_lock
 from llf.runner.process import run_process
 from llf.runner.stream import finish_stream, finish_stream_if_open, mark_stale_stream_runs_finished, open_stream_run
 from tests.runner.conftest import BUSINESS_DATE, last_message, run_context, statuses

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
+from llf.context import RunContext
 from llf.exceptions import ConfigurationError
-from llf.runner.context import RunContext
 from llf.services.llm import LlmUnavailableError, StructuredOutputError, open_llm
 from llf.services.llm.classification import by_likelihood, example_orders
 from tests.support.standins.fake_embeddings import embed_text

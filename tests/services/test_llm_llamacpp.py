@@ -16,8 +16,8 @@ from typing import Literal
 import pytest
 from pydantic import BaseModel, Field
 
+from llf.context import RunContext
 from llf.exceptions import ConfigurationError
-from llf.runner.context import RunContext
 from llf.services.llm import open_llm
 from llf.services.llm.llamacpp_provider import ARRAY_CAP, STRING_CAP, bounded, transcript
 from llf.services.llm.settings import LLAMACPP_DEFAULT_MODEL

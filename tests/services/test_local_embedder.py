@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from llf.context import RunContext
 from llf.exceptions import ConfigurationError
-from llf.runner.context import RunContext
 from llf.services.llm import local_embedder, open_llm
 from llf.services.llm.settings import LOCAL_EMBED_MODEL, LlmSettings
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from llf import notebook as nb
+from llf.context import RunContext
 from llf.exceptions import ConfigurationError
-from llf.runner.context import RunContext
 
 RUN = RunContext(strem_nm="s1", prcs_nm="p1", business_date="2024-01-31", run_id="manual__1", params={"k": 3})
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from llf.context import RunContext
 from llf.control import log as run_log
-from llf.runner.context import RunContext
 
 DAY = dt.date(2026, 5, 1)
 A_OUTPUT = "runs/a/a_extract/2026-05-01/run-a-a_extract/a_extract.html"

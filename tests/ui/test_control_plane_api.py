@@ -6,8 +6,8 @@ import datetime as dt
 
 from fastapi.testclient import TestClient
 
+from llf.context import RunContext
 from llf.control import log as run_log
-from llf.runner.context import RunContext
 
 DAY = dt.date(2026, 5, 1)
 

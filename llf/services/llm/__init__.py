@@ -3,6 +3,7 @@ OpenAI-compatible endpoint, or llama.cpp in process (the `local` extra)."""
 
 from __future__ import annotations
 
+from llf.context import current_run_context
 from llf.services.control_store import control_store
 from llf.services.llm.client import LlmClient
 from llf.services.llm.errors import LlmUnavailableError, StructuredOutputError
@@ -13,8 +14,6 @@ __all__ = ["LlmClient", "LlmSettings", "LlmUnavailableError", "StructuredOutputE
 
 def open_llm(model: str | None = None, provider: str | None = None) -> LlmClient:
     """A client for `provider` (default LLF_LLM_PROVIDER, else ollama) and `model` (default LLF_LLM_MODEL)."""
-    from llf.notebook import context
-
     settings = LlmSettings.from_env(model=model, provider=provider)
     if settings.provider == "ollama":
         from llf.services.llm.ollama_provider import OllamaProvider
@@ -28,4 +27,4 @@ def open_llm(model: str | None = None, provider: str | None = None) -> LlmClient
         from llf.services.llm.openai_provider import OpenAIProvider
 
         backend = OpenAIProvider(settings)
-    return LlmClient(settings, backend, context(), control_store())
+    return LlmClient(settings, backend, current_run_context(), control_store())

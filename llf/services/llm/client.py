@@ -16,8 +16,8 @@ from pydantic import BaseModel, ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
+from llf.context import RunContext
 from llf.db import redact
-from llf.runner.context import RunContext
 from llf.services.control_store import ControlStore
 from llf.services.llm.base import Fingerprinted, LabelScores, Provider, Reply, Scorer
 from llf.services.llm.cache import ResponseCache, cache_key

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from llf.runner.context import RunContext
+from llf.context import RunContext
 from llf.services.control_store import ControlStore
 
 

@@ -32,7 +32,7 @@ SCHEMA = "llf_vectors"
 Embedder = Callable[[list[str]], list[list[float]]]
 
 # Creators take turns on a transaction-scoped advisory lock with one 64-bit key: hashtextextended of what is
-# created, seeded with the namespace 'llf.vectors.ddl', as llf.runner.lock seeds its run locks with
+# created, seeded with the namespace 'llf.vectors.ddl', as llf.control.lock seeds its run locks with
 # 'llf.process-run'; so it meets only the creators of the same schema or collection. (The two-integer locks
 # of llf.control.log are a separate key space.) Released at commit, or when the session dies.
 DDL_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtextextended(%s, hashtextextended('llf.vectors.ddl', 0)))"

@@ -8,7 +8,7 @@ control_sql/examples/05_llm_question.sql; rows are written through nb.sql (the c
 from __future__ import annotations
 
 from llf import notebook as nb
-from llf.runner.context import RunContext
+from llf.context import RunContext
 from llf.services.llm.hooks import LlmCall
 
 TABLE = "llf_results.llm_answers"

@@ -1,4 +1,4 @@
-"""Read-only queries the UI needs beyond llf.control (status, snapshot, log): the paginated log and stream runs.
+"""Read-only queries the UI needs beyond status, snapshot and run log: the paginated log and stream runs.
 
 The log grows without bound, so it is paged by keyset (`log_id < before`) on its primary key: every page
 costs the same, however deep the user scrolls, and new rows arriving meanwhile never shift a page.

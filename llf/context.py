@@ -1,0 +1,55 @@
+"""The run context: what a process run knows about itself, passed from Airflow conf to the notebook.
+
+At the bottom of llf's layers (beside settings, db and exceptions): the run log, the services, the runner
+and the notebook SDK all speak of a run, so none of them has to import another to name it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from llf.exceptions import ConfigurationError
+
+RUN_CONTEXT_ENV = "LLF_RUN_CONTEXT"
+INTERACTIVE = "interactive"  # prcs_nm and run_id of a notebook run by hand, outside the runner
+
+TriggeredBy = Literal["stream", "dependency", "manual"]
+
+
+class RunContext(BaseModel):
+    """Everything a process run is told. Serialised as JSON into LLF_RUN_CONTEXT for the notebook kernel."""
+
+    model_config = ConfigDict(frozen=True)
+
+    strem_nm: str | None = None
+    prcs_nm: str
+    business_date: dt.date
+    run_id: str
+    strem_run_id: str | None = None
+    dag_id: str | None = None
+    task_id: str | None = None
+    try_number: int = 1
+    full_rerun: bool = False
+    triggered_by: TriggeredBy = "manual"
+    output_path: str | None = None
+    params: dict = {}
+    log_id: int | None = None
+
+
+def current_run_context() -> RunContext:
+    """The run context the runner put in LLF_RUN_CONTEXT; in plain Jupyter an 'interactive' one for today.
+
+    Here, not in the notebook SDK, because the services (the LLM client records usage against the run)
+    need it too, and the SDK imports the services.
+    """
+    raw = os.environ.get(RUN_CONTEXT_ENV)
+    if not raw:
+        return RunContext(prcs_nm=INTERACTIVE, business_date=dt.date.today(), run_id=INTERACTIVE)
+    try:
+        return RunContext.model_validate_json(raw)
+    except ValidationError as error:
+        raise ConfigurationError(f"{RUN_CONTEXT_ENV} is not a valid run context: {error}") from error

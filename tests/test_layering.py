@@ -1,0 +1,37 @@
+"""The layering of llf/ is a contract (pyproject.toml, [tool.importlinter]), so an upward import fails the suite.
+
+Layers, bottom to top: exceptions; context | db | settings; control; services; runner; dagbuild | notebook |
+ui | local; cli. And the SQL on the control schema lives in llf/control/, but for the service records that
+notebook code writes best-effort through its own store (progress, LLM usage and cache: llf/services/).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# A statement naming a table of cntl_af (not a message or docstring that mentions one).
+CONTROL_SQL = re.compile(r"\b(FROM|JOIN|INTO|UPDATE)\s+cntl_af\.")  # statements are upper case, messages not
+SERVICE_RECORD_WRITERS = {"llf/services/control_store.py", "llf/services/llm/usage.py", "llf/services/llm/cache.py"}
+
+
+def test_given_the_contracts_in_pyproject_when_imports_are_linted_then_every_contract_is_kept():
+    # In a process of its own: import-linter configures logging with dictConfig, which would silence the
+    # loggers of llf already created here (and with them every caplog assertion after this test).
+    lint = subprocess.run(
+        [sys.executable, "-c", "import sys; from importlinter.cli import lint_imports; "
+         "sys.exit(lint_imports(config_filename='pyproject.toml', no_cache=True, no_logo=True))"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def test_given_llf_when_searched_for_control_schema_sql_then_it_is_only_in_control_and_the_service_records():
+    outside = sorted(
+        str(path.relative_to(ROOT)) for path in (ROOT / "llf").rglob("*.py")
+        if CONTROL_SQL.search(path.read_text()) and "control" not in path.relative_to(ROOT / "llf").parts[:1]
+    )
+    assert set(outside) <= SERVICE_RECORD_WRITERS, outside
