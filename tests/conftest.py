@@ -11,6 +11,7 @@ import pytest
 
 from llf.local.postgres import EmbeddedPostgres
 from tests.support.registry import Registry, Run, sql_runner
+from tests.support.standins.s3_server import s3_server
 
 OWN_BASETEMP = pytest.StashKey[Path]()
 SESSION_PASSED = pytest.StashKey[bool]()
@@ -47,6 +48,13 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostg
     server.create_template()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """`host:port` of a moto S3 server shared by the session (tests use distinct buckets)."""
+    with s3_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

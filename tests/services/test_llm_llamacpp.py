@@ -40,15 +40,6 @@ class Numbers(BaseModel):
     values: list[int]
 
 
-@pytest.fixture
-def local_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """LLF_LLM_PROVIDER=llamacpp with the packaged model; no cache, hooks or run context."""
-    for name in ("LLF_LLM_CACHE", "LLF_LLM_HOOKS", "LLF_RUN_CONTEXT", "LLF_LLAMACPP_MODEL_PATH", "LLF_CONTROL_DB_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("LLF_LLM_PROVIDER", "llamacpp")
-    monkeypatch.setenv("LLF_LLAMACPP_THREADS", "2")
-
-
 def test_given_llamacpp_without_the_extra_when_opened_then_the_error_names_the_pip_install(
     local_env: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -33,15 +33,6 @@ def _embed(texts: list[str], threads: int = 1) -> list[list[float]]:
     return local_embedder.embed(texts, threads)[0]
 
 
-@pytest.fixture
-def local_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """LLF_LLM_PROVIDER=llamacpp with the packaged models; no cache, hooks or run context."""
-    for name in ("LLF_LLM_CACHE", "LLF_LLM_HOOKS", "LLF_RUN_CONTEXT", "LLF_LLAMACPP_MODEL_PATH", "LLF_CONTROL_DB_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("LLF_LLM_PROVIDER", "llamacpp")
-    monkeypatch.setenv("LLF_LLAMACPP_THREADS", "2")
-
-
 def test_given_texts_when_embedded_then_each_gets_a_384_dimension_unit_vector_and_tokens_are_counted() -> None:
     vectors, tokens = local_embedder.embed(["red shoes", "a blue shirt for summer", ""], 1)
 

@@ -23,7 +23,6 @@ from llf.services.lake import open_lake
 from llf.services.lake.s3 import MinioLake
 from llf.ui import MOUNT_PREFIX, create_app
 from tests.support.per_dag_auth_manager import DOTTED_PATH, PerDagUser
-from tests.support.standins.s3_server import s3_server
 
 
 class TokenFactory(Protocol):
@@ -90,13 +89,6 @@ def viewer_of(anonymous: TestClient, airflow_token: TokenFactory) -> Callable[..
         return anonymous
 
     return login
-
-
-@pytest.fixture(scope="package")
-def s3_endpoint() -> Iterator[str]:
-    """`host:port` of moto's S3 on a socket, shared by the package (each test has its own bucket)."""
-    with s3_server() as endpoint:
-        yield endpoint
 
 
 @pytest.fixture
