@@ -148,13 +148,18 @@ def test_given_a_run_whose_callback_never_ran_when_the_sweep_runs_then_its_compl
     assert stream_rows(sql, "other") == [("run-2", "RUNNING", True)]
 
 
-def test_given_a_run_in_progress_when_the_sweep_runs_then_its_row_stays_open(
-    registry, stream, sql, control_db_url
-):
+def _run_1_with_p1_done(registry, stream, control_db_url) -> None:
+    """Stream s with p1 and p2, its run "run-1" open, p1 already SUCCESS in it: p2's fate is the test's."""
     for name in ("p1", "p2"):
         registry.process(stream["group"], name, notebook="ok.ipynb")
     open_stream_run("s", BUSINESS_DATE, "run-1")
     run_log.mark_success(control_db_url, run_context("p1", run_id="run-1", strem_run_id="run-1"), "ok")
+
+
+def test_given_a_run_in_progress_when_the_sweep_runs_then_its_row_stays_open(
+    registry, stream, sql, control_db_url
+):
+    _run_1_with_p1_done(registry, stream, control_db_url)
     with process_run_lock(control_db_url, "p2", BUSINESS_DATE):  # p2 runs: a live attempt
         run_log.mark_running(control_db_url, run_context("p2", run_id="run-1", strem_run_id="run-1"))
 
@@ -166,10 +171,7 @@ def test_given_a_run_in_progress_when_the_sweep_runs_then_its_row_stays_open(
 def test_given_a_run_left_running_when_the_next_run_of_the_stream_opens_then_the_older_row_is_closed(
     registry, stream, sql, control_db_url
 ):
-    for name in ("p1", "p2"):
-        registry.process(stream["group"], name, notebook="ok.ipynb")
-    open_stream_run("s", BUSINESS_DATE, "run-1")
-    run_log.mark_success(control_db_url, run_context("p1", run_id="run-1", strem_run_id="run-1"), "ok")
+    _run_1_with_p1_done(registry, stream, control_db_url)
     # p2's task died before the runner started, and the run's failure callback never ran.
 
     open_stream_run("s", BUSINESS_DATE, "run-2")
@@ -227,10 +229,7 @@ def test_given_two_backfill_runs_going_at_once_when_the_second_opens_then_the_fi
 def test_given_closers_of_one_run_at_once_when_they_close_it_then_a_process_that_never_ran_gets_one_row(
     registry, stream, sql, control_db_url
 ):
-    for name in ("p1", "p2"):
-        registry.process(stream["group"], name, notebook="ok.ipynb")
-    open_stream_run("s", BUSINESS_DATE, "run-1")
-    run_log.mark_success(control_db_url, run_context("p1", run_id="run-1", strem_run_id="run-1"), "ok")
+    _run_1_with_p1_done(registry, stream, control_db_url)
 
     # The DAG's callback, a sweep, a late process: each records the run's outcome, one at a time.
     with ThreadPoolExecutor(max_workers=6) as pool:
