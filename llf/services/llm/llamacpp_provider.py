@@ -64,7 +64,7 @@ class LlamaCppProvider:
     def chat(
         self, model: str, messages: list[dict[str, str]], json_schema: dict | None, options: dict[str, Any]
     ) -> Reply:
-        loaded = self._load(embedding=False)
+        loaded = self._load()
         arguments = {**DEFAULTS, "stop": STOP, **_completion_options(loaded.llama, options)}
         if json_schema is not None:
             arguments["grammar"] = _grammar(self.llama_cpp, json.dumps(bounded(json_schema), sort_keys=True))
@@ -93,7 +93,7 @@ class LlamaCppProvider:
         The chat model instance is shared, so scoring takes its lock like `chat`; see `_label_logprobs` for why
         this costs about one prompt evaluation and needs no `logits_all`.
         """
-        loaded = self._load(embedding=False)
+        loaded = self._load()
         started = time.monotonic()
         with loaded.lock, self._context_errors():
             logprobs, prompt_tokens, label_tokens = _label_logprobs(self.llama_cpp, loaded.llama, messages, labels)
@@ -113,9 +113,9 @@ class LlamaCppProvider:
         status = Path(self.model_path).stat()
         return f"file:{status.st_size}:{status.st_mtime_ns}"
 
-    def _load(self, embedding: bool) -> _Loaded:
+    def _load(self) -> _Loaded:
         with _loading:  # two threads of one `map` must not load the model twice
-            return _load(self.llama_cpp, self.model_path, self.threads, self.settings.llamacpp_context, embedding)
+            return _load(self.llama_cpp, self.model_path, self.threads, self.settings.llamacpp_context)
 
     @contextmanager
     def _context_errors(self) -> Iterator[None]:
@@ -249,10 +249,10 @@ def model_path(configured: str | None, announce: Callable[[str], None] | None = 
 
 
 @functools.cache
-def _load(llama_cpp: Any, path: str, threads: int, context: int, embedding: bool) -> _Loaded:
-    """One instance per (model, settings, mode) for the life of the process: loading is the slow part."""
-    extra = {"embedding": True, "pooling_type": llama_cpp.LLAMA_POOLING_TYPE_MEAN} if embedding else {}
-    llama = llama_cpp.Llama(model_path=path, n_ctx=context, n_threads=threads, verbose=False, **extra)
+def _load(llama_cpp: Any, path: str, threads: int, context: int) -> _Loaded:
+    """One instance per (model, settings) for the life of the process: loading is the slow part. (Embeddings
+    are not the chat model's: llf.services.llm.local_embedder.)"""
+    llama = llama_cpp.Llama(model_path=path, n_ctx=context, n_threads=threads, verbose=False)
     atexit.register(llama.close)  # its __del__ fails once interpreter shutdown has torn llama_cpp down
     return _Loaded(llama)
 
