@@ -24,7 +24,7 @@ from llf.dagbuild.catalog import Catalog
 from llf.dagbuild.common import add_run_params, tag
 from llf.dagbuild.operators import DependencyTrigger
 from llf.dagbuild.stamp import DagStamp, OperatorStamp, link
-from llf.dagbuild.stream_dag import POKE_SECONDS
+from llf.dagbuild.stream_dag import trigger_and_wait
 
 # The runner kills the kernel at timeout_min and records FAILED; Airflow's own timeout is the backstop.
 TIMEOUT_MARGIN = dt.timedelta(minutes=5)
@@ -46,11 +46,7 @@ def _dependency() -> OperatorStamp[DependencyTrigger]:
         DependencyTrigger,
         trigger_dag_id=OperatorStamp.TEMPLATE_ID,
         dependency_conf=callables.dependency_conf,
-        wait_for_completion=True,
-        deferrable=True,
-        poke_interval=POKE_SECONDS,
-        allowed_states=["success"],
-        failed_states=["failed"],
+        **trigger_and_wait(deferrable=True),
     )
 
 

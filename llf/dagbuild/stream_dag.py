@@ -37,6 +37,7 @@ otherwise it defers, because slot-holding waits could then starve the runs they 
 from __future__ import annotations
 
 from functools import cache, partial
+from typing import Any
 
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, CronTriggerTimetable, TaskGroup, TriggerRule
@@ -61,6 +62,18 @@ from llf.dagbuild.stamp import DagStamp, OperatorStamp, link
 POKE_SECONDS = 1  # a trivial process should not cost a minute of polling
 
 
+def trigger_and_wait(deferrable: bool) -> dict[str, Any]:
+    """How every llf task that triggers a process DAG run waits for it (a process's dependency trigger, a stream's
+    process task): until the run ends, polling every POKE_SECONDS or deferred, and failing unless it succeeded."""
+    return {
+        "wait_for_completion": True,
+        "deferrable": deferrable,
+        "poke_interval": POKE_SECONDS,
+        "allowed_states": ["success"],
+        "failed_states": ["failed"],
+    }
+
+
 @cache
 def _finish() -> OperatorStamp[EmptyOperator]:
     return OperatorStamp(EmptyOperator, trigger_rule=TriggerRule.ALL_SUCCESS)
@@ -72,11 +85,7 @@ def _process(deferrable: bool) -> OperatorStamp[StreamProcess]:
         StreamProcess,
         run_here=callables.run_in_stream,
         trigger_dag_id=OperatorStamp.TEMPLATE_ID,
-        wait_for_completion=True,
-        deferrable=deferrable,
-        poke_interval=POKE_SECONDS,
-        allowed_states=["success"],
-        failed_states=["failed"],
+        **trigger_and_wait(deferrable),
     )
 
 
