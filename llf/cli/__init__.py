@@ -1,0 +1,33 @@
+"""The `llf` command line: `llf db upgrade`, `llf validate`, `llf status`, `llf local demo`, ...
+
+Every command exits 0 on success, 1 when it found problems, 2 on a usage or configuration error. Each
+command group lives in its own module with a `register(commands)`; this one only assembles them.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from llf.cli import checks, db, local
+from llf.cli.common import print_error
+from llf.exceptions import LlfError
+
+COMMAND_GROUPS = (db, checks, local)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="llf", description="LLM Local Framework control plane.")
+    commands = top.add_subparsers(dest="command", required=True)
+    for group in COMMAND_GROUPS:
+        group.register(commands)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except LlfError as error:
+        print_error(str(error))
+        return 2

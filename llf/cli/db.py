@@ -1,0 +1,36 @@
+"""`llf db upgrade` and `llf db apply`: the control schema and registration SQL files."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from llf.cli.common import add_command, console
+from llf.settings import control_db_url
+
+
+def _upgrade(args: argparse.Namespace) -> int:
+    from llf.control.migrations import upgrade
+
+    applied = upgrade(control_db_url(args.db_url))
+    if applied:
+        console.print(f"Applied {len(applied)} migration(s): {', '.join(applied)}")
+    else:
+        console.print("Control schema is up to date; nothing applied.")
+    return 0
+
+
+def _apply(args: argparse.Namespace) -> int:
+    from llf.control.sql_files import apply_files
+
+    apply_files(control_db_url(args.db_url), args.files)
+    console.print(f"Applied {len(args.files)} file(s).")
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    db = commands.add_parser("db", help="manage the control schema", description="manage the control schema")
+    into = db.add_subparsers(dest="db_command", required=True)
+    add_command(into, "upgrade", _upgrade, "apply the control schema DDL not applied yet (idempotent)")
+    add_command(into, "apply", _apply, "run registration SQL files, each in one transaction").add_argument(
+        "files", nargs="+", type=Path, metavar="FILE", help="SQL file(s), e.g. control_sql/examples/*.sql")

@@ -1,0 +1,44 @@
+"""`llf local demo|up|stop`: local mode, an embedded PostgreSQL and Airflow on localhost without Docker."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+
+from llf.cli.common import add_command, console, iso_date
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from llf.local.demo import DemoOptions, run_demo
+
+    return run_demo(DemoOptions(args.date, args.full_rerun, args.timeout_min), console)
+
+
+def _up(args: argparse.Namespace) -> int:
+    from llf.local.demo import start_local
+
+    stack, _ = start_local(console)
+    console.print(f"Airflow UI: {stack.base_url} · control DB: LLF_CONTROL_DB_URL='{stack.control_db_url}'",
+                  markup=False)
+    return 0
+
+
+def _stop(args: argparse.Namespace) -> int:
+    from llf.local.stack import LocalSettings, LocalStack
+
+    LocalStack(LocalSettings.from_env()).stop(say=lambda line: console.print(line, markup=False))
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    text = "local mode without Docker: embedded PostgreSQL + Airflow on localhost (LLF_LOCAL_DIR)"
+    local = commands.add_parser("local", help=text, description=text)
+    into = local.add_subparsers(dest="local_command", required=True)
+    demo = add_command(into, "demo", _demo, "start local mode, run the example streams with live progress, "
+                       "print the status table; exit 1 if a process failed", db_url=False)
+    demo.add_argument("--date", type=iso_date, default=dt.date.today(),
+                      help="business date YYYY-MM-DD (default: today)")
+    demo.add_argument("--full-rerun", action="store_true", help="rerun processes already successful for the date")
+    demo.add_argument("--timeout-min", type=float, default=60, help="give up waiting after this long (default 60)")
+    add_command(into, "up", _up, "start (or reuse) local mode's PostgreSQL and Airflow, and return", db_url=False)
+    add_command(into, "stop", _stop, "stop what local mode started; data stays in LLF_LOCAL_DIR", db_url=False)
