@@ -201,8 +201,24 @@ class Snapshot(Record):
             index.setdefault(row.prcs_id, []).append(row)
         return index
 
+    @cached_property
+    def schedule_by_stream_id(self) -> dict[int, Schedule]:
+        """The active schedule of each stream (the first, should validation have a second one to report)."""
+        index: dict[int, Schedule] = {}
+        for schedule in self.schedules:
+            if schedule.actv_flg:
+                index.setdefault(schedule.strem_id, schedule)
+        return index
+
+    @cached_property
+    def active_stream_list(self) -> list[Stream]:
+        return sorted((s for s in self.streams if s.actv_flg), key=lambda s: s.strem_nm)
+
     def stream_of(self, process: Process) -> Stream:
         return self.stream_by_id[self.group_by_id[process.prcs_grp_id].strem_id]
+
+    def group_of(self, process: Process) -> ProcessGroup:
+        return self.group_by_id[process.prcs_grp_id]
 
     def is_active(self, process: Process) -> bool:
         """A process is active when it, its group and its stream all are."""
@@ -210,7 +226,8 @@ class Snapshot(Record):
         return process.actv_flg and group.actv_flg and self.stream_by_id[group.strem_id].actv_flg
 
     def active_streams(self) -> list[Stream]:
-        return sorted((s for s in self.streams if s.actv_flg), key=lambda s: s.strem_nm)
+        """Active streams by name (a new list: callers may filter it)."""
+        return list(self.active_stream_list)
 
     def active_groups(self, stream: Stream) -> list[ProcessGroup]:
         """The stream's active groups in run order (priority, then name for a stable tie-break)."""
@@ -223,12 +240,19 @@ class Snapshot(Record):
         return sorted((p for p in self.processes if self.is_active(p)), key=lambda p: (p.priority, p.prcs_nm))
 
     def dependencies_of(self, process: Process) -> list[Process]:
-        """The processes an active dependency row says this one waits for."""
-        return [
-            self.process_by_id[d.depn_prcs_id]
-            for d in self.dependency_rows_by_process_id.get(process.prcs_id, [])
-            if d.actv_flg
-        ]
+        """The processes an active dependency row says this one waits for, by name: the one order in which
+        the UI, validation and the process DAG's doc list them."""
+        rows = self.dependency_rows_by_process_id.get(process.prcs_id, [])
+        return sorted((self.process_by_id[d.depn_prcs_id] for d in rows if d.actv_flg), key=lambda p: p.prcs_nm)
 
     def active_schedule(self, stream: Stream) -> Schedule | None:
-        return next((s for s in self.schedules if s.strem_id == stream.strem_id and s.actv_flg), None)
+        return self.schedule_by_stream_id.get(stream.strem_id)
+
+    def timezone_of(self, stream: Stream) -> str:
+        """The stream's schedule time zone (UTC when manual only): business dates are read in it."""
+        schedule = self.active_schedule(stream)
+        return schedule.timezone if schedule else "UTC"
+
+    def notebook_of(self, process: Process) -> str:
+        """The registered notebook path (validation guarantees a buildable process has one)."""
+        return self.system_file_by_process_id[process.prcs_id].file_path

@@ -110,7 +110,7 @@ def _stream_unit(
     dags: dict[str, DAG] = {}
     if only_dag_id in (None, stream_dag_id(stream.strem_nm)):
         dag = build_stream_dag(catalog, stream, make_dag)
-        schedule = catalog.schedule_of(stream)
+        schedule = catalog.snapshot.active_schedule(stream)
         if schedule and schedule.cron_expr not in valid_crons:
             # What DagBag checks before bagging a DAG that depends on a registration: one failure there
             # would be an import error of the whole DAG file. Once per distinct expression and parse.
@@ -121,8 +121,8 @@ def _stream_unit(
                 raise
             valid_crons.add(schedule.cron_expr)
         dags[dag.dag_id] = dag
-    for group in catalog.groups_of(stream):
-        for process in catalog.processes_of(group):
+    for group in catalog.snapshot.active_groups(stream):
+        for process in catalog.snapshot.active_processes(group):
             if only_dag_id in (None, process_dag_id(process.prcs_nm)):
                 try:
                     dags[process_dag_id(process.prcs_nm)] = build_process_dag(catalog, process, make_dag)

@@ -15,13 +15,17 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from llf.control.model import Process, ProcessGroup, Schedule, Snapshot, Stream
+from llf.control.model import Process, Snapshot, Stream
 
 log = logging.getLogger(__name__)
 
 
 class Catalog(BaseModel):
-    """What the DAG builder works from. `problems` maps a stream name to the lines naming rows to fix."""
+    """What the DAG builder works from. `problems` maps a stream name to the lines naming rows to fix.
+
+    Lookups (groups, processes, dependencies, schedule) are the snapshot's own indexed queries, the ones the
+    UI and validation use too, so every view lists rows in the same order.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -67,74 +71,18 @@ class Catalog(BaseModel):
     def invalid_streams(self) -> list[Stream]:
         return [s for s in self.snapshot.active_streams() if s.strem_nm in self.problems]
 
-    # One-pass indexes: the snapshot's own lookups scan every row per call, too slow for 1000s of DAGs.
-    @cached_property
-    def _groups_by_stream(self) -> dict[int, list[ProcessGroup]]:
-        index: dict[int, list[ProcessGroup]] = defaultdict(list)
-        for group in sorted(self.snapshot.groups, key=lambda g: (g.priority, g.prcs_grp_nm)):
-            if group.actv_flg:
-                index[group.strem_id].append(group)
-        return index
-
-    @cached_property
-    def _processes_by_group(self) -> dict[int, list[Process]]:
-        index: dict[int, list[Process]] = defaultdict(list)
-        for process in sorted(self.snapshot.processes, key=lambda p: (p.priority, p.prcs_nm)):
-            if process.actv_flg:
-                index[process.prcs_grp_id].append(process)
-        return index
-
-    @cached_property
-    def _dependencies_by_process(self) -> dict[int, list[Process]]:
-        index: dict[int, list[Process]] = defaultdict(list)
-        for row in self.snapshot.dependencies:
-            if row.actv_flg:
-                index[row.prcs_id].append(self.snapshot.process_by_id[row.depn_prcs_id])
-        return index
-
-    @cached_property
-    def _schedule_by_stream(self) -> dict[int, Schedule]:
-        return {s.strem_id: s for s in self.snapshot.schedules if s.actv_flg}
-
-    def groups_of(self, stream: Stream) -> list[ProcessGroup]:
-        """Active groups in run order (ascending priority, then name)."""
-        return self._groups_by_stream.get(stream.strem_id, [])
-
-    def processes_of(self, group: ProcessGroup) -> list[Process]:
-        """Active processes in start order (ascending priority, then name)."""
-        return self._processes_by_group.get(group.prcs_grp_id, [])
-
-    def dependencies_of(self, process: Process) -> list[Process]:
-        """What the process waits for, sorted by name (validation guarantees they are buildable)."""
-        return sorted(self._dependencies_by_process.get(process.prcs_id, []), key=lambda p: p.prcs_nm)
-
-    def schedule_of(self, stream: Stream) -> Schedule | None:
-        return self._schedule_by_stream.get(stream.strem_id)
-
-    def timezone_of(self, stream: Stream) -> str:
-        """The stream's schedule time zone (UTC when manual only): business dates are read in it."""
-        schedule = self.schedule_of(stream)
-        return schedule.timezone if schedule else "UTC"
-
     @cached_property
     def buildable_processes(self) -> dict[str, Process]:
         """Active processes of valid streams, by name: the processes that get a process DAG."""
         return {
             process.prcs_nm: process
             for stream in self.valid_streams()
-            for group in self.groups_of(stream)
-            for process in self.processes_of(group)
+            for group in self.snapshot.active_groups(stream)
+            for process in self.snapshot.active_processes(group)
         }
 
     @cached_property
     def most_waiting_triggers(self) -> int:
         """Stream process tasks that can wait at once: every valid stream in its widest group."""
-        return sum(max((g.max_parallel for g in self.groups_of(s)), default=0) for s in self.valid_streams())
-
-    def notebook_of(self, process: Process) -> str:
-        """The registered notebook path (validation guarantees a buildable process has one)."""
-        return self.snapshot.system_file_by_process_id[process.prcs_id].file_path
-
-    def stream_and_group_of(self, process: Process) -> tuple[Stream, ProcessGroup]:
-        group = self.snapshot.group_by_id[process.prcs_grp_id]
-        return self.snapshot.stream_by_id[group.strem_id], group
+        groups = self.snapshot.active_groups
+        return sum(max((g.max_parallel for g in groups(s)), default=0) for s in self.valid_streams())

@@ -51,9 +51,9 @@ def _dependency() -> OperatorStamp[DependencyTrigger]:
 
 
 def build_process_dag(catalog: Catalog, process: Process, make_dag: DagStamp) -> DAG:
-    stream, group = catalog.stream_and_group_of(process)
-    timezone = catalog.timezone_of(stream)
-    dependencies = catalog.dependencies_of(process)
+    stream, group = catalog.snapshot.stream_of(process), catalog.snapshot.group_of(process)
+    timezone = catalog.snapshot.timezone_of(stream)
+    dependencies = catalog.snapshot.dependencies_of(process)
     owner = process.owner_nm
     dag = make_dag(
         dag_id=process_dag_id(process.prcs_nm),
@@ -72,7 +72,7 @@ def build_process_dag(catalog: Catalog, process: Process, make_dag: DagStamp) ->
         python_callable=partial(callables.run_notebook, **arguments),
         execution_timeout=dt.timedelta(minutes=process.timeout_min) + TIMEOUT_MARGIN,
         retries=process.retries,
-        doc_md=f"Runs `{catalog.notebook_of(process)}` with papermill.",
+        doc_md=f"Runs `{catalog.snapshot.notebook_of(process)}` with papermill.",
     )
     if dependencies:
         link([
@@ -97,7 +97,7 @@ def _doc(catalog: Catalog, process: Process, strem_nm: str, prcs_grp_nm: str,
         "",
         f"Stream `{strem_nm}` · group `{prcs_grp_nm}` · priority {process.priority} · "
         f"owner {process.owner_nm}",
-        f"Notebook `{catalog.notebook_of(process)}` · timeout {process.timeout_min:g} min · "
+        f"Notebook `{catalog.snapshot.notebook_of(process)}` · timeout {process.timeout_min:g} min · "
         f"retries {process.retries}",
         "Depends on: " + (", ".join(f"`{d.prcs_nm}`" for d in dependencies) or "nothing"),
     ])

@@ -98,9 +98,9 @@ def triggers_defer(catalog: Catalog) -> bool:
 
 
 def build_stream_dag(catalog: Catalog, stream: Stream, make_dag: DagStamp) -> DAG:
-    groups = catalog.groups_of(stream)
-    schedule = catalog.schedule_of(stream)
-    timezone = catalog.timezone_of(stream)
+    groups = catalog.snapshot.active_groups(stream)
+    schedule = catalog.snapshot.active_schedule(stream)
+    timezone = catalog.snapshot.timezone_of(stream)
     owner = stream.owner_nm
     dag = make_dag(
         dag_id=stream_dag_id(stream.strem_nm),
@@ -136,7 +136,7 @@ def _group_tasks(
     dag: DAG, stamp: OperatorStamp[StreamProcess], catalog: Catalog, stream: Stream, group: ProcessGroup,
     previous_group: list[StreamProcess], head_rule: TriggerRule,
 ) -> list[StreamProcess]:
-    processes = catalog.processes_of(group)
+    processes = catalog.snapshot.active_processes(group)
     # No more lanes than processes: max_parallel only bounds how many run at once.
     width = max(1, min(group.max_parallel, len(processes)))
     lanes: list[StreamProcess | None] = [None] * width
@@ -150,7 +150,7 @@ def _group_tasks(
                 dag, task_id=process.prcs_nm, task_group=task_group, owner=stream.owner_nm,
                 trigger_dag_id=process_dag_id(process.prcs_nm), doc_md=process.prcs_desc or None,
                 run_here=partial(callables.run_in_stream, strem_nm=stream.strem_nm, prcs_nm=process.prcs_nm,
-                                 registered_params=process.params, timezone=catalog.timezone_of(stream)),
+                                 registered_params=process.params, timezone=catalog.snapshot.timezone_of(stream)),
                 retries=process.retries,
                 trigger_rule=head_rule if predecessor is None else TriggerRule.ONE_DONE,
             )
@@ -167,7 +167,7 @@ def _group_tasks(
 
 
 def _doc(catalog: Catalog, stream: Stream, groups: list[ProcessGroup]) -> str:
-    schedule = catalog.schedule_of(stream)
+    schedule = catalog.snapshot.active_schedule(stream)
     lines = [
         f"## Stream {stream.strem_nm}",
         "",
@@ -181,7 +181,7 @@ def _doc(catalog: Catalog, stream: Stream, groups: list[ProcessGroup]) -> str:
     ]
     lines.extend(
         f"| {g.priority} | {g.prcs_grp_nm} | {g.max_parallel} | "
-        f"{', '.join(p.prcs_nm for p in catalog.processes_of(g))} |"
+        f"{', '.join(p.prcs_nm for p in catalog.snapshot.active_processes(g))} |"
         for g in groups
     )
     return "\n".join(lines)
