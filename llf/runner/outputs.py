@@ -1,8 +1,7 @@
-"""Storing an executed notebook and its HTML in the lake at runs/<stream>/<process>/<date>/<run id>/."""
+"""Storing an executed notebook and its HTML in the lake, in the run folder llf.services.lake.runs lays out."""
 
 from __future__ import annotations
 
-import re
 import shutil
 import threading
 from functools import cache
@@ -11,12 +10,12 @@ from typing import TYPE_CHECKING
 
 from llf.context import RunContext
 from llf.services.lake import open_lake
+from llf.services.lake.runs import html_key, notebook_key, run_folder
 from llf.settings import state_dir
 
 if TYPE_CHECKING:
     from nbconvert import HTMLExporter
 
-NO_STREAM = "_no_stream"  # a process DAG run triggered on its own
 UNSTORED = "unstored-outputs"  # under the state dir: executed notebooks the lake refused
 _EXPORT = threading.Lock()  # one exporter, used by one thread at a time
 
@@ -53,25 +52,15 @@ def warm_up_html_export() -> None:
     threading.Thread(target=warm_html_exporter, name="llf-html-warm-up", daemon=True).start()
 
 
-def _segment(value: str) -> str:
-    """A run id such as manual__2026-01-01T00:00:00+00:00 as a portable path segment."""
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", value)
-
-
-def run_folder(context: RunContext) -> str:
-    parts = (context.strem_nm or NO_STREAM, context.prcs_nm, context.business_date.isoformat(), context.run_id)
-    return "runs/" + "/".join(_segment(part) for part in parts)
-
-
 def store_outputs(context: RunContext, executed: Path) -> str:
     """Put the executed notebook and its HTML rendering in the lake; return the folder's location."""
     folder = run_folder(context)
     lake = open_lake()
-    location = lake.put(f"{folder}/{context.prcs_nm}.ipynb", executed)
+    lake.put(notebook_key(folder, context.prcs_nm), executed)
     with _EXPORT:
         html, _ = _html_exporter().from_filename(str(executed))
-    lake.put(f"{folder}/{context.prcs_nm}.html", html)
-    return location.rsplit("/", 1)[0] + "/"
+    lake.put(html_key(folder, context.prcs_nm), html)
+    return lake.location(folder + "/")
 
 
 def keep_unstored(context: RunContext, executed: Path, lake_error: Exception) -> str:

@@ -16,8 +16,9 @@ from llf.control.model import FAILING, Status
 from llf.control.repository import Registration, process_registration
 from llf.exceptions import ConfigurationError, ProcessFailed
 from llf.runner import notebook as notebook_runner
-from llf.runner.outputs import keep_unstored, run_folder, store_outputs, warm_up_html_export
+from llf.runner.outputs import keep_unstored, store_outputs, warm_up_html_export
 from llf.runner.stream import finish_stream_if_complete
+from llf.services.lake.runs import run_folder
 from llf.settings import (
     NOTEBOOK_DB_URL_ENV,
     WEAVIATE_API_KEY_ENV,

@@ -26,7 +26,7 @@ from fastapi import Depends, HTTPException
 from fastapi.params import Depends as DependsParam
 
 from llf.control.model import process_dag_id, stream_dag_id
-from llf.runner.outputs import NO_STREAM
+from llf.services.lake.runs import run_of
 
 # (strem_nm, prcs_nm) of every registered process, (strem_nm, None) for a stream without any.
 Registered = Callable[[], Iterable[tuple[str, str | None]]]
@@ -46,15 +46,14 @@ class Access:
     def output(self, key: str) -> bool:
         """Whether the output at `key` (already confined: runs/<stream>/<process>/<date>/<run>/<file>) is readable.
 
-        A process run on its own stores under runs/_no_stream/: that folder grants nothing by stream.
+        A process run on its own stores outside any stream's folder: that run is readable by process only.
         """
         if self.everything:
             return True
-        parts = key.split("/")
-        if len(parts) < 4:
+        run = run_of(key)
+        if run is None:
             return False
-        stream, process = parts[1], parts[2]
-        return process in self.processes or (stream != NO_STREAM and stream in self.streams)
+        return run.prcs_nm in self.processes or (run.strem_nm is not None and run.strem_nm in self.streams)
 
     def sql_filters(self) -> dict[str, list[str] | None]:
         """The `streams` / `processes` parameters of the queries in llf.control.queries; None: no restriction."""

@@ -17,7 +17,7 @@ from llf.control.model import Snapshot, Stream, process_dag_id, stream_dag_id
 from llf.control.repository import read_snapshot
 from llf.control.status import ProcessStatus, latest_statuses
 from llf.services.lake import Lake
-from llf.ui.outputs import output_html_key
+from llf.services.lake.runs import html_key_of
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class Links:
     lake: Lake | None
 
     def output(self, output_path: str | None, prcs_nm: str | None) -> str | None:
-        key = output_html_key(self.lake, output_path, prcs_nm) if self.lake else None
+        key = html_key_of(self.lake, output_path, prcs_nm) if self.lake else None
         return f"{self.app_base}/outputs/{quote(key)}" if key else None
 
     def dag(self, dag_id: str) -> str:

@@ -239,3 +239,34 @@ def test_given_an_unsupported_type_when_put_then_it_is_refused_before_anything_i
         lake.put("x.json", {"not": "bytes"})
 
     assert lake.list() == []
+
+
+def test_given_a_put_then_its_location_is_the_lakes_own_and_reads_back_as_its_key(lake: Lake) -> None:
+    location = lake.put("runs/s/p/2026-01-01/r1/p.ipynb", b"{}")
+
+    assert location == lake.location("runs/s/p/2026-01-01/r1/p.ipynb")
+    assert lake.key_of(location) == "runs/s/p/2026-01-01/r1/p.ipynb"
+    assert lake.location("runs/s/p/2026-01-01/r1/").endswith("/r1/")
+    assert lake.key_of(lake.location("runs/s/p/2026-01-01/r1/")) == "runs/s/p/2026-01-01/r1"
+
+
+@pytest.mark.parametrize("foreign", ["file:///elsewhere/runs/x.ipynb", "s3://other-bucket/prefix/runs/x.ipynb",
+                                     "", "runs/x.ipynb"])
+def test_given_a_location_of_another_lake_then_it_has_no_key_here(lake: Lake, foreign: str) -> None:
+    assert lake.key_of(foreign) is None
+
+
+def test_given_a_location_climbing_out_with_dots_then_it_has_no_key(lake: Lake) -> None:
+    assert lake.key_of(lake.location("runs/") + "../../etc/passwd") is None
+
+
+def test_given_a_folder_lake_link_leading_out_then_its_stored_key_is_refused(tmp_path: Path) -> None:
+    lake = open_lake((tmp_path / "lake").as_uri())
+    (tmp_path / "secret.txt").write_text("not lake data")
+    lake.put("runs/a/real.txt", b"x")
+    (tmp_path / "lake" / "runs" / "a" / "out.txt").symlink_to(tmp_path / "secret.txt")
+    (tmp_path / "lake" / "runs" / "a" / "inside.txt").symlink_to(tmp_path / "lake" / "runs" / "a" / "real.txt")
+
+    assert lake.stored_key("runs/a/inside.txt") == "runs/a/real.txt"
+    with pytest.raises(LakePathError):
+        lake.stored_key("runs/a/out.txt")

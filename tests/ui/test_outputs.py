@@ -104,7 +104,7 @@ def test_given_a_missing_object_in_minio_when_requested_then_not_found(client: T
 def test_given_an_output_larger_than_a_piece_when_served_from_minio_then_it_is_read_in_pieces_and_arrives_whole(
     client: TestClient, minio_lake: MinioLake, monkeypatch
 ):
-    monkeypatch.setattr("llf.ui.app.OUTPUT_PIECE_BYTES", 1000)
+    monkeypatch.setattr("llf.ui.routes.outputs.OUTPUT_PIECE_BYTES", 1000)
     body = bytes(range(256)) * 20  # 5120 bytes: six pieces
     minio_lake.put(KEY, body)
 

@@ -56,6 +56,18 @@ class Lake(Protocol):
     def url(self, path: str) -> str:
         """A URL a browser can open (presigned on MinIO)."""
 
+    def location(self, path: str) -> str:
+        """Where `path` is stored, as `put` returns it and the run log records it (file:// or s3:// URL); a
+        path ending in '/' names a folder and keeps its '/'."""
+
+    def key_of(self, location: str) -> str | None:
+        """The key of a location of this lake (the inverse of `location`); None for a location elsewhere or
+        one that is not a clean key (absolute, or climbing out with '..')."""
+
+    def stored_key(self, path: str) -> str:
+        """The key of the object actually read at `path`: on a folder lake a symbolic link is followed, so a
+        check of the key and the read concern the same file; LakePathError when it leads out of the lake."""
+
 
 def default_lake_url() -> str:
     """The folder `lake/` of the project root, for local mode with no setting at all."""
@@ -74,6 +86,16 @@ def clean_key(path: str | PurePosixPath) -> str:
     if not parts:
         raise LakePathError(f"Lake path {raw!r} is empty; name an object such as 'runs/x.csv'.")
     return "/".join(parts)
+
+
+def key_under(base: str, location: str) -> str | None:
+    """The clean key of `location` below the lake location `base` (ending in '/'), else None."""
+    if not location.startswith(base):
+        return None
+    try:
+        return clean_key(location[len(base):])
+    except LakePathError:
+        return None
 
 
 def clean_prefix(prefix: str) -> str:

@@ -13,7 +13,16 @@ from typing import IO
 from urllib.parse import unquote, urlsplit
 
 from llf.exceptions import ConfigurationError
-from llf.services.lake.base import CHUNK_BYTES, LakeData, LakeWriteError, byte_chunks, clean_key, clean_prefix
+from llf.services.lake.base import (
+    CHUNK_BYTES,
+    LakeData,
+    LakePathError,
+    LakeWriteError,
+    byte_chunks,
+    clean_key,
+    clean_prefix,
+    key_under,
+)
 
 # Errors that mean the lake folder itself is misconfigured (LLF_LAKE_URL), not that this one write failed.
 _SETTING_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS}
@@ -70,7 +79,7 @@ class FolderLake:
                 f"Writing {clean_key(path)!r} to the lake ({target}) failed; nothing was stored: "
                 f"{type(error).__name__}: {error}"
             ) from error
-        return target.as_uri()
+        return self.location(path)
 
     def _refused(self, error: OSError) -> bool:
         """A permission or read-only error on the lake folder itself (not on the data being read):
@@ -104,6 +113,18 @@ class FolderLake:
 
     def url(self, path: str) -> str:
         return self._file(path).as_uri()
+
+    def location(self, path: str) -> str:
+        return self._file(path).as_uri() + ("/" if path.endswith("/") else "")
+
+    def key_of(self, location: str) -> str | None:
+        return key_under(self.root.as_uri() + "/", location)
+
+    def stored_key(self, path: str) -> str:
+        target = self._file(path).resolve()
+        if not target.is_relative_to(self.root):
+            raise LakePathError(f"Lake path {path!r} is a link that leads out of the lake.")
+        return target.relative_to(self.root).as_posix()
 
 
 def _file_pieces(file: IO[bytes], size: int) -> Iterator[bytes]:

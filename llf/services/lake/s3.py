@@ -15,7 +15,15 @@ from minio import Minio
 from minio.error import S3Error
 
 from llf.exceptions import ConfigurationError
-from llf.services.lake.base import CHUNK_BYTES, LakeData, LakeWriteError, byte_chunks, clean_key, clean_prefix
+from llf.services.lake.base import (
+    CHUNK_BYTES,
+    LakeData,
+    LakeWriteError,
+    byte_chunks,
+    clean_key,
+    clean_prefix,
+    key_under,
+)
 
 ENDPOINT_ENV = "LLF_MINIO_ENDPOINT"
 ACCESS_KEY_ENV = "LLF_MINIO_ACCESS_KEY"
@@ -116,7 +124,7 @@ class MinioLake:
         object already at `path` keeps its old content.
         """
         name = self._object(path)
-        location = f"s3://{self.bucket}/{name}"
+        location = self.location(path)
         reader = _ChunkReader(byte_chunks(data))  # an unsupported type fails here, before any request
         self._ensure_bucket()
         content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
@@ -176,6 +184,15 @@ class MinioLake:
 
     def url(self, path: str) -> str:
         return self.client.presigned_get_object(self.bucket, self._object(path), expires=PRESIGNED_TTL)
+
+    def location(self, path: str) -> str:
+        return f"s3://{self.bucket}/{self._object(path)}" + ("/" if path.endswith("/") else "")
+
+    def key_of(self, location: str) -> str | None:
+        return key_under(f"s3://{self.bucket}/" + (f"{self.prefix}/" if self.prefix else ""), location)
+
+    def stored_key(self, path: str) -> str:
+        return clean_key(path)  # object stores have no links: the key read is the key asked for
 
     @contextmanager
     def _errors(self, action: str) -> Iterator[None]:

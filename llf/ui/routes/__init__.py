@@ -1,0 +1,1 @@
+"""The control plane's routers: the JSON API, the HTML pages and the output files."""
