@@ -5,6 +5,8 @@
 - resource/services.png: the services, published ports and start-up order of docker-compose.yml.
 - resource/process_flow.png: how the example streams of control_sql/examples run (groups in priority
   order, processes in parallel up to max_parallel, dependencies), read through llf's own snapshot.
+- resource/layers.png: the layers of llf/ as pyproject.toml's import contract declares them, each box a
+  top-level package or module of llf/, each arrow the imports between two of them as grimp finds them.
 
 Run: .venv/bin/python scripts/draw_pictures.py   (needs the dev extra and Graphviz's `dot` on PATH)
 """
@@ -16,12 +18,14 @@ import re
 import sys
 import tempfile
 import textwrap
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import graphviz
+import grimp
 import psycopg2
 import yaml
 
@@ -280,6 +284,65 @@ def process_flow(snapshot: Snapshot) -> graphviz.Digraph:
     return graph
 
 
+def declared_layers() -> list[list[str]]:
+    """The layers contract of pyproject.toml, top first, each layer the names of its modules."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
+    contract = next(c for c in config["contracts"] if c["type"] == "layers")
+    return [[name.strip() for name in layer.split("|")] for layer in contract["layers"]]
+
+
+def layer_imports() -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+    """Modules per top-level part of llf/, and imports between two parts (importer, imported): counts."""
+    graph = grimp.build_graph("llf", cache_dir=None)
+    modules: dict[str, int] = {}
+    imports: dict[tuple[str, str], int] = {}
+    for module in graph.modules:
+        part = module.split(".")[1] if "." in module else None
+        if part is None:
+            continue
+        modules[part] = modules.get(part, 0) + 1
+        for imported in graph.find_modules_directly_imported_by(module):
+            target = imported.split(".")[1] if "." in imported else None
+            if target and target != part:
+                imports[(part, target)] = imports.get((part, target), 0) + 1
+    return modules, imports
+
+
+def layers_diagram() -> graphviz.Digraph:
+    """One row per declared layer, top to bottom; arrows only ever point down (the contract).
+
+    The two bottom layers (exceptions; context | db | settings) are the ground every layer may stand on:
+    their arrows would hide the rest, so each of their boxes counts the imports it receives instead.
+    """
+    layers = declared_layers()
+    modules, imports = layer_imports()
+    ground = {name for layer in layers[-2:] for name in layer}
+    received = {name: sum(n for (_, target), n in imports.items() if target == name) for name in ground}
+    graph = graphviz.Digraph("layers", graph_attr={
+        "rankdir": "TB", "fontname": FONT, "fontsize": "18", "labelloc": "t", "nodesep": "0.4", "ranksep": "0.5",
+        "label": "llf/ layers, top to bottom (pyproject.toml import contract; arrows: imports found by grimp)"},
+        node_attr={"shape": "box", "style": "rounded,filled", "fontname": FONT, "fontsize": "12",
+                   "fillcolor": "#dae8fc"},
+        edge_attr={"color": "#6c8ebf", "arrowsize": "0.6", "fontname": FONT, "fontsize": "9"})
+    for number, layer in enumerate(layers):
+        with graph.subgraph(name=f"layer_{number}") as row:
+            row.attr(rank="same")
+            for name in layer:
+                count = modules.get(name, 0)
+                detail = f"{count} module{'' if count == 1 else 's'}"
+                if name in ground:
+                    detail += f" · imported {received[name]}× from above"
+                row.node(name, label=f"<<B>{name}</B><BR/><FONT POINT-SIZE='9'>{detail}</FONT>>",
+                         fillcolor="#eeeeee" if name in ground else "#dae8fc")
+    for upper, lower in zip(layers, layers[1:]):  # keep the rows in the contract's order, imports or not
+        graph.edge(upper[0], lower[0], style="invis")
+    for (importer, imported), count in sorted(imports.items()):
+        if imported in ground and importer not in ground:
+            continue
+        graph.edge(importer, imported, label=str(count), penwidth=str(min(4.0, 0.6 + count / 6)))
+    return graph
+
+
 def render(graph: graphviz.Digraph, name: str) -> Path:
     graph.attr(dpi="110")
     path = Path(graph.render(filename=name, directory=RESOURCE, format="png", cleanup=True))
@@ -297,6 +360,7 @@ def main() -> int:
     render(er_diagram(tables), "control_tables")
     render(services_diagram(), "services")
     render(process_flow(snapshot), "process_flow")
+    render(layers_diagram(), "layers")
     return 0
 
 

@@ -38,3 +38,19 @@ def test_given_the_catalog_then_the_er_diagram_draws_every_table_and_foreign_key
         for columns, ref_table, ref_columns in table.foreign_keys:
             assert f"{table.name}:{columns[0]} -> {ref_table}:{ref_columns[0]}" in source
     assert any(table.foreign_keys for table in tables)
+
+
+def test_given_the_import_contract_then_the_layers_picture_draws_every_part_of_llf_and_arrows_only_point_down():
+    draw = _draw_pictures()
+    layers = draw.declared_layers()
+    row_of = {name: number for number, layer in enumerate(layers) for name in layer}
+    parts = {path.stem if path.is_file() else path.name for path in (ROOT / "llf").iterdir()
+             if (path.suffix == ".py" and path.stem != "__init__") or (path / "__init__.py").is_file()}
+
+    source = draw.layers_diagram().source
+    arrows = [line.split("[")[0].split("->") for line in source.splitlines() if "->" in line and "invis" not in line]
+
+    assert set(row_of) == parts, "every package and module of llf/ is in exactly one declared layer"
+    assert all(f"\t{name} [label=<<B>{name}</B>" in source for name in parts)
+    assert arrows, "the picture shows the imports"
+    assert all(row_of[a.strip()] < row_of[b.strip()] for a, b in arrows)
