@@ -35,3 +35,30 @@ def test_given_llf_when_searched_for_control_schema_sql_then_it_is_only_in_contr
         if CONTROL_SQL.search(path.read_text()) and "control" not in path.relative_to(ROOT / "llf").parts[:1]
     )
     assert set(outside) <= SERVICE_RECORD_WRITERS, outside
+
+
+def test_given_llf_when_its_module_imports_are_sorted_then_no_module_imports_itself_back():
+    """No import cycle between any two modules of llf/ (the contracts forbid them between siblings; this
+    covers the rest, e.g. a package and its own submodules). Imports under TYPE_CHECKING never run."""
+    import graphlib
+
+    import grimp
+
+    graph = grimp.build_graph("llf", cache_dir=None, exclude_type_checking_imports=True)
+    imports = {module: graph.find_modules_directly_imported_by(module) for module in graph.modules}
+    try:
+        graphlib.TopologicalSorter(imports).prepare()
+    except graphlib.CycleError as error:
+        raise AssertionError(f"import cycle: {' -> '.join(error.args[1])}") from None
+
+
+def test_given_llf_when_its_functions_are_measured_then_none_is_over_60_lines():
+    import ast
+
+    long = [
+        f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)"
+        for path in sorted((ROOT / "llf").rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno - node.lineno + 1 > 60
+    ]
+    assert not long, long
