@@ -254,3 +254,27 @@ def test_given_two_files_for_one_stream_when_synced_then_exit_two(stream_file, t
     assert code == 2
     assert "declared in" in err
     assert _registrations(sql) == []
+
+
+def test_given_an_example_when_a_changed_copy_is_applied_then_the_stored_param_changes(
+        control_db_url, sql, tmp_path):
+    quickstart = PROJECT_ROOT / "control_sql" / "examples" / "01_quickstart.sql"
+    assert main(["db", "apply", str(quickstart), str(quickstart)]) == 0  # applying twice is fine
+    copy = tmp_path / "quickstart.sql"
+    copy.write_text(quickstart.read_text().replace('{"n_orders": 8}', '{"n_orders": 12}'), encoding="utf-8")
+
+    assert main(["db", "apply", str(copy)]) == 0
+
+    assert _params(sql, "qs_extract_orders") == {"n_orders": 12}
+
+
+def test_given_every_example_applied_twice_when_the_schedule_changes_then_one_active_schedule_has_it(
+        control_db_url, sql, tmp_path):
+    assert main(["db", "apply", *map(str, EXAMPLES), *map(str, EXAMPLES)]) == 0
+    merchandise = PROJECT_ROOT / "control_sql" / "examples" / "02_merchandise_recommendation.sql"
+    copy = tmp_path / "merchandise.sql"
+    copy.write_text(merchandise.read_text().replace("'30 5 * * *'", "'0 7 * * *'"), encoding="utf-8")
+
+    assert main(["db", "apply", str(copy)]) == 0
+
+    assert sql("SELECT cron_expr FROM cntl_af.cntl_cfg_schedule WHERE actv_flg") == [("0 7 * * *",)]
