@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -278,3 +280,19 @@ def test_given_every_example_applied_twice_when_the_schedule_changes_then_one_ac
     assert main(["db", "apply", str(copy)]) == 0
 
     assert sql("SELECT cron_expr FROM cntl_af.cntl_cfg_schedule WHERE actv_flg") == [("0 7 * * *",)]
+
+
+def test_given_the_examples_loaded_when_the_readme_registration_sql_runs_then_it_registers_its_stream(
+        control_db_url, sql, tmp_path):
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    (block,) = re.findall(r"<!-- registration-example[^>]*-->\n```sql\n(.*?)```", readme, re.DOTALL)
+    script = tmp_path / "readme.sql"
+    script.write_text(block, encoding="utf-8")
+    assert main(["db", "apply", *map(str, EXAMPLES)]) == 0
+
+    assert main(["db", "apply", str(script)]) == 0
+
+    assert sql("SELECT s.strem_nm, g.prcs_grp_nm FROM cntl_af.cntl_cfg_prcs p JOIN cntl_af.cntl_cfg_prcs_grp g "
+               "USING (prcs_grp_id) JOIN cntl_af.cntl_cfg_strem s USING (strem_id) "
+               "WHERE p.prcs_nm = 'sales_extract'") == [("daily_sales", "extract")]
+    assert json.dumps(_params(sql, "sales_extract")) == '{"n_orders": 8}'
