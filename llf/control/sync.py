@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import psycopg2
+from psycopg2 import errorcodes
+from pydantic import ValidationError
 
 from llf.control.declared import DeclaredStream, StreamFile
 from llf.control.model import Snapshot, Stream
@@ -28,6 +30,8 @@ TABLES = ("cntl_cfg_strem", "cntl_cfg_schedule", "cntl_cfg_prcs_grp", "cntl_cfg_
 _LABEL_KEYS = {"cntl_cfg_strem": ("strem_nm",), "cntl_cfg_schedule": ("strem_nm",),
                "cntl_cfg_prcs_grp": ("strem_nm", "prcs_grp_nm"), "cntl_cfg_prcs": ("prcs_nm",),
                "cntl_cfg_sys_file": ("prcs_nm",), "cntl_cfg_prcs_depn": ("prcs_nm", "depn_prcs_nm")}
+# What a database without (all of) the control schema answers.
+_NOT_UPGRADED = {errorcodes.INVALID_SCHEMA_NAME, errorcodes.UNDEFINED_TABLE, errorcodes.UNDEFINED_COLUMN}
 # One writer of registrations by sync at a time: the plan is made from what this transaction read.
 _SYNC_LOCK = "SELECT pg_advisory_xact_lock(hashtext('llf sync'))"
 
@@ -70,15 +74,25 @@ def sync(url: str, files: list[StreamFile], dry_run: bool = False) -> list[Chang
         with transaction(url) as cursor:
             cursor.execute(_SYNC_LOCK)
             cursor.execute(SNAPSHOT_SQL)
-            snapshot = Snapshot.model_validate(cursor.fetchone()[0])
+            snapshot = _snapshot(cursor.fetchone()[0])
             changes = plan(snapshot, files)
             if not dry_run:
                 for change in changes:
                     _apply(cursor, change)
     except psycopg2.Error as error:
         detail = " ".join(((error.diag and error.diag.message_primary) or str(error)).split())
-        raise RegistrationError(f"sync failed, nothing was applied: {detail}") from None
+        fix = " Fix: run `llf db upgrade`." if error.pgcode in _NOT_UPGRADED else ""
+        raise RegistrationError(f"sync failed, nothing was applied: {detail}.{fix}") from None
     return changes
+
+
+def _snapshot(document: dict) -> Snapshot:
+    try:
+        return Snapshot.model_validate(document)
+    except ValidationError as error:  # rows no llf version wrote: `llf validate` cannot read them either
+        first = error.errors()[0]
+        raise RegistrationError(f"the control tables hold rows llf cannot read (first at "
+                                f"{'.'.join(map(str, first['loc']))}: {first['msg']}); nothing was applied") from None
 
 
 def _one_file_per_stream(files: list[StreamFile]) -> None:

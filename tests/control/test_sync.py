@@ -296,3 +296,19 @@ def test_given_the_examples_loaded_when_the_readme_registration_sql_runs_then_it
                "USING (prcs_grp_id) JOIN cntl_af.cntl_cfg_strem s USING (strem_id) "
                "WHERE p.prcs_nm = 'sales_extract'") == [("daily_sales", "extract")]
     assert json.dumps(_params(sql, "sales_extract")) == '{"n_orders": 8}'
+
+
+def test_given_long_values_when_exported_on_stdout_and_synced_back_then_nothing_changes(
+        stream_file, tmp_path, capsys):
+    """Nothing on the way to stdout may wrap or mark up a long line: the printed file is the file."""
+    long = "A description of many words, [bold] brackets included, " * 6
+    stream_file.write_text(DAILY_SALES.replace("Daily sales report", long.strip()), encoding="utf-8")
+    _sync(capsys, stream_file)
+    assert main(["export", "--stream", "daily_sales"]) == 0
+    exported = tmp_path / "exported.yaml"
+    exported.write_text(capsys.readouterr().out, encoding="utf-8")
+
+    code, out, _ = _sync(capsys, exported)
+
+    assert code == 0
+    assert out.startswith("Nothing to change"), out
