@@ -312,3 +312,19 @@ def test_given_long_values_when_exported_on_stdout_and_synced_back_then_nothing_
 
     assert code == 0
     assert out.startswith("Nothing to change"), out
+
+
+def test_given_the_readme_sample_file_when_synced_beside_the_examples_then_it_registers_cleanly(
+        control_db_url, sql, tmp_path, capsys):
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Registrations as code", 1)[1]
+    (block,) = re.findall(r"```yaml\n(.*?)```", section.split("\n## ", 1)[0], re.DOTALL)
+    sample = tmp_path / "daily_sales.yaml"
+    sample.write_text(block, encoding="utf-8")
+    assert main(["db", "apply", *map(str, EXAMPLES)]) == 0
+
+    code, out, err = _sync(capsys, sample)
+
+    assert code == 0, err
+    assert _params(sql, "sales_extract") == {"n_orders": 8}
+    assert _sync(capsys, sample)[1].startswith("Nothing to change")
