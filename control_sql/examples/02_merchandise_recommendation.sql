@@ -1,5 +1,5 @@
 -- Merchandise recommendation (RAG): ingest the catalogue and purchases, embed the catalogue,
--- recommend per customer with reasons. Scheduled every morning; re-runnable (IF NOT EXISTS / ON CONFLICT DO NOTHING).
+-- recommend per customer with reasons. Scheduled every morning; re-runnable (see 01_quickstart.sql).
 
 CREATE SCHEMA IF NOT EXISTS llf_results;
 COMMENT ON SCHEMA llf_results IS 'Business results written by the example streams (not control data).';
@@ -28,14 +28,15 @@ COMMENT ON COLUMN llf_results.recommendations.written_ts IS 'When the row was la
 INSERT INTO cntl_af.cntl_cfg_strem (strem_nm, strem_desc)
 VALUES ('merchandise_recommendation',
         'Per customer, retrieve catalogue products similar to their purchases and let the LLM rank them with reasons.')
-ON CONFLICT (strem_nm) DO NOTHING;
+ON CONFLICT (strem_nm) DO UPDATE SET strem_desc = EXCLUDED.strem_desc, updated_ts = now();
 
 INSERT INTO cntl_af.cntl_cfg_prcs_grp (strem_id, prcs_grp_nm, priority, max_parallel)
 SELECT strem_id, grp.nm, grp.priority, grp.max_parallel
 FROM cntl_af.cntl_cfg_strem,
      (VALUES ('ingest', 1, 1), ('index', 2, 1), ('recommend', 3, 1)) AS grp (nm, priority, max_parallel)
 WHERE strem_nm = 'merchandise_recommendation'
-ON CONFLICT (strem_id, prcs_grp_nm) DO NOTHING;
+ON CONFLICT (strem_id, prcs_grp_nm) DO UPDATE
+    SET priority = EXCLUDED.priority, max_parallel = EXCLUDED.max_parallel, updated_ts = now();
 
 INSERT INTO cntl_af.cntl_cfg_prcs (prcs_grp_id, prcs_nm, prcs_desc, priority, params, timeout_min)
 SELECT g.prcs_grp_id, p.nm, p.descr, p.priority, p.params::jsonb, p.timeout_min
@@ -48,7 +49,9 @@ JOIN (VALUES
          '{"collection": "products", "candidates_per_customer": 5, "recommendations_per_customer": 3}', 60)
      ) AS p (grp, nm, descr, priority, params, timeout_min) ON p.grp = g.prcs_grp_nm
 WHERE s.strem_nm = 'merchandise_recommendation'
-ON CONFLICT (prcs_nm) DO NOTHING;
+ON CONFLICT (prcs_nm) DO UPDATE
+    SET prcs_desc = EXCLUDED.prcs_desc, priority = EXCLUDED.priority,
+        params = EXCLUDED.params, timeout_min = EXCLUDED.timeout_min, updated_ts = now();
 
 INSERT INTO cntl_af.cntl_cfg_sys_file (prcs_id, file_path)
 SELECT prcs_id, f.path
@@ -58,7 +61,7 @@ JOIN (VALUES
         ('mr_embed_products', 'examples/merchandise_recommendation/embed_products.ipynb'),
         ('mr_recommend',      'examples/merchandise_recommendation/recommend.ipynb')
      ) AS f (nm, path) ON f.nm = prcs_nm
-ON CONFLICT (prcs_id) DO NOTHING;
+ON CONFLICT (prcs_id) DO UPDATE SET file_path = EXCLUDED.file_path, updated_ts = now();
 
 -- Embedding needs the ingested catalogue; recommending needs the index and the purchases.
 INSERT INTO cntl_af.cntl_cfg_prcs_depn (prcs_id, depn_prcs_id)
@@ -70,8 +73,9 @@ JOIN cntl_af.cntl_cfg_prcs p ON p.prcs_nm = dep.nm
 JOIN cntl_af.cntl_cfg_prcs d ON d.prcs_nm = dep.depn_nm
 ON CONFLICT (prcs_id, depn_prcs_id) DO NOTHING;
 
--- Every day at 05:30, Paris time.
+-- Every day at 05:30, Paris time (the stream's one active schedule: cntl_cfg_schedule_one_active_idx).
 INSERT INTO cntl_af.cntl_cfg_schedule (strem_id, cron_expr, timezone)
 SELECT strem_id, '30 5 * * *', 'Europe/Paris' FROM cntl_af.cntl_cfg_strem
 WHERE strem_nm = 'merchandise_recommendation'
-  AND NOT EXISTS (SELECT 1 FROM cntl_af.cntl_cfg_schedule sc WHERE sc.strem_id = cntl_cfg_strem.strem_id);
+ON CONFLICT (strem_id) WHERE actv_flg DO UPDATE
+    SET cron_expr = EXCLUDED.cron_expr, timezone = EXCLUDED.timezone, updated_ts = now();

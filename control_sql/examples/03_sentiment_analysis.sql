@@ -1,10 +1,10 @@
 -- Sentiment analysis: documents -> sentences -> one LLM classification per sentence -> accuracy check
--- against a labelled sample. Manual runs only (no schedule); re-runnable (ON CONFLICT DO NOTHING).
+-- against a labelled sample. Manual runs only (no schedule); re-runnable (see 01_quickstart.sql).
 
 INSERT INTO cntl_af.cntl_cfg_strem (strem_nm, strem_desc)
 VALUES ('sentiment_analysis',
         'Classify the sentiment of every sentence of the day''s documents and check accuracy on a labelled sample.')
-ON CONFLICT (strem_nm) DO NOTHING;
+ON CONFLICT (strem_nm) DO UPDATE SET strem_desc = EXCLUDED.strem_desc, updated_ts = now();
 
 INSERT INTO cntl_af.cntl_cfg_prcs_grp (strem_id, prcs_grp_nm, priority, max_parallel)
 SELECT strem_id, grp.nm, grp.priority, grp.max_parallel
@@ -12,7 +12,8 @@ FROM cntl_af.cntl_cfg_strem,
      (VALUES ('ingest', 1, 1), ('prepare', 2, 1), ('classify', 3, 1), ('evaluate', 4, 1))
          AS grp (nm, priority, max_parallel)
 WHERE strem_nm = 'sentiment_analysis'
-ON CONFLICT (strem_id, prcs_grp_nm) DO NOTHING;
+ON CONFLICT (strem_id, prcs_grp_nm) DO UPDATE
+    SET priority = EXCLUDED.priority, max_parallel = EXCLUDED.max_parallel, updated_ts = now();
 
 INSERT INTO cntl_af.cntl_cfg_prcs (prcs_grp_id, prcs_nm, prcs_desc, priority, params, timeout_min)
 SELECT g.prcs_grp_id, p.nm, p.descr, p.priority, p.params::jsonb, p.timeout_min
@@ -25,7 +26,9 @@ JOIN (VALUES
         ('evaluate', 'sa_evaluate',        'Accuracy on the labelled sample', 1, '{"min_accuracy": 0.8}', 10)
      ) AS p (grp, nm, descr, priority, params, timeout_min) ON p.grp = g.prcs_grp_nm
 WHERE s.strem_nm = 'sentiment_analysis'
-ON CONFLICT (prcs_nm) DO NOTHING;
+ON CONFLICT (prcs_nm) DO UPDATE
+    SET prcs_desc = EXCLUDED.prcs_desc, priority = EXCLUDED.priority,
+        params = EXCLUDED.params, timeout_min = EXCLUDED.timeout_min, updated_ts = now();
 
 INSERT INTO cntl_af.cntl_cfg_sys_file (prcs_id, file_path)
 SELECT prcs_id, f.path
@@ -36,7 +39,7 @@ JOIN (VALUES
         ('sa_classify',        'examples/sentiment_analysis/classify.ipynb'),
         ('sa_evaluate',        'examples/sentiment_analysis/evaluate.ipynb')
      ) AS f (nm, path) ON f.nm = prcs_nm
-ON CONFLICT (prcs_id) DO NOTHING;
+ON CONFLICT (prcs_id) DO UPDATE SET file_path = EXCLUDED.file_path, updated_ts = now();
 
 INSERT INTO cntl_af.cntl_cfg_prcs_depn (prcs_id, depn_prcs_id)
 SELECT p.prcs_id, d.prcs_id

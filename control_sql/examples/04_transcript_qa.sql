@@ -1,16 +1,17 @@
 -- Transcript Q&A (RAG): transcripts -> sentence chunks in the vector store -> answers citing the chunks used.
--- Manual runs only; re-runnable (ON CONFLICT DO NOTHING).
+-- Manual runs only; re-runnable (see 01_quickstart.sql).
 
 INSERT INTO cntl_af.cntl_cfg_strem (strem_nm, strem_desc)
 VALUES ('transcript_qa', 'Answer a question set from video transcripts, citing the transcript chunks used.')
-ON CONFLICT (strem_nm) DO NOTHING;
+ON CONFLICT (strem_nm) DO UPDATE SET strem_desc = EXCLUDED.strem_desc, updated_ts = now();
 
 INSERT INTO cntl_af.cntl_cfg_prcs_grp (strem_id, prcs_grp_nm, priority, max_parallel)
 SELECT strem_id, grp.nm, grp.priority, grp.max_parallel
 FROM cntl_af.cntl_cfg_strem,
      (VALUES ('ingest', 1, 1), ('index', 2, 1), ('answer', 3, 1)) AS grp (nm, priority, max_parallel)
 WHERE strem_nm = 'transcript_qa'
-ON CONFLICT (strem_id, prcs_grp_nm) DO NOTHING;
+ON CONFLICT (strem_id, prcs_grp_nm) DO UPDATE
+    SET priority = EXCLUDED.priority, max_parallel = EXCLUDED.max_parallel, updated_ts = now();
 
 INSERT INTO cntl_af.cntl_cfg_prcs (prcs_grp_id, prcs_nm, prcs_desc, priority, params, timeout_min)
 SELECT g.prcs_grp_id, p.nm, p.descr, p.priority, p.params::jsonb, p.timeout_min
@@ -25,7 +26,9 @@ JOIN (VALUES
          '{"collection": "transcript_chunks", "questions_file": "data/questions.json", "top_k": 3}', 60)
      ) AS p (grp, nm, descr, priority, params, timeout_min) ON p.grp = g.prcs_grp_nm
 WHERE s.strem_nm = 'transcript_qa'
-ON CONFLICT (prcs_nm) DO NOTHING;
+ON CONFLICT (prcs_nm) DO UPDATE
+    SET prcs_desc = EXCLUDED.prcs_desc, priority = EXCLUDED.priority,
+        params = EXCLUDED.params, timeout_min = EXCLUDED.timeout_min, updated_ts = now();
 
 INSERT INTO cntl_af.cntl_cfg_sys_file (prcs_id, file_path)
 SELECT prcs_id, f.path
@@ -35,7 +38,7 @@ JOIN (VALUES
         ('tq_index_chunks',       'examples/transcript_qa/index_chunks.ipynb'),
         ('tq_answer_questions',   'examples/transcript_qa/answer_questions.ipynb')
      ) AS f (nm, path) ON f.nm = prcs_nm
-ON CONFLICT (prcs_id) DO NOTHING;
+ON CONFLICT (prcs_id) DO UPDATE SET file_path = EXCLUDED.file_path, updated_ts = now();
 
 INSERT INTO cntl_af.cntl_cfg_prcs_depn (prcs_id, depn_prcs_id)
 SELECT p.prcs_id, d.prcs_id

@@ -1,5 +1,5 @@
 -- LLM question: one notebook registered twice, answers (or errors) kept in a results table by LLM hooks.
--- Manual runs only; re-runnable (IF NOT EXISTS / ON CONFLICT DO NOTHING).
+-- Manual runs only; re-runnable (see 01_quickstart.sql).
 
 CREATE SCHEMA IF NOT EXISTS llf_results;
 COMMENT ON SCHEMA llf_results IS 'Business results written by the example streams (not control data).';
@@ -43,11 +43,12 @@ COMMENT ON COLUMN llf_results.llm_answers.done_ts IS 'When it was answered or fa
 
 INSERT INTO cntl_af.cntl_cfg_strem (strem_nm, strem_desc)
 VALUES ('llm_question', 'Ask the LLM questions; answers or errors land in llf_results.llm_answers through LLM hooks.')
-ON CONFLICT (strem_nm) DO NOTHING;
+ON CONFLICT (strem_nm) DO UPDATE SET strem_desc = EXCLUDED.strem_desc, updated_ts = now();
 
 INSERT INTO cntl_af.cntl_cfg_prcs_grp (strem_id, prcs_grp_nm, priority, max_parallel)
 SELECT strem_id, 'ask', 1, 2 FROM cntl_af.cntl_cfg_strem WHERE strem_nm = 'llm_question'
-ON CONFLICT (strem_id, prcs_grp_nm) DO NOTHING;
+ON CONFLICT (strem_id, prcs_grp_nm) DO UPDATE
+    SET priority = EXCLUDED.priority, max_parallel = EXCLUDED.max_parallel, updated_ts = now();
 
 INSERT INTO cntl_af.cntl_cfg_prcs (prcs_grp_id, prcs_nm, prcs_desc, priority, params, timeout_min)
 SELECT g.prcs_grp_id, p.nm, p.descr, p.priority, p.params::jsonb, 10
@@ -58,9 +59,11 @@ JOIN (VALUES
         ('lq_ask_rag',     'What RAG means',    2, '{"question": "In one sentence, what is retrieval-augmented generation?"}')
      ) AS p (nm, descr, priority, params) ON g.prcs_grp_nm = 'ask'
 WHERE s.strem_nm = 'llm_question'
-ON CONFLICT (prcs_nm) DO NOTHING;
+ON CONFLICT (prcs_nm) DO UPDATE
+    SET prcs_desc = EXCLUDED.prcs_desc, priority = EXCLUDED.priority,
+        params = EXCLUDED.params, timeout_min = EXCLUDED.timeout_min, updated_ts = now();
 
 INSERT INTO cntl_af.cntl_cfg_sys_file (prcs_id, file_path)
 SELECT prcs_id, 'examples/llm_question/ask.ipynb' FROM cntl_af.cntl_cfg_prcs
 WHERE prcs_nm IN ('lq_ask_airflow', 'lq_ask_rag')
-ON CONFLICT (prcs_id) DO NOTHING;
+ON CONFLICT (prcs_id) DO UPDATE SET file_path = EXCLUDED.file_path, updated_ts = now();

@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from llf.cli import checks, db, local
+from llf.cli import checks, db, local, registrations
 from llf.cli.common import print_error
 from llf.exceptions import LlfError
 
-COMMAND_GROUPS = (db, checks, local)
+COMMAND_GROUPS = (db, checks, local, registrations)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -30,6 +30,9 @@ TOO_DEEP_PARAMS = f"params nested deeper than {PARAMS_MAX_DEPTH} levels (not rea
 OWNER_MAX_LENGTH = 2000
 AIRFLOW_ID_MAX_LENGTH = 250
 CRON_DESCRIPTION_MAX_LENGTH = 1000
+# What the database allows as a stream, group or process name (the CHECKs of control_sql/0002-0004): each
+# becomes part of a DAG, task group or task id.
+NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,200}$"
 # The task every stream DAG ends with; a group id equal to it would collide with it.
 FINISH_STREAM_TASK_ID = "finish_stream"
 RESERVED_GROUP_IDS = frozenset({FINISH_STREAM_TASK_ID})

@@ -1,0 +1,330 @@
+"""`llf sync` and `llf export`: registrations as YAML files, diffed and applied in one transaction."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from llf.cli import main
+from llf.settings import PROJECT_ROOT
+
+EXAMPLES = sorted((PROJECT_ROOT / "control_sql" / "examples").glob("*.sql"))
+
+DAILY_SALES = """\
+stream: daily_sales
+description: Daily sales report
+schedule:
+  cron: "0 6 * * 1-5"
+  timezone: Europe/Paris
+groups:
+  - name: extract
+    max_parallel: 2
+    processes:
+      - name: sales_extract
+        notebook: examples/quickstart/extract.ipynb
+        params: {n_orders: 8}
+      - name: sales_returns
+        notebook: examples/quickstart/extract.ipynb
+        params: {n_orders: 3}
+  - name: publish
+    priority: 2
+    processes:
+      - name: sales_publish
+        notebook: examples/quickstart/publish.ipynb
+        depends_on: [sales_extract, sales_returns]
+"""
+
+
+@pytest.fixture
+def stream_file(tmp_path: Path, control_db_url: str) -> Path:
+    path = tmp_path / "daily_sales.yaml"
+    path.write_text(DAILY_SALES, encoding="utf-8")
+    return path
+
+
+def _sync(capsys, *args: str | Path) -> tuple[int, str, str]:
+    code = main(["sync", *map(str, args)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _registrations(sql) -> list[tuple]:
+    """Every registration row that sync may write, to compare before and after."""
+    return sql(
+        "SELECT s.strem_nm, s.strem_desc, s.actv_flg, g.prcs_grp_nm, g.actv_flg, p.prcs_nm, p.params::text, "
+        "p.actv_flg, f.file_path FROM cntl_af.cntl_cfg_strem s "
+        "LEFT JOIN cntl_af.cntl_cfg_prcs_grp g USING (strem_id) LEFT JOIN cntl_af.cntl_cfg_prcs p USING (prcs_grp_id) "
+        "LEFT JOIN cntl_af.cntl_cfg_sys_file f USING (prcs_id) ORDER BY 1, 4, 6"
+    ) + sql("SELECT prcs_id, depn_prcs_id, actv_flg FROM cntl_af.cntl_cfg_prcs_depn ORDER BY 1, 2") + sql(
+        "SELECT strem_id, cron_expr, timezone, actv_flg FROM cntl_af.cntl_cfg_schedule ORDER BY schedule_id")
+
+
+def _params(sql, prcs_nm: str) -> dict:
+    ((params,),) = sql("SELECT params FROM cntl_af.cntl_cfg_prcs WHERE prcs_nm = %s", (prcs_nm,))
+    return params
+
+
+def test_given_a_new_stream_file_when_dry_run_then_added_rows_are_printed_and_nothing_changes(
+        stream_file, sql, capsys):
+    code, out, _ = _sync(capsys, stream_file, "--dry-run")
+
+    assert code == 0
+    assert "added       strem_nm=daily_sales" in out
+    assert "added       prcs_nm=sales_publish, depn_prcs_nm=sales_extract" in out
+    assert "Dry run: 12 change(s) found, nothing applied." in out
+    assert _registrations(sql) == []
+
+
+def test_given_a_new_stream_file_when_synced_then_it_is_registered_and_a_second_sync_changes_nothing(
+        stream_file, sql, capsys):
+    code, out, _ = _sync(capsys, stream_file)
+
+    assert code == 0
+    assert "Applied 12 change(s) to daily_sales in one transaction." in out
+    assert _params(sql, "sales_extract") == {"n_orders": 8}
+    assert sql("SELECT cron_expr, timezone FROM cntl_af.cntl_cfg_schedule WHERE actv_flg") == [
+        ("0 6 * * 1-5", "Europe/Paris")]
+    assert sql("SELECT p.prcs_nm, d.prcs_nm FROM cntl_af.cntl_cfg_prcs_depn x JOIN cntl_af.cntl_cfg_prcs p "
+               "USING (prcs_id) JOIN cntl_af.cntl_cfg_prcs d ON d.prcs_id = x.depn_prcs_id ORDER BY 2") == [
+        ("sales_publish", "sales_extract"), ("sales_publish", "sales_returns")]
+    assert _sync(capsys, stream_file)[1].startswith("Nothing to change")
+
+
+def test_given_a_changed_param_when_synced_then_the_diff_shows_old_and_new_and_it_is_applied(
+        stream_file, sql, capsys):
+    _sync(capsys, stream_file)
+    stream_file.write_text(DAILY_SALES.replace("{n_orders: 8}", "{n_orders: 9}"), encoding="utf-8")
+
+    code, out, _ = _sync(capsys, stream_file)
+
+    assert code == 0
+    assert 'changed     prcs_nm=sales_extract: params {"n_orders": 8} → {"n_orders": 9}' in out
+    assert "1 change(s)" in out
+    assert _params(sql, "sales_extract") == {"n_orders": 9}
+
+
+def test_given_a_process_removed_from_the_file_when_synced_then_it_is_deactivated_not_deleted(
+        stream_file, sql, capsys):
+    _sync(capsys, stream_file)
+    stream_file.write_text(DAILY_SALES.replace(", sales_returns]", "]").replace(
+        "      - name: sales_returns\n        notebook: examples/quickstart/extract.ipynb\n"
+        "        params: {n_orders: 3}\n", ""), encoding="utf-8")
+
+    code, out, _ = _sync(capsys, stream_file)
+
+    assert code == 0
+    assert "deactivated prcs_nm=sales_returns" in out
+    assert "deactivated prcs_nm=sales_publish, depn_prcs_nm=sales_returns" in out
+    assert "never deleted" in out
+    assert sql("SELECT actv_flg FROM cntl_af.cntl_cfg_prcs WHERE prcs_nm = 'sales_returns'") == [(False,)]
+
+
+def test_given_the_schedule_removed_when_synced_then_the_schedule_is_deactivated(stream_file, sql, capsys):
+    _sync(capsys, stream_file)
+    stream_file.write_text(DAILY_SALES.replace('schedule:\n  cron: "0 6 * * 1-5"\n  timezone: Europe/Paris\n', ""),
+                           encoding="utf-8")
+
+    code, out, _ = _sync(capsys, stream_file)
+
+    assert code == 0
+    assert "deactivated strem_nm=daily_sales" in out
+    assert sql("SELECT actv_flg FROM cntl_af.cntl_cfg_schedule") == [(False,)]
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda path: path.stem)
+def test_given_a_shipped_example_when_exported_and_synced_back_then_nothing_changes(
+        example, control_db_url, tmp_path, capsys):
+    assert main(["db", "apply", *map(str, EXAMPLES)]) == 0
+    out = tmp_path / "streams"
+
+    assert main(["export", "--out", str(out)]) == 0
+    capsys.readouterr()
+    (stream,) = [path for path in out.glob("*.yaml") if path.stem in example.stem]
+
+    code, text, _ = _sync(capsys, stream)
+
+    assert code == 0
+    assert text.startswith("Nothing to change"), text
+
+
+def test_given_a_registered_stream_when_exported_twice_then_the_files_are_identical(stream_file, capsys):
+    _sync(capsys, stream_file)
+
+    assert main(["export", "--stream", "daily_sales"]) == 0
+    first = capsys.readouterr().out
+    assert main(["export", "--stream", "daily_sales"]) == 0
+
+    assert capsys.readouterr().out == first
+    assert first.splitlines()[1] == "stream: daily_sales"
+    assert "depends_on:\n    - sales_extract\n    - sales_returns" in first.replace("      ", "")
+
+
+def test_given_no_stream_and_no_folder_when_exported_then_usage_error(control_db_url, capsys):
+    assert main(["export"]) == 2
+    assert "--stream" in capsys.readouterr().err
+
+
+def test_given_an_unknown_stream_when_exported_then_usage_error_naming_it(control_db_url, capsys):
+    assert main(["export", "--stream", "nope"]) == 2
+    assert "stream nope is not registered" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("broken", "expected"), [
+    (DAILY_SALES.replace("max_parallel: 2", "max_parallel: 2\n    colour: red"),
+     "daily_sales.yaml:9: groups[extract].colour: unknown key"),
+    (DAILY_SALES.replace("max_parallel: 2", 'max_parallel: "2"'),
+     "daily_sales.yaml:8: groups[extract].max_parallel: Input should be a valid integer"),
+    (DAILY_SALES.replace("max_parallel: 2", "max_parallel: 65"),
+     "daily_sales.yaml:8: groups[extract].max_parallel: Input should be less than or equal to 64"),
+    (DAILY_SALES.replace("{n_orders: 8}", "{n_orders: 8"),
+     "daily_sales.yaml:13: not valid YAML"),
+    (DAILY_SALES.replace("depends_on: [sales_extract, sales_returns]", "depends_on: [sales_extract, nowhere]"),
+     "daily_sales.yaml:21: groups[publish].processes[sales_publish].depends_on: process sales_publish depends "
+     "on nowhere, which no file declares"),
+], ids=["unknown key", "wrong type", "out of bounds", "invalid yaml", "unknown dependency"])
+def test_given_a_broken_file_when_synced_then_exit_two_with_one_line_naming_file_and_field_and_nothing_applied(
+        broken, expected, stream_file, sql, capsys):
+    stream_file.write_text(broken, encoding="utf-8")
+
+    code, out, err = _sync(capsys, stream_file)
+
+    assert code == 2
+    assert expected in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert _registrations(sql) == []
+
+
+def test_given_a_missing_file_when_synced_then_exit_two_naming_it(control_db_url, tmp_path, capsys):
+    code, _, err = _sync(capsys, tmp_path / "nope.yaml")
+
+    assert code == 2
+    assert "nope.yaml: no such file" in err
+
+
+def test_given_a_process_of_another_stream_when_synced_then_exit_two_and_nothing_applied(
+        stream_file, registry, sql, capsys):
+    registry.process(registry.group(registry.stream("other"), "g"), "sales_returns")
+    before = _registrations(sql)
+
+    code, _, err = _sync(capsys, stream_file)
+
+    assert code == 2
+    assert ("daily_sales.yaml:13: groups[extract].processes[sales_returns].name: process sales_returns belongs "
+            "to stream other") in err
+    assert _registrations(sql) == before
+
+
+def test_given_a_dependency_on_a_process_of_another_stream_when_synced_then_it_is_registered(
+        stream_file, registry, sql, capsys):
+    registry.process(registry.group(registry.stream("other"), "g"), "upstream")
+    stream_file.write_text(DAILY_SALES.replace("params: {n_orders: 3}", "params: {n_orders: 3}\n"
+                                               "        depends_on: [upstream]"), encoding="utf-8")
+
+    code, out, _ = _sync(capsys, stream_file)
+
+    assert code == 0, out
+    assert "added       prcs_nm=sales_returns, depn_prcs_nm=upstream" in out
+
+
+def test_given_a_failure_midway_when_synced_then_nothing_is_applied(stream_file, registry, sql, capsys):
+    """The stream row is written first; the group the database refuses (an inactive group of the stream
+    already becomes the same Airflow task group) comes later, and takes the stream change back with it."""
+    _sync(capsys, stream_file)
+    (strem_id,) = sql("SELECT strem_id FROM cntl_af.cntl_cfg_strem")[0]
+    registry.group(strem_id, "late.stage", active=False)
+    stream_file.write_text(DAILY_SALES.replace("Daily sales report", "Changed") + (
+        "  - name: late_stage\n    processes:\n      - name: sales_late\n        notebook: late.ipynb\n"),
+        encoding="utf-8")
+    before = _registrations(sql)
+
+    code, _, err = _sync(capsys, stream_file)
+
+    assert code == 2
+    assert "nothing was applied" in err and "late_stage" in err
+    assert _registrations(sql) == before
+
+
+def test_given_two_files_for_one_stream_when_synced_then_exit_two(stream_file, tmp_path, sql, capsys):
+    copy = tmp_path / "copy.yaml"
+    copy.write_text(DAILY_SALES, encoding="utf-8")
+
+    code, _, err = _sync(capsys, stream_file, copy)
+
+    assert code == 2
+    assert "declared in" in err
+    assert _registrations(sql) == []
+
+
+def test_given_an_example_when_a_changed_copy_is_applied_then_the_stored_param_changes(
+        control_db_url, sql, tmp_path):
+    quickstart = PROJECT_ROOT / "control_sql" / "examples" / "01_quickstart.sql"
+    assert main(["db", "apply", str(quickstart), str(quickstart)]) == 0  # applying twice is fine
+    copy = tmp_path / "quickstart.sql"
+    copy.write_text(quickstart.read_text().replace('{"n_orders": 8}', '{"n_orders": 12}'), encoding="utf-8")
+
+    assert main(["db", "apply", str(copy)]) == 0
+
+    assert _params(sql, "qs_extract_orders") == {"n_orders": 12}
+
+
+def test_given_every_example_applied_twice_when_the_schedule_changes_then_one_active_schedule_has_it(
+        control_db_url, sql, tmp_path):
+    assert main(["db", "apply", *map(str, EXAMPLES), *map(str, EXAMPLES)]) == 0
+    merchandise = PROJECT_ROOT / "control_sql" / "examples" / "02_merchandise_recommendation.sql"
+    copy = tmp_path / "merchandise.sql"
+    copy.write_text(merchandise.read_text().replace("'30 5 * * *'", "'0 7 * * *'"), encoding="utf-8")
+
+    assert main(["db", "apply", str(copy)]) == 0
+
+    assert sql("SELECT cron_expr FROM cntl_af.cntl_cfg_schedule WHERE actv_flg") == [("0 7 * * *",)]
+
+
+def test_given_the_examples_loaded_when_the_readme_registration_sql_runs_then_it_registers_its_stream(
+        control_db_url, sql, tmp_path):
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    (block,) = re.findall(r"<!-- registration-example[^>]*-->\n```sql\n(.*?)```", readme, re.DOTALL)
+    script = tmp_path / "readme.sql"
+    script.write_text(block, encoding="utf-8")
+    assert main(["db", "apply", *map(str, EXAMPLES)]) == 0
+
+    assert main(["db", "apply", str(script)]) == 0
+
+    assert sql("SELECT s.strem_nm, g.prcs_grp_nm FROM cntl_af.cntl_cfg_prcs p JOIN cntl_af.cntl_cfg_prcs_grp g "
+               "USING (prcs_grp_id) JOIN cntl_af.cntl_cfg_strem s USING (strem_id) "
+               "WHERE p.prcs_nm = 'sales_extract'") == [("daily_sales", "extract")]
+    assert json.dumps(_params(sql, "sales_extract")) == '{"n_orders": 8}'
+
+
+def test_given_long_values_when_exported_on_stdout_and_synced_back_then_nothing_changes(
+        stream_file, tmp_path, capsys):
+    """Nothing on the way to stdout may wrap or mark up a long line: the printed file is the file."""
+    long = "A description of many words, [bold] brackets included, " * 6
+    stream_file.write_text(DAILY_SALES.replace("Daily sales report", long.strip()), encoding="utf-8")
+    _sync(capsys, stream_file)
+    assert main(["export", "--stream", "daily_sales"]) == 0
+    exported = tmp_path / "exported.yaml"
+    exported.write_text(capsys.readouterr().out, encoding="utf-8")
+
+    code, out, _ = _sync(capsys, exported)
+
+    assert code == 0
+    assert out.startswith("Nothing to change"), out
+
+
+def test_given_the_readme_sample_file_when_synced_beside_the_examples_then_it_registers_cleanly(
+        control_db_url, sql, tmp_path, capsys):
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Registrations as code", 1)[1]
+    (block,) = re.findall(r"```yaml\n(.*?)```", section.split("\n## ", 1)[0], re.DOTALL)
+    sample = tmp_path / "daily_sales.yaml"
+    sample.write_text(block, encoding="utf-8")
+    assert main(["db", "apply", *map(str, EXAMPLES)]) == 0
+
+    code, out, err = _sync(capsys, sample)
+
+    assert code == 0, err
+    assert _params(sql, "sales_extract") == {"n_orders": 8}
+    assert _sync(capsys, sample)[1].startswith("Nothing to change")
