@@ -44,8 +44,15 @@ class Airflow:
     url: str
     named: bool
 
+    @property
+    def shown(self) -> str:
+        """The URL as printed: without the password someone may have put in LLF_AIRFLOW_URL."""
+        from llf.db import redact
+
+        return redact(self.url)
+
     def run_url(self, dag_id: str, run_id: str) -> str:
-        return f"{self.url}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
+        return f"{self.shown}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
 
 
 @contextmanager
@@ -121,7 +128,7 @@ def runnable_dag(airflow: Airflow, stream: str) -> str:
     with airflow_errors(airflow.url, airflow.named):
         dag = airflow.api.dag(dag_id)
     if dag is None:
-        raise LlfError(f"Airflow at {airflow.url} has no DAG {dag_id}: new registrations reach it within "
+        raise LlfError(f"Airflow at {airflow.shown} has no DAG {dag_id}: new registrations reach it within "
                        "LLF_SNAPSHOT_REFRESH_SECONDS plus a parse; else see `llf validate` and Airflow's import "
                        f"errors (or {AIRFLOW_URL_ENV} points at another Airflow).")
     tags = {tag.get("name") for tag in dag.get("tags") or []}
@@ -129,7 +136,7 @@ def runnable_dag(airflow: Airflow, stream: str) -> str:
         raise LlfError(f"DAG {dag_id} is a placeholder: the stream's registrations are invalid; "
                        "`llf validate` names the rows to fix.")
     if dag.get("is_paused"):
-        raise LlfError(f"DAG {dag_id} is paused in Airflow: unpause it ({airflow.url}/dags/{dag_id}) and run again.")
+        raise LlfError(f"DAG {dag_id} is paused in Airflow: unpause it ({airflow.shown}/dags/{dag_id}) and run again.")
     return dag_id
 
 
@@ -219,7 +226,12 @@ def run_and_wait(airflow: Airflow, db_url: str, dag_id: str, args: argparse.Name
     run_id = trigger(airflow, dag_id, day, args.full_rerun)
     console.print(f"{stream} {day}: run {run_id} triggered (full_rerun={str(args.full_rerun).lower()}), "
                   f"watch it at {airflow.run_url(dag_id, run_id)}", markup=False, soft_wrap=True)
-    state = follow(airflow, db_url, stream, run_id, args.timeout_min)
+    try:
+        state = follow(airflow, db_url, stream, run_id, args.timeout_min)
+    except KeyboardInterrupt:  # Ctrl-C stops the watching, not the run: say so instead of a traceback
+        console.print(f"\n{stream} {day}: stopped following run {run_id}; it goes on in Airflow "
+                      f"(`llf status --stream {stream} --date {day}`).", markup=False, soft_wrap=True)
+        raise SystemExit(130) from None
     if state is None:
         console.print(f"{stream} {day}: still running after {args.timeout_min:g} min (raise --timeout-min); "
                       "the run goes on in Airflow.", markup=False)

@@ -9,9 +9,11 @@ from collections.abc import Callable
 import pytest
 
 from llf.cli import main
-from llf.local.airflow import AirflowStack
+from llf.local.airflow import AirflowClient, AirflowStack
+from llf.local.postgres import EmbeddedPostgres
 from tests.e2e.scenarios.notebooks import FAIL, SUCCEED
 from tests.e2e.scenarios.streams import Scenario, Step
+from tests.support.registry import Registry, sql_runner
 
 NewScenario = Callable[[str], Scenario]
 DAY = dt.date(2026, 4, 1)
@@ -95,3 +97,38 @@ def test_given_a_failing_date_when_backfilled_then_it_stops_there_and_once_fixed
     assert again_out.count("already SUCCESS for every process, skipped") == 2 and "0 date(s) run" in again_out
     assert scenario.executions() == executions_after_resume == {"a": 3}
     assert dates_logged(scenario) == [str(DAY), str(DAY + dt.timedelta(days=1))]
+
+
+def test_given_a_stream_airflow_never_parsed_when_llf_run_then_exit_2_naming_the_dag(
+    postgres: EmbeddedPostgres, cli_env: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # registered in a control DB of its own, which the session's Airflow does not read: never parsed there
+    elsewhere = postgres.fresh_database()
+    with sql_runner(elsewhere) as sql:
+        registry = Registry(sql)
+        registry.process(registry.group(registry.stream("unparsed"), "g"), "p")
+    monkeypatch.setenv("LLF_CONTROL_DB_URL", elsewhere)
+
+    code = main(["run", "--stream", "unparsed", "--date", str(DAY), "--wait"])
+
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "has no DAG stream__unparsed" in captured.err and "Traceback" not in captured.err
+    assert len(captured.err.strip().splitlines()) == 1
+
+
+def test_given_a_paused_stream_dag_when_llf_run_then_exit_2_saying_to_unpause_it(
+    new_scenario: NewScenario, airflow_api: AirflowClient, cli_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = new_scenario("cli_paused")
+    scenario.register({"g1": [Step("a")]})
+    airflow_api.http.patch(f"/dags/{scenario.dag_id}", json={"is_paused": True}).raise_for_status()
+    try:
+        code = main(["run", "--stream", scenario.name, "--date", str(DAY)])
+    finally:
+        airflow_api.unpause(scenario.dag_id)
+
+    captured = capsys.readouterr()
+    assert code == 2
+    assert f"DAG {scenario.dag_id} is paused in Airflow: unpause it" in captured.err
+    assert scenario.executions() == {}
