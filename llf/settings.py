@@ -129,3 +129,29 @@ def state_dir() -> Path:
     if airflow_home := os.environ.get("AIRFLOW_HOME"):
         return Path(airflow_home) / "llf"
     return Path.home() / ".llf"
+
+
+AIRFLOW_URL_ENV = "LLF_AIRFLOW_URL"
+AIRFLOW_USER_ENV = "LLF_AIRFLOW_USER"
+AIRFLOW_PASSWORD_ENV = "LLF_AIRFLOW_PASSWORD"
+
+
+def airflow_url() -> str | None:
+    """The Airflow api-server `llf run` and `llf backfill` trigger through (LLF_AIRFLOW_URL), or None: then
+    the CLI uses local mode's (http://127.0.0.1:LLF_LOCAL_PORT), which it knows without being told."""
+    return os.environ.get(AIRFLOW_URL_ENV, "").strip().rstrip("/") or None
+
+
+def airflow_credentials() -> tuple[str, str] | None:
+    """(user, password) for Airflow's API (LLF_AIRFLOW_USER, LLF_AIRFLOW_PASSWORD), or None when neither is set:
+    local mode needs no login. The password comes from the environment only, never from a flag (shell history,
+    `ps`) or the control tables; one set without the other is a configuration error naming the missing one."""
+    user = os.environ.get(AIRFLOW_USER_ENV, "")
+    password = os.environ.get(AIRFLOW_PASSWORD_ENV, "")
+    if not user and not password:
+        return None
+    if not user or not password:
+        missing = AIRFLOW_USER_ENV if not user else AIRFLOW_PASSWORD_ENV
+        raise ConfigurationError(f"{missing} is not set: set both {AIRFLOW_USER_ENV} and {AIRFLOW_PASSWORD_ENV} "
+                                 "(an Airflow user allowed to trigger DAG runs), or neither for local mode.")
+    return user, password

@@ -8,20 +8,30 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 
-from llf.cli import checks, db, local, registrations
+from llf.cli import checks, db, local, registrations, runs
 from llf.cli.common import print_error
 from llf.exceptions import LlfError
 
-COMMAND_GROUPS = (db, checks, local, registrations)
+COMMAND_GROUPS = (db, checks, local, registrations, runs)
 
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="llf", description="LLM Local Framework control plane.")
+    top.add_argument("--version", action="version", version=f"llf {_version()}")
     commands = top.add_subparsers(dest="command", required=True)
     for group in COMMAND_GROUPS:
         group.register(commands)
     return top
+
+
+def _version() -> str:
+    """The installed package's version (pyproject.toml), so a bug report can say which llf it is about."""
+    try:
+        return version("llf")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -137,3 +137,29 @@ def registered_names(url: str) -> list[tuple[str, str | None]]:
             "LEFT JOIN cntl_af.cntl_cfg_prcs p ON p.prcs_grp_id = g.prcs_grp_id"
         )
         return [(strem_nm, prcs_nm) for strem_nm, prcs_nm in cursor.fetchall()]
+
+
+def process_attempts(url: str, prcs_nm: str, last: int) -> list[LogRow]:
+    """The newest `last` attempts of one process, newest first (`llf log`): log_page's keyset pages, followed
+    until `last` rows, so a long history costs a few bounded queries instead of one unbounded one."""
+    rows: list[LogRow] = []
+    before: int | None = None
+    while len(rows) < last:
+        page = log_page(url, process=prcs_nm, before=before, limit=min(last - len(rows), MAX_PAGE))
+        rows.extend(page.rows)
+        if page.next_before is None:
+            break
+        before = page.next_before
+    return rows
+
+
+def process_is_known(url: str, prcs_nm: str) -> bool:
+    """Whether the process is registered (active or not) or ever logged an attempt: tells a mistyped name
+    apart from a process that never ran, and keeps the history of one whose registration was deleted."""
+    with transaction(url) as cursor:
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM cntl_af.cntl_cfg_prcs WHERE prcs_nm = %(p)s) "
+            "OR EXISTS (SELECT 1 FROM cntl_af.cntl_cfg_log WHERE prcs_nm = %(p)s)",
+            {"p": prcs_nm},
+        )
+        return cursor.fetchone()[0]

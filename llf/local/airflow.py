@@ -286,14 +286,32 @@ def _signal_group(group: int, signum: signal.Signals) -> None:
         os.killpg(group, signum)
 
 
-class AirflowClient:
-    """The few calls of Airflow's REST API v2 the end-to-end tests need."""
+def access_token(base_url: str, credentials: tuple[str, str] | None = None) -> str:
+    """A JWT for Airflow's API. Without credentials, the one Airflow hands anyone when every user is admin
+    (local mode, the tests: `simple_auth_manager_all_admins`); with them, a login: the simple and FAB auth
+    managers both take a JSON username and password at POST /auth/token."""
+    if credentials is None:
+        response = httpx.get(f"{base_url}/auth/token", timeout=10)
+    else:
+        user, password = credentials
+        response = httpx.post(f"{base_url}/auth/token", json={"username": user, "password": password}, timeout=10)
+    return response.raise_for_status().json()["access_token"]
 
-    def __init__(self, base_url: str) -> None:
-        token = httpx.get(f"{base_url}/auth/token", timeout=10).raise_for_status().json()["access_token"]
+
+class AirflowClient:
+    """The few calls of Airflow's REST API v2 that local mode, `llf run` and the end-to-end tests need."""
+
+    def __init__(self, base_url: str, credentials: tuple[str, str] | None = None) -> None:
+        self.base_url = base_url
+        token = access_token(base_url, credentials)
         self.http = httpx.Client(
             base_url=f"{base_url}/api/v2", headers={"Authorization": f"Bearer {token}"}, timeout=30
         )
+
+    def dag(self, dag_id: str) -> dict | None:
+        """The DAG as Airflow knows it (is_paused, tags, ...), or None when no DAG has that id (not parsed)."""
+        response = self.http.get(f"/dags/{dag_id}")
+        return None if response.status_code == 404 else response.raise_for_status().json()
 
     def _get(self, path: str, **params: Any) -> Any:
         return self.http.get(path, params=params).raise_for_status().json()
