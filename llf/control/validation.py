@@ -13,7 +13,10 @@ database now refuses (bounds in llf.control.model).
 
 from __future__ import annotations
 
+import ast
+import contextvars
 import datetime as dt
+import difflib
 import json
 import math
 from collections.abc import Callable, Iterable
@@ -76,12 +79,16 @@ def validate(snapshot: Snapshot, notebooks_dir: Path) -> list[Problem]:
     The last ones are the dependants of invalid streams, which are invalid too (see invalid_dependants).
     """
     problems = _guarded_cycles(snapshot)
-    for stream in snapshot.active_streams():
-        for check in STREAM_CHECKS:
-            try:
-                problems.extend(check(snapshot, stream, notebooks_dir))
-            except Exception as error:  # a check must not fail every stream: see the module docstring
-                problems.append(_check_failed(check.__name__, stream, error))
+    token = _NOTEBOOK_CACHE.set({})  # each distinct notebook is read once per call (see read_notebook)
+    try:
+        for stream in snapshot.active_streams():
+            for check in STREAM_CHECKS:
+                try:
+                    problems.extend(check(snapshot, stream, notebooks_dir))
+                except Exception as error:  # a check must not fail every stream: see the module docstring
+                    problems.append(_check_failed(check.__name__, stream, error))
+    finally:
+        _NOTEBOOK_CACHE.reset(token)
     return problems + invalid_dependants(snapshot, {name for problem in problems for name in problem.streams})
 
 
@@ -211,8 +218,12 @@ def _system_files(snapshot: Snapshot, stream: Stream, notebooks_dir: Path) -> li
                 "'<notebook path relative to the notebooks folder>')"
             )
         else:
-            message, fix = notebook_problem(system_file.file_path, notebooks_dir)
+            reading = read_notebook(system_file.file_path, notebooks_dir)
+            message, fix = reading.message, reading.fix
             if not message:
+                problems.extend(
+                    Problem("cntl_cfg_prcs", _row(process), typo, rename, frozenset({stream.strem_nm}))
+                    for typo, rename in _unknown_params(process, system_file.file_path, reading.parameters))
                 continue
         problems.append(
             Problem(
@@ -224,6 +235,34 @@ def _system_files(snapshot: Snapshot, stream: Stream, notebooks_dir: Path) -> li
             )
         )
     return problems
+
+
+def _unknown_params(process: Process, file_path: str, declared: tuple[str, ...]) -> Iterable[tuple[str, str]]:
+    """Registered params the notebook's parameters cell does not declare: almost always a typo.
+
+    papermill injects them anyway, as new variables nobody reads, and the notebook runs with its default
+    for the name it meant: the run "succeeds" with the wrong value. So each one is a problem, with the
+    closest declared name as the likely fix.
+    """
+    if not isinstance(process.params, dict):
+        return  # reported by _processes
+    unknown = [str(key) for key in process.params if key not in declared]
+    if not unknown:
+        return
+    hints = []
+    for key in unknown[:_UNKNOWN_KEYS_SHOWN]:
+        close = difflib.get_close_matches(key, declared, n=1)
+        hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    more = f" and {len(unknown) - _UNKNOWN_KEYS_SHOWN} more" if len(unknown) > _UNKNOWN_KEYS_SHOWN else ""
+    shown = ", ".join(declared[:_DECLARED_SHOWN]) + (", ..." if len(declared) > _DECLARED_SHOWN else "")
+    yield (f"params key(s) {', '.join(hints)}{more} not declared in the parameters cell of {one_line(file_path, 200)} "
+           f"(it declares: {shown or 'nothing'}), so the notebook would run with its own default",
+           "rename the key in cntl_cfg_prcs.params to a declared parameter, or declare it in the notebook's "
+           "cell tagged 'parameters'")
+
+
+_UNKNOWN_KEYS_SHOWN = 10
+_DECLARED_SHOWN = 30
 
 
 def resolve_notebook(file_path: str, notebooks_dir: Path) -> Path:
@@ -240,25 +279,58 @@ def resolve_notebook(file_path: str, notebooks_dir: Path) -> Path:
 _NOT_A_NOTEBOOK_FIX = "save the file from Jupyter as a notebook (.ipynb) with the Python 3 kernel"
 
 
+@dataclass(frozen=True)
+class NotebookReading:
+    """What validation needs of one notebook file: its problem, if any, and the parameters it declares."""
+
+    message: str
+    fix: str
+    parameters: tuple[str, ...] = ()
+
+
+# (resolved path, mtime_ns, size) -> reading, for one validate() call: 10,000 processes often share a few
+# notebooks, and every snapshot refresh of the DAG file validates them all.
+_NOTEBOOK_CACHE: contextvars.ContextVar[dict[tuple[str, int, int], NotebookReading] | None] = \
+    contextvars.ContextVar("llf_notebook_cache", default=None)
+
+
 def notebook_problem(file_path: str, notebooks_dir: Path) -> tuple[str, str]:
     """(message, fix) for a registered notebook path, or ("", "") when it is runnable.
 
     Used by `llf validate` and the DAG builder, and again by the runner right before a run: the file may
     have changed since the last snapshot, and papermill's own errors on a malformed notebook name no fix.
     """
+    reading = read_notebook(file_path, notebooks_dir)
+    return reading.message, reading.fix
+
+
+def read_notebook(file_path: str, notebooks_dir: Path) -> NotebookReading:
+    """The notebook at a registered path, checked as papermill needs it; read once per validate() call."""
     try:
         notebook_path = resolve_notebook(file_path, notebooks_dir)
         if not notebook_path.is_file():
-            return f"notebook not found at {notebook_path}", "create the notebook or correct file_path"
-        size = notebook_path.stat().st_size
-        if size > NOTEBOOK_MAX_BYTES:
-            return (f"the notebook is {size / 2**20:.0f} MiB, more than the {NOTEBOOK_MAX_BYTES // 2**20} MiB "
-                    "llf reads", "clear its outputs (Edit > Clear Outputs of All Cells) or keep data in the lake")
+            return NotebookReading(f"notebook not found at {notebook_path}", "create the notebook or correct file_path")
+        stat = notebook_path.stat()
+        if stat.st_size > NOTEBOOK_MAX_BYTES:
+            return NotebookReading(
+                f"the notebook is {stat.st_size / 2**20:.0f} MiB, more than the {NOTEBOOK_MAX_BYTES // 2**20} MiB "
+                "llf reads", "clear its outputs (Edit > Clear Outputs of All Cells) or keep data in the lake")
     except ValueError as error:
-        return one_line(str(error)), f"use a path relative to {notebooks_dir}, without ../"
+        return NotebookReading(one_line(str(error)), f"use a path relative to {notebooks_dir}, without ../")
     except (OSError, RuntimeError) as error:  # a name too long, a symlink loop (RuntimeError), ...
-        return (f"the path cannot be opened ({type(error).__name__}: {one_line(str(error))})",
-                f"point file_path at a notebook file inside {notebooks_dir}")
+        return NotebookReading(f"the path cannot be opened ({type(error).__name__}: {one_line(str(error))})",
+                               f"point file_path at a notebook file inside {notebooks_dir}")
+    cache = _NOTEBOOK_CACHE.get()
+    key = (str(notebook_path), stat.st_mtime_ns, stat.st_size)
+    if cache is not None and key in cache:
+        return cache[key]
+    reading = _read_notebook_file(notebook_path)
+    if cache is not None:
+        cache[key] = reading
+    return reading
+
+
+def _read_notebook_file(notebook_path: Path) -> NotebookReading:
     try:
         import nbformat  # ~0.2 s, needed only when validating
 
@@ -266,10 +338,37 @@ def notebook_problem(file_path: str, notebooks_dir: Path) -> tuple[str, str]:
         # NBFormatError, UnicodeDecodeError, and TypeError/AttributeError/KeyError on JSON that is no
         # notebook object ({}, [], "x", cells that are not a list, ...).
         notebook = nbformat.read(notebook_path, as_version=4)
-        return _notebook_content_problem(notebook)
+        message, fix = _notebook_content_problem(notebook)
+        return NotebookReading(message, fix, () if message else declared_parameters(notebook))
     except Exception as error:
-        return f"not a readable Jupyter notebook ({type(error).__name__}: {one_line(str(error))})", \
-            _NOT_A_NOTEBOOK_FIX
+        return NotebookReading(f"not a readable Jupyter notebook ({type(error).__name__}: {one_line(str(error))})",
+                               _NOT_A_NOTEBOOK_FIX)
+
+
+def declared_parameters(notebook: Any) -> tuple[str, ...]:
+    """The names the first cell tagged 'parameters' assigns, the cell papermill injects after.
+
+    Parsed with Python's own parser (papermill's translator costs ~0.5 s of imports per DAG-file refresh);
+    a cell Python cannot parse (IPython magics, a typo) falls back to papermill's line-based reader, which
+    is what the runner's `papermill.inspect_notebook` uses.
+    """
+    cell = next(c for c in notebook["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
+    source = cell.get("source", "")
+    source = "".join(source) if isinstance(source, list) else str(source)
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        from papermill.translators import PythonTranslator
+
+        return tuple(dict.fromkeys(parameter.name for parameter in PythonTranslator.inspect({"source": source})))
+    names: list[str] = []
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else \
+            [node.target] if isinstance(node, ast.AnnAssign) else []
+        for target in targets:
+            elements = target.elts if isinstance(target, ast.Tuple | ast.List) else [target]
+            names.extend(element.id for element in elements if isinstance(element, ast.Name))
+    return tuple(dict.fromkeys(names))
 
 
 def _notebook_content_problem(notebook: Any) -> tuple[str, str]:

@@ -246,3 +246,67 @@ def test_given_notebooks_readable_only_in_part_when_validated_then_each_line_is_
     (line,) = [ln for ln in lines if "prcs_nm=cellless" in ln]
     assert line.startswith("cntl_cfg_sys_file (") and "not a readable Jupyter notebook" in line
     assert line.endswith(".") and "Fix: save the file from Jupyter" in line
+
+
+def test_given_a_mistyped_params_key_when_validated_then_the_row_key_declared_names_and_closest_match_are_named(
+    valid, registry, notebooks_dir, capsys
+):
+    """papermill would inject n_order as a new variable and the notebook would run with its n_orders default."""
+    write_notebook(notebooks_dir / "orders.ipynb", "print(n_orders)", parameters="n_orders = 3\nregion: str = 'EU'")
+    registry.process(valid["group"], "typo", notebook="orders.ipynb", params={"n_order": 7, "region": "US"})
+
+    code, lines = _validate(capsys)
+
+    assert code == 1
+    (line,) = [ln for ln in lines if "prcs_nm=typo" in ln]
+    assert line.startswith("cntl_cfg_prcs (prcs_id=")
+    assert "'n_order' (did you mean 'n_orders'?)" in line
+    assert "orders.ipynb (it declares: n_orders, region)" in line
+    assert "'region'" not in line.split("Fix:")[0].split("declares")[0]
+
+
+def test_given_params_the_notebook_declares_when_validated_then_no_problem(valid, registry, notebooks_dir, capsys):
+    write_notebook(notebooks_dir / "orders.ipynb", "print(n_orders)", parameters="%matplotlib inline\nn_orders = 3")
+    registry.process(valid["group"], "fine", notebook="orders.ipynb", params={"n_orders": 7})
+
+    code, lines = _validate(capsys)
+
+    assert code == 0, lines
+
+
+def test_given_many_processes_sharing_a_notebook_when_validated_then_it_is_read_once(
+    valid, registry, notebooks_dir, monkeypatch
+):
+    """The DAG file's snapshot refresh validates up to 10,000 processes: one read per distinct notebook."""
+    from llf.control import validation
+    from llf.control.repository import read_snapshot
+    from llf.settings import control_db_url
+
+    for n in range(30):
+        registry.process(valid["group"], f"p{n}", params={"greeting": str(n)})
+    reads = []
+    real = validation._read_notebook_file
+    monkeypatch.setattr(validation, "_read_notebook_file", lambda path: reads.append(path) or real(path))
+
+    assert validation.validate(read_snapshot(control_db_url()), notebooks_dir) == []
+    assert len(reads) == 1
+
+
+def test_given_a_notebook_without_kernelspec_when_validated_then_the_file_and_the_fix_are_named(
+    valid, registry, notebooks_dir, capsys
+):
+    """The runner reads the parameters with papermill.inspect_notebook, which needs metadata.kernelspec.name."""
+    import nbformat
+
+    path = write_notebook(notebooks_dir / "bare.ipynb", "x = 1")
+    notebook = nbformat.read(path, as_version=4)
+    del notebook.metadata["kernelspec"]
+    nbformat.write(notebook, path)
+    registry.process(valid["group"], "kernelless", notebook="bare.ipynb")
+
+    code, lines = _validate(capsys)
+
+    assert code == 1
+    (line,) = [ln for ln in lines if "prcs_nm=kernelless" in ln]
+    assert "file_path=bare.ipynb" in line and "metadata.kernelspec" in line
+    assert "select the Python 3 kernel and save" in line

@@ -32,6 +32,7 @@ from llf.control.model import PARAMS_MAX_DEPTH
 from llf.control.validation import NOTEBOOK_MAX_BYTES
 from llf.dagbuild import build_dags, builder
 from tests.dagbuild.conftest import SCENARIOS
+from tests.support.notebooks import write_notebook
 from tests.support.registry import Registry, Run
 
 GOOD_DAGS = {"stream__good", "process__good_load_a", "process__good_load_b", "process__good_report"}
@@ -57,6 +58,8 @@ def hostile(scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     with (folder / "huge.ipynb").open("wb") as huge:  # sparse: no disk is spent on its size
         huge.truncate(NOTEBOOK_MAX_BYTES + 1)
     os.mkfifo(folder / "fifo.ipynb")  # reading it would block the parse forever
+    write_notebook(folder / "many_params.ipynb", "pass",  # registered params must be declared: 10k of them
+                   parameters="\n".join([*(f"key_{n} = 0" for n in range(10_000)), "deep = None"]))
     outside = shutil.copy(folder / "ok.ipynb", tmp_path / "outside.ipynb")
     (folder / "escape.ipynb").symlink_to(outside)
     (folder / "loop.ipynb").symlink_to(folder / "loop.ipynb")
@@ -185,6 +188,8 @@ CASES: dict[str, Hostile] = {
     "process_without_system_file": Hostile(bad(None), PROCESS_ROW, "no system file registered"),
     # process values
     "params_a_json_list": Hostile(bad(params=[1, 2]), PROCESS_ROW, "not a JSON object"),
+    "params_key_the_notebook_does_not_declare": Hostile(bad(params={"greting": "hi"}), PROCESS_ROW,
+                                                        "'greting' (did you mean 'greeting'?)"),
     "params_nested_3000_deep": Hostile(
         bad(then="UPDATE cntl_af.cntl_cfg_prcs SET params = (repeat('[', 3000) || repeat(']', 3000))::jsonb "
                  "WHERE prcs_nm = 'bad_step'"),
@@ -429,8 +434,8 @@ ODD_BUT_FINE: dict[str, Register] = {
              "owner_nm = 'équipe, data' WHERE strem_nm = 'bad'"),
     "description_of_100k_characters": bad(
         then="UPDATE cntl_af.cntl_cfg_prcs SET prcs_desc = repeat('long ', 20000) WHERE prcs_nm = 'bad_step'"),
-    "params_with_10k_keys": bad(params={f"key_{n}": n for n in range(10_000)}),
-    "params_exactly_32_deep": bad(params=nested(PARAMS_MAX_DEPTH)),
+    "params_with_10k_keys": bad("many_params.ipynb", params={f"key_{n}": n for n in range(10_000)}),
+    "params_exactly_32_deep": bad("many_params.ipynb", params=nested(PARAMS_MAX_DEPTH)),
     "names_of_200_characters_with_dots_and_dashes": bad(group="g.r-p", process="p.-_" * 50),
     "extreme_priorities": bad(
         priority=-(2**31),
