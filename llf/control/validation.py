@@ -513,39 +513,92 @@ def _schedules(snapshot: Snapshot, stream: Stream, _: Path) -> list[Problem]:
     return problems
 
 
-_CRON_FIX = "use minute hour day-of-month month day-of-week, e.g. '0 6 * * 1-5'"
+_CRON_FIX = "use minute hour day-of-month month day-of-week, e.g. '0 6 * * 1-5', or an alias such as '@daily'"
+
+# The aliases Airflow's CronTriggerTimetable expands (airflow.sdk.definitions.timetables._cron.CRON_PRESETS,
+# checked by tests/control/test_validation.py): the DAG builder hands cron_expr to it unchanged.
+CRON_ALIASES = {
+    "@hourly": "0 * * * *",
+    "@daily": "0 0 * * *",
+    "@weekly": "0 0 * * 0",
+    "@monthly": "0 0 1 * *",
+    "@quarterly": "0 0 1 */3 *",
+    "@yearly": "0 0 1 1 *",
+}
+
+# (name, lowest, highest, names croniter also takes) of the five fields, in order.
+_CRON_FIELDS = (
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day-of-month", 1, 31, ("L",)),
+    ("month", 1, 12, ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")),
+    ("day-of-week", 0, 7, ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")),
+)
 
 
 def _schedule_problems(schedule: Schedule) -> Iterable[tuple[str, str]]:
-    from croniter import croniter
-
     try:
         timezone = ZoneInfo(schedule.timezone)
     except Exception:  # ZoneInfoNotFoundError, ValueError, and OSError/TypeError on odd keys
         timezone = None
         yield (f"timezone {one_line(repr(schedule.timezone), 80)} is not an IANA time zone",
                "use a name such as 'UTC' or 'Europe/Paris'")
-    expression = schedule.cron_expr
-    if len(expression.split()) != 5:
-        yield f"cron_expr {one_line(repr(expression), 120)} is not a five-field cron expression", _CRON_FIX
-        return
+    problem = _cron_problem(schedule.cron_expr, timezone)
+    if problem:
+        yield problem
+
+
+def _cron_problem(expression: str, timezone: ZoneInfo | None) -> tuple[str, str] | None:
+    """What Airflow's CronTriggerTimetable would refuse (or never fire), with the field and the reason.
+
+    Airflow expands its aliases, then asks croniter; so does this. croniter decides; the field-by-field
+    reading only explains its refusal ("out of range" names no field), so the two can never disagree.
+    """
+    from croniter import croniter
+
+    quoted = one_line(repr(expression), 120)
+    fields = CRON_ALIASES.get(expression.strip(), expression).split()
+    if len(fields) == 1 and fields[0].startswith("@"):
+        return (f"cron_expr {quoted} is not an alias Airflow expands ({', '.join(CRON_ALIASES)})", _CRON_FIX)
+    if len(fields) != 5:
+        return (f"cron_expr {quoted} has {len(fields)} field(s); Airflow takes exactly five "
+                "(minute hour day-of-month month day-of-week)", _CRON_FIX)
     try:
-        cron = croniter(expression, dt.datetime.now(timezone or dt.UTC))  # what Airflow's timetable checks
+        cron = croniter(" ".join(fields), dt.datetime.now(timezone or dt.UTC))  # what Airflow's timetable checks
     except Exception as error:
-        yield (f"cron_expr {one_line(repr(expression), 120)} is not a five-field cron expression "
-               f"({one_line(str(error), 120)})", _CRON_FIX)
-        return
+        reason = _cron_field_reason(fields) or one_line(str(error), 120)
+        return f"cron_expr {quoted} is not a valid cron expression: {reason}", _CRON_FIX
     try:
         cron.get_next(dt.datetime)
         cron.get_prev(dt.datetime)
     except Exception:  # CroniterBadDateError: no matching date within croniter's search
-        yield (f"cron_expr {expression!r} never fires (no such date, e.g. 31 February)",
-               "correct day-of-month and month, e.g. '0 6 28 2 *'")
-        return
-    description = _cron_description(expression)
+        return (f"cron_expr {quoted} never fires (no such date, e.g. 31 February)",
+                "correct day-of-month and month, e.g. '0 6 28 2 *'")
+    description = _cron_description(" ".join(fields))
     if len(description) > CRON_DESCRIPTION_MAX_LENGTH:
-        yield (f"cron_expr {one_line(repr(expression), 120)} is described in {len(description)} characters; "
-               f"Airflow stores at most {CRON_DESCRIPTION_MAX_LENGTH}", "use ranges and steps instead of long lists")
+        return (f"cron_expr {quoted} is described in {len(description)} characters; "
+                f"Airflow stores at most {CRON_DESCRIPTION_MAX_LENGTH}", "use ranges and steps instead of long lists")
+    return None
+
+
+def _cron_field_reason(fields: list[str]) -> str:
+    """The first value out of its field's range, bad step or unknown name, e.g. "the hour field 25 is outside
+    0-23"; "" when none is found (croniter's own message is quoted then)."""
+    for (name, low, high, names), field in zip(_CRON_FIELDS, fields, strict=True):
+        for part in field.split(","):
+            body, slash, step = part.partition("/")
+            if slash and not (step.isdigit() and int(step) > 0):
+                return f"the {name} field {field} has step {step!r}; a step is a whole number from 1"
+            for value in [] if body in ("*", "?") else body.split("-"):
+                where = f"the {name} field {value}" if value == field else f"the {name} field {field}: {value}"
+                if value.isdigit() and not low <= int(value) <= high:
+                    return f"{where} is outside {low}-{high}"
+                if value.isalpha() and value.upper() not in names:
+                    return (f"{where} is not a number {low}-{high}"
+                            + (f" or one of {', '.join(names)}" if names else ""))
+                if not value:
+                    return f"the {name} field {field} has an empty value"
+    return ""
 
 
 def _cron_description(expression: str) -> str:

@@ -310,3 +310,51 @@ def test_given_a_notebook_without_kernelspec_when_validated_then_the_file_and_th
     (line,) = [ln for ln in lines if "prcs_nm=kernelless" in ln]
     assert "file_path=bare.ipynb" in line and "metadata.kernelspec" in line
     assert "select the Python 3 kernel and save" in line
+
+
+@pytest.mark.parametrize(
+    ("cron", "reason"),
+    [("0 25 * * *", "the hour field 25 is outside 0-23"),
+     ("61 * * * *", "the minute field 61 is outside 0-59"),
+     ("0 6 1-32 * *", "the day-of-month field 1-32: 32 is outside 1-31"),
+     ("0 6 * 13 *", "the month field 13 is outside 1-12"),
+     ("0 6 * * MON-FRY", "the day-of-week field MON-FRY: FRY is not a number 0-7 or one of SUN"),
+     ("*/0 * * * *", "the minute field */0 has step '0'"),
+     ("0 6 * *", "has 4 field(s); Airflow takes exactly five"),
+     ("@midnight", "is not an alias Airflow expands (@hourly, @daily"),
+     ("0 6 31 2 *", "never fires")],
+)
+def test_given_a_bad_cron_when_validated_then_the_field_and_the_reason_are_named(
+    valid, registry, capsys, cron, reason
+):
+    registry.schedule(valid["stream"], cron)
+
+    code, lines = _validate(capsys)
+
+    assert code == 1
+    (line,) = [ln for ln in lines if ln.startswith("cntl_cfg_schedule (")]
+    assert reason in line, line
+
+
+@pytest.mark.parametrize("alias", ["@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly"])
+def test_given_an_airflow_cron_alias_when_validated_then_it_is_accepted_as_airflow_accepts_it(
+    valid, registry, capsys, alias
+):
+    from airflow.sdk import CronTriggerTimetable
+
+    registry.schedule(valid["stream"], alias, "Europe/Paris")
+
+    code, lines = _validate(capsys)
+
+    assert code == 0, lines
+    timetable = CronTriggerTimetable(alias, timezone="Europe/Paris")  # what llf.dagbuild.stream_dag builds
+    timetable.validate()
+
+
+def test_the_cron_aliases_are_those_airflow_expands():
+    from airflow.sdk.definitions.timetables._cron import CRON_PRESETS
+    from airflow.utils.dates import cron_presets
+
+    from llf.control.validation import CRON_ALIASES
+
+    assert CRON_ALIASES == CRON_PRESETS == cron_presets

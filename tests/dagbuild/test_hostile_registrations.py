@@ -232,10 +232,10 @@ CASES: dict[str, Hostile] = {
                                                          "depends on broken_step", placeholders=("bad", "broken")),
     # schedules
     "cron_that_never_fires": Hostile(scheduled("0 6 31 2 *"), SCHEDULE_ROW, "never fires"),
-    "cron_alias": Hostile(scheduled("@daily"), SCHEDULE_ROW, "not a five-field cron"),
-    "cron_with_seconds": Hostile(scheduled("0 0 6 * * *"), SCHEDULE_ROW, "not a five-field cron"),
-    "cron_minute_out_of_range": Hostile(scheduled("61 * * * *"), SCHEDULE_ROW, "not a five-field cron"),
-    "cron_hashed": Hostile(scheduled("H 6 * * *"), SCHEDULE_ROW, "not a five-field cron"),
+    "cron_alias_airflow_does_not_expand": Hostile(scheduled("@midnight"), SCHEDULE_ROW, "not an alias Airflow"),
+    "cron_with_seconds": Hostile(scheduled("0 0 6 * * *"), SCHEDULE_ROW, "has 6 field(s)"),
+    "cron_minute_out_of_range": Hostile(scheduled("61 * * * *"), SCHEDULE_ROW, "minute field 61 is outside 0-59"),
+    "cron_hashed": Hostile(scheduled("H 6 * * *"), SCHEDULE_ROW, "minute field H is not a number 0-59"),
     "cron_described_beyond_airflow_column": Hostile(scheduled(LONG_CRON), SCHEDULE_ROW, "Airflow stores at most 1000"),
     "timezone_unknown": Hostile(scheduled("0 6 * * *", "Mars/Olympus"), SCHEDULE_ROW, "not an IANA time zone"),
     "timezone_a_path": Hostile(scheduled("0 6 * * *", "../../etc/passwd"), SCHEDULE_ROW, "not an IANA time zone"),
@@ -445,6 +445,7 @@ ODD_BUT_FINE: dict[str, Register] = {
     "group_named_like_finish_stream_but_longer": bad(group="finish_stream_2"),
     "cron_on_leap_days_only": scheduled("0 6 29 2 *", "Pacific/Kiritimati"),
     "cron_on_the_last_day_of_the_month": scheduled("0 6 L * *"),
+    "cron_alias_airflow_expands": scheduled("@daily", "Europe/Paris"),
 }
 
 
