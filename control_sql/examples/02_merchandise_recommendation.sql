@@ -70,8 +70,9 @@ JOIN cntl_af.cntl_cfg_prcs p ON p.prcs_nm = dep.nm
 JOIN cntl_af.cntl_cfg_prcs d ON d.prcs_nm = dep.depn_nm
 ON CONFLICT (prcs_id, depn_prcs_id) DO NOTHING;
 
--- Every day at 05:30, Paris time.
+-- Every day at 05:30, Paris time. ON CONFLICT, not a NOT EXISTS guard: `llf db apply` reports an INSERT whose
+-- SELECT found nothing as a lost registration, and a guard makes every re-apply look like one.
 INSERT INTO cntl_af.cntl_cfg_schedule (strem_id, cron_expr, timezone)
 SELECT strem_id, '30 5 * * *', 'Europe/Paris' FROM cntl_af.cntl_cfg_strem
 WHERE strem_nm = 'merchandise_recommendation'
-  AND NOT EXISTS (SELECT 1 FROM cntl_af.cntl_cfg_schedule sc WHERE sc.strem_id = cntl_cfg_strem.strem_id);
+ON CONFLICT (strem_id) WHERE actv_flg DO NOTHING;
