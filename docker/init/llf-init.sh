@@ -29,6 +29,6 @@ llf db upgrade
 
 if [[ "${LLF_LOAD_EXAMPLES}" == "true" ]]; then
     echo "llf-init: example registrations"
-    llf db apply "${LLF_CONTROL_SQL_DIR}"/examples/*.sql
+    llf db apply /opt/airflow/control_sql/examples/*.sql
 fi
 echo "llf-init: done"

@@ -7,7 +7,7 @@ only ("llf could not check ..."), so a hostile row, or a bug here, costs one str
 
 Beyond wrong references it finds what Airflow would refuse later, out of the builder's reach: ids over
 250 characters, owners over the 2000 characters Airflow stores, a schedule that never fires or whose
-description does not fit Airflow's column; and rows registered before control_sql/0023 that the
+description does not fit Airflow's column; and rows registered before llf/control/sql/0023 that the
 database now refuses (bounds in llf.control.model).
 """
 
@@ -408,7 +408,7 @@ def _notebook_content_problem(notebook: Any) -> tuple[str, str]:
 
 
 def _processes(snapshot: Snapshot, stream: Stream, _: Path) -> list[Problem]:
-    """Row values the database once accepted (before control_sql/0023) that no DAG can be built from."""
+    """Row values the database once accepted (before llf/control/sql/0023) that no DAG can be built from."""
     problems = []
     for group in snapshot.active_groups(stream):
         for process in snapshot.active_processes(group):
@@ -443,7 +443,7 @@ def _process_value_problems(process: Process, group: ProcessGroup) -> Iterable[t
 
 def _depth(value: Any) -> int:
     """The level of the deepest value inside (the top one is level 0), as the database's jsonpath `.**{n}`
-    counts it (control_sql/0023); without recursion, since the value may be hostile."""
+    counts it (llf/control/sql/0023); without recursion, since the value may be hostile."""
     deepest, pending = 0, [(value, 0)]
     while pending:
         item, level = pending.pop()

@@ -5,7 +5,7 @@ then parses dags/ with Airflow's DagBag and runs `llf validate`. Whatever the ro
 error, every DAG of the good stream loads, the bad stream is its placeholder naming the row, and
 `llf validate` names it on one line (exit 1) without a traceback.
 
-Values the database refuses since control_sql/0023 are first shown refused, naming the constraint,
+Values the database refuses since llf/control/sql/0023 are first shown refused, naming the constraint,
 then registered anyway the way rows older than that migration are (the constraint dropped), so the
 rest of the chain (snapshot, validation, builder) is proven to isolate them too. The last tests
 bypass validation altogether (a builder or a check that raises) to exercise the builder's own guard.
@@ -72,7 +72,7 @@ class Hostile:
     register: Register
     row: str  # how the placeholder and `llf validate` name the row
     says: str  # what they say about it
-    refused_by: str = ""  # the constraint (or trigger) refusing it since control_sql/0023
+    refused_by: str = ""  # the constraint (or trigger) refusing it since llf/control/sql/0023
     placeholders: tuple[str, ...] = ("bad",)
 
 
