@@ -18,7 +18,7 @@ python -c 'import json, os, sys; json.dump({os.environ["AIRFLOW_ADMIN_USER"]: os
 echo "llf-init: migrating the Airflow metadata database"
 airflow db migrate
 
-echo "llf-init: Airflow connections cntl_af, llf_lake, llf_vectors, llf_llm"
+echo "llf-init: Airflow connections cntl_af, llf_vectors"
 connections_file=$(mktemp --suffix=.json)
 trap 'rm -f "${connections_file}"' EXIT
 python /opt/llf/init/connections.py "${connections_file}"
