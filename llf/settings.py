@@ -93,8 +93,9 @@ def notebooks_dir() -> Path:
 
 
 def control_sql_dir() -> Path:
-    """The folder of numbered DDL files applied by `llf db upgrade`."""
-    return Path(os.environ.get("LLF_CONTROL_SQL_DIR", PROJECT_ROOT / "control_sql")).resolve()
+    """The folder of numbered DDL files applied by `llf db upgrade` (LLF_CONTROL_SQL_DIR, default the package's
+    own llf/control/sql/: package data, so a wheel installed anywhere carries its schema)."""
+    return Path(os.environ.get("LLF_CONTROL_SQL_DIR", Path(__file__).resolve().parent / "control" / "sql")).resolve()
 
 
 DEFAULT_LOCK_CHECK_SECONDS = 5.0

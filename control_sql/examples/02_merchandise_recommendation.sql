@@ -74,6 +74,8 @@ JOIN cntl_af.cntl_cfg_prcs d ON d.prcs_nm = dep.depn_nm
 ON CONFLICT (prcs_id, depn_prcs_id) DO NOTHING;
 
 -- Every day at 05:30, Paris time (the stream's one active schedule: cntl_cfg_schedule_one_active_idx).
+-- ON CONFLICT, not a NOT EXISTS guard: `llf db apply` reports an INSERT whose SELECT found nothing as a
+-- lost registration, and a guard makes every re-apply look like one.
 INSERT INTO cntl_af.cntl_cfg_schedule (strem_id, cron_expr, timezone)
 SELECT strem_id, '30 5 * * *', 'Europe/Paris' FROM cntl_af.cntl_cfg_strem
 WHERE strem_nm = 'merchandise_recommendation'

@@ -39,26 +39,19 @@ def _http(url: str, description: str, password: str = "", **extra: object) -> di
 
 
 def connections(env: os._Environ[str] | dict[str, str]) -> dict[str, dict]:
-    """The connection id -> fields map for the control DB, the lake, the vector store and the LLM.
+    """The connection id -> fields map of the connections llf reads: the control DB (`cntl_af`, settings.
+    control_db_url) and the vector store (`llf_vectors`, whose password settings.weaviate_api_key reads).
 
-    Notebooks' database URL is not among them: LLF_NOTEBOOK_DB_URL is in the environment of the components.
+    No connection for the lake or the LLM: llf reads those from LLF_LAKE_URL / LLF_MINIO_* and OLLAMA_HOST /
+    LLF_LLM_* in the components' environment, and a connection nobody reads would only be a second copy of
+    the MinIO secret. Notebooks' database URL is not here either: LLF_NOTEBOOK_DB_URL is in that environment.
     """
-    endpoint = env["LLF_MINIO_ENDPOINT"]
     vector = urlsplit(env["LLF_VECTOR_URL"])
     return {
         "cntl_af": _postgres(env["LLF_CONTROL_DB_URL"], "llf control tables (schema cntl_af)"),
-        "llf_lake": {
-            "conn_type": "aws",
-            "description": "llf data lake on MinIO (S3 API)",
-            "login": env["LLF_MINIO_ACCESS_KEY"],
-            "password": env["LLF_MINIO_SECRET_KEY"],
-            "extra": json.dumps({"endpoint_url": f"http://{endpoint}", "lake_url": env["LLF_LAKE_URL"]}),
-        },
         # The API key as the password: llf's runner hands it to notebook kernels (LLF_WEAVIATE_API_KEY).
         "llf_vectors": _http(f"http://{vector.netloc}", "llf vector store (Weaviate)",
                              password=env.get("LLF_WEAVIATE_API_KEY", ""), vector_url=env["LLF_VECTOR_URL"]),
-        "llf_llm": _http(env["OLLAMA_HOST"], "llf LLM (Ollama)", model=env["LLF_LLM_MODEL"],
-                         embed_model=env["LLF_EMBED_MODEL"]),
     }
 
 

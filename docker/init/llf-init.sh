@@ -18,7 +18,7 @@ python -c 'import json, os, sys; json.dump({os.environ["AIRFLOW_ADMIN_USER"]: os
 echo "llf-init: migrating the Airflow metadata database"
 airflow db migrate
 
-echo "llf-init: Airflow connections cntl_af, llf_lake, llf_vectors, llf_llm"
+echo "llf-init: Airflow connections cntl_af, llf_vectors"
 connections_file=$(mktemp --suffix=.json)
 trap 'rm -f "${connections_file}"' EXIT
 python /opt/llf/init/connections.py "${connections_file}"
@@ -29,6 +29,6 @@ llf db upgrade
 
 if [[ "${LLF_LOAD_EXAMPLES}" == "true" ]]; then
     echo "llf-init: example registrations"
-    llf db apply "${LLF_CONTROL_SQL_DIR}"/examples/*.sql
+    llf db apply /opt/airflow/control_sql/examples/*.sql
 fi
 echo "llf-init: done"

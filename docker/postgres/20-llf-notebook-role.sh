@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The database role of notebook code (control_sql/0025_notebook_role.sql grants it its rights): the NOLOGIN
+# The database role of notebook code (llf/control/sql/0025_notebook_role.sql grants it its rights): the NOLOGIN
 # group llf_notebook and the login notebooks connect as, LLF_NOTEBOOK_DB_USER with LLF_NOTEBOOK_DB_PASSWORD
 # from .env, whose sessions run as the group (so collections a notebook creates belong to the group).
 # Runs on the first start of the postgres volume (docker-entrypoint-initdb.d). Idempotent: on a volume made

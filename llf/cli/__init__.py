@@ -10,15 +10,17 @@ import argparse
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
+import psycopg2
+
 from llf.cli import checks, db, local, registrations, runs
-from llf.cli.common import print_error
+from llf.cli.common import Parser, print_error
 from llf.exceptions import LlfError
 
 COMMAND_GROUPS = (db, checks, local, registrations, runs)
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="llf", description="LLM Local Framework control plane.")
+    top = Parser(prog="llf", description="LLM Local Framework control plane.")
     top.add_argument("--version", action="version", version=f"llf {_version()}")
     commands = top.add_subparsers(dest="command", required=True)
     for group in COMMAND_GROUPS:
@@ -40,4 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.handler(args)
     except LlfError as error:
         print_error(str(error))
+        return 2
+    except psycopg2.Error as error:  # a statement on the control tables failed: one line, never a traceback
+        from llf.control.repository import database_error
+
+        print_error(str(database_error(error)))
         return 2

@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import re
 from collections.abc import Callable
+from typing import NoReturn
 
 from rich.console import Console
 
@@ -42,6 +43,14 @@ def iso_date(text: str) -> dt.date:
 def one_line(text: str) -> str:
     """Errors are printed on one line whatever the terminal width, so scripts can grep them."""
     return " ".join(text.split())
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with its usage errors on one `error:` line naming --help, like every other llf error (exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        print_error(f"{self.prog}: {message} (see `{self.prog} --help`)")
+        raise SystemExit(2)
 
 
 def print_error(text: str) -> None:

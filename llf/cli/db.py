@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from llf.cli.common import add_command, console
+from llf.cli.common import add_command, console, errors
 from llf.settings import control_db_url
 
 
@@ -21,11 +21,21 @@ def _upgrade(args: argparse.Namespace) -> int:
 
 
 def _apply(args: argparse.Namespace) -> int:
+    """Exit 1 when a file lost a registration (an INSERT whose SELECT found nothing): that file is rolled back."""
     from llf.control.sql_files import apply_files
 
-    apply_files(control_db_url(args.db_url), args.files)
-    console.print(f"Applied {len(args.files)} file(s).")
-    return 0
+    empty = apply_files(control_db_url(args.db_url), args.files)
+    if not empty:
+        console.print(f"Applied {len(args.files)} file(s).")
+        return 0
+    for insert in empty:
+        console.print(str(insert), markup=False, soft_wrap=True)
+    path = empty[0].statement.path
+    done = args.files[: args.files.index(path)]
+    errors.print(f"{len(empty)} INSERT(s) of {path} inserted nothing, so nothing from it was applied "
+                 f"(applied before it: {len(done)} file(s); after it: none). Fix the names, then apply it again.",
+                 markup=False, soft_wrap=True)
+    return 1
 
 
 def register(commands: argparse._SubParsersAction) -> None:

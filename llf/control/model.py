@@ -3,7 +3,7 @@
 The snapshot holds every row, active or not, so validation can say "depends on an inactive process";
 the `active_*` views give what Airflow should show.
 
-The bounds below are what a registration can never sensibly exceed; control_sql/0023 makes the database
+The bounds below are what a registration can never sensibly exceed; llf/control/sql/0023 makes the database
 refuse the same values for new rows and `llf validate` reports rows older than that migration.
 """
 

@@ -20,7 +20,7 @@ from llf.control.model import PARAMS_MAX_DEPTH, TOO_DEEP_PARAMS, Snapshot
 from llf.db import connect, redact, transaction
 from llf.exceptions import ControlDatabaseError, ProcessFailed
 
-# params nested deeper than PARAMS_MAX_DEPTH (rows older than control_sql/0023) are replaced by the string
+# params nested deeper than PARAMS_MAX_DEPTH (rows older than llf/control/sql/0023) are replaced by the string
 # TOO_DEEP_PARAMS: Python's JSON reader gives up around 1000 levels, and one such row must not make the
 # whole snapshot unreadable. Validation then names the row.
 _PROCESS_ROW = (
@@ -81,14 +81,20 @@ def read_snapshot(url: str) -> Snapshot:
 
 
 def _read_error(url: str, error: psycopg2.Error) -> ControlDatabaseError:
+    return database_error(error, url)
+
+
+def database_error(error: psycopg2.Error, url: str | None = None) -> ControlDatabaseError:
+    """A failed statement on the control tables as one sentence naming the fix (`llf db upgrade` when the
+    schema is missing). Only the server's primary message is quoted: it names no URL, so no secret."""
     diagnostic = getattr(error, "diag", None)
     detail = " ".join(((diagnostic and diagnostic.message_primary) or str(error)).split()) or type(error).__name__
+    where = f" at {redact(url)}" if url else ""
     if error.pgcode in _NOT_UPGRADED:
         return ControlDatabaseError(
-            f"The control schema cntl_af at {redact(url)} is missing or not upgraded ({detail}). "
-            "Fix: run `llf db upgrade`."
+            f"The control schema cntl_af{where} is missing or not upgraded ({detail}). Fix: run `llf db upgrade`."
         )
-    return ControlDatabaseError(f"Reading the control tables at {redact(url)} failed: {detail}")
+    return ControlDatabaseError(f"Reading the control tables{where} failed: {detail}")
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,16 @@ only ("llf could not check ..."), so a hostile row, or a bug here, costs one str
 
 Beyond wrong references it finds what Airflow would refuse later, out of the builder's reach: ids over
 250 characters, owners over the 2000 characters Airflow stores, a schedule that never fires or whose
-description does not fit Airflow's column; and rows registered before control_sql/0023 that the
+description does not fit Airflow's column; and rows registered before llf/control/sql/0023 that the
 database now refuses (bounds in llf.control.model).
 """
 
 from __future__ import annotations
 
+import ast
+import contextvars
 import datetime as dt
+import difflib
 import json
 import math
 from collections.abc import Callable, Iterable
@@ -76,12 +79,16 @@ def validate(snapshot: Snapshot, notebooks_dir: Path) -> list[Problem]:
     The last ones are the dependants of invalid streams, which are invalid too (see invalid_dependants).
     """
     problems = _guarded_cycles(snapshot)
-    for stream in snapshot.active_streams():
-        for check in STREAM_CHECKS:
-            try:
-                problems.extend(check(snapshot, stream, notebooks_dir))
-            except Exception as error:  # a check must not fail every stream: see the module docstring
-                problems.append(_check_failed(check.__name__, stream, error))
+    token = _NOTEBOOK_CACHE.set({})  # each distinct notebook is read once per call (see read_notebook)
+    try:
+        for stream in snapshot.active_streams():
+            for check in STREAM_CHECKS:
+                try:
+                    problems.extend(check(snapshot, stream, notebooks_dir))
+                except Exception as error:  # a check must not fail every stream: see the module docstring
+                    problems.append(_check_failed(check.__name__, stream, error))
+    finally:
+        _NOTEBOOK_CACHE.reset(token)
     return problems + invalid_dependants(snapshot, {name for problem in problems for name in problem.streams})
 
 
@@ -211,8 +218,12 @@ def _system_files(snapshot: Snapshot, stream: Stream, notebooks_dir: Path) -> li
                 "'<notebook path relative to the notebooks folder>')"
             )
         else:
-            message, fix = notebook_problem(system_file.file_path, notebooks_dir)
+            reading = read_notebook(system_file.file_path, notebooks_dir)
+            message, fix = reading.message, reading.fix
             if not message:
+                problems.extend(
+                    Problem("cntl_cfg_prcs", _row(process), typo, rename, frozenset({stream.strem_nm}))
+                    for typo, rename in _unknown_params(process, system_file.file_path, reading.parameters))
                 continue
         problems.append(
             Problem(
@@ -224,6 +235,34 @@ def _system_files(snapshot: Snapshot, stream: Stream, notebooks_dir: Path) -> li
             )
         )
     return problems
+
+
+def _unknown_params(process: Process, file_path: str, declared: tuple[str, ...]) -> Iterable[tuple[str, str]]:
+    """Registered params the notebook's parameters cell does not declare: almost always a typo.
+
+    papermill injects them anyway, as new variables nobody reads, and the notebook runs with its default
+    for the name it meant: the run "succeeds" with the wrong value. So each one is a problem, with the
+    closest declared name as the likely fix.
+    """
+    if not isinstance(process.params, dict):
+        return  # reported by _processes
+    unknown = [str(key) for key in process.params if key not in declared]
+    if not unknown:
+        return
+    hints = []
+    for key in unknown[:_UNKNOWN_KEYS_SHOWN]:
+        close = difflib.get_close_matches(key, declared, n=1)
+        hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    more = f" and {len(unknown) - _UNKNOWN_KEYS_SHOWN} more" if len(unknown) > _UNKNOWN_KEYS_SHOWN else ""
+    shown = ", ".join(declared[:_DECLARED_SHOWN]) + (", ..." if len(declared) > _DECLARED_SHOWN else "")
+    yield (f"params key(s) {', '.join(hints)}{more} not declared in the parameters cell of {one_line(file_path, 200)} "
+           f"(it declares: {shown or 'nothing'}), so the notebook would run with its own default",
+           "rename the key in cntl_cfg_prcs.params to a declared parameter, or declare it in the notebook's "
+           "cell tagged 'parameters'")
+
+
+_UNKNOWN_KEYS_SHOWN = 10
+_DECLARED_SHOWN = 30
 
 
 def resolve_notebook(file_path: str, notebooks_dir: Path) -> Path:
@@ -240,25 +279,58 @@ def resolve_notebook(file_path: str, notebooks_dir: Path) -> Path:
 _NOT_A_NOTEBOOK_FIX = "save the file from Jupyter as a notebook (.ipynb) with the Python 3 kernel"
 
 
+@dataclass(frozen=True)
+class NotebookReading:
+    """What validation needs of one notebook file: its problem, if any, and the parameters it declares."""
+
+    message: str
+    fix: str
+    parameters: tuple[str, ...] = ()
+
+
+# (resolved path, mtime_ns, size) -> reading, for one validate() call: 10,000 processes often share a few
+# notebooks, and every snapshot refresh of the DAG file validates them all.
+_NOTEBOOK_CACHE: contextvars.ContextVar[dict[tuple[str, int, int], NotebookReading] | None] = \
+    contextvars.ContextVar("llf_notebook_cache", default=None)
+
+
 def notebook_problem(file_path: str, notebooks_dir: Path) -> tuple[str, str]:
     """(message, fix) for a registered notebook path, or ("", "") when it is runnable.
 
     Used by `llf validate` and the DAG builder, and again by the runner right before a run: the file may
     have changed since the last snapshot, and papermill's own errors on a malformed notebook name no fix.
     """
+    reading = read_notebook(file_path, notebooks_dir)
+    return reading.message, reading.fix
+
+
+def read_notebook(file_path: str, notebooks_dir: Path) -> NotebookReading:
+    """The notebook at a registered path, checked as papermill needs it; read once per validate() call."""
     try:
         notebook_path = resolve_notebook(file_path, notebooks_dir)
         if not notebook_path.is_file():
-            return f"notebook not found at {notebook_path}", "create the notebook or correct file_path"
-        size = notebook_path.stat().st_size
-        if size > NOTEBOOK_MAX_BYTES:
-            return (f"the notebook is {size / 2**20:.0f} MiB, more than the {NOTEBOOK_MAX_BYTES // 2**20} MiB "
-                    "llf reads", "clear its outputs (Edit > Clear Outputs of All Cells) or keep data in the lake")
+            return NotebookReading(f"notebook not found at {notebook_path}", "create the notebook or correct file_path")
+        stat = notebook_path.stat()
+        if stat.st_size > NOTEBOOK_MAX_BYTES:
+            return NotebookReading(
+                f"the notebook is {stat.st_size / 2**20:.0f} MiB, more than the {NOTEBOOK_MAX_BYTES // 2**20} MiB "
+                "llf reads", "clear its outputs (Edit > Clear Outputs of All Cells) or keep data in the lake")
     except ValueError as error:
-        return one_line(str(error)), f"use a path relative to {notebooks_dir}, without ../"
+        return NotebookReading(one_line(str(error)), f"use a path relative to {notebooks_dir}, without ../")
     except (OSError, RuntimeError) as error:  # a name too long, a symlink loop (RuntimeError), ...
-        return (f"the path cannot be opened ({type(error).__name__}: {one_line(str(error))})",
-                f"point file_path at a notebook file inside {notebooks_dir}")
+        return NotebookReading(f"the path cannot be opened ({type(error).__name__}: {one_line(str(error))})",
+                               f"point file_path at a notebook file inside {notebooks_dir}")
+    cache = _NOTEBOOK_CACHE.get()
+    key = (str(notebook_path), stat.st_mtime_ns, stat.st_size)
+    if cache is not None and key in cache:
+        return cache[key]
+    reading = _read_notebook_file(notebook_path)
+    if cache is not None:
+        cache[key] = reading
+    return reading
+
+
+def _read_notebook_file(notebook_path: Path) -> NotebookReading:
     try:
         import nbformat  # ~0.2 s, needed only when validating
 
@@ -266,10 +338,37 @@ def notebook_problem(file_path: str, notebooks_dir: Path) -> tuple[str, str]:
         # NBFormatError, UnicodeDecodeError, and TypeError/AttributeError/KeyError on JSON that is no
         # notebook object ({}, [], "x", cells that are not a list, ...).
         notebook = nbformat.read(notebook_path, as_version=4)
-        return _notebook_content_problem(notebook)
+        message, fix = _notebook_content_problem(notebook)
+        return NotebookReading(message, fix, () if message else declared_parameters(notebook))
     except Exception as error:
-        return f"not a readable Jupyter notebook ({type(error).__name__}: {one_line(str(error))})", \
-            _NOT_A_NOTEBOOK_FIX
+        return NotebookReading(f"not a readable Jupyter notebook ({type(error).__name__}: {one_line(str(error))})",
+                               _NOT_A_NOTEBOOK_FIX)
+
+
+def declared_parameters(notebook: Any) -> tuple[str, ...]:
+    """The names the first cell tagged 'parameters' assigns, the cell papermill injects after.
+
+    Parsed with Python's own parser (papermill's translator costs ~0.5 s of imports per DAG-file refresh);
+    a cell Python cannot parse (IPython magics, a typo) falls back to papermill's line-based reader, which
+    is what the runner's `papermill.inspect_notebook` uses.
+    """
+    cell = next(c for c in notebook["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
+    source = cell.get("source", "")
+    source = "".join(source) if isinstance(source, list) else str(source)
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        from papermill.translators import PythonTranslator
+
+        return tuple(dict.fromkeys(parameter.name for parameter in PythonTranslator.inspect({"source": source})))
+    names: list[str] = []
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else \
+            [node.target] if isinstance(node, ast.AnnAssign) else []
+        for target in targets:
+            elements = target.elts if isinstance(target, ast.Tuple | ast.List) else [target]
+            names.extend(element.id for element in elements if isinstance(element, ast.Name))
+    return tuple(dict.fromkeys(names))
 
 
 def _notebook_content_problem(notebook: Any) -> tuple[str, str]:
@@ -309,7 +408,7 @@ def _notebook_content_problem(notebook: Any) -> tuple[str, str]:
 
 
 def _processes(snapshot: Snapshot, stream: Stream, _: Path) -> list[Problem]:
-    """Row values the database once accepted (before control_sql/0023) that no DAG can be built from."""
+    """Row values the database once accepted (before llf/control/sql/0023) that no DAG can be built from."""
     problems = []
     for group in snapshot.active_groups(stream):
         for process in snapshot.active_processes(group):
@@ -344,7 +443,7 @@ def _process_value_problems(process: Process, group: ProcessGroup) -> Iterable[t
 
 def _depth(value: Any) -> int:
     """The level of the deepest value inside (the top one is level 0), as the database's jsonpath `.**{n}`
-    counts it (control_sql/0023); without recursion, since the value may be hostile."""
+    counts it (llf/control/sql/0023); without recursion, since the value may be hostile."""
     deepest, pending = 0, [(value, 0)]
     while pending:
         item, level = pending.pop()
@@ -414,39 +513,92 @@ def _schedules(snapshot: Snapshot, stream: Stream, _: Path) -> list[Problem]:
     return problems
 
 
-_CRON_FIX = "use minute hour day-of-month month day-of-week, e.g. '0 6 * * 1-5'"
+_CRON_FIX = "use minute hour day-of-month month day-of-week, e.g. '0 6 * * 1-5', or an alias such as '@daily'"
+
+# The aliases Airflow's CronTriggerTimetable expands (airflow.sdk.definitions.timetables._cron.CRON_PRESETS,
+# checked by tests/control/test_validation.py): the DAG builder hands cron_expr to it unchanged.
+CRON_ALIASES = {
+    "@hourly": "0 * * * *",
+    "@daily": "0 0 * * *",
+    "@weekly": "0 0 * * 0",
+    "@monthly": "0 0 1 * *",
+    "@quarterly": "0 0 1 */3 *",
+    "@yearly": "0 0 1 1 *",
+}
+
+# (name, lowest, highest, names croniter also takes) of the five fields, in order.
+_CRON_FIELDS = (
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day-of-month", 1, 31, ("L",)),
+    ("month", 1, 12, ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")),
+    ("day-of-week", 0, 7, ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")),
+)
 
 
 def _schedule_problems(schedule: Schedule) -> Iterable[tuple[str, str]]:
-    from croniter import croniter
-
     try:
         timezone = ZoneInfo(schedule.timezone)
     except Exception:  # ZoneInfoNotFoundError, ValueError, and OSError/TypeError on odd keys
         timezone = None
         yield (f"timezone {one_line(repr(schedule.timezone), 80)} is not an IANA time zone",
                "use a name such as 'UTC' or 'Europe/Paris'")
-    expression = schedule.cron_expr
-    if len(expression.split()) != 5:
-        yield f"cron_expr {one_line(repr(expression), 120)} is not a five-field cron expression", _CRON_FIX
-        return
+    problem = _cron_problem(schedule.cron_expr, timezone)
+    if problem:
+        yield problem
+
+
+def _cron_problem(expression: str, timezone: ZoneInfo | None) -> tuple[str, str] | None:
+    """What Airflow's CronTriggerTimetable would refuse (or never fire), with the field and the reason.
+
+    Airflow expands its aliases, then asks croniter; so does this. croniter decides; the field-by-field
+    reading only explains its refusal ("out of range" names no field), so the two can never disagree.
+    """
+    from croniter import croniter
+
+    quoted = one_line(repr(expression), 120)
+    fields = CRON_ALIASES.get(expression.strip(), expression).split()
+    if len(fields) == 1 and fields[0].startswith("@"):
+        return (f"cron_expr {quoted} is not an alias Airflow expands ({', '.join(CRON_ALIASES)})", _CRON_FIX)
+    if len(fields) != 5:
+        return (f"cron_expr {quoted} has {len(fields)} field(s); Airflow takes exactly five "
+                "(minute hour day-of-month month day-of-week)", _CRON_FIX)
     try:
-        cron = croniter(expression, dt.datetime.now(timezone or dt.UTC))  # what Airflow's timetable checks
+        cron = croniter(" ".join(fields), dt.datetime.now(timezone or dt.UTC))  # what Airflow's timetable checks
     except Exception as error:
-        yield (f"cron_expr {one_line(repr(expression), 120)} is not a five-field cron expression "
-               f"({one_line(str(error), 120)})", _CRON_FIX)
-        return
+        reason = _cron_field_reason(fields) or one_line(str(error), 120)
+        return f"cron_expr {quoted} is not a valid cron expression: {reason}", _CRON_FIX
     try:
         cron.get_next(dt.datetime)
         cron.get_prev(dt.datetime)
     except Exception:  # CroniterBadDateError: no matching date within croniter's search
-        yield (f"cron_expr {expression!r} never fires (no such date, e.g. 31 February)",
-               "correct day-of-month and month, e.g. '0 6 28 2 *'")
-        return
-    description = _cron_description(expression)
+        return (f"cron_expr {quoted} never fires (no such date, e.g. 31 February)",
+                "correct day-of-month and month, e.g. '0 6 28 2 *'")
+    description = _cron_description(" ".join(fields))
     if len(description) > CRON_DESCRIPTION_MAX_LENGTH:
-        yield (f"cron_expr {one_line(repr(expression), 120)} is described in {len(description)} characters; "
-               f"Airflow stores at most {CRON_DESCRIPTION_MAX_LENGTH}", "use ranges and steps instead of long lists")
+        return (f"cron_expr {quoted} is described in {len(description)} characters; "
+                f"Airflow stores at most {CRON_DESCRIPTION_MAX_LENGTH}", "use ranges and steps instead of long lists")
+    return None
+
+
+def _cron_field_reason(fields: list[str]) -> str:
+    """The first value out of its field's range, bad step or unknown name, e.g. "the hour field 25 is outside
+    0-23"; "" when none is found (croniter's own message is quoted then)."""
+    for (name, low, high, names), field in zip(_CRON_FIELDS, fields, strict=True):
+        for part in field.split(","):
+            body, slash, step = part.partition("/")
+            if slash and not (step.isdigit() and int(step) > 0):
+                return f"the {name} field {field} has step {step!r}; a step is a whole number from 1"
+            for value in [] if body in ("*", "?") else body.split("-"):
+                where = f"the {name} field {value}" if value == field else f"the {name} field {field}: {value}"
+                if value.isdigit() and not low <= int(value) <= high:
+                    return f"{where} is outside {low}-{high}"
+                if value.isalpha() and value.upper() not in names:
+                    return (f"{where} is not a number {low}-{high}"
+                            + (f" or one of {', '.join(names)}" if names else ""))
+                if not value:
+                    return f"the {name} field {field} has an empty value"
+    return ""
 
 
 def _cron_description(expression: str) -> str:

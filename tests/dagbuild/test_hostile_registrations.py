@@ -5,7 +5,7 @@ then parses dags/ with Airflow's DagBag and runs `llf validate`. Whatever the ro
 error, every DAG of the good stream loads, the bad stream is its placeholder naming the row, and
 `llf validate` names it on one line (exit 1) without a traceback.
 
-Values the database refuses since control_sql/0023 are first shown refused, naming the constraint,
+Values the database refuses since llf/control/sql/0023 are first shown refused, naming the constraint,
 then registered anyway the way rows older than that migration are (the constraint dropped), so the
 rest of the chain (snapshot, validation, builder) is proven to isolate them too. The last tests
 bypass validation altogether (a builder or a check that raises) to exercise the builder's own guard.
@@ -32,6 +32,7 @@ from llf.control.model import PARAMS_MAX_DEPTH
 from llf.control.validation import NOTEBOOK_MAX_BYTES
 from llf.dagbuild import build_dags, builder
 from tests.dagbuild.conftest import SCENARIOS
+from tests.support.notebooks import write_notebook
 from tests.support.registry import Registry, Run
 
 GOOD_DAGS = {"stream__good", "process__good_load_a", "process__good_load_b", "process__good_report"}
@@ -57,6 +58,8 @@ def hostile(scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     with (folder / "huge.ipynb").open("wb") as huge:  # sparse: no disk is spent on its size
         huge.truncate(NOTEBOOK_MAX_BYTES + 1)
     os.mkfifo(folder / "fifo.ipynb")  # reading it would block the parse forever
+    write_notebook(folder / "many_params.ipynb", "pass",  # registered params must be declared: 10k of them
+                   parameters="\n".join([*(f"key_{n} = 0" for n in range(10_000)), "deep = None"]))
     outside = shutil.copy(folder / "ok.ipynb", tmp_path / "outside.ipynb")
     (folder / "escape.ipynb").symlink_to(outside)
     (folder / "loop.ipynb").symlink_to(folder / "loop.ipynb")
@@ -69,7 +72,7 @@ class Hostile:
     register: Register
     row: str  # how the placeholder and `llf validate` name the row
     says: str  # what they say about it
-    refused_by: str = ""  # the constraint (or trigger) refusing it since control_sql/0023
+    refused_by: str = ""  # the constraint (or trigger) refusing it since llf/control/sql/0023
     placeholders: tuple[str, ...] = ("bad",)
 
 
@@ -185,6 +188,8 @@ CASES: dict[str, Hostile] = {
     "process_without_system_file": Hostile(bad(None), PROCESS_ROW, "no system file registered"),
     # process values
     "params_a_json_list": Hostile(bad(params=[1, 2]), PROCESS_ROW, "not a JSON object"),
+    "params_key_the_notebook_does_not_declare": Hostile(bad(params={"greting": "hi"}), PROCESS_ROW,
+                                                        "'greting' (did you mean 'greeting'?)"),
     "params_nested_3000_deep": Hostile(
         bad(then="UPDATE cntl_af.cntl_cfg_prcs SET params = (repeat('[', 3000) || repeat(']', 3000))::jsonb "
                  "WHERE prcs_nm = 'bad_step'"),
@@ -227,10 +232,10 @@ CASES: dict[str, Hostile] = {
                                                          "depends on broken_step", placeholders=("bad", "broken")),
     # schedules
     "cron_that_never_fires": Hostile(scheduled("0 6 31 2 *"), SCHEDULE_ROW, "never fires"),
-    "cron_alias": Hostile(scheduled("@daily"), SCHEDULE_ROW, "not a five-field cron"),
-    "cron_with_seconds": Hostile(scheduled("0 0 6 * * *"), SCHEDULE_ROW, "not a five-field cron"),
-    "cron_minute_out_of_range": Hostile(scheduled("61 * * * *"), SCHEDULE_ROW, "not a five-field cron"),
-    "cron_hashed": Hostile(scheduled("H 6 * * *"), SCHEDULE_ROW, "not a five-field cron"),
+    "cron_alias_airflow_does_not_expand": Hostile(scheduled("@midnight"), SCHEDULE_ROW, "not an alias Airflow"),
+    "cron_with_seconds": Hostile(scheduled("0 0 6 * * *"), SCHEDULE_ROW, "has 6 field(s)"),
+    "cron_minute_out_of_range": Hostile(scheduled("61 * * * *"), SCHEDULE_ROW, "minute field 61 is outside 0-59"),
+    "cron_hashed": Hostile(scheduled("H 6 * * *"), SCHEDULE_ROW, "minute field H is not a number 0-59"),
     "cron_described_beyond_airflow_column": Hostile(scheduled(LONG_CRON), SCHEDULE_ROW, "Airflow stores at most 1000"),
     "timezone_unknown": Hostile(scheduled("0 6 * * *", "Mars/Olympus"), SCHEDULE_ROW, "not an IANA time zone"),
     "timezone_a_path": Hostile(scheduled("0 6 * * *", "../../etc/passwd"), SCHEDULE_ROW, "not an IANA time zone"),
@@ -429,8 +434,8 @@ ODD_BUT_FINE: dict[str, Register] = {
              "owner_nm = 'équipe, data' WHERE strem_nm = 'bad'"),
     "description_of_100k_characters": bad(
         then="UPDATE cntl_af.cntl_cfg_prcs SET prcs_desc = repeat('long ', 20000) WHERE prcs_nm = 'bad_step'"),
-    "params_with_10k_keys": bad(params={f"key_{n}": n for n in range(10_000)}),
-    "params_exactly_32_deep": bad(params=nested(PARAMS_MAX_DEPTH)),
+    "params_with_10k_keys": bad("many_params.ipynb", params={f"key_{n}": n for n in range(10_000)}),
+    "params_exactly_32_deep": bad("many_params.ipynb", params=nested(PARAMS_MAX_DEPTH)),
     "names_of_200_characters_with_dots_and_dashes": bad(group="g.r-p", process="p.-_" * 50),
     "extreme_priorities": bad(
         priority=-(2**31),
@@ -440,6 +445,7 @@ ODD_BUT_FINE: dict[str, Register] = {
     "group_named_like_finish_stream_but_longer": bad(group="finish_stream_2"),
     "cron_on_leap_days_only": scheduled("0 6 29 2 *", "Pacific/Kiritimati"),
     "cron_on_the_last_day_of_the_month": scheduled("0 6 L * *"),
+    "cron_alias_airflow_expands": scheduled("@daily", "Europe/Paris"),
 }
 
 

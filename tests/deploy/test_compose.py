@@ -129,7 +129,7 @@ def test_given_airflow_services_then_project_folders_are_mounted_where_airflow_a
         "/opt/airflow/dags": "dags",  # AIRFLOW_HOME/dags, Airflow's default dags_folder in the image
         "/opt/airflow/plugins": "plugins",
         environment["LLF_NOTEBOOKS_DIR"]: "notebooks",
-        environment["LLF_CONTROL_SQL_DIR"]: "control_sql",
+        "/opt/airflow/control_sql": "control_sql",  # the example registrations; the DDL ships in the package
     }
 
     assert "AIRFLOW__CORE__DAGS_FOLDER" not in environment

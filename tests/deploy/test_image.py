@@ -83,12 +83,9 @@ def test_given_the_rendered_init_environment_then_connections_import_as_the_urls
     exported = json.loads(out.read_text())
     connections = {conn_id: Connection(conn_id=conn_id, **fields) for conn_id, fields in exported.items()}
 
-    assert set(connections) == {"cntl_af", "llf_lake", "llf_vectors", "llf_llm"}
+    assert set(connections) == {"cntl_af", "llf_vectors"}  # only those llf reads (llf/settings.py)
     control_uri = connections["cntl_af"].get_uri().replace("postgres://", "postgresql://", 1)
     assert control_uri == environment["LLF_CONTROL_DB_URL"]
-    assert connections["llf_lake"].password == environment["LLF_MINIO_SECRET_KEY"]
-    assert connections["llf_lake"].extra_dejson["endpoint_url"] == f"http://{environment['LLF_MINIO_ENDPOINT']}"
-    assert connections["llf_llm"].host == urlsplit(environment["OLLAMA_HOST"]).hostname
     assert connections["llf_vectors"].extra_dejson["vector_url"] == environment["LLF_VECTOR_URL"]
 
 

@@ -1,5 +1,5 @@
 """The README pictures are generated from the code: the data dictionary in resource/ must be what
-scripts/draw_pictures.py makes of the current DDL (rerun the script after changing control_sql/)."""
+scripts/draw_pictures.py makes of the current DDL (rerun the script after changing llf/control/sql/)."""
 
 from __future__ import annotations
 

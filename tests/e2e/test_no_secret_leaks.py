@@ -135,7 +135,7 @@ def database(postgres: EmbeddedPostgres, leak_secrets: Secrets) -> Database:
 
 def _create_login(admin_url: str, login: str, password: str, group: str | None) -> None:
     """A login with `password`: a member of `group` running as it when the group exists (the notebook role
-    of control_sql/0025), else a superuser, as the owner of the control tables is here."""
+    of llf/control/sql/0025), else a superuser, as the owner of the control tables is here."""
     connection = psycopg2.connect(admin_url)
     connection.autocommit = True
     try:
