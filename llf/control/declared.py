@@ -27,7 +27,7 @@ from llf.control.model import (
     TIMEOUT_MIN_MAX,
     task_group_id,
 )
-from llf.control.validation import _depth as params_depth  # the depth the database's CHECK counts
+from llf.control.validation import params_depth  # the depth the database's CHECK counts
 from llf.exceptions import RegistrationError
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]

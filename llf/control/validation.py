@@ -420,7 +420,7 @@ def _processes(snapshot: Snapshot, stream: Stream, _: Path) -> list[Problem]:
 
 
 def _process_value_problems(process: Process, group: ProcessGroup) -> Iterable[tuple[str, str]]:
-    if process.params == TOO_DEEP_PARAMS or _depth(process.params) > PARAMS_MAX_DEPTH:
+    if process.params == TOO_DEEP_PARAMS or params_depth(process.params) > PARAMS_MAX_DEPTH:
         yield (f"params nests deeper than {PARAMS_MAX_DEPTH} levels",
                "pass flat values as notebook parameters (a file in the lake for anything bigger)")
     elif not isinstance(process.params, dict):
@@ -441,7 +441,7 @@ def _process_value_problems(process: Process, group: ProcessGroup) -> Iterable[t
                "shorten the process name or its group's name (prcs_grp_nm)")
 
 
-def _depth(value: Any) -> int:
+def params_depth(value: Any) -> int:
     """The level of the deepest value inside (the top one is level 0), as the database's jsonpath `.**{n}`
     counts it (llf/control/sql/0023); without recursion, since the value may be hostile."""
     deepest, pending = 0, [(value, 0)]
