@@ -19,6 +19,7 @@ from papermill.exceptions import PapermillExecutionError
 
 from llf.control.validation import notebook_problem, resolve_notebook
 from llf.exceptions import LlfError
+from llf.runner.timeline import Timeline
 
 log = logging.getLogger(__name__)
 # What a worker's environment holds for Airflow itself (see kernel_environment): never handed to notebook code.
@@ -131,9 +132,10 @@ def kernel_environment(extra: Mapping[str, str], worker: Mapping[str, str] | Non
     return {**kept, **extra}
 
 
-def kernel_manager_class(env: Mapping[str, str], stopper: KernelStopper | None) -> type:
+def kernel_manager_class(env: Mapping[str, str], stopper: KernelStopper | None,
+                         timeline: Timeline | None = None) -> type:
     """The kernel manager nbclient creates: starts the kernel with `env` rather than this process's environment
-    (papermill has no way to pass one), and lets `stopper` kill it."""
+    (papermill has no way to pass one), lets `stopper` kill it, and marks its start and stop on `timeline`."""
     from jupyter_client import AsyncKernelManager
 
     class LlfKernelManager(AsyncKernelManager):
@@ -144,6 +146,15 @@ def kernel_manager_class(env: Mapping[str, str], stopper: KernelStopper | None) 
 
         async def start_kernel(self, **kwargs: Any) -> None:
             await super().start_kernel(**{**kwargs, "env": dict(env)})
+            if timeline is not None:
+                timeline.mark("kernel process started")
+
+        async def shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
+            if timeline is not None:
+                timeline.mark("cells ran")
+            await super().shutdown_kernel(now=now, restart=restart)
+            if timeline is not None:
+                timeline.mark("kernel stopped")
 
     return LlfKernelManager
 
@@ -156,6 +167,7 @@ def execute(
     timeout_min: float,
     kernel_env: Mapping[str, str],
     stopper: KernelStopper | None = None,
+    timeline: Timeline | None = None,
 ) -> NotebookOutcome:
     """Run the notebook; the whole run (not each cell) is bounded by `timeout_min`; `stopper` can kill it."""
     deadline = time.monotonic() + timeout_min * 60
@@ -163,12 +175,13 @@ def execute(
     def seconds_left(_cell: object) -> int:
         return max(1, int(deadline - time.monotonic()))
 
-    manager = kernel_manager_class(kernel_environment(kernel_env), stopper)
+    manager = kernel_manager_class(kernel_environment(kernel_env), stopper, timeline)
+    ready = None if timeline is None else (lambda **_: timeline.mark("kernel ready"))
     try:
         papermill.execute_notebook(
             str(notebook), str(output_notebook), parameters=dict(parameters),
             kernel_name="python3", progress_bar=False, cwd=str(notebook.parent),
-            timeout_func=seconds_left, kernel_manager_class=manager,
+            timeout_func=seconds_left, kernel_manager_class=manager, on_notebook_start=ready,
         )
     except PapermillExecutionError as error:
         return NotebookOutcome(
