@@ -14,6 +14,7 @@ from llf.control import log as run_log
 from llf.control.lock import RunLock, process_run_lock
 from llf.control.model import FAILING, Status
 from llf.control.repository import Registration, process_registration
+from llf.db import ReusedConnections, reused_connections
 from llf.exceptions import ConfigurationError, ProcessFailed
 from llf.runner import notebook as notebook_runner
 from llf.runner.outputs import keep_unstored, run_folder, store_outputs, warm_up_html_export
@@ -31,13 +32,16 @@ from llf.settings import (
 log = logging.getLogger(__name__)
 
 
-def dependencies_to_trigger(context: RunContext) -> list[str]:
+def dependencies_to_trigger(context: RunContext, registration: Registration | None = None) -> list[str]:
     """Dependencies not yet SUCCESS for the date, except those already FAILED/BLOCKED in this stream run.
 
     A dependency still RUNNING is triggered too: that run waits on its lock and ends with the result.
+    `registration` is the process's, when the caller has read it already.
     """
     url = control_db_url()
-    dependencies = process_registration(url, context.prcs_nm).dependencies
+    dependencies = (registration or process_registration(url, context.prcs_nm)).dependencies
+    if not dependencies:
+        return []
     latest = run_log.latest_attempts(url, dependencies, context.business_date)
 
     def settled(name: str) -> bool:
@@ -52,6 +56,8 @@ def dependencies_to_trigger(context: RunContext) -> list[str]:
 
 
 def _unmet_dependencies(url: str, dependencies: list[str], context: RunContext) -> list[str]:
+    if not dependencies:
+        return []
     latest = run_log.latest_attempts(url, dependencies, context.business_date)
     return [
         f"{name} ({latest[name].status if name in latest else 'never ran'})"
@@ -72,20 +78,24 @@ def _already_done(url: str, context: RunContext) -> str | None:
     return f"already SUCCESS for {context.business_date} (run {latest.run_id})"
 
 
-def run_process(context: RunContext, timeline: Timeline | None = None) -> None:
+def run_process(context: RunContext, timeline: Timeline | None = None,
+                registration: Registration | None = None) -> None:
     """Run the process's notebook for the context's business date, recording every outcome.
 
     A process of a stream run then closes the stream's row if it was the run's last to end.
-    `timeline` (a new one when None) gets the task's steps, logged at DEBUG at the end.
+    `timeline` (a new one when None) gets the task's steps, logged at DEBUG at the end; `registration`
+    is the process's, when the caller has read it already. The steps before and after the notebook
+    share one control-DB connection (closed while the notebook runs).
     """
     timeline = timeline or Timeline()
-    try:
-        _run_process(context, timeline)
-    finally:
-        if context.triggered_by == "stream" and context.strem_nm and context.strem_run_id:
-            _finish_stream_if_complete(context)
-            timeline.mark("stream row checked")
-        timeline.log(context.prcs_nm)
+    with reused_connections() as connections:
+        try:
+            _run_process(context, timeline, registration, connections)
+        finally:
+            if context.triggered_by == "stream" and context.strem_nm and context.strem_run_id:
+                _finish_stream_if_complete(context)
+                timeline.mark("stream row checked")
+            timeline.log(context.prcs_nm)
 
 
 def _finish_stream_if_complete(context: RunContext) -> None:
@@ -96,10 +106,12 @@ def _finish_stream_if_complete(context: RunContext) -> None:
                       context.strem_nm)
 
 
-def _run_process(context: RunContext, timeline: Timeline) -> None:
+def _run_process(context: RunContext, timeline: Timeline, registration: Registration | None,
+                 connections: ReusedConnections) -> None:
     url = control_db_url()
-    registration = process_registration(url, context.prcs_nm)
-    timeline.mark("registration read")
+    if registration is None:
+        registration = process_registration(url, context.prcs_nm)
+        timeline.mark("registration read")
     unmet = _unmet_dependencies(url, registration.dependencies, context)
     timeline.mark("dependencies checked")
     if unmet:
@@ -125,6 +137,7 @@ def _run_process(context: RunContext, timeline: Timeline) -> None:
         context = context.model_copy(update={"output_path": run_folder(context), "params": registration.params})
         log_id = run_log.mark_running(url, context)
         timeline.mark("RUNNING row written")
+        connections.close()  # idle through the notebook run, a session could be ended under it
         _execute_and_record(url, context.model_copy(update={"log_id": log_id}), registration, lock, timeline)
     timeline.mark("lock released")
 
