@@ -7,9 +7,10 @@ import logging
 import os
 import signal
 import subprocess
+import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -156,14 +157,21 @@ def kernel_environment(extra: Mapping[str, str], worker: Mapping[str, str] | Non
 
 
 def kernel_manager_class(env: Mapping[str, str], stopper: KernelStopper | None,
-                         timeline: Timeline | None = None) -> type:
+                         timeline: Timeline | None = None, ipc_prefix: Path | None = None) -> type:
     """The kernel manager nbclient creates: starts the kernel with `env` rather than this process's environment
-    (papermill has no way to pass one), lets `stopper` kill it, and marks its start and stop on `timeline`."""
+    (papermill has no way to pass one), lets `stopper` kill it, and marks its start and stop on `timeline`.
+
+    With `ipc_prefix`, the kernel's channels are Unix sockets named after it instead of TCP ports:
+    jupyter_client picks free ports by binding and releasing them, so two kernels starting at once on
+    one worker could pick the same port and one died with "ZMQError: Address already in use".
+    """
     from jupyter_client import AsyncKernelManager
+
+    transport = {} if ipc_prefix is None else {"transport": "ipc", "ip": str(ipc_prefix)}
 
     class LlfKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs: Any) -> None:
-            super().__init__(**kwargs)
+            super().__init__(**{**kwargs, **transport})
             if stopper is not None:
                 stopper.adopt(self)
 
@@ -205,8 +213,18 @@ def execute(
     def seconds_left(_cell: object) -> int:
         return max(1, int(deadline - time.monotonic()))
 
-    manager = kernel_manager_class(kernel_environment(kernel_env), stopper, timeline)
     ready = None if timeline is None else (lambda **_: timeline.mark("kernel ready"))
+    # a short folder of its own for the kernel's sockets: a Unix socket's path holds at most 107 bytes
+    with tempfile.TemporaryDirectory(prefix="llf-k-") as sockets:
+        manager = kernel_manager_class(kernel_environment(kernel_env), stopper, timeline, Path(sockets) / "k")
+        return _run_papermill(notebook, output_notebook, parameters, manager, seconds_left, ready,
+                              timeout_min, stopper)
+
+
+def _run_papermill(notebook: Path, output_notebook: Path, parameters: Mapping[str, Any], manager: type,
+                   seconds_left: Callable[[object], int], ready: Callable[..., None] | None, timeout_min: float,
+                   stopper: KernelStopper | None) -> NotebookOutcome:
+    """papermill's run of the notebook, every way it can end turned into a NotebookOutcome."""
     try:
         papermill.execute_notebook(
             str(notebook), str(output_notebook), parameters=dict(parameters),

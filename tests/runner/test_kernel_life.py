@@ -78,3 +78,19 @@ def test_given_a_failing_cell_then_the_kernel_is_killed_and_the_error_is_reporte
     assert outcome.error is not None and "RuntimeError: broken" in outcome.error
     assert not _alive(int(pids.read_text()))
     assert outcome.output_notebook.exists()
+
+
+def test_given_a_notebook_then_its_kernel_listens_on_unix_sockets_not_on_tcp_ports(tmp_path):
+    connection = tmp_path / "connection.json"
+    notebook = write_notebook(
+        tmp_path / "nb.ipynb",
+        "import pathlib\nfrom ipykernel.connect import get_connection_info\n"
+        f"pathlib.Path({str(connection)!r}).write_text(get_connection_info())",
+    )
+
+    outcome = notebook_runner.execute(notebook, tmp_path / "out.ipynb", {}, timeout_min=5, kernel_env={})
+
+    assert outcome.error is None
+    info = json.loads(connection.read_text())
+    assert info["transport"] == "ipc"  # no free port to pick, so no race with kernels starting beside it
+    assert not Path(f"{info['ip']}-{info['shell_port']}").exists()  # its socket files went with it
