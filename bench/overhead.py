@@ -1,18 +1,20 @@
 """What llf costs on top of plain Airflow + papermill, measured on one running Airflow.
 
-    .venv/bin/python bench/overhead.py [--repeat 2]
+    .venv/bin/python bench/overhead.py [--repeat 5] [--stream-size 5x10 --max-parallel 4]
 
 Starts an embedded PostgreSQL and a real Airflow (scheduler, dag-processor, triggerer, api-server;
 LocalExecutor) serving two DAG folders: the project's `dags/` and a temporary folder holding a
-hand-written DAG. Both run the same 3 groups x 3 trivial notebooks:
-  (a) the llf stream: 3 process groups, max_parallel 3, each process run by its stream task;
-  (b) the hand-written DAG: 3 TaskGroups in a chain, one PythonOperator running papermill per notebook;
+hand-written DAG. Both run the same G groups x N trivial notebooks (--stream-size, 3x3 by default):
+  (a) the llf stream: G process groups, max_parallel M, each process run by its stream task;
+  (b) the hand-written DAG: G TaskGroups in a chain, one PythonOperator running papermill per notebook,
+      at most M at a time (the DAG's max_active_tasks);
   (c) one process DAG run (triggered by hand) vs the bare `papermill` CLI on the same notebook.
-Every run is warmed up once, then timed --repeat times (wall time from the REST trigger until the run
-is seen finished, polled every 0.2 s; the median is printed). (a) and (b) alternate, run by run, so
-a change in the machine's load (it is shared) weighs on both alike. Each llf run uses a fresh business
-date, so nothing is SKIPPED as already done. Prints one figure per line, then the timeline of the last
-llf and hand-written runs (from Airflow's task instances) to show where the difference goes.
+Every kind is warmed up once, then timed in --repeat rounds (wall time from the REST trigger until the
+run is seen finished, polled every 0.2 s). (a) and (b) alternate, and so do the two sides of (c), so a
+change in the machine's load (it is shared) weighs on both alike. Each llf run uses a fresh business
+date, so nothing is SKIPPED as already done. Prints every round with the load average, the medians with
+their spread (min-max), then the timeline of the last llf and hand-written runs (from Airflow's task
+instances) to show where the difference goes.
 """
 
 from __future__ import annotations
@@ -40,12 +42,11 @@ from tests.support.registry import Registry  # noqa: E402
 
 STREAM = "bench_overhead"
 HANDWRITTEN = "bench_handwritten"
-GROUPS, PER_GROUP = 3, 3
 NOTEBOOK = "trivial.ipynb"
 FIRST_DATE = dt.date(2026, 1, 1)
 
 HANDWRITTEN_DAG = '''
-"""The baseline: what a user would write by hand for 3 groups x 3 notebooks."""
+"""The baseline: what a user would write by hand for {groups} groups x {per_group} notebooks."""
 import tempfile
 from pathlib import Path
 
@@ -60,7 +61,7 @@ def run_notebook(notebook: str) -> None:
                                    progress_bar=False, parameters={{"greeting": "bench"}})
 
 
-with DAG("{dag_id}", schedule=None, catchup=False) as dag:
+with DAG("{dag_id}", schedule=None, catchup=False, max_active_tasks={max_parallel}) as dag:
     previous = None
     for group in range({groups}):
         with TaskGroup(f"g{{group}}") as task_group:
@@ -77,11 +78,11 @@ def process_name(group: int, position: int) -> str:
     return f"{STREAM}_g{group}_p{position}"
 
 
-def register_stream(registry: Registry) -> None:
+def register_stream(registry: Registry, groups: int, per_group: int, max_parallel: int) -> None:
     stream_id = registry.stream(STREAM)
-    for group in range(GROUPS):
-        group_id = registry.group(stream_id, f"{STREAM}_g{group}", priority=group + 1, max_parallel=PER_GROUP)
-        for position in range(PER_GROUP):
+    for group in range(groups):
+        group_id = registry.group(stream_id, f"{STREAM}_g{group}", priority=group + 1, max_parallel=max_parallel)
+        for position in range(per_group):
             registry.process(group_id, process_name(group, position), priority=position + 1, notebook=NOTEBOOK)
 
 
@@ -109,23 +110,43 @@ def papermill_cli(notebook: Path, scratch: Path) -> float:
     return time.perf_counter() - started
 
 
-def median_of(repeat: int, measure: Callable[[int], float]) -> float:
-    """Warm up once (index 0), then the median of `repeat` measurements."""
-    return medians_alternating(repeat, measure)[0]
+def load() -> str:
+    """The load average (1, 5, 15 min): the machine is shared, so every figure is printed beside it."""
+    return "load " + " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
-def medians_alternating(repeat: int, *measures: Callable[[int], float]) -> list[float]:
-    """`median_of` for several measurements taken in turn: warm-ups, then one of each per round.
-
-    Prints every round, since single runs vary by seconds on a shared machine.
+def measured_alternating(repeat: int, *measures: Callable[[int], float]) -> list[list[float]]:
+    """Warm up each measurement once (index 0), then `repeat` rounds taking one of each in turn; each
+    measurement's figures. The order flips every round, so neither side always runs right after the
+    other. Prints every round, since single runs vary by seconds on a shared machine.
     """
     for measure in measures:
         measure(0)
     rounds = []
     for index in range(1, repeat + 1):
-        rounds.append([measure(index) for measure in measures])
-        print(f"round {index}: " + ", ".join(f"{seconds:.1f} s" for seconds in rounds[-1]), flush=True)
-    return [statistics.median(column) for column in zip(*rounds, strict=True)]
+        order = list(enumerate(measures))[:: 1 if index % 2 else -1]
+        figures = dict((position, measure(index)) for position, measure in order)
+        rounds.append([figures[position] for position in range(len(measures))])
+        print(f"round {index}: " + ", ".join(f"{seconds:.1f} s" for seconds in rounds[-1]) + f" ({load()})",
+              flush=True)
+    return [list(column) for column in zip(*rounds, strict=True)]
+
+
+def spread(figures: list[float]) -> str:
+    """The median, and the spread around it, of one measurement's rounds."""
+    return f"{statistics.median(figures):.1f} s (min {min(figures):.1f}, max {max(figures):.1f})"
+
+
+def ratio(numerators: list[float], denominators: list[float]) -> float:
+    return statistics.median(numerators) / statistics.median(denominators)
+
+
+def stream_size(text: str) -> tuple[int, int]:
+    """GxN: G groups of N notebooks."""
+    groups, _, per_group = text.lower().partition("x")
+    if not (groups.isdigit() and per_group.isdigit() and int(groups) > 0 and int(per_group) > 0):
+        raise argparse.ArgumentTypeError(f"expected GxN such as 3x3 or 5x10, got {text!r}")
+    return int(groups), int(per_group)
 
 
 def _seconds(later: str | None, earlier: str | None) -> float:
@@ -151,16 +172,22 @@ def notebook_seconds(sql: Callable, stream_run_id: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=1, help="timed runs of each kind after the warm-up")
+    parser.add_argument("--repeat", type=int, default=5, help="timed rounds of each kind after the warm-up")
+    parser.add_argument("--stream-size", type=stream_size, default=(3, 3), metavar="GxN",
+                        help="G groups of N notebooks, such as 5x10 (default 3x3)")
+    parser.add_argument("--max-parallel", type=int, default=None,
+                        help="notebooks of a group at once, in both DAGs (default: N, at most 4)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (Airflow task logs) and print it")
     args = parser.parse_args()
+    groups, per_group = args.stream_size
+    max_parallel = args.max_parallel or min(per_group, 4)
 
     work = Path(tempfile.mkdtemp(prefix="llf-bench-overhead-"))
-    notebooks, lake, handwritten = work / "notebooks", work / "lake", work / "handwritten-dags"
+    notebooks, handwritten = work / "notebooks", work / "handwritten-dags"
     notebook = write_notebook(notebooks / NOTEBOOK, "message = f'{greeting}, world'")
     handwritten.mkdir()
     (handwritten / f"{HANDWRITTEN}.py").write_text(HANDWRITTEN_DAG.format(
-        dag_id=HANDWRITTEN, groups=GROUPS, per_group=PER_GROUP, notebook=notebook))
+        dag_id=HANDWRITTEN, groups=groups, per_group=per_group, max_parallel=max_parallel, notebook=notebook))
 
     postgres = EmbeddedPostgres(work / "pgdata")
     stack = None
@@ -178,59 +205,10 @@ def main() -> None:
                 cursor.execute(statement, parameters)
                 return cursor.fetchall() if cursor.description else []
 
-        register_stream(Registry(sql))
-        stack = AirflowStack(
-            home=work / "airflow-home",
-            metadata_db_url=with_database(postgres.admin_url, "airflow_bench").replace(
-                "postgresql://", "postgresql+psycopg2://", 1),
-            dags_folders={"llf": ROOT / "dags", "handwritten": handwritten},
-            extra_env={"PYTHONPATH": str(ROOT), "LLF_CONTROL_DB_URL": control_url,
-                       "LLF_NOTEBOOK_DB_URL": postgres.notebook_url(control_url),
-                       "LLF_NOTEBOOKS_DIR": str(notebooks), "LLF_LAKE_URL": lake.as_uri(),
-                       "LLF_SNAPSHOT_REFRESH_SECONDS": "2"},
-        )
-        stack.start()
-        api = stack.client()
-        single = f"process__{process_name(0, 0)}"
-        for dag_id in (f"stream__{STREAM}", HANDWRITTEN, single):
-            api.wait_for_dag(dag_id, timeout=120)
-
-        stream_runs: list[str] = []
-
-        def stream_once(index: int) -> float:
-            conf = {"business_date": (FIRST_DATE + dt.timedelta(days=index)).isoformat()}
-            elapsed, run_id = timed(api, f"stream__{STREAM}", conf)
-            # the figure counts until the run is seen finished: by then the stream's log row must be closed
-            row = sql("SELECT status FROM cntl_af.cntl_cfg_log WHERE strem_nm = %s AND run_id = %s "
-                      "AND prcs_nm IS NULL AND end_ts IS NOT NULL", (STREAM, run_id))
-            if row != [("SUCCESS",)]:
-                raise SystemExit(f"stream row of {run_id} not closed SUCCESS when the run ended: {row}")
-            stream_runs.append(run_id)
-            return elapsed
-
-        handwritten_runs: list[str] = []
-
-        def handwritten_once(_index: int) -> float:
-            elapsed, run_id = timed(api, HANDWRITTEN)
-            handwritten_runs.append(run_id)
-            return elapsed
-
-        llf_stream, handwritten_dag = medians_alternating(args.repeat, stream_once, handwritten_once)
-        process_run = median_of(args.repeat, lambda i: timed(
-            api, single, {"business_date": (FIRST_DATE + dt.timedelta(days=100 + i)).isoformat()})[0])
-        bare_papermill = median_of(args.repeat, lambda _i: papermill_cli(notebook, work))
-
-        print(f"(a) llf stream, {GROUPS} groups x {PER_GROUP} notebooks: {llf_stream:.1f} s")
-        print(f"(b) hand-written DAG, same groups, PythonOperator + papermill: {handwritten_dag:.1f} s")
-        print(f"ratio a/b: {llf_stream / handwritten_dag:.2f} (goal <= 1.3)")
-        print(f"(c) one process DAG run: {process_run:.1f} s")
-        print(f"(c) bare papermill CLI, same notebook: {bare_papermill:.1f} s")
-        print(f"ratio process/papermill: {process_run / bare_papermill:.2f} (goal <= 1.5)")
-        print("where the time goes, last timed runs (seconds after each DAG run started):")
-        print(f"llf stream (process runs RUNNING -> SUCCESS: mean {notebook_seconds(sql, stream_runs[-1]):.1f} s)")
-        print("\n".join(timeline(api, f"stream__{STREAM}", stream_runs[-1])))
-        print("hand-written DAG")
-        print("\n".join(timeline(api, HANDWRITTEN, handwritten_runs[-1])))
+        register_stream(Registry(sql), groups, per_group, max_parallel)
+        stack = _start_airflow(work, postgres, control_url, notebooks, handwritten)
+        _measure(stack.client(), sql, notebook, work, args.repeat, f"{groups} groups x {per_group} notebooks, "
+                 f"max_parallel {max_parallel}")
         connection.close()
     finally:
         if stack is not None:
@@ -240,6 +218,67 @@ def main() -> None:
             print(f"kept {work} (task logs under airflow-home/logs)")
         else:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _start_airflow(work: Path, postgres: EmbeddedPostgres, control_url: str, notebooks: Path,
+                   handwritten: Path) -> AirflowStack:
+    """Airflow serving the llf DAGs and the hand-written one, with every DAG the benchmark runs parsed."""
+    stack = AirflowStack(
+        home=work / "airflow-home",
+        metadata_db_url=with_database(postgres.admin_url, "airflow_bench").replace(
+            "postgresql://", "postgresql+psycopg2://", 1),
+        dags_folders={"llf": ROOT / "dags", "handwritten": handwritten},
+        extra_env={"PYTHONPATH": str(ROOT), "LLF_CONTROL_DB_URL": control_url,
+                   "LLF_NOTEBOOK_DB_URL": postgres.notebook_url(control_url),
+                   "LLF_NOTEBOOKS_DIR": str(notebooks), "LLF_LAKE_URL": (work / "lake").as_uri(),
+                   "LLF_SNAPSHOT_REFRESH_SECONDS": "2"},
+    )
+    stack.start()
+    api = stack.client()
+    for dag_id in (f"stream__{STREAM}", HANDWRITTEN, f"process__{process_name(0, 0)}"):
+        api.wait_for_dag(dag_id, timeout=120)
+    return stack
+
+
+def _measure(api: AirflowClient, sql: Callable, notebook: Path, work: Path, repeat: int, size: str) -> None:
+    """Time (a) against (b), then (c), in alternating rounds; print the figures and the last timelines."""
+    stream_runs: list[str] = []
+    handwritten_runs: list[str] = []
+
+    def stream_once(index: int) -> float:
+        conf = {"business_date": (FIRST_DATE + dt.timedelta(days=index)).isoformat()}
+        elapsed, run_id = timed(api, f"stream__{STREAM}", conf)
+        # the figure counts until the run is seen finished: by then the stream's log row must be closed
+        row = sql("SELECT status FROM cntl_af.cntl_cfg_log WHERE strem_nm = %s AND run_id = %s "
+                  "AND prcs_nm IS NULL AND end_ts IS NOT NULL", (STREAM, run_id))
+        if row != [("SUCCESS",)]:
+            raise SystemExit(f"stream row of {run_id} not closed SUCCESS when the run ended: {row}")
+        stream_runs.append(run_id)
+        return elapsed
+
+    def handwritten_once(_index: int) -> float:
+        elapsed, run_id = timed(api, HANDWRITTEN)
+        handwritten_runs.append(run_id)
+        return elapsed
+
+    def process_once(index: int) -> float:
+        conf = {"business_date": (FIRST_DATE + dt.timedelta(days=1000 + index)).isoformat()}
+        return timed(api, f"process__{process_name(0, 0)}", conf)[0]
+
+    llf_stream, handwritten_dag = measured_alternating(repeat, stream_once, handwritten_once)
+    print(f"(a) llf stream, {size}: {spread(llf_stream)}")
+    print(f"(b) hand-written DAG, same groups, PythonOperator + papermill: {spread(handwritten_dag)}")
+    print(f"ratio a/b: {ratio(llf_stream, handwritten_dag):.2f} (goal <= 1.0; {load()})")
+    process_run, bare_papermill = measured_alternating(repeat, process_once,
+                                                       lambda _i: papermill_cli(notebook, work))
+    print(f"(c) one process DAG run: {spread(process_run)}")
+    print(f"(c) bare papermill CLI, same notebook: {spread(bare_papermill)}")
+    print(f"ratio process/papermill: {ratio(process_run, bare_papermill):.2f} (goal <= 1.0; {load()})")
+    print("where the time goes, last timed runs (seconds after each DAG run started):")
+    print(f"llf stream (process runs RUNNING -> SUCCESS: mean {notebook_seconds(sql, stream_runs[-1]):.1f} s)")
+    print("\n".join(timeline(api, f"stream__{STREAM}", stream_runs[-1])))
+    print("hand-written DAG")
+    print("\n".join(timeline(api, HANDWRITTEN, handwritten_runs[-1])))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import unquote
 
@@ -68,15 +69,80 @@ def connect(url: str, *, connect_timeout: int = 5, application_name: str = "llf"
         raise ControlDatabaseError(f"{problem}: {redact_message(str(error).strip(), url)}") from None
 
 
+class ReusedConnections:
+    """The connections `transaction` reuses inside a `reused_connections` block, one per URL."""
+
+    def __init__(self) -> None:
+        self._connections: dict[str, psycopg2.extensions.connection] = {}
+
+    @contextmanager
+    def transaction(self, url: str) -> Iterator[psycopg2.extensions.cursor]:
+        connection = self._connections.get(url)
+        if connection is None or connection.closed:
+            connection = self._connections[url] = connect(url)
+        try:
+            with connection.cursor() as cursor:
+                yield cursor
+            connection.commit()
+        except BaseException:
+            if not connection.closed:  # a broken session cannot roll back: the error that broke it is raised
+                connection.rollback()
+            raise
+        finally:
+            if connection.closed:  # psycopg2 marks a broken session closed: the next transaction opens anew
+                self._connections.pop(url, None)
+
+    def close(self) -> None:
+        """Close the connections now, before a long wait (a notebook run) during which an idle session
+        could be ended under them; the block's later transactions open new ones."""
+        for connection in self._connections.values():
+            connection.close()
+        self._connections.clear()
+
+
+_REUSED: ContextVar[ReusedConnections | None] = ContextVar("llf_reused_connections", default=None)
+
+
 @contextmanager
 def transaction(url: str) -> Iterator[psycopg2.extensions.cursor]:
-    """A cursor inside one transaction: committed when the block ends, rolled back on error."""
+    """A cursor inside one transaction: committed when the block ends, rolled back on error.
+
+    Each transaction opens its own connection, unless a `reused_connections` block is active (then it
+    reuses that block's connection to `url`).
+    """
+    reused = _REUSED.get()
+    if reused is not None:
+        with reused.transaction(url) as cursor:
+            yield cursor
+        return
     connection = connect(url)
     try:
         with connection, connection.cursor() as cursor:
             yield cursor
     finally:
         connection.close()
+
+
+@contextmanager
+def reused_connections() -> Iterator[ReusedConnections]:
+    """Run the block's transactions (`transaction`) over one connection per URL, closed when it ends.
+
+    A task's steps before and after its notebook are a dozen short transactions; a connection each
+    costs more than their statements (a TCP and TLS handshake, authentication, a backend's start).
+    Each transaction still commits on its own, so the log tells the truth step by step. Only this
+    thread's transactions take part; a nested block shares the outer one's connections.
+    """
+    outer = _REUSED.get()
+    if outer is not None:
+        yield outer
+        return
+    reused = ReusedConnections()
+    token = _REUSED.set(reused)
+    try:
+        yield reused
+    finally:
+        _REUSED.reset(token)
+        reused.close()
 
 
 def redact(url: str) -> str:

@@ -126,18 +126,15 @@ def run_in_stream(context: Mapping[str, Any], *, strem_nm: str, prcs_nm: str, re
 
     Opens the stream run's log row if no task of the run has yet, so no separate start task is needed.
     """
-    from llf.runner.stream import open_stream_run
-    from llf.runner.tasks import dependencies_to_trigger, run_process
+    from llf.runner.tasks import run_stream_process
 
     run_context = run_context_of(
         context, prcs_nm=prcs_nm, registered_params=registered_params, timezone=timezone
     ).model_copy(update={"strem_nm": strem_nm, "strem_run_id": context["run_id"], "triggered_by": "stream"})
-    open_stream_run(strem_nm, run_context.business_date, run_context.run_id)
-    if dependencies_to_trigger(run_context):
-        return process_run_conf(business_date=run_context.business_date, full_rerun=run_context.full_rerun,
-                                strem_nm=strem_nm, strem_run_id=run_context.run_id, triggered_by="stream")
-    run_process(run_context)
-    return None
+    if run_stream_process(run_context):
+        return None
+    return process_run_conf(business_date=run_context.business_date, full_rerun=run_context.full_rerun,
+                            strem_nm=strem_nm, strem_run_id=run_context.run_id, triggered_by="stream")
 
 
 def run_notebook(*, prcs_nm: str, registered_params: dict, timezone: str, **context: Any) -> None:

@@ -14,10 +14,12 @@ from llf.control import log as run_log
 from llf.control.lock import RunLock, process_run_lock
 from llf.control.model import FAILING, Status
 from llf.control.repository import Registration, process_registration
+from llf.db import ReusedConnections, reused_connections
 from llf.exceptions import ConfigurationError, ProcessFailed
 from llf.runner import notebook as notebook_runner
 from llf.runner.outputs import keep_unstored, store_outputs, warm_up_html_export
 from llf.runner.stream import finish_stream_if_complete
+from llf.runner.timeline import Timeline
 from llf.services.lake.runs import run_folder
 from llf.settings import (
     NOTEBOOK_DB_URL_ENV,
@@ -31,13 +33,16 @@ from llf.settings import (
 log = logging.getLogger(__name__)
 
 
-def dependencies_to_trigger(context: RunContext) -> list[str]:
+def dependencies_to_trigger(context: RunContext, registration: Registration | None = None) -> list[str]:
     """Dependencies not yet SUCCESS for the date, except those already FAILED/BLOCKED in this stream run.
 
     A dependency still RUNNING is triggered too: that run waits on its lock and ends with the result.
+    `registration` is the process's, when the caller has read it already.
     """
     url = control_db_url()
-    dependencies = process_registration(url, context.prcs_nm).dependencies
+    dependencies = (registration or process_registration(url, context.prcs_nm)).dependencies
+    if not dependencies:
+        return []
     latest = run_log.latest_attempts(url, dependencies, context.business_date)
 
     def settled(name: str) -> bool:
@@ -52,6 +57,8 @@ def dependencies_to_trigger(context: RunContext) -> list[str]:
 
 
 def _unmet_dependencies(url: str, dependencies: list[str], context: RunContext) -> list[str]:
+    if not dependencies:
+        return []
     latest = run_log.latest_attempts(url, dependencies, context.business_date)
     return [
         f"{name} ({latest[name].status if name in latest else 'never ran'})"
@@ -72,16 +79,24 @@ def _already_done(url: str, context: RunContext) -> str | None:
     return f"already SUCCESS for {context.business_date} (run {latest.run_id})"
 
 
-def run_process(context: RunContext) -> None:
+def run_process(context: RunContext, timeline: Timeline | None = None,
+                registration: Registration | None = None) -> None:
     """Run the process's notebook for the context's business date, recording every outcome.
 
     A process of a stream run then closes the stream's row if it was the run's last to end.
+    `timeline` (a new one when None) gets the task's steps, logged at DEBUG at the end; `registration`
+    is the process's, when the caller has read it already. The steps before and after the notebook
+    share one control-DB connection (closed while the notebook runs).
     """
-    try:
-        _run_process(context)
-    finally:
-        if context.triggered_by == "stream" and context.strem_nm and context.strem_run_id:
-            _finish_stream_if_complete(context)
+    timeline = timeline or Timeline()
+    with reused_connections() as connections:
+        try:
+            _run_process(context, timeline, registration, connections)
+        finally:
+            if context.triggered_by == "stream" and context.strem_nm and context.strem_run_id:
+                _finish_stream_if_complete(context)
+                timeline.mark("stream row checked")
+            timeline.log(context.prcs_nm)
 
 
 def _finish_stream_if_complete(context: RunContext) -> None:
@@ -92,33 +107,44 @@ def _finish_stream_if_complete(context: RunContext) -> None:
                       context.strem_nm)
 
 
-def _run_process(context: RunContext) -> None:
+def _run_process(context: RunContext, timeline: Timeline, registration: Registration | None,
+                 connections: ReusedConnections) -> None:
     url = control_db_url()
-    registration = process_registration(url, context.prcs_nm)
+    if registration is None:
+        registration = process_registration(url, context.prcs_nm)
+        timeline.mark("registration read")
     unmet = _unmet_dependencies(url, registration.dependencies, context)
+    timeline.mark("dependencies checked")
     if unmet:
         message = f"blocked: dependencies not SUCCESS for {context.business_date}: {', '.join(unmet)}"
         run_log.mark_blocked(url, context, message)
         raise ProcessFailed(message)
 
     with process_run_lock(url, context.prcs_nm, context.business_date) as lock:
+        timeline.mark("lock taken")
         # Holding the lock, any RUNNING row of this process and date is dead (a killed try Airflow now
         # retries); the global sweep leaves it alone since it sees the lock held, by us.
         if run_log.mark_stale_attempts_failed(url, context.prcs_nm, context.business_date):
             log.warning("%s: closed the RUNNING attempt of a dead worker for %s", context.prcs_nm,
                         context.business_date)
         run_log.mark_abandoned_attempts_failed(url)
+        timeline.mark("stale rows swept")
         reason = _already_done(url, context)
+        timeline.mark("done-check")
         if reason:
             run_log.mark_skipped(url, context, reason)
             log.info("%s skipped: %s", context.prcs_nm, reason)
             return
         context = context.model_copy(update={"output_path": run_folder(context), "params": registration.params})
         log_id = run_log.mark_running(url, context)
-        _execute_and_record(url, context.model_copy(update={"log_id": log_id}), registration, lock)
+        timeline.mark("RUNNING row written")
+        connections.close()  # idle through the notebook run, a session could be ended under it
+        _execute_and_record(url, context.model_copy(update={"log_id": log_id}), registration, lock, timeline)
+    timeline.mark("lock released")
 
 
-def _execute_and_record(url: str, context: RunContext, registration: Registration, lock: RunLock) -> None:
+def _execute_and_record(url: str, context: RunContext, registration: Registration, lock: RunLock,
+                        timeline: Timeline) -> None:
     """Close the RUNNING row whatever happens: SUCCESS, or FAILED with the reason and any stored output.
 
     A lost run lock stops the kernel (through the lock's watchdog) and always ends FAILED: another run
@@ -127,7 +153,7 @@ def _execute_and_record(url: str, context: RunContext, registration: Registratio
     stopper = notebook_runner.KernelStopper()
     lock.on_lost(stopper.stop)
     try:
-        error, output_path = _execute(url, context, registration, stopper)
+        error, output_path = _execute(url, context, registration, stopper, timeline)
     except Exception as unexpected:  # noqa: BLE001 - whatever broke, the row must close with the reason
         error, output_path = f"{type(unexpected).__name__}: {unexpected}", None
     lost = lock.lost or lock.check()  # checked once more: the last watchdog check may be seconds old
@@ -135,6 +161,7 @@ def _execute_and_record(url: str, context: RunContext, registration: Registratio
         stopped = "its kernel was stopped" if stopper.stopped else f"the notebook ended ({error or 'no error'})"
         error = f"run lock lost: {lost}; {stopped}, and no result of this attempt counts"
     _record(url, context, error, output_path)
+    timeline.mark("final row written")
 
 
 def _record(url: str, context: RunContext, error: str | None, output_path: str | None) -> None:
@@ -157,7 +184,7 @@ def _record(url: str, context: RunContext, error: str | None, output_path: str |
 
 
 def _execute(url: str, context: RunContext, registration: Registration,
-             stopper: notebook_runner.KernelStopper) -> tuple[str | None, str | None]:
+             stopper: notebook_runner.KernelStopper, timeline: Timeline) -> tuple[str | None, str | None]:
     """(error message or None, output folder or None); outputs are stored on failure too.
 
     When the lake refuses them, the executed notebook is kept on the worker and the error says where.
@@ -173,15 +200,18 @@ def _execute(url: str, context: RunContext, registration: Registration,
     except ConfigurationError as missing:
         return f"ConfigurationError: {missing}", None
     warm_up_html_export()
+    timeline.mark("notebook prepared")
     with tempfile.TemporaryDirectory(prefix="llf-run-") as scratch:
         outcome = notebook_runner.execute(
             notebook, Path(scratch) / notebook.name, parameters, timeout_min=registration.timeout_min,
-            kernel_env=kernel_env, stopper=stopper,
+            kernel_env=kernel_env, stopper=stopper, timeline=timeline,
         )
+        timeline.mark("papermill returned")
         if not outcome.output_notebook.exists():
             return outcome.error, None
         try:
             output_path = store_outputs(context, outcome.output_notebook)
+            timeline.mark("outputs stored")
         except Exception as lake_error:  # noqa: BLE001 - reported with the notebook's own outcome
             return "; ".join(filter(None, [outcome.error, keep_unstored(context, outcome.output_notebook,
                                                                          lake_error)])), None
