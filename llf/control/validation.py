@@ -14,9 +14,11 @@ database now refuses (bounds in llf.control.model).
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import json
 import math
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path, PurePosixPath
@@ -75,14 +77,33 @@ def validate(snapshot: Snapshot, notebooks_dir: Path) -> list[Problem]:
 
     The last ones are the dependants of invalid streams, which are invalid too (see invalid_dependants).
     """
-    problems = _guarded_cycles(snapshot)
-    for stream in snapshot.active_streams():
-        for check in STREAM_CHECKS:
-            try:
-                problems.extend(check(snapshot, stream, notebooks_dir))
-            except Exception as error:  # a check must not fail every stream: see the module docstring
-                problems.append(_check_failed(check.__name__, stream, error))
+    memo = _MEMO.set({})
+    try:
+        problems = _guarded_cycles(snapshot)
+        for stream in snapshot.active_streams():
+            for check in STREAM_CHECKS:
+                try:
+                    problems.extend(check(snapshot, stream, notebooks_dir))
+                except Exception as error:  # a check must not fail every stream: see the module docstring
+                    problems.append(_check_failed(check.__name__, stream, error))
+    finally:
+        _MEMO.reset(memo)
     return problems + invalid_dependants(snapshot, {name for problem in problems for name in problem.streams})
+
+
+# Verdicts on values many rows share (a notebook path, a cron expression in a time zone), kept for one validate()
+# call: 10,000 processes running one notebook read it once, and an edited file is still seen at the next refresh.
+_MEMO: ContextVar[dict[tuple[Any, ...], Any] | None] = ContextVar("llf_validation_memo", default=None)
+
+
+def _memoised(function: Callable[..., Any], *arguments: Any) -> Any:
+    """function(*arguments), or what it returned for the same arguments earlier in this validate() call."""
+    memo, key = _MEMO.get(), (function, *arguments)
+    if memo is None:
+        return function(*arguments)
+    if key not in memo:
+        memo[key] = function(*arguments)
+    return memo[key]
 
 
 def invalid_dependants(snapshot: Snapshot, invalid_streams: Iterable[str]) -> list[Problem]:
@@ -92,25 +113,42 @@ def invalid_dependants(snapshot: Snapshot, invalid_streams: Iterable[str]) -> li
     validate and by the DAG builder, for a stream whose DAGs failed to build.
     """
     invalid, problems = set(invalid_streams), []
-    changed = True
-    while changed:
-        changed = False
-        for process in snapshot.active_processes():
+    if not invalid:
+        return problems
+    # Each pass visits, in start order, only the dependants of streams that just became invalid: the same problems
+    # as passes over every process, at a cost that follows the dependency rows instead of passes x processes.
+    processes = snapshot.active_processes()
+    position = {process.prcs_id: index for index, process in enumerate(processes)}
+
+    def waiting(strem_nm: str) -> set[int]:
+        """Positions of the active processes depending on a process of the stream."""
+        return {position[i] for i in snapshot.dependant_ids_by_stream_name.get(strem_nm, ()) if i in position}
+
+    this_pass = sorted({index for name in invalid for index in waiting(name)})
+    while this_pass:
+        next_pass: set[int] = set()
+        while this_pass:
+            index = heapq.heappop(this_pass)
+            process = processes[index]
             stream = snapshot.stream_of(process).strem_nm
-            if stream in invalid:
+            dependency = None if stream in invalid else next(
+                (d for d in snapshot.dependencies_of(process) if snapshot.stream_of(d).strem_nm in invalid), None)
+            if dependency is None:
                 continue
-            for dependency in snapshot.dependencies_of(process):
-                dependency_stream = snapshot.stream_of(dependency).strem_nm
-                if dependency_stream in invalid:
-                    problems.append(Problem(
-                        "cntl_cfg_prcs_depn", f"prcs_nm={process.prcs_nm}, depn_prcs_nm={dependency.prcs_nm}",
-                        f"{process.prcs_nm} depends on {dependency.prcs_nm} of stream {dependency_stream}, "
-                        "whose registrations are invalid",
-                        f"correct the rows listed on {stream_dag_id(dependency_stream)}",
-                        frozenset({stream})))
-                    invalid.add(stream)
-                    changed = True
-                    break
+            dependency_stream = snapshot.stream_of(dependency).strem_nm
+            problems.append(Problem(
+                "cntl_cfg_prcs_depn", f"prcs_nm={process.prcs_nm}, depn_prcs_nm={dependency.prcs_nm}",
+                f"{process.prcs_nm} depends on {dependency.prcs_nm} of stream {dependency_stream}, "
+                "whose registrations are invalid",
+                f"correct the rows listed on {stream_dag_id(dependency_stream)}",
+                frozenset({stream})))
+            invalid.add(stream)
+            for later in waiting(stream):  # a full pass would still reach those after this one
+                if later > index:
+                    heapq.heappush(this_pass, later)
+                else:
+                    next_pass.add(later)
+        this_pass = sorted(next_pass)
     return problems
 
 
@@ -211,7 +249,7 @@ def _system_files(snapshot: Snapshot, stream: Stream, notebooks_dir: Path) -> li
                 "'<notebook path relative to the notebooks folder>')"
             )
         else:
-            message, fix = notebook_problem(system_file.file_path, notebooks_dir)
+            message, fix = _memoised(notebook_problem, system_file.file_path, notebooks_dir)
             if not message:
                 continue
         problems.append(
@@ -400,7 +438,7 @@ def _stream(snapshot: Snapshot, stream: Stream, _: Path) -> list[Problem]:
 
 def _schedules(snapshot: Snapshot, stream: Stream, _: Path) -> list[Problem]:
     problems = []
-    active = [s for s in snapshot.schedules if s.strem_id == stream.strem_id and s.actv_flg]
+    active = snapshot.active_schedules(stream)
     if len(active) > 1:  # the database refuses this (cntl_cfg_schedule_one_active_idx) unless the index is gone
         ids = ", ".join(f"schedule_id={s.schedule_id}" for s in active)
         problems.append(Problem(
@@ -409,12 +447,17 @@ def _schedules(snapshot: Snapshot, stream: Stream, _: Path) -> list[Problem]:
             frozenset({stream.strem_nm})))
     for schedule in active:
         row = f"schedule_id={schedule.schedule_id}, strem_nm={stream.strem_nm}"
-        for message, fix in _schedule_problems(schedule):
+        for message, fix in _memoised(_schedule_verdict, schedule.cron_expr, schedule.timezone):
             problems.append(Problem("cntl_cfg_schedule", row, message, fix, frozenset({stream.strem_nm})))
     return problems
 
 
 _CRON_FIX = "use minute hour day-of-month month day-of-week, e.g. '0 6 * * 1-5'"
+
+
+def _schedule_verdict(cron_expr: str, timezone: str) -> list[tuple[str, str]]:
+    """_schedule_problems of the expression in the time zone, whichever stream registered them."""
+    return list(_schedule_problems(Schedule(schedule_id=0, strem_id=0, cron_expr=cron_expr, timezone=timezone)))
 
 
 def _schedule_problems(schedule: Schedule) -> Iterable[tuple[str, str]]:
