@@ -7,9 +7,11 @@ Registers N processes in N/10 streams (two groups of five per stream, max_parall
 but the first depends on the one before it) on an embedded PostgreSQL, then measures, each in a
 fresh interpreter that has pre-imported Airflow like the dag-processor does, the processing time of
 dags/ as DagBag reports it (dagbag_stats):
-  - cold: the snapshot cache is missing or stale, so the parse reads and validates the control DB;
+  - cold: no snapshot cache yet, so the parse reads and validates the control DB (within
+    LLF_SNAPSHOT_REFRESH_BUDGET_SECONDS, else in the background: then it builds no DAG);
   - warm: the cache is fresh (the common case: at most one refresh per LLF_SNAPSHOT_REFRESH_SECONDS);
-  - one DAG: the parse a task run does, under get_parsing_context() for one process DAG.
+  - one DAG: the parse a task run does, under get_parsing_context() for one process DAG;
+  - refresh alone: `python -m llf.dagbuild.refresh`, what a slow refresh runs in the background.
 Prints one figure per line, each with the parse's CPU time, the time per registered process and the
 load average at that moment (the machine is shared: judge linearity by CPU time and per-process time,
 within one invocation). With several N, a summary table ends the output. --profile DIR writes one
@@ -21,9 +23,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -120,7 +124,19 @@ def measure(server: EmbeddedPostgres, folder: Path, processes: int, profiles: Pa
     results = {"cold": parse(env, profile("cold"))}
     results["warm"] = parse(env, profile("warm"))
     results["one"] = parse(env, None, "process__bench_p000001")
+    results["refresh"] = refresh(env)
     return results
+
+
+def refresh(env: dict[str, str]) -> dict:
+    """The refresh alone, as the background process or a command runs it (DB read + validation + cache write)."""
+    before, started = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+    child = subprocess.run([sys.executable, "-m", "llf.dagbuild.refresh"], env=env, capture_output=True, text=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if child.returncode:
+        sys.exit(f"the refresh failed:\n{child.stderr}")
+    return {"seconds": time.perf_counter() - started, "cpu": after.ru_utime + after.ru_stime - before.ru_utime
+            - before.ru_stime, "load": os.getloadavg()[0], "errors": 0}
 
 
 def main() -> None:
@@ -146,18 +162,21 @@ def main() -> None:
                 warm, one = results["warm"], results["one"]
                 print(f"registered: {processes} processes in {max(1, processes // 10)} streams")
                 print(f"dags: {warm['dags']} ({warm['tasks']} tasks), import errors: {warm['errors']}")
-                print(figure("cold parse (control DB read + validation + cache write)", results["cold"], processes))
+                print(figure(f"cold parse, no cache ({results['cold']['dags']} DAGs)", results["cold"], processes))
                 print(f"one DAG under get_parsing_context(): {one['seconds']:.3f} s ({one['dags']} DAG, "
                       f"load {one['load']:.2f})")
+                print(figure("refresh alone, python -m llf.dagbuild.refresh (interpreter start included)",
+                             results["refresh"], processes))
                 print(figure(f"parse {processes} processes", warm, processes), flush=True)
                 table.append((processes, results))
         finally:
             server.stop()
     if len(table) > 1:
-        print("\n| processes | cold s (cpu) | warm s (cpu) | warm cpu ms/process | load |")
-        print("|---|---|---|---|---|")
+        print("\n| processes | cold s (cpu) | refresh s (cpu) | warm s (cpu) | warm cpu ms/process | load |")
+        print("|---|---|---|---|---|---|")
         for processes, r in table:
             print(f"| {processes} | {r['cold']['seconds']:.2f} ({r['cold']['cpu']:.2f}) | "
+                  f"{r['refresh']['seconds']:.2f} ({r['refresh']['cpu']:.2f}) | "
                   f"{r['warm']['seconds']:.2f} ({r['warm']['cpu']:.2f}) | "
                   f"{1000 * r['warm']['cpu'] / processes:.3f} | {r['warm']['load']:.2f} |")
 
