@@ -1,15 +1,21 @@
 """How long Airflow takes to parse the llf DAG files with N registered processes.
 
     .venv/bin/python bench/parse_dags.py --processes 1000
+    .venv/bin/python bench/parse_dags.py --processes 2000 4000 10000 --profile /tmp/llf-profiles
 
 Registers N processes in N/10 streams (two groups of five per stream, max_parallel 2; every process
 but the first depends on the one before it) on an embedded PostgreSQL, then measures, each in a
 fresh interpreter that has pre-imported Airflow like the dag-processor does, the processing time of
 dags/ as DagBag reports it (dagbag_stats):
-  - cold: the snapshot cache is missing or stale, so the parse reads and validates the control DB;
+  - cold: no snapshot cache yet, so the parse reads and validates the control DB (within
+    LLF_SNAPSHOT_REFRESH_BUDGET_SECONDS, else in the background: then it builds no DAG);
   - warm: the cache is fresh (the common case: at most one refresh per LLF_SNAPSHOT_REFRESH_SECONDS);
-  - one DAG: the parse a task run does, under get_parsing_context() for one process DAG.
-Prints one figure per line; the last is the warm parse of all DAGs.
+  - one DAG: the parse a task run does, under get_parsing_context() for one process DAG;
+  - refresh alone: `python -m llf.dagbuild.refresh`, what a slow refresh runs in the background.
+Prints one figure per line, each with the parse's CPU time, the time per registered process and the
+load average at that moment (the machine is shared: judge linearity by CPU time and per-process time,
+within one invocation). With several N, a summary table ends the output. --profile DIR writes one
+cProfile file per parse (DIR/<N>-<kind>.pstats; read them with `python -m pstats`).
 """
 
 from __future__ import annotations
@@ -17,24 +23,38 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
 
+if TYPE_CHECKING:
+    from llf.local.postgres import EmbeddedPostgres
+
 CHILD_CODE = """
-import json, sys
+import cProfile, json, sys, time
 import airflow.sdk, airflow.providers.standard.operators.trigger_dagrun  # what the dag-processor pre-imports
 import airflow.providers.standard.operators.python, airflow.providers.standard.operators.empty
 from airflow.dag_processing.dagbag import DagBag
+profile = cProfile.Profile() if sys.argv[2] else None
+cpu = time.process_time()
+if profile:
+    profile.enable()
 bag = DagBag(sys.argv[1], safe_mode=True)
+if profile:
+    profile.disable()
+    profile.dump_stats(sys.argv[2])
 print(json.dumps({"seconds": sum(s.duration.total_seconds() for s in bag.dagbag_stats),
+                  "cpu": time.process_time() - cpu,
                   "dags": len(bag.dags), "tasks": sum(len(d.tasks) for d in bag.dags.values()),
-                  "errors": len(bag.import_errors)}))
+                  "errors": len(bag.import_errors), "messages": list(bag.import_errors.values())}))
 """
 
 
@@ -69,46 +89,96 @@ def register(url: str, processes: int) -> None:
     connection.close()
 
 
-def parse(env: dict[str, str], only_dag_id: str = "") -> dict:
+def parse(env: dict[str, str], profile: Path | None, only_dag_id: str = "") -> dict:
+    """One parse of dags/ in a fresh interpreter, with its wall and CPU time and the load average after it."""
     if only_dag_id:  # what a task run sets before it parses the file
         env = {**env, "_AIRFLOW_PARSING_CONTEXT_DAG_ID": only_dag_id}
     child = subprocess.run(
-        [sys.executable, "-c", CHILD_CODE, str(ROOT / "dags")], env=env, capture_output=True, text=True
+        [sys.executable, "-c", CHILD_CODE, str(ROOT / "dags"), str(profile or "")],
+        env=env, capture_output=True, text=True,
     )
     if child.returncode:
         sys.exit(f"the parse failed:\n{child.stderr}")
-    return json.loads(child.stdout.strip().splitlines()[-1])
+    return {**json.loads(child.stdout.strip().splitlines()[-1]), "load": os.getloadavg()[0]}
+
+
+def figure(name: str, result: dict, processes: int) -> str:
+    """One line: wall (as DagBag reports it), CPU, per process, load average; import errors named."""
+    errors = f"; IMPORT ERRORS: {result['errors']} {result['messages']}" if result["errors"] else ""
+    return (f"{name}: {result['seconds']:.2f} s (cpu {result['cpu']:.2f} s, "
+            f"{1000 * result['seconds'] / processes:.3f} ms/process, load {result['load']:.2f}){errors}")
+
+
+def measure(server: EmbeddedPostgres, folder: Path, processes: int, profiles: Path | None) -> dict[str, dict]:
+    """Register `processes` in a fresh database and time the cold, warm and one-DAG parses."""
+    url = server.fresh_database("bench")
+    register(url, processes)
+    state = folder / f"state-{processes}"
+    env = {**os.environ, "LLF_CONTROL_DB_URL": url, "LLF_NOTEBOOKS_DIR": str(folder / "notebooks"),
+           "LLF_STATE_DIR": str(state), "LLF_SNAPSHOT_REFRESH_SECONDS": "3600",
+           "PYTHONPATH": str(ROOT), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+
+    def profile(kind: str) -> Path | None:
+        return profiles / f"{processes}-{kind}.pstats" if profiles else None
+
+    results = {"cold": parse(env, profile("cold"))}
+    results["warm"] = parse(env, profile("warm"))
+    results["one"] = parse(env, None, "process__bench_p000001")
+    results["refresh"] = refresh(env)
+    return results
+
+
+def refresh(env: dict[str, str]) -> dict:
+    """The refresh alone, as the background process or a command runs it (DB read + validation + cache write)."""
+    before, started = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+    child = subprocess.run([sys.executable, "-m", "llf.dagbuild.refresh"], env=env, capture_output=True, text=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if child.returncode:
+        sys.exit(f"the refresh failed:\n{child.stderr}")
+    return {"seconds": time.perf_counter() - started, "cpu": after.ru_utime + after.ru_stime - before.ru_utime
+            - before.ru_stime, "load": os.getloadavg()[0], "errors": 0}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--processes", type=int, default=1000)
+    parser.add_argument("--processes", type=int, nargs="+", default=[1000])
+    parser.add_argument("--profile", type=Path, help="write cProfile files of the cold and warm parses here")
     args = parser.parse_args()
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
 
-    from llf.local.postgres import TEMPLATE_DATABASE, EmbeddedPostgres, with_database
+    from llf.local.postgres import EmbeddedPostgres
     from tests.support.notebooks import write_notebook
 
+    table = []
     with tempfile.TemporaryDirectory(prefix="llf-bench-") as scratch:
         folder = Path(scratch)
         server = EmbeddedPostgres(folder / "pgdata")
         try:
             server.create_template()  # the control schema, applied by llf's own migrations
-            url = with_database(server.admin_url, TEMPLATE_DATABASE)
-            register(url, args.processes)
             write_notebook(folder / "notebooks" / "bench.ipynb", "print(greeting)")
-            env = {**os.environ, "LLF_CONTROL_DB_URL": url, "LLF_NOTEBOOKS_DIR": str(folder / "notebooks"),
-                   "LLF_STATE_DIR": str(folder / "state"), "LLF_SNAPSHOT_REFRESH_SECONDS": "3600",
-                   "PYTHONPATH": str(ROOT), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
-            cold = parse(env)
-            warm = parse(env)
-            one = parse(env, "process__bench_p000001")
+            for processes in args.processes:
+                results = measure(server, folder, processes, args.profile)
+                warm, one = results["warm"], results["one"]
+                print(f"registered: {processes} processes in {max(1, processes // 10)} streams")
+                print(f"dags: {warm['dags']} ({warm['tasks']} tasks), import errors: {warm['errors']}")
+                print(figure(f"cold parse, no cache ({results['cold']['dags']} DAGs)", results["cold"], processes))
+                print(f"one DAG under get_parsing_context(): {one['seconds']:.3f} s ({one['dags']} DAG, "
+                      f"load {one['load']:.2f})")
+                print(figure("refresh alone, python -m llf.dagbuild.refresh (interpreter start included)",
+                             results["refresh"], processes))
+                print(figure(f"parse {processes} processes", warm, processes), flush=True)
+                table.append((processes, results))
         finally:
             server.stop()
-    print(f"registered: {args.processes} processes in {max(1, args.processes // 10)} streams")
-    print(f"dags: {warm['dags']} ({warm['tasks']} tasks), import errors: {warm['errors']}")
-    print(f"cold parse (control DB read + validation + cache write): {cold['seconds']:.2f} s")
-    print(f"one DAG under get_parsing_context(): {one['seconds']:.3f} s ({one['dags']} DAG)")
-    print(f"parse {args.processes} processes: {warm['seconds']:.2f} s")
+    if len(table) > 1:
+        print("\n| processes | cold s (cpu) | refresh s (cpu) | warm s (cpu) | warm cpu ms/process | load |")
+        print("|---|---|---|---|---|---|")
+        for processes, r in table:
+            print(f"| {processes} | {r['cold']['seconds']:.2f} ({r['cold']['cpu']:.2f}) | "
+                  f"{r['refresh']['seconds']:.2f} ({r['refresh']['cpu']:.2f}) | "
+                  f"{r['warm']['seconds']:.2f} ({r['warm']['cpu']:.2f}) | "
+                  f"{1000 * r['warm']['cpu'] / processes:.3f} | {r['warm']['load']:.2f} |")
 
 
 if __name__ == "__main__":

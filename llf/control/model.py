@@ -205,13 +205,27 @@ class Snapshot(Record):
         return index
 
     @cached_property
-    def schedule_by_stream_id(self) -> dict[int, Schedule]:
-        """The active schedule of each stream (the first, should validation have a second one to report)."""
-        index: dict[int, Schedule] = {}
+    def dependant_ids_by_stream_name(self) -> dict[str, set[int]]:
+        """Who waits for a stream: the prcs_id of each process with an active dependency row on one of its own."""
+        index: dict[str, set[int]] = {}
+        for row in self.dependencies:
+            if row.actv_flg:
+                index.setdefault(self.stream_of(self.process_by_id[row.depn_prcs_id]).strem_nm, set()).add(row.prcs_id)
+        return index
+
+    @cached_property
+    def active_schedules_by_stream_id(self) -> dict[int, list[Schedule]]:
+        """Every active schedule of each stream, in row order (one at most, unless validation reports a second)."""
+        index: dict[int, list[Schedule]] = {}
         for schedule in self.schedules:
             if schedule.actv_flg:
-                index.setdefault(schedule.strem_id, schedule)
+                index.setdefault(schedule.strem_id, []).append(schedule)
         return index
+
+    @cached_property
+    def schedule_by_stream_id(self) -> dict[int, Schedule]:
+        """The active schedule of each stream (the first, should validation have a second one to report)."""
+        return {strem_id: schedules[0] for strem_id, schedules in self.active_schedules_by_stream_id.items()}
 
     @cached_property
     def active_stream_list(self) -> list[Stream]:
@@ -250,6 +264,10 @@ class Snapshot(Record):
 
     def active_schedule(self, stream: Stream) -> Schedule | None:
         return self.schedule_by_stream_id.get(stream.strem_id)
+
+    def active_schedules(self, stream: Stream) -> list[Schedule]:
+        """All the stream's active schedules (validation reports a second one); a new list."""
+        return list(self.active_schedules_by_stream_id.get(stream.strem_id, []))
 
     def timezone_of(self, stream: Stream) -> str:
         """The stream's schedule time zone (UTC when manual only): business dates are read in it."""

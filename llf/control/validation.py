@@ -14,12 +14,13 @@ database now refuses (bounds in llf.control.model).
 from __future__ import annotations
 
 import ast
-import contextvars
 import datetime as dt
 import difflib
+import heapq
 import json
 import math
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path, PurePosixPath
@@ -78,9 +79,9 @@ def validate(snapshot: Snapshot, notebooks_dir: Path) -> list[Problem]:
 
     The last ones are the dependants of invalid streams, which are invalid too (see invalid_dependants).
     """
-    problems = _guarded_cycles(snapshot)
-    token = _NOTEBOOK_CACHE.set({})  # each distinct notebook is read once per call (see read_notebook)
+    memo = _MEMO.set({})
     try:
+        problems = _guarded_cycles(snapshot)
         for stream in snapshot.active_streams():
             for check in STREAM_CHECKS:
                 try:
@@ -88,8 +89,23 @@ def validate(snapshot: Snapshot, notebooks_dir: Path) -> list[Problem]:
                 except Exception as error:  # a check must not fail every stream: see the module docstring
                     problems.append(_check_failed(check.__name__, stream, error))
     finally:
-        _NOTEBOOK_CACHE.reset(token)
+        _MEMO.reset(memo)
     return problems + invalid_dependants(snapshot, {name for problem in problems for name in problem.streams})
+
+
+# Verdicts on values many rows share (a notebook path, a cron expression in a time zone), kept for one validate()
+# call: 10,000 processes running one notebook read it once, and an edited file is still seen at the next refresh.
+_MEMO: ContextVar[dict[tuple[Any, ...], Any] | None] = ContextVar("llf_validation_memo", default=None)
+
+
+def _memoised(function: Callable[..., Any], *arguments: Any) -> Any:
+    """function(*arguments), or what it returned for the same arguments earlier in this validate() call."""
+    memo, key = _MEMO.get(), (function, *arguments)
+    if memo is None:
+        return function(*arguments)
+    if key not in memo:
+        memo[key] = function(*arguments)
+    return memo[key]
 
 
 def invalid_dependants(snapshot: Snapshot, invalid_streams: Iterable[str]) -> list[Problem]:
@@ -99,25 +115,42 @@ def invalid_dependants(snapshot: Snapshot, invalid_streams: Iterable[str]) -> li
     validate and by the DAG builder, for a stream whose DAGs failed to build.
     """
     invalid, problems = set(invalid_streams), []
-    changed = True
-    while changed:
-        changed = False
-        for process in snapshot.active_processes():
+    if not invalid:
+        return problems
+    # Each pass visits, in start order, only the dependants of streams that just became invalid: the same problems
+    # as passes over every process, at a cost that follows the dependency rows instead of passes x processes.
+    processes = snapshot.active_processes()
+    position = {process.prcs_id: index for index, process in enumerate(processes)}
+
+    def waiting(strem_nm: str) -> set[int]:
+        """Positions of the active processes depending on a process of the stream."""
+        return {position[i] for i in snapshot.dependant_ids_by_stream_name.get(strem_nm, ()) if i in position}
+
+    this_pass = sorted({index for name in invalid for index in waiting(name)})
+    while this_pass:
+        next_pass: set[int] = set()
+        while this_pass:
+            index = heapq.heappop(this_pass)
+            process = processes[index]
             stream = snapshot.stream_of(process).strem_nm
-            if stream in invalid:
+            dependency = None if stream in invalid else next(
+                (d for d in snapshot.dependencies_of(process) if snapshot.stream_of(d).strem_nm in invalid), None)
+            if dependency is None:
                 continue
-            for dependency in snapshot.dependencies_of(process):
-                dependency_stream = snapshot.stream_of(dependency).strem_nm
-                if dependency_stream in invalid:
-                    problems.append(Problem(
-                        "cntl_cfg_prcs_depn", f"prcs_nm={process.prcs_nm}, depn_prcs_nm={dependency.prcs_nm}",
-                        f"{process.prcs_nm} depends on {dependency.prcs_nm} of stream {dependency_stream}, "
-                        "whose registrations are invalid",
-                        f"correct the rows listed on {stream_dag_id(dependency_stream)}",
-                        frozenset({stream})))
-                    invalid.add(stream)
-                    changed = True
-                    break
+            dependency_stream = snapshot.stream_of(dependency).strem_nm
+            problems.append(Problem(
+                "cntl_cfg_prcs_depn", f"prcs_nm={process.prcs_nm}, depn_prcs_nm={dependency.prcs_nm}",
+                f"{process.prcs_nm} depends on {dependency.prcs_nm} of stream {dependency_stream}, "
+                "whose registrations are invalid",
+                f"correct the rows listed on {stream_dag_id(dependency_stream)}",
+                frozenset({stream})))
+            invalid.add(stream)
+            for later in waiting(stream):  # a full pass would still reach those after this one
+                if later > index:
+                    heapq.heappush(this_pass, later)
+                else:
+                    next_pass.add(later)
+        this_pass = sorted(next_pass)
     return problems
 
 
@@ -218,7 +251,7 @@ def _system_files(snapshot: Snapshot, stream: Stream, notebooks_dir: Path) -> li
                 "'<notebook path relative to the notebooks folder>')"
             )
         else:
-            reading = read_notebook(system_file.file_path, notebooks_dir)
+            reading = _memoised(read_notebook, system_file.file_path, notebooks_dir)
             message, fix = reading.message, reading.fix
             if not message:
                 problems.extend(
@@ -290,8 +323,6 @@ class NotebookReading:
 
 # (resolved path, mtime_ns, size) -> reading, for one validate() call: 10,000 processes often share a few
 # notebooks, and every snapshot refresh of the DAG file validates them all.
-_NOTEBOOK_CACHE: contextvars.ContextVar[dict[tuple[str, int, int], NotebookReading] | None] = \
-    contextvars.ContextVar("llf_notebook_cache", default=None)
 
 
 def notebook_problem(file_path: str, notebooks_dir: Path) -> tuple[str, str]:
@@ -320,14 +351,7 @@ def read_notebook(file_path: str, notebooks_dir: Path) -> NotebookReading:
     except (OSError, RuntimeError) as error:  # a name too long, a symlink loop (RuntimeError), ...
         return NotebookReading(f"the path cannot be opened ({type(error).__name__}: {one_line(str(error))})",
                                f"point file_path at a notebook file inside {notebooks_dir}")
-    cache = _NOTEBOOK_CACHE.get()
-    key = (str(notebook_path), stat.st_mtime_ns, stat.st_size)
-    if cache is not None and key in cache:
-        return cache[key]
-    reading = _read_notebook_file(notebook_path)
-    if cache is not None:
-        cache[key] = reading
-    return reading
+    return _memoised(_read_notebook_file, notebook_path)  # one read per file, however many rows name it
 
 
 def _read_notebook_file(notebook_path: Path) -> NotebookReading:
@@ -499,7 +523,7 @@ def _stream(snapshot: Snapshot, stream: Stream, _: Path) -> list[Problem]:
 
 def _schedules(snapshot: Snapshot, stream: Stream, _: Path) -> list[Problem]:
     problems = []
-    active = [s for s in snapshot.schedules if s.strem_id == stream.strem_id and s.actv_flg]
+    active = snapshot.active_schedules(stream)
     if len(active) > 1:  # the database refuses this (cntl_cfg_schedule_one_active_idx) unless the index is gone
         ids = ", ".join(f"schedule_id={s.schedule_id}" for s in active)
         problems.append(Problem(
@@ -508,7 +532,7 @@ def _schedules(snapshot: Snapshot, stream: Stream, _: Path) -> list[Problem]:
             frozenset({stream.strem_nm})))
     for schedule in active:
         row = f"schedule_id={schedule.schedule_id}, strem_nm={stream.strem_nm}"
-        for message, fix in _schedule_problems(schedule):
+        for message, fix in _memoised(_schedule_verdict, schedule.cron_expr, schedule.timezone):
             problems.append(Problem("cntl_cfg_schedule", row, message, fix, frozenset({stream.strem_nm})))
     return problems
 
@@ -534,6 +558,11 @@ _CRON_FIELDS = (
     ("month", 1, 12, ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")),
     ("day-of-week", 0, 7, ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")),
 )
+
+
+def _schedule_verdict(cron_expr: str, timezone: str) -> list[tuple[str, str]]:
+    """_schedule_problems of the expression in the time zone, whichever stream registered them."""
+    return list(_schedule_problems(Schedule(schedule_id=0, strem_id=0, cron_expr=cron_expr, timezone=timezone)))
 
 
 def _schedule_problems(schedule: Schedule) -> Iterable[tuple[str, str]]:

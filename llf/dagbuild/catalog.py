@@ -31,6 +31,9 @@ class Catalog(BaseModel):
 
     snapshot: Snapshot
     problems: dict[str, tuple[str, ...]] = {}
+    # How long reading and validating this snapshot took: a parse hands a refresh expected to outlast its
+    # budget straight to a background process (llf.dagbuild.snapshot).
+    refresh_seconds: float = 0.0
 
     @classmethod
     def of(cls, snapshot: Snapshot, notebooks_dir: Path) -> Catalog:

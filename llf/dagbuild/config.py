@@ -1,4 +1,5 @@
-"""Settings of the DAG builder (LLF_SNAPSHOT_REFRESH_SECONDS, LLF_STREAM_WAIT); LLF_STATE_DIR is llf.settings'."""
+"""Settings of the DAG builder (LLF_SNAPSHOT_REFRESH_SECONDS, LLF_SNAPSHOT_REFRESH_BUDGET_SECONDS, LLF_STREAM_WAIT);
+LLF_STATE_DIR is llf.settings'."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from typing import Literal
 from llf.exceptions import ConfigurationError
 
 DEFAULT_REFRESH_SECONDS = 30.0
+# A third of Airflow's default dagbag_import_timeout (30 s): the refresh's share of a parse, leaving the rest to
+# building the DAGs. Lower it with the timeout.
+DEFAULT_REFRESH_BUDGET_SECONDS = 10.0
 
 StreamWait = Literal["auto", "poll", "defer"]
 STREAM_WAITS: tuple[StreamWait, ...] = ("auto", "poll", "defer")
@@ -15,17 +19,24 @@ STREAM_WAITS: tuple[StreamWait, ...] = ("auto", "poll", "defer")
 
 def refresh_seconds() -> float:
     """How old the cached snapshot may get before the control tables are read again."""
-    raw = os.environ.get("LLF_SNAPSHOT_REFRESH_SECONDS", "")
+    return _seconds("LLF_SNAPSHOT_REFRESH_SECONDS", DEFAULT_REFRESH_SECONDS)
+
+
+def refresh_budget_seconds() -> float:
+    """How long a parse waits for a refresh before serving the last snapshot (llf.dagbuild.snapshot)."""
+    return _seconds("LLF_SNAPSHOT_REFRESH_BUDGET_SECONDS", DEFAULT_REFRESH_BUDGET_SECONDS)
+
+
+def _seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name, "")
     if not raw.strip():
-        return DEFAULT_REFRESH_SECONDS
+        return default
     try:
         value = float(raw)
     except ValueError:
         value = -1.0
-    if value < 0:
-        raise ConfigurationError(
-            f"LLF_SNAPSHOT_REFRESH_SECONDS={raw!r} is not a number of seconds >= 0; unset it for 30."
-        )
+    if not value >= 0:  # also refuses nan
+        raise ConfigurationError(f"{name}={raw!r} is not a number of seconds >= 0; unset it for {default:g}.")
     return value
 
 
