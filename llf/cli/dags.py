@@ -1,0 +1,32 @@
+"""`llf refresh`: re-read the registrations into the snapshot cache the DAG files build from, now.
+
+Run it where the DAG files are parsed (same LLF_STATE_DIR), e.g. after registering many processes: the
+next parse finds a fresh cache and never waits for the control DB (llf.dagbuild.snapshot).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from llf.cli.common import add_command, console
+
+
+def _refresh(args: argparse.Namespace) -> int:
+    import logging
+
+    from llf.dagbuild.refresh import main as refresh
+
+    if args.db_url:
+        import os
+
+        os.environ["LLF_CONTROL_DB_URL"] = args.db_url  # what the refresh, like a parse, reads
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    status = refresh()
+    if status == 0:
+        console.print("Snapshot cache refreshed (or a refresh was already running); the next DAG file parse uses it.")
+    return 2 if status else 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    add_command(commands, "refresh", _refresh, "re-read the registrations into the DAG files' snapshot cache now "
+                "(LLF_STATE_DIR), so the next parse never waits for the control DB; exit 2 if they cannot be read")
