@@ -13,7 +13,9 @@ dags/ as DagBag reports it (dagbag_stats):
   - warm: the cache is fresh (the common case: at most one refresh per LLF_SNAPSHOT_REFRESH_SECONDS);
   - one DAG: the parse a task run does, under get_parsing_context() for one process DAG;
   - refresh alone: `python -m llf.dagbuild.refresh`, what a slow refresh runs in the background.
-Prints one figure per line, each with the parse's CPU time, the time per registered process and the
+Each kind runs --repeat times (3 by default) and the median round is printed with the spread [min-max];
+the database is vacuumed and analysed after registering, as autovacuum would be. Prints one figure per line,
+each with the parse's CPU time, the time per registered process and the
 load average at that moment (the machine is shared: judge linearity by CPU time and per-process time,
 within one invocation). With several N, a summary table ends the output. --profile DIR writes one
 cProfile file per parse (DIR/<N>-<kind>.pstats; read them with `python -m pstats`).
@@ -117,14 +119,24 @@ def parse(env: dict[str, str], profile: Path | None, only_dag_id: str = "") -> d
 def figure(name: str, result: dict, processes: int) -> str:
     """One line: wall (as DagBag reports it), CPU, per process, load average; import errors named."""
     errors = f"; IMPORT ERRORS: {result['errors']} {result['messages']}" if result["errors"] else ""
-    return (f"{name}: {result['seconds']:.2f} s (cpu {result['cpu']:.2f} s, "
+    low, high = result.get("spread", (result["seconds"], result["seconds"]))
+    return (f"{name}: {result['seconds']:.2f} s [{low:.2f}-{high:.2f}] (cpu {result['cpu']:.2f} s, "
             f"{1000 * result['seconds'] / processes:.3f} ms/process, load {result['load']:.2f}){errors}")
 
 
-def measure(server: EmbeddedPostgres, folder: Path, processes: int, profiles: Path | None) -> dict[str, dict]:
-    """Register `processes` in a fresh database and time the cold, warm and one-DAG parses."""
+def measure(server: EmbeddedPostgres, folder: Path, processes: int, profiles: Path | None,
+            repeat: int) -> dict[str, dict]:
+    """Register `processes` in a fresh database and time the cold, warm and one-DAG parses: each kind
+    `repeat` times, the median kept (by wall time), since one slow round (a checkpoint of the database
+    just filled, another process) would otherwise decide a figure."""
     url = server.fresh_database("bench")
     register(url, processes)
+    import psycopg2
+
+    connection = psycopg2.connect(url)  # what autovacuum would otherwise do in the middle of the timings
+    connection.autocommit = True
+    connection.cursor().execute("VACUUM ANALYZE")
+    connection.close()
     state = folder / f"state-{processes}"
     env = {**os.environ, "LLF_CONTROL_DB_URL": url, "LLF_NOTEBOOKS_DIR": str(folder / "notebooks"),
            "LLF_STATE_DIR": str(state), "LLF_SNAPSHOT_REFRESH_SECONDS": "3600",
@@ -133,11 +145,21 @@ def measure(server: EmbeddedPostgres, folder: Path, processes: int, profiles: Pa
     def profile(kind: str) -> Path | None:
         return profiles / f"{processes}-{kind}.pstats" if profiles else None
 
-    results = {"cold": parse(env, profile("cold"))}
-    results["warm"] = parse(env, profile("warm"))
-    results["one"] = parse(env, None, "process__bench_p000001")
-    results["refresh"] = refresh(env)
+    def cold() -> dict:
+        shutil.rmtree(state, ignore_errors=True)  # no cache: the parse refreshes
+        return parse(env, profile("cold"))
+
+    results = {"cold": median(cold, repeat)}
+    results["warm"] = median(lambda: parse(env, profile("warm")), repeat)
+    results["one"] = median(lambda: parse(env, None, "process__bench_p000001"), repeat)
+    results["refresh"] = median(lambda: refresh(env), repeat)
     return results
+
+
+def median(measured: Callable[[], dict], repeat: int) -> dict:
+    """The median round of `repeat` (by wall time), with the spread of all rounds."""
+    rounds = sorted((measured() for _ in range(repeat)), key=lambda r: r["seconds"])
+    return {**rounds[len(rounds) // 2], "spread": (rounds[0]["seconds"], rounds[-1]["seconds"])}
 
 
 def refresh(env: dict[str, str]) -> dict:
@@ -155,6 +177,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--processes", type=int, nargs="+", default=[1000])
     parser.add_argument("--profile", type=Path, help="write cProfile files of the cold and warm parses here")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of each kind; the median is printed")
     args = parser.parse_args()
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
@@ -170,7 +193,7 @@ def main() -> None:
             server.create_template()  # the control schema, applied by llf's own migrations
             write_notebooks(folder / "notebooks", max(args.processes), write_notebook)
             for processes in args.processes:
-                results = measure(server, folder, processes, args.profile)
+                results = measure(server, folder, processes, args.profile, args.repeat)
                 warm, one = results["warm"], results["one"]
                 print(f"registered: {processes} processes in {max(1, processes // 10)} streams")
                 print(f"dags: {warm['dags']} ({warm['tasks']} tasks), import errors: {warm['errors']}")
