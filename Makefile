@@ -56,6 +56,7 @@ pictures: $(STAMP)  ## regenerate resource/*.png and resource/data_dictionary.md
 	$(BIN)/python scripts/draw_pictures.py
 
 bench: $(STAMP)  ## run the benchmarks in bench/
-	$(BIN)/python bench/parse_dags.py --processes 1000
+	$(BIN)/python bench/parse_dags.py --processes 1000 2000 4000 10000
 	$(BIN)/python bench/llm.py
-	$(BIN)/python bench/overhead.py --repeat 3
+	$(BIN)/python bench/overhead.py
+	$(BIN)/python bench/overhead.py --stream-size 5x10 --max-parallel 4
