@@ -128,8 +128,13 @@ def state_dir() -> Path:
     if explicit := os.environ.get("LLF_STATE_DIR"):
         return Path(explicit)
     if airflow_home := os.environ.get("AIRFLOW_HOME"):
-        return Path(airflow_home) / "llf"
+        return state_dir_of(Path(airflow_home))
     return Path.home() / ".llf"
+
+
+def state_dir_of(airflow_home: Path) -> Path:
+    """The state dir of an Airflow whose home is `airflow_home` (and no LLF_STATE_DIR), e.g. local mode's."""
+    return airflow_home / "llf"
 
 
 AIRFLOW_URL_ENV = "LLF_AIRFLOW_URL"

@@ -148,8 +148,10 @@ def trigger(airflow: Airflow, dag_id: str, day: dt.date, full_rerun: bool) -> st
 
 
 def _process_line(entry: LogEntry, done: int, total: int) -> str:
-    """`[2/5] p: SUCCESS in 0:00:12`, with the message when it did not succeed."""
-    took = f" in {str(entry.end_ts - entry.start_ts).split('.')[0]}" if entry.end_ts else ""
+    """`[2/5] p: SUCCESS in 12s`, with the message when it did not succeed."""
+    from llf.control.status import format_duration
+
+    took = f" in {format_duration(entry.end_ts - entry.start_ts)}" if entry.end_ts else ""
     why = f": {one_line(entry.message)[:200]}" if entry.status not in DONE | {"RUNNING"} else ""
     return f"  [{done}/{total}] {entry.prcs_nm}: {entry.status}{took}{why}"
 
@@ -308,7 +310,7 @@ def _log_table(prcs_nm: str, rows: list[LogRow]) -> Table:
     from rich.table import Table
     from rich.text import Text
 
-    from llf.control.status import STATUS_STYLES
+    from llf.control.status import STATUS_STYLES, format_duration
 
     table = Table(title=f"llf log for {prcs_nm} (newest first)")
     for column in ("date", "try", "status", "start", "duration", "message", "output"):
@@ -318,7 +320,7 @@ def _log_table(prcs_nm: str, rows: list[LogRow]) -> Table:
             Text(str(row.business_date)), Text(str(row.try_number)),
             Text(row.status, style=STATUS_STYLES.get(row.status, "")),
             Text(row.start_ts.isoformat(sep=" ", timespec="seconds")),
-            Text(str(row.duration).split(".")[0] if row.duration else ""),
+            Text(format_duration(row.duration)),
             Text(one_line(row.message)[:120]), Text(row.output_path or ""),
         )
     return table

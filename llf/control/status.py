@@ -78,6 +78,22 @@ def stream_is_registered(url: str, strem_nm: str) -> bool:
         return cursor.fetchone()[0]
 
 
+def format_duration(elapsed: dt.timedelta | float | None) -> str:
+    """How long an attempt took, the same in the CLI and the UI: '0.9s', '12s', '3m05s', '2h04m'.
+
+    Tenths below ten seconds: most notebook runs take a second or two, and a cut to whole seconds would
+    print a one-second run as 0.
+    """
+    if elapsed is None:
+        return ""
+    seconds = elapsed.total_seconds() if isinstance(elapsed, dt.timedelta) else float(elapsed)
+    if seconds < 9.95:
+        return f"{max(seconds, 0.0):.1f}s"
+    minutes, rest = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{rest:02d}s" if minutes else f"{rest}s"
+
+
 def any_failed(rows: Sequence[ProcessStatus]) -> bool:
     return any(row.status in FAILING for row in rows)
 
@@ -96,7 +112,7 @@ def status_table(rows: Sequence[ProcessStatus], title: str) -> Table:
         table.add_row(
             Text(row.strem_nm), Text(row.prcs_grp_nm), Text(row.prcs_nm), Text(str(row.business_date or "")),
             Text(status, style=STATUS_STYLES.get(status, "")),
-            Text(str(row.duration).split(".")[0] if row.duration else ""), Text(str(row.tokens or "")),
+            Text(format_duration(row.duration)), Text(str(row.tokens or "")),
             Text((row.message or "")[:120]),
         )
     return table

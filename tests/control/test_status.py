@@ -175,3 +175,13 @@ def test_given_a_progress_line_with_rich_markup_when_the_demo_shows_progress_the
     console.print(_progress_table({"s": "running"}, [running]))
 
     assert f"p: {line}" in console.export_text()
+
+
+@pytest.mark.parametrize(("elapsed", "shown"), [
+    (0.94, "0.9s"), (dt.timedelta(seconds=1.26), "1.3s"), (9.96, "10s"), (12.4, "12s"), (185, "3m05s"),
+    (dt.timedelta(hours=2, minutes=4, seconds=10), "2h04m"), (None, ""),
+])
+def test_given_an_attempts_duration_then_it_is_shown_in_tenths_below_ten_seconds_else_whole_units(elapsed, shown):
+    from llf.control.status import format_duration
+
+    assert format_duration(elapsed) == shown

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from llf.control.model import Status, stream_dag_id
+from llf.control.status import format_duration
 from llf.ui.graph import stream_graph
 from llf.ui.sources import DateFilter, PageSize, Reader, SourcesDep, StreamFilter
 from llf.ui.timeline import build_timeline
@@ -21,19 +22,11 @@ router = APIRouter()
 templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
 
 
-def _format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    minutes, rest = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{rest:02d}s" if minutes else f"{rest}s"
-
-
 def _format_ts(value: dt.datetime | None) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
 
-templates.env.filters["duration"] = _format_duration
+templates.env.filters["duration"] = format_duration
 templates.env.filters["ts"] = _format_ts
 
 
