@@ -144,17 +144,23 @@ def _lock_session(url: str) -> psycopg2.extensions.connection:
 
 
 @contextmanager
-def process_run_lock(url: str, prcs_nm: str, business_date: dt.date) -> Iterator[RunLock]:
+def process_run_lock(url: str, prcs_nm: str, business_date: dt.date,
+                     before_waiting: Callable[[], None] = lambda: None) -> Iterator[RunLock]:
     """Hold the run lock of a process and date for the duration of the block (waiting if it is taken).
 
-    The block gets the RunLock: watched from the moment it is granted until the block ends.
+    The block gets the RunLock: watched from the moment it is granted until the block ends. When the lock
+    is taken, `before_waiting` runs first: a wait can last another attempt's whole notebook, and what the
+    caller holds meanwhile (idle control-DB sessions) could be ended under it.
     """
     connection = _lock_session(url)
     try:
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT {lock_key_sql('%s', '%s')}", (prcs_nm, business_date))
             key = cursor.fetchone()[0]
-            cursor.execute("SELECT pg_advisory_lock(%s)", (key,))
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", (key,))
+            if not cursor.fetchone()[0]:
+                before_waiting()
+                cursor.execute("SELECT pg_advisory_lock(%s)", (key,))
         lock = RunLock(connection, key, f"{prcs_nm} {business_date}")
         lock.start_watching()
         try:

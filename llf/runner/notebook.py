@@ -124,8 +124,9 @@ def resolve(file_path: str, notebooks_dir: Path) -> Path:
 def parameters_for(notebook: Path, registered: Mapping[str, Any], run_context: Mapping[str, Any]) -> dict[str, Any]:
     """The parameters to inject: every registered param, plus the run-context values the notebook declares.
 
-    Refuses what papermill cannot inject and warns about registered params the notebook does not declare
-    (they are injected anyway: the registration is the user's intent).
+    Refuses what papermill cannot inject. A registered param the notebook does not declare is a problem
+    `llf validate` reports, and its stream is not built; it reaches here only when the notebook changed
+    since the last snapshot, and is then injected with a warning (the registration is the user's intent).
     """
     bad_names = [name for name in registered if not str(name).isidentifier() or keyword.iskeyword(name)]
     if bad_names:

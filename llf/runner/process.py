@@ -120,7 +120,8 @@ def _run_process(context: RunContext, timeline: Timeline, registration: Registra
         run_log.mark_blocked(url, context, message)
         raise ProcessFailed(message)
 
-    with process_run_lock(url, context.prcs_nm, context.business_date) as lock:
+    # a wait for another attempt's lock can be long: no idle connection is kept through it
+    with process_run_lock(url, context.prcs_nm, context.business_date, before_waiting=connections.close) as lock:
         timeline.mark("lock taken")
         # Holding the lock, any RUNNING row of this process and date is dead (a killed try Airflow now
         # retries); the global sweep leaves it alone since it sees the lock held, by us.

@@ -147,3 +147,29 @@ def test_given_a_lock_check_interval_that_is_not_a_positive_number_when_read_the
 
     with pytest.raises(ConfigurationError, match="LLF_LOCK_CHECK_SECONDS"):
         lock_check_seconds()
+
+
+def test_given_the_lock_free_then_nothing_runs_before_it_is_granted_and_given_it_taken_then_the_wait_is_announced(
+    control_db_url,
+):
+    announced: list[str] = []
+
+    with process_run_lock(control_db_url, "p", BUSINESS_DATE, before_waiting=lambda: announced.append("free")):
+        pass
+    assert announced == []
+
+    holder_in, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with process_run_lock(control_db_url, "p", BUSINESS_DATE):
+            holder_in.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holder_in.wait(30)
+    threading.Timer(1.0, release.set).start()  # the waiter below is granted the lock once the holder lets go
+    with process_run_lock(control_db_url, "p", BUSINESS_DATE, before_waiting=lambda: announced.append("taken")):
+        assert release.is_set()
+    holder.join(30)
+    assert announced == ["taken"]
