@@ -11,9 +11,10 @@ ARG AIRFLOW_VERSION
 ENV JUPYTER_PATH=/opt/llf/jupyter/share/jupyter
 
 USER root
-RUN mkdir -p /opt/llf/jupyter /opt/airflow/auth \
- && chown -R airflow:0 /opt/llf /opt/airflow/auth \
- && chmod -R g+rwX /opt/llf /opt/airflow/auth
+# /opt/airflow/llf: LLF_STATE_DIR, whose volume starts as a copy of this folder (owner, group-writable).
+RUN mkdir -p /opt/llf/jupyter /opt/airflow/auth /opt/airflow/llf \
+ && chown -R airflow:0 /opt/llf /opt/airflow/auth /opt/airflow/llf \
+ && chmod -R g+rwX /opt/llf /opt/airflow/auth /opt/airflow/llf
 USER airflow
 
 COPY --chown=airflow:0 requirements.txt /opt/llf/requirements.txt

@@ -9,6 +9,12 @@ class ConfigurationError(LlfError):
     """A setting is missing or wrong; the message names the setting."""
 
 
+class StateDirError(ConfigurationError):
+    """LLF_STATE_DIR cannot hold llf's files (no folder, unwritable, full); the message names the path.
+
+    Its own class so that `llf refresh` tells it apart from a control DB it cannot read."""
+
+
 class ControlDatabaseError(LlfError):
     """The control database cannot be reached or is not upgraded."""
 

@@ -14,19 +14,23 @@ from llf.cli.common import add_command, console
 def _refresh(args: argparse.Namespace) -> int:
     import logging
 
-    from llf.dagbuild.refresh import main as refresh
+    from llf.dagbuild.refresh import Outcome, refresh
 
     if args.db_url:
         import os
 
         os.environ["LLF_CONTROL_DB_URL"] = args.db_url  # what the refresh, like a parse, reads
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    status = refresh()
-    if status == 0:
-        console.print("Snapshot cache refreshed (or a refresh was already running); the next DAG file parse uses it.")
-    return 2 if status else 0
+    outcome = refresh()
+    if outcome is Outcome.REFRESHED:
+        console.print("Snapshot cache refreshed; the next DAG file parse uses it.")
+    elif outcome is Outcome.ALREADY_RUNNING:
+        console.print("Another snapshot refresh was already running; it writes the cache, this command wrote "
+                      "nothing.")
+    return 2 if outcome.exit_status else 0
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     add_command(commands, "refresh", _refresh, "re-read the registrations into the DAG files' snapshot cache now "
-                "(LLF_STATE_DIR), so the next parse never waits for the control DB; exit 2 if they cannot be read")
+                "(LLF_STATE_DIR), so the next parse never waits for the control DB; exit 2 if they cannot be read "
+                "or the cache cannot be written")

@@ -31,7 +31,8 @@ def build_dags(catalog: Catalog | None = None, only_dag_id: str | None = None) -
     """DAGs by id. Inside a task run, only the DAG being run is built, however many are registered.
 
     A task run builds from the cache as it is when that holds its task (cached_catalog_for_task says
-    why that is safe), and refreshes it like any parse only when it does not.
+    why that is safe), and refreshes it only when it does not, then never handing the refresh off: a
+    catalog without its DAG would fail the task (load_catalog's for_task).
     """
     parsing = get_parsing_context()
     only_dag_id = only_dag_id or parsing.dag_id
@@ -42,7 +43,7 @@ def build_dags(catalog: Catalog | None = None, only_dag_id: str | None = None) -
                 dags = _build(cached, only_dag_id)
                 if only_dag_id in dags and parsing.task_id in dags[only_dag_id].task_dict:
                     return dags
-        return _build(catalog or load_catalog(), only_dag_id)
+        return _build(catalog or load_catalog(for_task=bool(only_dag_id)), only_dag_id)
 
 
 @contextmanager

@@ -2,39 +2,69 @@
 
 What a parse starts in the background when a refresh outlasts its budget (llf.dagbuild.snapshot), and what a
 command or a task can call to refresh on demand (e.g. right after registering many processes): the parses
-then find a fresh cache and never wait for the control DB. Exit status 0 when the cache was refreshed or
+then find a fresh cache and never wait for the control DB. Exit status 0 when the cache was written or
 another refresh was already running, 1 when the control tables could not be read (the parses keep serving
-the last snapshot and say why).
+the last snapshot and say why), 2 when LLF_STATE_DIR cannot hold the lock or the cache.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 import sys
 
 from llf.dagbuild.snapshot import refresh_lock, refresh_snapshot
-from llf.exceptions import ConfigurationError, ControlDatabaseError
+from llf.exceptions import ConfigurationError, ControlDatabaseError, StateDirError
 from llf.settings import state_dir
 
 log = logging.getLogger("llf.dagbuild.refresh")
 
+# How long a refresh waits for the lock: a parse holds it for a moment to see whether a refresh runs
+# (refresh_running), and a refresh started at that instant must not mistake it for one.
+LOCK_WAIT_SECONDS = 1.0
 
-def main() -> int:
-    """One refresh under the refresh lock; a second one started meanwhile has nothing to do."""
+
+class Outcome(enum.Enum):
+    """What one refresh did, and its exit status."""
+
+    REFRESHED = "refreshed"
+    ALREADY_RUNNING = "already running"  # exit 0 as well: the refresh running writes the cache
+    UNREADABLE = "control tables unreadable"
+    STATE_DIR_BROKEN = "LLF_STATE_DIR cannot hold the lock or the cache"
+
+    @property
+    def exit_status(self) -> int:
+        return _EXIT_STATUS[self]
+
+
+_EXIT_STATUS = {Outcome.REFRESHED: 0, Outcome.ALREADY_RUNNING: 0, Outcome.UNREADABLE: 1, Outcome.STATE_DIR_BROKEN: 2}
+
+
+def refresh() -> Outcome:
+    """One refresh under the refresh lock, logging what happened; a second one started meanwhile has nothing
+    to do. A broken LLF_STATE_DIR is told apart from a refresh running elsewhere (both leave no new cache)."""
     folder = state_dir()
-    with refresh_lock(folder) as held:
-        if not held:
-            log.info("Another llf snapshot refresh is running (%s is locked); nothing to do.", folder)
-            return 0
-        try:
-            catalog = refresh_snapshot()
-        except Exception as error:
-            expected = isinstance(error, ControlDatabaseError | ConfigurationError)
-            log.error("Refreshing the llf snapshot failed: %s", " ".join(str(error).split()), exc_info=not expected)
-            return 1
+    try:
+        with refresh_lock(folder, LOCK_WAIT_SECONDS) as held:
+            if not held:
+                log.info("Another llf snapshot refresh is running (%s is locked); nothing to do.", folder)
+                return Outcome.ALREADY_RUNNING
+            catalog = refresh_snapshot(must_write=True)
+    except StateDirError as error:
+        log.error("Refreshing the llf snapshot failed: %s", " ".join(str(error).split()))
+        return Outcome.STATE_DIR_BROKEN
+    except Exception as error:
+        expected = isinstance(error, ControlDatabaseError | ConfigurationError)
+        log.error("Refreshing the llf snapshot failed: %s", " ".join(str(error).split()), exc_info=not expected)
+        return Outcome.UNREADABLE
     log.info("llf snapshot refreshed in %.1f s: %d processes, %d stream(s) with problems.",
              catalog.refresh_seconds, len(catalog.snapshot.processes), len(catalog.problems))
-    return 0
+    return Outcome.REFRESHED
+
+
+def main() -> int:
+    """`python -m llf.dagbuild.refresh`: refresh() as an exit status."""
+    return refresh().exit_status
 
 
 if __name__ == "__main__":

@@ -7,15 +7,19 @@ atomically (temporary file + os.replace, so a reader never sees half a file). `r
 and is all a refresh is, wherever it runs:
 - in the parse, on a worker thread the parse waits for at most LLF_SNAPSHOT_REFRESH_BUDGET_SECONDS (10 s, a
   third of Airflow's dagbag_import_timeout). A refresh that outlasts it is handed to a background process
-  (`python -m llf.dagbuild.refresh`, in its own session so it outlives the parse) and the parse serves the
-  last snapshot; the next parse after it finished builds from the new one;
+  (`python -m llf.dagbuild.refresh`, in its own session so it outlives the parse, given the control DB URL
+  the parse resolved) and the parse serves the last snapshot; the next parse after it finished builds from
+  the new one;
 - straight in that background process when the last refresh took over half the budget (the cache records
   how long), so a large registry never makes a parse wait for the control DB;
 - from a command or a task (`llf.dagbuild.refresh.main`), e.g. right after registering many processes.
 One refresh at a time holds REFRESH_LOCK_NAME; a parse finding it held serves the cache meanwhile.
-With no cache at all (first start) and a refresh still running past the budget, the parse builds no DAG and
-logs an error saying so: there is no snapshot to serve, and the background refresh fills the cache for the
-next parse. No DAG is lost that way: without a cache there were none to keep.
+With no usable cache (first start, or an unreadable one) there is nothing to serve, so the parse waits up to
+Airflow's dagbag_import_timeout less PARSE_MARGIN_SECONDS instead of the budget. Only a refresh outlasting
+that is handed off, and the parse then builds no DAG and logs an error saying so: Airflow marks the llf
+DAGs it knew from earlier parses stale until the background refresh has filled the cache (`llf refresh`
+before starting Airflow avoids it). A task's parse never hands off: it needs its DAG, so it waits for its
+refresh within the same bound (see _load_for_task).
 
 When the DB cannot be reached or read (down, schema not upgraded, connection lost mid-query) the last cache
 keeps serving, with a warning, so no DAG disappears; the failed attempt is remembered so an outage costs one
@@ -39,14 +43,15 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 from pydantic import ValidationError
 
 from llf.control.model import Snapshot
 from llf.dagbuild.catalog import Catalog
-from llf.dagbuild.config import refresh_budget_seconds, refresh_seconds
-from llf.exceptions import ConfigurationError, ControlDatabaseError
-from llf.settings import state_dir
+from llf.dagbuild.config import PARSE_MARGIN_SECONDS, patience_seconds, refresh_budget_seconds, refresh_seconds
+from llf.exceptions import ConfigurationError, ControlDatabaseError, StateDirError
+from llf.settings import control_db_url, state_dir
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +63,10 @@ REFRESH_LOG_NAME = "snapshot.refresh.log"  # what the last background refresh pr
 TASK_CACHE_MAX_AGE_SECONDS = 300.0
 
 
-def load_catalog() -> Catalog:
+def load_catalog(for_task: bool = False) -> Catalog:
     """The registrations to build DAGs from: cached, refreshed, or the last good one during an outage or
-    while a slow refresh finishes in the background."""
+    while a slow refresh finishes in the background. `for_task`: a task's parse, which needs its own DAG and
+    so never hands the refresh off (see _load_for_task)."""
     interval, budget, folder = refresh_seconds(), refresh_budget_seconds(), state_dir()
     cache, failure = folder / CACHE_NAME, folder / FAILURE_NAME
     cached = _read_cache(cache)
@@ -69,19 +75,25 @@ def load_catalog() -> Catalog:
         if _mtime(failure) > _mtime(cache):
             _warn_stale(cached, _read_text(failure))
         return cached
+    if for_task:
+        return _load_for_task(cached, folder)
     if refresh_running(folder):
-        return _await_background(cached, folder, budget)
+        return _await_background(cached, folder)
     if cached is not None and cached.refresh_seconds > budget / 2:
         return _hand_off(cached, folder, budget)
-    return _refresh_within(budget, cached, folder)
+    # With nothing to serve, waiting up to Airflow's import timeout beats a parse with no DAG: Airflow would
+    # mark every llf DAG stale.
+    return _refresh_within(budget if cached is not None else max(budget, patience_seconds()), cached, folder)
 
 
-def refresh_snapshot(abandoned: Callable[[], bool] = lambda: False) -> Catalog:
-    """Read the control DB, validate, write the cache (atomically, best effort); the fresh catalog.
+def refresh_snapshot(abandoned: Callable[[], bool] = lambda: False, must_write: bool = False) -> Catalog:
+    """Read the control DB, validate, write the cache (atomically); the fresh catalog.
 
     On a failure to read, the failure marker is written (so parses warn, and retry once per interval) and the
     error raised. Nothing is written once `abandoned()` says the caller gave up waiting: the background
-    refresh that took over owns the cache then.
+    refresh that took over owns the cache then. The write is best effort for a parse (the fresh catalog
+    still builds the DAGs); with `must_write` (a refresh whose only product is the cache) a failed write
+    raises StateDirError naming the path.
     """
     folder = state_dir()
     started = time.monotonic()
@@ -92,25 +104,23 @@ def refresh_snapshot(abandoned: Callable[[], bool] = lambda: False) -> Catalog:
             _write_best_effort(folder / FAILURE_NAME, str(error))
         raise
     fresh = fresh.model_copy(update={"refresh_seconds": time.monotonic() - started})
-    if not abandoned() and _write_best_effort(folder / CACHE_NAME, fresh.model_dump_json()):
+    if not abandoned() and _write_cache(folder / CACHE_NAME, fresh.model_dump_json(), must_write):
         _remove_best_effort(folder / FAILURE_NAME)
     return fresh
 
 
 @contextmanager
-def refresh_lock(folder: Path) -> Iterator[bool]:
+def refresh_lock(folder: Path, wait_seconds: float = 0.0) -> Iterator[bool]:
     """Hold the refresh lock of `folder` while inside; yields False (holding nothing) when another process
-    holds it, or when the lock file cannot be opened (then the caller cannot write the cache either)."""
+    still holds it after `wait_seconds`. Raises StateDirError when the lock file cannot be opened or locked:
+    a caller that needs the lock must not mistake a broken LLF_STATE_DIR for a refresh running elsewhere."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         handle = open(folder / REFRESH_LOCK_NAME, "a")  # noqa: SIM115 (closed below, after the unlock)
-    except OSError:
-        yield False
-        return
+    except OSError as error:
+        raise StateDirError(_lock_problem(folder, error)) from error
     with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _take_lock(handle, folder, wait_seconds):
             yield False
             return
         try:
@@ -120,11 +130,36 @@ def refresh_lock(folder: Path) -> Iterator[bool]:
 
 
 def refresh_running(folder: Path) -> bool:
-    """Whether a refresh holds the lock of `folder` right now (another process, or the background one)."""
+    """Whether a refresh holds the lock of `folder` right now (another process, or the background one).
+    A lock file that cannot be opened means none can: the parse then refreshes in place (best effort)."""
     if not (folder / REFRESH_LOCK_NAME).exists():
         return False
-    with refresh_lock(folder) as held:
-        return not held
+    try:
+        with refresh_lock(folder) as held:
+            return not held
+    except StateDirError:
+        return False
+
+
+def _take_lock(handle: IO[str], folder: Path, wait_seconds: float) -> bool:
+    """Lock `handle`, retrying for `wait_seconds` while another process holds it (a parse checks it for a
+    moment in refresh_running); False when it is still held then."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+        except OSError as error:  # e.g. ENOLCK on a network file system: no lock is possible there
+            raise StateDirError(_lock_problem(folder, error)) from error
+
+
+def _lock_problem(folder: Path, error: OSError) -> str:
+    return (f"LLF_STATE_DIR {folder} cannot hold the llf snapshot refresh lock ({error}), so no snapshot cache "
+            "can be written there. Fix: make LLF_STATE_DIR a writable local folder.")
 
 
 def cached_catalog_for_task() -> Catalog | None:
@@ -143,9 +178,10 @@ def cached_catalog_for_task() -> Catalog | None:
     return _read_cache(cache)
 
 
-def _refresh_within(budget: float, cached: Catalog | None, folder: Path) -> Catalog:
-    """Refresh on a worker thread, waiting for it at most `budget` seconds; past that, hand the refresh over
-    to a background process (a thread dies with the parse process) and serve the last snapshot."""
+def _refresh_within(wait: float, cached: Catalog | None, folder: Path, hand_off: bool = True) -> Catalog:
+    """Refresh on a worker thread, waiting for it at most `wait` seconds; past that, hand the refresh over
+    to a background process (a thread dies with the parse process) and serve the last snapshot, or, for a
+    task's parse (not `hand_off`), give up as _task_gave_up says."""
     outcome: dict[str, object] = {}
     abandoned = threading.Event()
 
@@ -157,16 +193,46 @@ def _refresh_within(budget: float, cached: Catalog | None, folder: Path) -> Cata
 
     worker = threading.Thread(target=work, name="llf-snapshot-refresh", daemon=True)
     worker.start()
-    worker.join(budget)
+    worker.join(wait)
     if worker.is_alive():
         abandoned.set()
-        return _hand_off(cached, folder, budget)
+        return _hand_off(cached, folder, wait) if hand_off else _task_gave_up(cached, folder, wait)
     error = outcome.get("error")
     if isinstance(error, BaseException):
         if not isinstance(error, Exception):
             raise error
         return _serve_last(cached, folder / CACHE_NAME, error)
     return outcome["catalog"]  # type: ignore[return-value]
+
+
+def _load_for_task(cached: Catalog | None, folder: Path) -> Catalog:
+    """A task's parse needs the DAG of its task, which a handed-off refresh cannot give it in time (an empty
+    or stale catalog fails the task): it waits for a refresh running elsewhere, then refreshes itself if that
+    wrote no new cache, all within Airflow's import timeout less a margin (patience_seconds)."""
+    deadline = time.monotonic() + patience_seconds()
+    cache = folder / CACHE_NAME
+    if refresh_running(folder):
+        before = _mtime(cache)
+        while refresh_running(folder) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        renewed = _read_cache(cache) if _mtime(cache) > before else None
+        if renewed is not None:
+            return renewed
+    return _refresh_within(max(0.0, deadline - time.monotonic()), cached, folder, hand_off=False)
+
+
+def _task_gave_up(cached: Catalog | None, folder: Path, waited: float) -> Catalog:
+    """A task's refresh outlasted Airflow's import timeout (less a margin): the last snapshot, else an error
+    saying so (Airflow would kill the parse moments later with a less telling one)."""
+    if cached is None:
+        raise ControlDatabaseError(
+            f"No llf DAG can be built for this task: reading the control tables took longer than {waited:g} s "
+            f"(Airflow's dagbag_import_timeout less {PARSE_MARGIN_SECONDS:g} s) and no snapshot is cached at "
+            f"{folder / CACHE_NAME}. Fix: run `llf refresh` where the DAG files are parsed, or raise "
+            "dagbag_import_timeout.")
+    log.warning("Refreshing the llf snapshot took longer than %g s in this task's parse; building from the "
+                "snapshot taken at %s.", waited, cached.snapshot.taken_at.isoformat())
+    return cached
 
 
 def _serve_last(cached: Catalog | None, cache: Path, error: Exception) -> Catalog:
@@ -184,25 +250,28 @@ def _serve_last(cached: Catalog | None, cache: Path, error: Exception) -> Catalo
     return cached
 
 
-def _hand_off(cached: Catalog | None, folder: Path, budget: float) -> Catalog:
-    """Start the background refresh and serve the last snapshot (or none: see the module docstring)."""
+def _hand_off(cached: Catalog | None, folder: Path, waited: float) -> Catalog:
+    """Start the background refresh and serve the last snapshot, or with none (after waiting up to Airflow's
+    import timeout less a margin) no DAG at all: see the module docstring for what that costs."""
     pid = _start_background_refresh(folder)
     where = f"in the background (pid {pid}, log {folder / REFRESH_LOG_NAME})" if pid else "nowhere (see above)"
     if cached is None:
-        log.error("Building the first llf snapshot of the control tables takes longer than %g s "
-                  "(LLF_SNAPSHOT_REFRESH_BUDGET_SECONDS); it goes on %s, and the llf DAGs appear at the first "
-                  "parse after it. Until then no llf DAG is built.", budget, where)
+        log.error("Building the first llf snapshot of the control tables takes longer than %g s (Airflow's "
+                  "dagbag_import_timeout less %g s); it goes on %s, and the llf DAGs appear at the first parse "
+                  "after it. Until then no llf DAG is built. Fix: run `llf refresh` where the DAG files are "
+                  "parsed.", waited, PARSE_MARGIN_SECONDS, where)
         return _no_snapshot()
     log.warning("Refreshing the llf snapshot takes longer than %g s (the last took %.1f s); it goes on %s. "
-                "Serving the snapshot taken at %s meanwhile.", budget, cached.refresh_seconds, where,
+                "Serving the snapshot taken at %s meanwhile.", waited, cached.refresh_seconds, where,
                 cached.snapshot.taken_at.isoformat())
     return cached
 
 
-def _await_background(cached: Catalog | None, folder: Path, budget: float) -> Catalog:
-    """A refresh runs elsewhere: serve the cache now, or with none wait up to `budget` for the one it writes."""
+def _await_background(cached: Catalog | None, folder: Path) -> Catalog:
+    """A refresh runs elsewhere: serve the cache now, or with none wait for the one it writes (up to Airflow's
+    import timeout less a margin: a parse with no DAG lets Airflow mark every llf DAG stale)."""
     if cached is None:
-        deadline = time.monotonic() + budget
+        deadline = time.monotonic() + patience_seconds()
         while refresh_running(folder) and time.monotonic() < deadline:
             time.sleep(0.1)
         cached = _read_cache(folder / CACHE_NAME)
@@ -225,7 +294,7 @@ def _start_background_refresh(folder: Path) -> int | None:
         with open(folder / REFRESH_LOG_NAME, "wb") as output:
             child = subprocess.Popen(
                 [sys.executable, "-m", "llf.dagbuild.refresh"], stdin=subprocess.DEVNULL, stdout=output,
-                stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, "PYTHONPATH": python_path},
+                stderr=subprocess.STDOUT, start_new_session=True, env=_child_environment(python_path),
             )
     except OSError as error:
         log.error("Cannot start the background llf snapshot refresh (%s). Fix: make LLF_STATE_DIR a writable "
@@ -236,6 +305,22 @@ def _start_background_refresh(folder: Path) -> int | None:
 
 
 _BACKGROUND: list[subprocess.Popen[bytes]] = []
+
+
+def _child_environment(python_path: str) -> dict[str, str]:
+    """The parse's environment, plus the control DB URL as the parse resolved it (LLF_CONTROL_DB_URL).
+
+    In the dag-processor the Airflow connection cntl_af is found through the parse's supervisor, which the
+    background process lacks: left to itself it would find no control DB and fail every time. The URL goes
+    in the environment, never on the command line (`ps` shows that to every user) nor in a log. When the
+    parse cannot resolve it either, the child tries itself and its log says why.
+    """
+    environment = {**os.environ, "PYTHONPATH": python_path}
+    try:
+        environment["LLF_CONTROL_DB_URL"] = control_db_url()
+    except Exception:  # noqa: BLE001 - not resolvable here: the child's own attempt reports it
+        log.debug("The background llf snapshot refresh resolves the control DB itself.")
+    return environment
 
 
 def _no_snapshot() -> Catalog:
@@ -252,7 +337,7 @@ def _read_database() -> Catalog:
     """
     # Imported here: the common path (fresh cache) never needs psycopg2 or nbformat.
     from llf.control.repository import read_snapshot
-    from llf.settings import control_db_url, notebooks_dir
+    from llf.settings import notebooks_dir
 
     gc.freeze()
     snapshot = read_snapshot(control_db_url())
@@ -303,6 +388,19 @@ def _write_best_effort(path: Path, text: str) -> bool:
         log.warning("Cannot write the llf snapshot cache %s (%s); DAGs are built without it. "
                     "Fix: make LLF_STATE_DIR a writable folder with free space.", path, error)
         return False
+
+
+def _write_cache(path: Path, text: str, must_write: bool) -> bool:
+    """Write the cache: best effort for a parse; for a refresh whose only product is the cache, a failure
+    is an error naming the path (StateDirError), so `llf refresh` never claims a refresh it did not write."""
+    if not must_write:
+        return _write_best_effort(path, text)
+    try:
+        _write_atomically(path, text)
+    except OSError as error:
+        raise StateDirError(f"Cannot write the llf snapshot cache {path} ({error}). Fix: make LLF_STATE_DIR a "
+                            "writable folder with free space.") from error
+    return True
 
 
 def _remove_best_effort(path: Path) -> None:

@@ -187,3 +187,16 @@ def test_given_llf_settings_then_they_point_at_the_stack_services(services):
     weaviate_targets = {int(port) for port in services["weaviate"]["expose"]}
     vector_url = urlsplit(environment["LLF_VECTOR_URL"])
     assert {vector_url.port, int(vector_url.query.split("grpc_port=")[1])} == weaviate_targets
+
+
+def test_given_the_dag_processor_and_the_scheduler_then_they_share_llf_state_dir_on_a_named_volume(services):
+    """The snapshot cache outlives a container recreation (a parse with no cache may build no DAG), the
+    scheduler's task parses find the dag-processor's cache, and kept notebooks (unstored outputs) survive."""
+    mounts = []
+    for name in ("airflow-dag-processor", "airflow-scheduler"):
+        state_dir = services[name]["environment"]["LLF_STATE_DIR"]
+        mount = _mounts(services[name]).get(state_dir)
+        assert mount is not None, f"{name}: LLF_STATE_DIR {state_dir} is not on a volume"
+        mounts.append((mount["type"], mount["source"], state_dir))
+
+    assert mounts[0] == mounts[1] and mounts[0][0] == "volume"
