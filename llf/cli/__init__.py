@@ -37,9 +37,12 @@ def _version() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
     try:
+        args = parser().parse_args(argv)
         return args.handler(args)
+    except KeyboardInterrupt:  # Ctrl-C anywhere (a poll, a request): one line and the shell's code for SIGINT
+        print_error("interrupted; anything already triggered in Airflow keeps running there")
+        return 130
     except LlfError as error:
         print_error(str(error))
         return 2
