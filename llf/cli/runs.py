@@ -88,8 +88,13 @@ def airflow_errors(url: str, named: bool) -> Iterator[None]:
     except httpx.HTTPError as error:  # connection refused, DNS, timeout, protocol
         raise ConfigurationError(f"Cannot reach Airflow at {where} ({type(error).__name__}: "
                                  f"{one_line(str(error)) or 'no answer'}): {fix_url}.") from None
-    except ValueError as error:  # a 200 that is not JSON: something else listens there
-        raise ConfigurationError(f"{where} did not answer like Airflow's API ({error}): {fix_url}.") from None
+    except httpx.InvalidURL as error:  # not an HTTPError; its text may quote a piece of the URL (a password's)
+        reason = str(error).split(":")[0].split(",")[0]  # "Invalid port", "Invalid IDNA hostname", ...
+        raise ConfigurationError(f"{AIRFLOW_URL_ENV + ' ' if named else ''}{where} is not a valid URL ({reason}): "
+                                 f"{fix_url}.") from None
+    except (ValueError, KeyError, TypeError) as error:  # a 200 not JSON, or JSON without the field asked for
+        raise ConfigurationError(f"{where} did not answer like Airflow's API ({type(error).__name__}: "
+                                 f"{one_line(str(error))[:200]}): {fix_url}.") from None
 
 
 def connect() -> Airflow:
