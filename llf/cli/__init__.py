@@ -1,7 +1,7 @@
 """The `llf` command line: `llf db upgrade`, `llf validate`, `llf status`, `llf local demo`, ...
 
-Every command exits 0 on success, 1 when it found problems, 2 on a usage or configuration error. Each
-command group lives in its own module with a `register(commands)`; this one only assembles them.
+Every command exits 0 on success, 1 when it found problems, 2 on a usage or configuration error, 130 on Ctrl-C.
+Each command group lives in its own module with a `register(commands)`; this one only assembles them.
 """
 
 from __future__ import annotations
