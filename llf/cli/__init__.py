@@ -1,7 +1,7 @@
 """The `llf` command line: `llf db upgrade`, `llf validate`, `llf status`, `llf local demo`, ...
 
-Every command exits 0 on success, 1 when it found problems, 2 on a usage or configuration error. Each
-command group lives in its own module with a `register(commands)`; this one only assembles them.
+Every command exits 0 on success, 1 when it found problems, 2 on a usage or configuration error, 130 on Ctrl-C.
+Each command group lives in its own module with a `register(commands)`; this one only assembles them.
 """
 
 from __future__ import annotations
@@ -37,9 +37,12 @@ def _version() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
     try:
+        args = parser().parse_args(argv)
         return args.handler(args)
+    except KeyboardInterrupt:  # Ctrl-C anywhere (a poll, a request): one line and the shell's code for SIGINT
+        print_error("interrupted; anything already triggered in Airflow keeps running there")
+        return 130
     except LlfError as error:
         print_error(str(error))
         return 2

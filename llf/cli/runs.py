@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import quote
 
 from llf.cli.common import add_command, console, iso_date, one_line
@@ -34,6 +34,8 @@ if TYPE_CHECKING:  # what the commands import when they run: `llf --help` loads 
 POLL_S = 2.0
 STREAM_ROW_WAIT_S = 60  # a run whose processes did not all run has its row closed by a DAG callback, seconds later
 DONE = frozenset({"SUCCESS", "SKIPPED"})  # a process's work for the date is done (llf.control.model.Status)
+Outcome = Literal["SUCCESS", "FAILED", "RUNNING"]  # RUNNING: still going in Airflow after --timeout-min
+_OUTCOME_SHOWN = {"SUCCESS": "SUCCESS in", "FAILED": "FAILED in", "RUNNING": "STILL RUNNING after"}
 
 
 @dataclass
@@ -88,8 +90,13 @@ def airflow_errors(url: str, named: bool) -> Iterator[None]:
     except httpx.HTTPError as error:  # connection refused, DNS, timeout, protocol
         raise ConfigurationError(f"Cannot reach Airflow at {where} ({type(error).__name__}: "
                                  f"{one_line(str(error)) or 'no answer'}): {fix_url}.") from None
-    except ValueError as error:  # a 200 that is not JSON: something else listens there
-        raise ConfigurationError(f"{where} did not answer like Airflow's API ({error}): {fix_url}.") from None
+    except httpx.InvalidURL as error:  # not an HTTPError; its text may quote a piece of the URL (a password's)
+        reason = str(error).split(":")[0].split(",")[0]  # "Invalid port", "Invalid IDNA hostname", ...
+        raise ConfigurationError(f"{AIRFLOW_URL_ENV + ' ' if named else ''}{where} is not a valid URL ({reason}): "
+                                 f"{fix_url}.") from None
+    except (ValueError, KeyError, TypeError) as error:  # a 200 not JSON, or JSON without the field asked for
+        raise ConfigurationError(f"{where} did not answer like Airflow's API ({type(error).__name__}: "
+                                 f"{one_line(str(error))[:200]}): {fix_url}.") from None
 
 
 def connect() -> Airflow:
@@ -222,8 +229,18 @@ def print_status(db_url: str, stream: str, day: dt.date) -> None:
                                f"llf status for {stream} on {day}"))
 
 
-def run_and_wait(airflow: Airflow, db_url: str, dag_id: str, args: argparse.Namespace, day: dt.date) -> bool:
-    """Trigger the stream for one date and follow it to its end; whether the date succeeded."""
+@dataclass(frozen=True)
+class DateRun:
+    """One date's run as the CLI saw it: a run that outlived --timeout-min is RUNNING, not FAILED, since
+    what to do next differs (wait for it, not start another run of the same date beside it)."""
+
+    outcome: Outcome
+    run_id: str
+    url: str
+
+
+def run_and_wait(airflow: Airflow, db_url: str, dag_id: str, args: argparse.Namespace, day: dt.date) -> DateRun:
+    """Trigger the stream for one date and follow it to its end, or to --timeout-min."""
     stream = args.stream
     run_id = trigger(airflow, dag_id, day, args.full_rerun)
     console.print(f"{stream} {day}: run {run_id} triggered (full_rerun={str(args.full_rerun).lower()}), "
@@ -234,12 +251,13 @@ def run_and_wait(airflow: Airflow, db_url: str, dag_id: str, args: argparse.Name
         console.print(f"\n{stream} {day}: stopped following run {run_id}; it goes on in Airflow "
                       f"(`llf status --stream {stream} --date {day}`).", markup=False, soft_wrap=True)
         raise SystemExit(130) from None
+    url = airflow.run_url(dag_id, run_id)
     if state is None:
         console.print(f"{stream} {day}: still running after {args.timeout_min:g} min (raise --timeout-min); "
                       "the run goes on in Airflow.", markup=False)
-        return False
+        return DateRun("RUNNING", run_id, url)
     settle(db_url, stream, run_id)
-    return date_succeeded(db_url, stream, day, state)
+    return DateRun("SUCCESS" if date_succeeded(db_url, stream, day, state) else "FAILED", run_id, url)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -253,7 +271,7 @@ def _run(args: argparse.Namespace) -> int:
         console.print(f"Watch it: {airflow.run_url(dag_id, run_id)}  ·  llf status --stream {args.stream} "
                       f"--date {args.date}", markup=False, soft_wrap=True)
         return 0
-    ok = run_and_wait(airflow, db_url, dag_id, args, args.date)
+    ok = run_and_wait(airflow, db_url, dag_id, args, args.date).outcome == "SUCCESS"
     print_status(db_url, args.stream, args.date)
     return 0 if ok else 1
 
@@ -265,6 +283,21 @@ def _stop_hint(args: argparse.Namespace, day: dt.date) -> str:
                 "--full-rerun` (the same range with --full-rerun would redo every date).")
     return ("fix it, then run the same command again: dates already SUCCESS for every process are skipped "
             "(--keep-going goes on past a failed date).")
+
+
+def still_running_hint(args: argparse.Namespace, day: dt.date, run_id: str, url: str) -> str:
+    """How to continue a backfill stopped at a date whose run outlived --timeout-min: after that run ends,
+    never beside it (the same command at once would trigger a second run of the same date)."""
+    wait = (f"run {run_id} is still running in Airflow ({url}): wait for it to end "
+            f"(`llf status --stream {args.stream} --date {day}`), then ")
+    if not args.full_rerun:
+        return wait + ("run the same command again: dates already SUCCESS for every process are skipped "
+                       "(raise --timeout-min for dates that take longer).")
+    if day == args.end:
+        return wait + (f"nothing is left once it succeeded; rerun it with `llf backfill --stream {args.stream} "
+                       f"--from {day} --to {day} --full-rerun` if it failed.")
+    after = f"`llf backfill --stream {args.stream} --from {day + dt.timedelta(days=1)} --to {args.end} --full-rerun`"
+    return wait + f"continue with {after} once it succeeded (--from {day} if it failed)."
 
 
 def _backfill(args: argparse.Namespace) -> int:
@@ -282,11 +315,16 @@ def _backfill(args: argparse.Namespace) -> int:
             skipped += 1
             continue
         started = time.monotonic()
-        ok = run_and_wait(airflow, db_url, dag_id, args, day)
+        done = run_and_wait(airflow, db_url, dag_id, args, day)
         ran += 1
-        console.print(f"{args.stream} {day}: {'SUCCESS' if ok else 'FAILED'} in {time.monotonic() - started:.0f} s "
+        console.print(f"{args.stream} {day}: {_OUTCOME_SHOWN[done.outcome]} {time.monotonic() - started:.0f} s "
                       f"({len(days) - days.index(day) - 1} date(s) left)", markup=False)
-        if not ok:
+        if done.outcome == "RUNNING":  # whatever --keep-going says: dates run one at a time, in order
+            print_status(db_url, args.stream, day)
+            console.print(f"Backfill stopped at {day}: {still_running_hint(args, day, done.run_id, done.url)}",
+                          markup=False, soft_wrap=True)
+            return 1
+        if done.outcome == "FAILED":
             failed.append(day)
             print_status(db_url, args.stream, day)
             if not args.keep_going:
@@ -365,7 +403,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--wait", action="store_true", help="follow the run to its end instead of returning at once")
     backfill = add_command(commands, "backfill", _backfill, "run a stream once per business date from --from to "
                            "--to, in order, each awaited; dates already SUCCESS are skipped, so re-running "
-                           "continues where it stopped; stops at the first failed date (exit 1)")
+                           "continues where it stopped; stops at the first failed date, or at one still running after "
+                           "--timeout-min (exit 1)")
     _run_options(backfill)
     backfill.add_argument("--from", dest="start", type=iso_date, required=True, help="first business date")
     backfill.add_argument("--to", dest="end", type=iso_date, required=True, help="last business date (included)")

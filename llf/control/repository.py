@@ -60,17 +60,24 @@ def read_snapshot(url: str) -> Snapshot:
     connection = connect(url)  # its errors (unreachable, malformed URL) name the URL without its secrets
     try:
         with connection.cursor() as cursor:
-            cursor.execute(SNAPSHOT_SQL)
-            (document,) = cursor.fetchone()
+            return fetch_snapshot(cursor, url)
     except psycopg2.Error as error:
-        raise _read_error(url, error) from error
-    except RecursionError as error:  # JSON nested beyond what Python reads, outside params
-        raise ControlDatabaseError(f"The control tables at {redact(url)} hold JSON nested too deeply to read.") \
-            from error
+        raise database_error(error, url) from error
     finally:
         connection.close()
+
+
+def fetch_snapshot(cursor: psycopg2.extensions.cursor, url: str) -> Snapshot:
+    """The snapshot read with `cursor`, inside the caller's transaction (`llf sync` plans its changes from it),
+    as a Snapshot; one ControlDatabaseError naming the fix when the rows cannot be read, so every reader of
+    the snapshot fails alike. psycopg2 errors are left to the caller, who knows what failed with them."""
     try:
+        cursor.execute(SNAPSHOT_SQL)
+        (document,) = cursor.fetchone()
         return Snapshot.model_validate(document)
+    except RecursionError as error:  # JSON nested beyond what Python reads, outside params (a site's own column)
+        raise ControlDatabaseError(f"The control tables at {redact(url)} hold JSON nested too deeply to read.") \
+            from error
     except ValidationError as error:
         first = error.errors()[0]
         raise ControlDatabaseError(
@@ -78,10 +85,6 @@ def read_snapshot(url: str) -> Snapshot:
             f"first at {'.'.join(map(str, first['loc']))}: {first['msg']}). "
             "Fix: run `llf db upgrade`, then correct the rows named."
         ) from error
-
-
-def _read_error(url: str, error: psycopg2.Error) -> ControlDatabaseError:
-    return database_error(error, url)
 
 
 def database_error(error: psycopg2.Error, url: str | None = None) -> ControlDatabaseError:
@@ -94,7 +97,7 @@ def database_error(error: psycopg2.Error, url: str | None = None) -> ControlData
         return ControlDatabaseError(
             f"The control schema cntl_af{where} is missing or not upgraded ({detail}). Fix: run `llf db upgrade`."
         )
-    return ControlDatabaseError(f"Reading the control tables{where} failed: {detail}")
+    return ControlDatabaseError(f"A statement on the control tables{where} failed: {detail}")
 
 
 @dataclass(frozen=True)

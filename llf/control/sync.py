@@ -14,14 +14,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import psycopg2
-from psycopg2 import errorcodes
-from pydantic import ValidationError
 
 from llf.control.declared import DeclaredStream, StreamFile
 from llf.control.model import Snapshot, Stream
-from llf.control.repository import SNAPSHOT_SQL
+from llf.control.repository import database_error, fetch_snapshot
 from llf.db import transaction
-from llf.exceptions import RegistrationError
+from llf.exceptions import ControlDatabaseError, RegistrationError
 
 # The order rows are written in: a row's parent before it, dependencies once every process exists.
 TABLES = ("cntl_cfg_strem", "cntl_cfg_schedule", "cntl_cfg_prcs_grp", "cntl_cfg_prcs", "cntl_cfg_sys_file",
@@ -30,8 +28,6 @@ TABLES = ("cntl_cfg_strem", "cntl_cfg_schedule", "cntl_cfg_prcs_grp", "cntl_cfg_
 _LABEL_KEYS = {"cntl_cfg_strem": ("strem_nm",), "cntl_cfg_schedule": ("strem_nm",),
                "cntl_cfg_prcs_grp": ("strem_nm", "prcs_grp_nm"), "cntl_cfg_prcs": ("prcs_nm",),
                "cntl_cfg_sys_file": ("prcs_nm",), "cntl_cfg_prcs_depn": ("prcs_nm", "depn_prcs_nm")}
-# What a database without (all of) the control schema answers.
-_NOT_UPGRADED = {errorcodes.INVALID_SCHEMA_NAME, errorcodes.UNDEFINED_TABLE, errorcodes.UNDEFINED_COLUMN}
 # One writer of registrations by sync at a time: the plan is made from what this transaction read.
 _SYNC_LOCK = "SELECT pg_advisory_xact_lock(hashtext('llf sync'))"
 
@@ -73,26 +69,15 @@ def sync(url: str, files: list[StreamFile], dry_run: bool = False) -> list[Chang
     try:
         with transaction(url) as cursor:
             cursor.execute(_SYNC_LOCK)
-            cursor.execute(SNAPSHOT_SQL)
-            snapshot = _snapshot(cursor.fetchone()[0])
-            changes = plan(snapshot, files)
+            changes = plan(fetch_snapshot(cursor, url), files)
             if not dry_run:
                 for change in changes:
                     _apply(cursor, change)
     except psycopg2.Error as error:
-        detail = " ".join(((error.diag and error.diag.message_primary) or str(error)).split())
-        fix = " Fix: run `llf db upgrade`." if error.pgcode in _NOT_UPGRADED else ""
-        raise RegistrationError(f"sync failed, nothing was applied: {detail}.{fix}") from None
+        raise RegistrationError(f"sync failed, nothing was applied: {database_error(error, url)}") from None
+    except ControlDatabaseError as error:  # rows `llf validate` cannot read either
+        raise RegistrationError(f"sync failed, nothing was applied: {error}") from None
     return changes
-
-
-def _snapshot(document: dict) -> Snapshot:
-    try:
-        return Snapshot.model_validate(document)
-    except ValidationError as error:  # rows no llf version wrote: `llf validate` cannot read them either
-        first = error.errors()[0]
-        raise RegistrationError(f"the control tables hold rows llf cannot read (first at "
-                                f"{'.'.join(map(str, first['loc']))}: {first['msg']}); nothing was applied") from None
 
 
 def _one_file_per_stream(files: list[StreamFile]) -> None:

@@ -321,8 +321,9 @@ class NotebookReading:
     parameters: tuple[str, ...] = ()
 
 
-# (resolved path, mtime_ns, size) -> reading, for one validate() call: 10,000 processes often share a few
-# notebooks, and every snapshot refresh of the DAG file validates them all.
+# Readings are memoised for one validate() call only (_memoised: by registered path in the checks, by resolved
+# path in read_notebook): 10,000 processes often share a few notebooks, and every snapshot refresh of the DAG
+# file validates them all; the next call reads the files again, so an edited notebook is seen.
 
 
 def notebook_problem(file_path: str, notebooks_dir: Path) -> tuple[str, str]:

@@ -7,6 +7,7 @@ import pytest
 
 from llf.cli import main
 from llf.local.airflow import free_port
+from tests.support.standins.airflow_api import airflow_api
 
 SECRET = "s3cret-pw-4f9a"
 
@@ -91,3 +92,32 @@ def test_version_prints_the_installed_package_version(capsys):
 
     assert exit_.value.code == 0
     assert capsys.readouterr().out.strip() == f"llf {version('llf')}"
+
+
+def test_given_an_airflow_url_httpx_cannot_parse_when_run_then_exit_2_naming_llf_airflow_url_without_its_password(
+    control_db_url, stream, capsys, monkeypatch
+):
+    monkeypatch.setenv("LLF_AIRFLOW_URL", f"http://admin:{SECRET}@127.0.0.1:80x")
+
+    code = main(["run", "--stream", stream, "--date", "2026-05-01"])
+
+    error = _one_line_error(capsys)
+    assert code == 2
+    assert "LLF_AIRFLOW_URL" in error and "127.0.0.1:80x is not a valid URL (Invalid port)" in error
+    assert SECRET not in error
+
+
+@pytest.mark.parametrize("token", [{}, [], "x", {"token": "t"}], ids=["empty", "list", "string", "other key"])
+def test_given_something_answering_json_without_a_token_when_run_then_exit_2_naming_llf_airflow_url(
+    control_db_url, stream, capsys, monkeypatch, token
+):
+    with airflow_api() as (url, behaviour):
+        behaviour.token = token
+        monkeypatch.setenv("LLF_AIRFLOW_URL", url)
+
+        code = main(["run", "--stream", stream, "--date", "2026-05-01"])
+
+    error = _one_line_error(capsys)
+    assert code == 2
+    assert f"{url} did not answer like Airflow's API" in error and "set LLF_AIRFLOW_URL" in error
+    assert behaviour.triggered == []

@@ -328,3 +328,22 @@ def test_given_the_readme_sample_file_when_synced_beside_the_examples_then_it_re
     assert code == 0, err
     assert _params(sql, "sales_extract") == {"n_orders": 8}
     assert _sync(capsys, sample)[1].startswith("Nothing to change")
+
+
+@pytest.mark.parametrize("command", [["sync", "{file}"], ["validate"]])
+def test_given_json_nested_too_deep_outside_params_when_sync_or_validate_then_one_line_and_exit_two(
+        stream_file, sql, capsys, command):
+    """A column a site added to a registration table is in the snapshot too (to_jsonb of the row); JSON deeper
+    than Python reads must not end `llf sync` with a traceback, as it does not `llf validate`."""
+    _sync(capsys, stream_file)
+    sql("ALTER TABLE cntl_af.cntl_cfg_strem ADD COLUMN site_notes jsonb")
+    sql("UPDATE cntl_af.cntl_cfg_strem SET site_notes = (repeat('[', 3000) || repeat(']', 3000))::jsonb")
+    before = _registrations(sql)
+
+    code = main([part.format(file=stream_file) for part in command])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "hold JSON nested too deeply to read" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert _registrations(sql) == before
