@@ -38,7 +38,7 @@ os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
 from llf.local.airflow import AirflowClient, AirflowStack, poll  # noqa: E402
 from llf.local.postgres import EmbeddedPostgres, with_database  # noqa: E402
 from tests.support.notebooks import write_notebook  # noqa: E402
-from tests.support.registry import Registry  # noqa: E402
+from tests.support.registry import Registry, sql_runner  # noqa: E402
 
 STREAM = "bench_overhead"
 HANDWRITTEN = "bench_handwritten"
@@ -195,21 +195,11 @@ def main() -> None:
         postgres.create_template()
         control_url = postgres.fresh_database(prefix="bench")
         postgres.execute_admin("CREATE DATABASE airflow_bench")
-        import psycopg2
-
-        connection = psycopg2.connect(control_url)
-        connection.autocommit = True
-
-        def sql(statement: str, parameters: tuple | None = None) -> list[tuple]:
-            with connection.cursor() as cursor:
-                cursor.execute(statement, parameters)
-                return cursor.fetchall() if cursor.description else []
-
-        register_stream(Registry(sql), groups, per_group, max_parallel)
-        stack = _start_airflow(work, postgres, control_url, notebooks, handwritten)
-        _measure(stack.client(), sql, notebook, work, args.repeat, f"{groups} groups x {per_group} notebooks, "
-                 f"max_parallel {max_parallel}")
-        connection.close()
+        with sql_runner(control_url) as sql:
+            register_stream(Registry(sql), groups, per_group, max_parallel)
+            stack = _start_airflow(work, postgres, control_url, notebooks, handwritten)
+            _measure(stack.client(), sql, notebook, work, args.repeat,
+                     f"{groups} groups x {per_group} notebooks, max_parallel {max_parallel}")
     finally:
         if stack is not None:
             stack.stop()

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from llf.local.postgres import EmbeddedPostgres  # noqa: E402
 from tests.support.notebooks import write_notebook  # noqa: E402
-from tests.support.registry import Registry  # noqa: E402
+from tests.support.registry import Registry, sql_runner  # noqa: E402
 
 STREAM = "bench_timeline"
 NOTEBOOK = "trivial.ipynb"
@@ -64,21 +64,11 @@ def main() -> None:
 
 
 def _register(url: str, processes: int) -> None:
-    import psycopg2
-
-    connection = psycopg2.connect(url)
-    connection.autocommit = True
-
-    def sql(statement: str, parameters: tuple | None = None) -> list[tuple]:
-        with connection.cursor() as cursor:
-            cursor.execute(statement, parameters)
-            return cursor.fetchall() if cursor.description else []
-
-    registry = Registry(sql)
-    group = registry.group(registry.stream(STREAM), f"{STREAM}_g", max_parallel=1)
-    for index in range(processes):
-        registry.process(group, f"{STREAM}_p{index}", notebook=NOTEBOOK, priority=index + 1)
-    connection.close()
+    with sql_runner(url) as sql:
+        registry = Registry(sql)
+        group = registry.group(registry.stream(STREAM), f"{STREAM}_g", max_parallel=1)
+        for index in range(processes):
+            registry.process(group, f"{STREAM}_p{index}", notebook=NOTEBOOK, priority=index + 1)
 
 
 def _compare(notebook: Path, work: Path, rounds: int) -> None:
