@@ -33,7 +33,6 @@ if TYPE_CHECKING:  # what the commands import when they run: `llf --help` loads 
 
 POLL_S = 2.0
 STREAM_ROW_WAIT_S = 60  # a run whose processes did not all run has its row closed by a DAG callback, seconds later
-DONE = frozenset({"SUCCESS", "SKIPPED"})  # a process's work for the date is done (llf.control.model.Status)
 Outcome = Literal["SUCCESS", "FAILED", "RUNNING"]  # RUNNING: still going in Airflow after --timeout-min
 _OUTCOME_SHOWN = {"SUCCESS": "SUCCESS in", "FAILED": "FAILED in", "RUNNING": "STILL RUNNING after"}
 
@@ -156,10 +155,11 @@ def trigger(airflow: Airflow, dag_id: str, day: dt.date, full_rerun: bool) -> st
 
 def _process_line(entry: LogEntry, done: int, total: int) -> str:
     """`[2/5] p: SUCCESS in 12s`, with the message when it did not succeed."""
+    from llf.control.model import DONE, Status
     from llf.control.status import format_duration
 
     took = f" in {format_duration(entry.end_ts - entry.start_ts)}" if entry.end_ts else ""
-    why = f": {one_line(entry.message)[:200]}" if entry.status not in DONE | {"RUNNING"} else ""
+    why = f": {one_line(entry.message)[:200]}" if entry.status not in DONE | {Status.RUNNING} else ""
     return f"  [{done}/{total}] {entry.prcs_nm}: {entry.status}{took}{why}"
 
 
@@ -207,6 +207,7 @@ def settle(db_url: str, stream: str, run_id: str) -> None:
 def date_succeeded(db_url: str, stream: str, day: dt.date, state: str | None) -> bool:
     """Whether the stream's run for the date did all its work: the Airflow run succeeded and every active
     process stands at SUCCESS or SKIPPED (already done) for the date."""
+    from llf.control.model import DONE
     from llf.control.status import latest_statuses
 
     rows = latest_statuses(db_url, stream=stream, business_date=day)

@@ -50,6 +50,8 @@ class Status(StrEnum):
 
 # An attempt in one of these did not do its work: its dependants are blocked and its stream run fails.
 FAILING = frozenset({Status.FAILED, Status.BLOCKED})
+# An attempt in one of these did its process's work for the date (SKIPPED: it had been done already).
+DONE = frozenset({Status.SUCCESS, Status.SKIPPED})
 
 
 def stream_dag_id(strem_nm: str) -> str:

@@ -16,7 +16,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from llf.control.model import FAILING, Status, process_dag_id, stream_dag_id
+from llf.control.model import DONE, FAILING, Status, process_dag_id, stream_dag_id
 from llf.control.repository import read_snapshot
 from llf.control.sql_files import apply_files
 from llf.control.status import STATUS_STYLES, ProcessStatus, any_failed, latest_statuses, status_table
@@ -135,7 +135,7 @@ def _progress_table(states: dict[str, str], rows: Sequence[ProcessStatus]) -> Ta
     grouped = _by_stream(rows)
     for stream, state in states.items():
         processes = grouped.get(stream, [])
-        done = sum(row.status in (Status.SUCCESS, Status.SKIPPED) for row in processes)
+        done = sum(row.status in DONE for row in processes)
         failed = sum(row.status in FAILING for row in processes)
         table.add_row(Text(stream), Text(state),
                       Text.assemble(f"{done}/{len(processes)} done", (f", {failed} failed", "red") if failed else ""),
