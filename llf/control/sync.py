@@ -317,7 +317,7 @@ def export(snapshot: Snapshot, stream: Stream) -> DeclaredStream:
                 "name": process.prcs_nm, "description": process.prcs_desc, "notebook": system_file.file_path,
                 "owner": process.owner_nm, "priority": process.priority, "params": process.params,
                 "timeout_min": process.timeout_min, "retries": process.retries, "active": process.actv_flg,
-                "depends_on": sorted(p.prcs_nm for p in snapshot.dependencies_of(process))})
+                "depends_on": [p.prcs_nm for p in snapshot.dependencies_of(process)]})
         groups.append({"name": group.prcs_grp_nm, "description": group.prcs_grp_desc, "priority": group.priority,
                        "max_parallel": group.max_parallel, "active": group.actv_flg, "processes": processes})
     schedule = snapshot.active_schedule(stream)
