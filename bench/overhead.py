@@ -35,7 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
 
-from llf.local.airflow import AirflowClient, AirflowStack, poll  # noqa: E402
+from llf.airflow_api import AirflowClient, poll  # noqa: E402
+from llf.local.airflow import AirflowStack  # noqa: E402
 from llf.local.postgres import EmbeddedPostgres, with_database  # noqa: E402
 from tests.support.notebooks import write_notebook  # noqa: E402
 from tests.support.registry import Registry, sql_runner  # noqa: E402

@@ -27,9 +27,9 @@ from llf.settings import AIRFLOW_PASSWORD_ENV, AIRFLOW_URL_ENV, AIRFLOW_USER_ENV
 if TYPE_CHECKING:  # what the commands import when they run: `llf --help` loads none of it
     from rich.table import Table
 
+    from llf.airflow_api import AirflowClient
     from llf.control.model import LogEntry
     from llf.control.queries import LogRow
-    from llf.local.airflow import AirflowClient
 
 POLL_S = 2.0
 STREAM_ROW_WAIT_S = 60  # a run whose processes did not all run has its row closed by a DAG callback, seconds later
@@ -48,7 +48,7 @@ class Airflow:
     @property
     def shown(self) -> str:
         """The URL as printed: without the password someone may have put in LLF_AIRFLOW_URL."""
-        from llf.db import redact
+        from llf.secrets import redact
 
         return redact(self.url)
 
@@ -62,7 +62,7 @@ def airflow_errors(url: str, named: bool) -> Iterator[None]:
     traceback. Messages are built here, not from httpx's text, and the URL is redacted: no secret is printed."""
     import httpx
 
-    from llf.db import redact
+    from llf.secrets import redact
 
     where = redact(url) + ("" if named else f" (local mode's address; {AIRFLOW_URL_ENV} is unset)")
     fix_url = f"set {AIRFLOW_URL_ENV} to the Airflow api-server's address" + (
@@ -100,7 +100,7 @@ def airflow_errors(url: str, named: bool) -> Iterator[None]:
 
 def connect() -> Airflow:
     """Log in to Airflow: LLF_AIRFLOW_URL, else local mode's api-server; credentials from the environment."""
-    from llf.local.airflow import AirflowClient
+    from llf.airflow_api import AirflowClient
     from llf.local.stack import LocalSettings
     from llf.settings import airflow_credentials, airflow_url
 
@@ -166,9 +166,9 @@ def _process_line(entry: LogEntry, done: int, total: int) -> str:
 def follow(airflow: Airflow, db_url: str, stream: str, run_id: str, timeout_min: float) -> str | None:
     """Print each process's status as it lands in the run log, until the Airflow run ends: its final state,
     or None after `timeout_min`. Rows are read after the state, so the last pass sees every process row."""
+    from llf.airflow_api import FINAL_RUN_STATES
     from llf.control.log import attempts_of_stream_run
     from llf.control.model import stream_dag_id
-    from llf.local.airflow import FINAL_RUN_STATES
 
     dag_id, total = stream_dag_id(stream), active_processes(db_url, stream)
     deadline, seen = time.monotonic() + timeout_min * 60, {}
@@ -195,8 +195,8 @@ def follow(airflow: Airflow, db_url: str, stream: str, run_id: str, timeout_min:
 def settle(db_url: str, stream: str, run_id: str) -> None:
     """Wait (bounded) for the run's stream row to close, then close what no one will, as `llf status` does:
     the processes a stopped run never ran get their SKIPPED rows from a DAG callback seconds after the run."""
+    from llf.airflow_api import poll
     from llf.control.log import stream_run_row
-    from llf.local.airflow import poll
     from llf.runner.stream import mark_stale_stream_runs_finished
 
     poll(lambda: True if (row := stream_run_row(db_url, stream, run_id)) is None or not row.open else None,

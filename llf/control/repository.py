@@ -17,8 +17,9 @@ from psycopg2 import errorcodes
 from pydantic import ValidationError
 
 from llf.control.model import PARAMS_MAX_DEPTH, TOO_DEEP_PARAMS, Snapshot
-from llf.db import connect, redact, transaction
+from llf.db import connect, transaction
 from llf.exceptions import ControlDatabaseError, ProcessFailed
+from llf.secrets import redact
 
 # params nested deeper than PARAMS_MAX_DEPTH (rows older than llf/control/sql/0023) are replaced by the string
 # TOO_DEEP_PARAMS: Python's JSON reader gives up around 1000 levels, and one such row must not make the

@@ -1,5 +1,5 @@
-"""A real Apache Airflow 3 for local mode and end-to-end tests: its four components as subprocesses, and a
-REST client.
+"""A real Apache Airflow 3 for local mode and end-to-end tests: its four components as subprocesses (what
+the stack says of itself it reads through `llf.airflow_api`, the REST client).
 
 `airflow standalone` would hide the components' logs and settings; starting scheduler, dag-processor,
 triggerer and api-server ourselves lets us tune every polling interval for speed, keep one log file per
@@ -20,27 +20,21 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
 
-import httpx
 import psutil
-from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
+from llf.airflow_api import AirflowClient, api_healthy, heartbeats_since, poll
 from llf.exceptions import LlfError
 
 COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
-FINAL_RUN_STATES = frozenset({"success", "failed"})
 TASK_INSTANCE_HEARTBEAT_TIMEOUT_SEC = 15
 # Bytecode for every Airflow process, kept outside the venv: with PYTHONDONTWRITEBYTECODE and no .pyc in
 # the venv, each component and each task process would compile Airflow from source (3x slower start).
 BYTECODE_CACHE = Path(tempfile.gettempdir()) / "llf-e2e-pycache"
 _PR_SET_PDEATHSIG = 1
-
-T = TypeVar("T")
-
 
 class AirflowStackError(LlfError):
     """The stack did not come up, or did not reach the awaited state in time (the message has its logs)."""
@@ -50,20 +44,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def poll(probe: Callable[[], T | None], timeout: float, interval: float = 0.5) -> T | None:
-    """Call `probe` until it returns something other than None; None after `timeout` seconds.
-
-    Exceptions raised by `probe` are not retried: they mean "give up now" (e.g. a component died).
-    """
-    retrying = Retrying(
-        stop=stop_after_delay(timeout),
-        wait=wait_fixed(interval),
-        retry=retry_if_result(lambda value: value is None),
-        retry_error_callback=lambda _state: None,
-    )
-    return retrying(probe)
 
 
 def _die_with_parent() -> None:
@@ -244,30 +224,6 @@ def is_alive(pid: int) -> bool:
         return False
 
 
-def api_healthy(base_url: str) -> bool:
-    """Every component the api-server knows of reports healthy (the api-server itself answers)."""
-    try:
-        health = httpx.get(f"{base_url}/api/v2/monitor/health", timeout=2).json()
-    except (httpx.HTTPError, ValueError):
-        return False
-    statuses = [part.get("status") for part in health.values()]
-    return bool(statuses) and all(status == "healthy" for status in statuses)
-
-
-def heartbeats_since(base_url: str, since: dt.datetime) -> bool:
-    """Scheduler, triggerer and dag-processor are healthy and each heartbeated after `since` (aware)."""
-    try:
-        health = httpx.get(f"{base_url}/api/v2/monitor/health", timeout=2).json()
-    except (httpx.HTTPError, ValueError):
-        return False
-    for component in ("scheduler", "triggerer", "dag_processor"):
-        part = health.get(component) or {}
-        beat = part.get(f"latest_{component}_heartbeat")
-        if part.get("status") != "healthy" or not beat or dt.datetime.fromisoformat(beat) <= since:
-            return False
-    return True
-
-
 def stop_components(group_ids: Iterable[int], grace: float = 5) -> None:
     """SIGTERM each process group, wait up to `grace` seconds for its leader, then SIGKILL the group (which
     also reaps task runners left in it). Works on groups started by another process (`make stop`)."""
@@ -284,84 +240,3 @@ def stop_components(group_ids: Iterable[int], grace: float = 5) -> None:
 def _signal_group(group: int, signum: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(group, signum)
-
-
-def access_token(base_url: str, credentials: tuple[str, str] | None = None) -> str:
-    """A JWT for Airflow's API. Without credentials, the one Airflow hands anyone when every user is admin
-    (local mode, the tests: `simple_auth_manager_all_admins`); with them, a login: the simple and FAB auth
-    managers both take a JSON username and password at POST /auth/token."""
-    if credentials is None:
-        response = httpx.get(f"{base_url}/auth/token", timeout=10)
-    else:
-        user, password = credentials
-        response = httpx.post(f"{base_url}/auth/token", json={"username": user, "password": password}, timeout=10)
-    return response.raise_for_status().json()["access_token"]
-
-
-class AirflowClient:
-    """The few calls of Airflow's REST API v2 that local mode, `llf run` and the end-to-end tests need."""
-
-    def __init__(self, base_url: str, credentials: tuple[str, str] | None = None) -> None:
-        self.base_url = base_url
-        token = access_token(base_url, credentials)
-        self.http = httpx.Client(
-            base_url=f"{base_url}/api/v2", headers={"Authorization": f"Bearer {token}"}, timeout=30
-        )
-
-    def dag(self, dag_id: str) -> dict | None:
-        """The DAG as Airflow knows it (is_paused, tags, ...), or None when no DAG has that id (not parsed)."""
-        response = self.http.get(f"/dags/{dag_id}")
-        return None if response.status_code == 404 else response.raise_for_status().json()
-
-    def _get(self, path: str, **params: Any) -> Any:
-        return self.http.get(path, params=params).raise_for_status().json()
-
-    def import_errors(self) -> list[dict]:
-        return self._get("/importErrors", limit=100)["import_errors"]
-
-    def wait_for_dag(self, dag_id: str, timeout: float = 60) -> dict:
-        """The DAG once the dag-processor has parsed it; the import errors are in the error otherwise."""
-
-        def probe() -> dict | None:
-            response = self.http.get(f"/dags/{dag_id}")
-            return response.raise_for_status().json() if response.status_code != 404 else None
-
-        dag = poll(probe, timeout)
-        if dag is None:
-            raise AirflowStackError(
-                f"DAG {dag_id!r} not visible after {timeout:.0f}s; import errors: {self.import_errors()}"
-            )
-        return dag
-
-    def unpause(self, dag_id: str) -> None:
-        self.http.patch(f"/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
-
-    def trigger(self, dag_id: str, conf: Mapping[str, Any] | None = None) -> str:
-        """Start a manual run now (no logical date) and return its run id."""
-        body = {"logical_date": None, "conf": dict(conf or {})}
-        return self.http.post(f"/dags/{dag_id}/dagRuns", json=body).raise_for_status().json()["dag_run_id"]
-
-    def run(self, dag_id: str, run_id: str) -> dict:
-        return self._get(f"/dags/{dag_id}/dagRuns/{run_id}")
-
-    def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 120) -> str:
-        """The run's final state (success / failed); raises when it is still going after `timeout`."""
-
-        def probe() -> str | None:
-            state = self.run(dag_id, run_id)["state"]
-            return state if state in FINAL_RUN_STATES else None
-
-        state = poll(probe, timeout)
-        if state is None:
-            raise AirflowStackError(
-                f"Run {dag_id}/{run_id} not finished after {timeout:.0f}s: "
-                f"{[(ti['task_id'], ti['state']) for ti in self.task_instances(dag_id, run_id)]}"
-            )
-        return state
-
-    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
-        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
-        return self._get(path, deserialize=True)["value"]
-
-    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
-        return self._get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", limit=100)["task_instances"]

@@ -16,13 +16,13 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from llf.airflow_api import FINAL_RUN_STATES, AirflowClient
 from llf.control.model import DONE, FAILING, Status, process_dag_id, stream_dag_id
 from llf.control.repository import read_snapshot
 from llf.control.sql_files import apply_files
 from llf.control.status import STATUS_STYLES, ProcessStatus, any_failed, latest_statuses, status_table
 from llf.control.validation import validate
 from llf.exceptions import RegistrationError
-from llf.local.airflow import FINAL_RUN_STATES, AirflowClient
 from llf.local.llm import choose_llm, prepare_model
 from llf.local.stack import LocalSettings, LocalStack, RunningStack
 from llf.runner.stream import mark_stale_stream_runs_finished

@@ -16,10 +16,11 @@ from pathlib import Path
 
 from psycopg2 import sql
 
+from llf.airflow_api import api_healthy
 from llf.control.migrations import upgrade
 from llf.db import transaction
 from llf.exceptions import ConfigurationError
-from llf.local.airflow import AirflowStack, api_healthy, is_alive, stop_components
+from llf.local.airflow import AirflowStack, is_alive, stop_components
 from llf.local.postgres import EmbeddedPostgres
 from llf.services.llm.settings import LlmSettings
 from llf.services.vectors.pgvector import SCHEMA as VECTOR_SCHEMA

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 import psycopg2
 import psycopg2.extensions
 
-from llf.db import connect, redact
+from llf.db import connect
 from llf.exceptions import LlfError
+from llf.secrets import redact
 
 if TYPE_CHECKING:
     from llf.context import RunContext

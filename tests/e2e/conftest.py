@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from llf.local.airflow import AirflowClient, AirflowStack, AirflowStackError
+from llf.airflow_api import AirflowClient
+from llf.local.airflow import AirflowStack, AirflowStackError
 from llf.local.postgres import EmbeddedPostgres, with_database
 from tests.e2e.scenarios.streams import Scenario
 from tests.support.registry import Registry, Run, sql_runner

@@ -8,8 +8,9 @@ from collections.abc import Callable
 
 import pytest
 
+from llf.airflow_api import AirflowClient
 from llf.cli import main
-from llf.local.airflow import AirflowClient, AirflowStack
+from llf.local.airflow import AirflowStack
 from llf.local.postgres import EmbeddedPostgres
 from tests.e2e.scenarios.notebooks import FAIL, SUCCEED
 from tests.e2e.scenarios.streams import Scenario, Step

@@ -15,8 +15,9 @@ import dataclasses
 import datetime as dt
 from collections.abc import Callable
 
+from llf.airflow_api import poll
 from llf.control import log as run_log
-from llf.local.airflow import AirflowStack, poll
+from llf.local.airflow import AirflowStack
 from llf.local.postgres import EmbeddedPostgres
 from llf.runner.stream import mark_stale_stream_runs_finished
 from tests.e2e.scenarios.notebooks import NAP

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from llf.airflow_api import AirflowClient
 from llf.control.model import process_dag_id, stream_dag_id
-from llf.local.airflow import AirflowClient
 from llf.settings import PROJECT_ROOT
 from tests.e2e.scenarios.streams import BUSINESS_DATE, DAG_VISIBLE_TIMEOUT, STREAM_RUN_TIMEOUT
 from tests.support.registry import Run

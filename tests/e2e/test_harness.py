@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from llf.local.airflow import TASK_INSTANCE_HEARTBEAT_TIMEOUT_SEC, AirflowClient, poll
+from llf.airflow_api import AirflowClient, poll
+from llf.local.airflow import TASK_INSTANCE_HEARTBEAT_TIMEOUT_SEC
 
 
 def test_given_the_stack_when_hello_is_triggered_then_it_and_its_deferred_child_succeed(

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from llf.local.airflow import poll
+from llf.airflow_api import poll
 from tests.e2e.scenarios.notebooks import FAIL, KILL_TASK_ONCE, NAP, SLEEP, SUCCEED
 from tests.e2e.scenarios.streams import Scenario, Step, stored_files
 

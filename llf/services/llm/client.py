@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from llf.context import RunContext
-from llf.db import redact
+from llf.secrets import redact
 from llf.services.control_store import ControlStore
 from llf.services.llm.base import Fingerprinted, LabelScores, Provider, Reply, Scorer
 from llf.services.llm.cache import ResponseCache, cache_key

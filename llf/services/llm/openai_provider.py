@@ -8,8 +8,8 @@ from typing import Any
 
 import openai
 
-from llf.db import redact
 from llf.exceptions import ConfigurationError
+from llf.secrets import redact
 from llf.services.llm.base import Embeddings, Reply
 from llf.services.llm.errors import TransientLlmError
 from llf.services.llm.settings import LlmSettings

@@ -17,8 +17,9 @@ import psycopg2.extensions
 from psycopg2 import sql
 from psycopg2.extras import Json, execute_values
 
-from llf.db import connect, redact
+from llf.db import connect
 from llf.exceptions import ConfigurationError
+from llf.secrets import redact
 from llf.services.vectors.base import (
     Hit,
     VectorItem,

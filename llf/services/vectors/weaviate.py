@@ -29,8 +29,8 @@ from weaviate.exceptions import (
     WeaviateStartUpError,
 )
 
-from llf.db import redact
 from llf.exceptions import ConfigurationError, LlfError
+from llf.secrets import redact
 from llf.services.vectors.base import (
     Hit,
     VectorItem,

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from llf.airflow_api import AirflowClient, poll
 from llf.control.model import process_dag_id, stream_dag_id
-from llf.local.airflow import AirflowClient, poll
 from tests.e2e.scenarios.notebooks import SUCCEED, executions, scenario_notebook
 from tests.support.registry import Registry, Run
 

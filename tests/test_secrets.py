@@ -1,4 +1,4 @@
-"""`llf.db.redact` and the errors of `llf.db.connect`: no form of connection string shows its secrets.
+"""`llf.secrets.redact` and the errors of `llf.db.connect`: no form of connection string shows its secrets.
 
 Every secret below is distinctive (`pw…`, `kp…`), so "it does not appear" cannot pass by accident.
 """
@@ -9,8 +9,9 @@ import traceback
 
 import pytest
 
-from llf.db import connect, redact, redact_message
+from llf.db import connect
 from llf.exceptions import ControlDatabaseError
+from llf.secrets import redact, redact_message
 
 HIDDEN = [
     # keyword DSNs
