@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from llf.cli.common import add_command, console, errors, iso_date, one_line
+from llf.cli.common import add_command, console, errors, iso_date
 from llf.exceptions import LlfError
 from llf.settings import control_db_url, notebooks_dir
+from llf.text import one_line
 
 
 def _validate(args: argparse.Namespace) -> int:

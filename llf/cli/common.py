@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import re
 from collections.abc import Callable
 from typing import NoReturn
 
 from rich.console import Console
+
+from llf.text import one_line, parse_date
 
 console = Console(highlight=False)
 errors = Console(stderr=True, highlight=False)
@@ -28,21 +29,12 @@ def add_command(into: argparse._SubParsersAction, name: str, handler: Handler, h
 
 
 def iso_date(text: str) -> dt.date:
-    """An argparse type: a calendar date written YYYY-MM-DD, else a usage error (exit 2) saying so.
-
-    Strict on purpose: date.fromisoformat would also take 20260101 or 2026-W01-1, which no one means here.
-    """
+    """An argparse type: `llf.text.parse_date` (the one date rule, the UI's too), its refusal a usage error
+    (exit 2) with its sentence: argparse shows an ArgumentTypeError's text, a ValueError's only as "invalid"."""
     try:
-        if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
-            return dt.date.fromisoformat(text)
-    except ValueError:
-        pass
-    raise argparse.ArgumentTypeError(f"{text} is not a date (YYYY-MM-DD)")
-
-
-def one_line(text: str) -> str:
-    """Errors are printed on one line whatever the terminal width, so scripts can grep them."""
-    return " ".join(text.split())
+        return parse_date(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 class Parser(argparse.ArgumentParser):

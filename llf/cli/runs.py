@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import quote
 
-from llf.cli.common import add_command, console, iso_date, one_line
+from llf.cli.common import add_command, console, iso_date
 from llf.exceptions import ConfigurationError, LlfError
 from llf.settings import AIRFLOW_PASSWORD_ENV, AIRFLOW_URL_ENV, AIRFLOW_USER_ENV, control_db_url
+from llf.text import one_line
 
 if TYPE_CHECKING:  # what the commands import when they run: `llf --help` loads none of it
     from rich.table import Table
@@ -156,7 +157,7 @@ def trigger(airflow: Airflow, dag_id: str, day: dt.date, full_rerun: bool) -> st
 def _process_line(entry: LogEntry, done: int, total: int) -> str:
     """`[2/5] p: SUCCESS in 12s`, with the message when it did not succeed."""
     from llf.control.model import DONE, Status
-    from llf.control.status import format_duration
+    from llf.text import format_duration
 
     took = f" in {format_duration(entry.end_ts - entry.start_ts)}" if entry.end_ts else ""
     why = f": {one_line(entry.message)[:200]}" if entry.status not in DONE | {Status.RUNNING} else ""
@@ -349,7 +350,8 @@ def _log_table(prcs_nm: str, rows: list[LogRow]) -> Table:
     from rich.table import Table
     from rich.text import Text
 
-    from llf.control.status import STATUS_STYLES, format_duration
+    from llf.control.status import STATUS_STYLES
+    from llf.text import format_duration
 
     table = Table(title=f"llf log for {prcs_nm} (newest first)")
     for column in ("date", "try", "status", "start", "duration", "message", "output"):

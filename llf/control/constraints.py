@@ -11,6 +11,8 @@ from __future__ import annotations
 import psycopg2
 from psycopg2 import errorcodes
 
+from llf.text import one_line
+
 _NAME = "1 to 200 letters, digits, _ . or - (no spaces: it becomes part of an Airflow id)"
 
 # constraint name -> what is wrong and what is allowed
@@ -72,8 +74,7 @@ def explain(error: psycopg2.Error) -> str:
     if error.pgcode not in _VIOLATIONS:
         return ""
     constraint = diag.constraint_name or "?"
-    detail = " ".join((diag.message_detail or "").split())
-    detail = detail if len(detail) <= 300 else detail[:299] + "…"
-    meaning = MESSAGES.get(constraint, " ".join((diag.message_primary or "").split()))
+    detail = one_line(diag.message_detail or "", 300)
+    meaning = MESSAGES.get(constraint, one_line(diag.message_primary or ""))
     return f"{diag.table_name or 'the table'} refused the row by {constraint}: {meaning}" + \
         (f" ({detail})" if detail else "")

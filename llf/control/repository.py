@@ -20,6 +20,7 @@ from llf.control.model import PARAMS_MAX_DEPTH, TOO_DEEP_PARAMS, Snapshot
 from llf.db import connect, transaction
 from llf.exceptions import ControlDatabaseError, ProcessFailed
 from llf.secrets import redact
+from llf.text import one_line
 
 # params nested deeper than PARAMS_MAX_DEPTH (rows older than llf/control/sql/0023) are replaced by the string
 # TOO_DEEP_PARAMS: Python's JSON reader gives up around 1000 levels, and one such row must not make the
@@ -92,7 +93,7 @@ def database_error(error: psycopg2.Error, url: str | None = None) -> ControlData
     """A failed statement on the control tables as one sentence naming the fix (`llf db upgrade` when the
     schema is missing). Only the server's primary message is quoted: it names no URL, so no secret."""
     diagnostic = getattr(error, "diag", None)
-    detail = " ".join(((diagnostic and diagnostic.message_primary) or str(error)).split()) or type(error).__name__
+    detail = one_line((diagnostic and diagnostic.message_primary) or str(error)) or type(error).__name__
     where = f" at {redact(url)}" if url else ""
     if error.pgcode in _NOT_UPGRADED:
         return ControlDatabaseError(

@@ -26,6 +26,7 @@ import sqlparse
 from llf.control.constraints import explain
 from llf.db import transaction
 from llf.exceptions import RegistrationError
+from llf.text import one_line
 
 _EXPLAIN = "EXPLAIN (ANALYZE, TIMING OFF, SUMMARY OFF, FORMAT JSON) "
 
@@ -140,7 +141,7 @@ def _execute(cursor: psycopg2.extensions.cursor, statement: Statement) -> EmptyI
 
 def _refused(statement: Statement, error: psycopg2.Error) -> RegistrationError:
     """One line: the file and line, the statement, why (the constraint's meaning), and that nothing stayed."""
-    primary = " ".join(((error.diag.message_primary if error.diag else None) or str(error)).split())
+    primary = one_line((error.diag.message_primary if error.diag else None) or str(error))
     reason = explain(error) or primary
     return RegistrationError(f"{statement.path}:{statement.line}: `{statement.first_line}` failed: {reason} "
                              "(nothing from this file was applied)")

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from llf.control.model import FAILING, Status
 from llf.db import transaction
+from llf.text import format_duration
 
 STATUS_STYLES = {Status.SUCCESS: "green", Status.FAILED: "bold red", Status.BLOCKED: "red", Status.RUNNING: "yellow",
                  Status.SKIPPED: "dim"}
@@ -76,22 +77,6 @@ def stream_is_registered(url: str, strem_nm: str) -> bool:
     with transaction(url) as cursor:
         cursor.execute("SELECT EXISTS (SELECT 1 FROM cntl_af.cntl_cfg_strem WHERE strem_nm = %s)", (strem_nm,))
         return cursor.fetchone()[0]
-
-
-def format_duration(elapsed: dt.timedelta | float | None) -> str:
-    """How long an attempt took, the same in the CLI and the UI: '0.9s', '12s', '3m05s', '2h04m'.
-
-    Tenths below ten seconds: most notebook runs take a second or two, and a cut to whole seconds would
-    print a one-second run as 0.
-    """
-    if elapsed is None:
-        return ""
-    seconds = elapsed.total_seconds() if isinstance(elapsed, dt.timedelta) else float(elapsed)
-    if seconds < 9.95:
-        return f"{max(seconds, 0.0):.1f}s"
-    minutes, rest = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{rest:02d}s" if minutes else f"{rest}s"
 
 
 def any_failed(rows: Sequence[ProcessStatus]) -> bool:

@@ -20,6 +20,7 @@ from llf.control.model import Snapshot, Stream
 from llf.control.repository import database_error, fetch_snapshot
 from llf.db import transaction
 from llf.exceptions import ControlDatabaseError, RegistrationError
+from llf.text import one_line
 
 # The order rows are written in: a row's parent before it, dependencies once every process exists.
 TABLES = ("cntl_cfg_strem", "cntl_cfg_schedule", "cntl_cfg_prcs_grp", "cntl_cfg_prcs", "cntl_cfg_sys_file",
@@ -328,4 +329,4 @@ def export(snapshot: Snapshot, stream: Stream) -> DeclaredStream:
         return DeclaredStream.model_validate(document)
     except ValueError as error:  # pydantic's ValidationError: rows older than the bounds (llf validate names them)
         raise RegistrationError(f"stream {stream.strem_nm} cannot be exported: "
-                                f"{' '.join(str(error).split())[:300]}; run `llf validate` and fix the rows") from None
+                                f"{one_line(error)[:300]}; run `llf validate` and fix the rows") from None

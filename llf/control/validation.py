@@ -13,23 +13,20 @@ database now refuses (bounds in llf.control.model).
 
 from __future__ import annotations
 
-import ast
-import datetime as dt
 import difflib
 import heapq
 import json
 import math
 from collections.abc import Callable, Iterable
-from contextvars import ContextVar
 from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from llf.control.cron import schedule_problems
+from llf.control.memo import memoised, one_pass
 from llf.control.model import (
     AIRFLOW_ID_MAX_LENGTH,
-    CRON_DESCRIPTION_MAX_LENGTH,
     MAX_PARALLEL_MAX,
     OWNER_MAX_LENGTH,
     PARAMS_MAX_DEPTH,
@@ -39,24 +36,14 @@ from llf.control.model import (
     TOO_DEEP_PARAMS,
     Process,
     ProcessGroup,
-    Schedule,
     Snapshot,
     Stream,
     stream_dag_id,
     stream_task_id,
     task_group_id,
 )
-
-# Every registered notebook is read at each snapshot refresh, inside the DAG file's import timeout: one
-# huge file (saved outputs, a data dump renamed .ipynb) must not stall the parse of every stream.
-NOTEBOOK_MAX_BYTES = 32 * 2**20
-DETAIL_MAX_LENGTH = 300  # of an error message quoted in a problem: jsonschema's run to pages
-
-
-def one_line(text: str, limit: int = DETAIL_MAX_LENGTH) -> str:
-    """Text on one line, shortened: a problem is printed as exactly one line."""
-    flat = " ".join(str(text).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+from llf.control.notebooks import read_notebook
+from llf.text import DETAIL_MAX_LENGTH, one_line
 
 
 @dataclass(frozen=True)
@@ -79,8 +66,7 @@ def validate(snapshot: Snapshot, notebooks_dir: Path) -> list[Problem]:
 
     The last ones are the dependants of invalid streams, which are invalid too (see invalid_dependants).
     """
-    memo = _MEMO.set({})
-    try:
+    with one_pass():  # a notebook or a schedule many rows share is checked once (llf.control.memo)
         problems = _guarded_cycles(snapshot)
         for stream in snapshot.active_streams():
             for check in STREAM_CHECKS:
@@ -88,24 +74,7 @@ def validate(snapshot: Snapshot, notebooks_dir: Path) -> list[Problem]:
                     problems.extend(check(snapshot, stream, notebooks_dir))
                 except Exception as error:  # a check must not fail every stream: see the module docstring
                     problems.append(_check_failed(check.__name__, stream, error))
-    finally:
-        _MEMO.reset(memo)
     return problems + invalid_dependants(snapshot, {name for problem in problems for name in problem.streams})
-
-
-# Verdicts on values many rows share (a notebook path, a cron expression in a time zone), kept for one validate()
-# call: 10,000 processes running one notebook read it once, and an edited file is still seen at the next refresh.
-_MEMO: ContextVar[dict[tuple[Any, ...], Any] | None] = ContextVar("llf_validation_memo", default=None)
-
-
-def _memoised(function: Callable[..., Any], *arguments: Any) -> Any:
-    """function(*arguments), or what it returned for the same arguments earlier in this validate() call."""
-    memo, key = _MEMO.get(), (function, *arguments)
-    if memo is None:
-        return function(*arguments)
-    if key not in memo:
-        memo[key] = function(*arguments)
-    return memo[key]
 
 
 def invalid_dependants(snapshot: Snapshot, invalid_streams: Iterable[str]) -> list[Problem]:
@@ -159,7 +128,7 @@ def _check_failed(check: str, stream: Stream, error: Exception) -> Problem:
         "cntl_cfg_strem",
         _stream_row(stream),
         f"llf could not check this stream's registrations ({check.strip('_')}: "
-        f"{type(error).__name__}: {one_line(str(error))})",
+        f"{type(error).__name__}: {one_line(str(error), DETAIL_MAX_LENGTH)})",
         "correct the stream's odd rows, or report this llf bug with the message",
         frozenset({stream.strem_nm}),
     )
@@ -251,7 +220,7 @@ def _system_files(snapshot: Snapshot, stream: Stream, notebooks_dir: Path) -> li
                 "'<notebook path relative to the notebooks folder>')"
             )
         else:
-            reading = _memoised(read_notebook, system_file.file_path, notebooks_dir)
+            reading = memoised(read_notebook, system_file.file_path, notebooks_dir)
             message, fix = reading.message, reading.fix
             if not message:
                 problems.extend(
@@ -261,7 +230,8 @@ def _system_files(snapshot: Snapshot, stream: Stream, notebooks_dir: Path) -> li
         problems.append(
             Problem(
                 table="cntl_cfg_sys_file",
-                row=_row(process) + (f", file_path={one_line(system_file.file_path)}" if system_file else ""),
+                row=_row(process) + (f", file_path={one_line(system_file.file_path, DETAIL_MAX_LENGTH)}"
+                                     if system_file else ""),
                 message=message,
                 fix=fix,
                 streams=frozenset({stream.strem_nm}),
@@ -296,140 +266,6 @@ def _unknown_params(process: Process, file_path: str, declared: tuple[str, ...])
 
 _UNKNOWN_KEYS_SHOWN = 10
 _DECLARED_SHOWN = 30
-
-
-def resolve_notebook(file_path: str, notebooks_dir: Path) -> Path:
-    """The notebook's absolute path; ValueError when the registered path leaves the notebooks folder."""
-    relative = PurePosixPath(file_path)
-    if relative.is_absolute() or ".." in relative.parts or not file_path.strip():
-        raise ValueError(f"path {file_path!r} is not inside the notebooks folder")
-    resolved = (notebooks_dir / relative).resolve()
-    if not resolved.is_relative_to(notebooks_dir.resolve()):  # a symlink pointing outside
-        raise ValueError(f"path {file_path!r} resolves outside the notebooks folder")
-    return resolved
-
-
-_NOT_A_NOTEBOOK_FIX = "save the file from Jupyter as a notebook (.ipynb) with the Python 3 kernel"
-
-
-@dataclass(frozen=True)
-class NotebookReading:
-    """What validation needs of one notebook file: its problem, if any, and the parameters it declares."""
-
-    message: str
-    fix: str
-    parameters: tuple[str, ...] = ()
-
-
-# Readings are memoised for one validate() call only (_memoised: by registered path in the checks, by resolved
-# path in read_notebook): 10,000 processes often share a few notebooks, and every snapshot refresh of the DAG
-# file validates them all; the next call reads the files again, so an edited notebook is seen.
-
-
-def notebook_problem(file_path: str, notebooks_dir: Path) -> tuple[str, str]:
-    """(message, fix) for a registered notebook path, or ("", "") when it is runnable.
-
-    Used by `llf validate` and the DAG builder, and again by the runner right before a run: the file may
-    have changed since the last snapshot, and papermill's own errors on a malformed notebook name no fix.
-    """
-    reading = read_notebook(file_path, notebooks_dir)
-    return reading.message, reading.fix
-
-
-def read_notebook(file_path: str, notebooks_dir: Path) -> NotebookReading:
-    """The notebook at a registered path, checked as papermill needs it; read once per validate() call."""
-    try:
-        notebook_path = resolve_notebook(file_path, notebooks_dir)
-        if not notebook_path.is_file():
-            return NotebookReading(f"notebook not found at {notebook_path}", "create the notebook or correct file_path")
-        stat = notebook_path.stat()
-        if stat.st_size > NOTEBOOK_MAX_BYTES:
-            return NotebookReading(
-                f"the notebook is {stat.st_size / 2**20:.0f} MiB, more than the {NOTEBOOK_MAX_BYTES // 2**20} MiB "
-                "llf reads", "clear its outputs (Edit > Clear Outputs of All Cells) or keep data in the lake")
-    except ValueError as error:
-        return NotebookReading(one_line(str(error)), f"use a path relative to {notebooks_dir}, without ../")
-    except (OSError, RuntimeError) as error:  # a name too long, a symlink loop (RuntimeError), ...
-        return NotebookReading(f"the path cannot be opened ({type(error).__name__}: {one_line(str(error))})",
-                               f"point file_path at a notebook file inside {notebooks_dir}")
-    return _memoised(_read_notebook_file, notebook_path)  # one read per file, however many rows name it
-
-
-def _read_notebook_file(notebook_path: Path) -> NotebookReading:
-    try:
-        import nbformat  # ~0.2 s, needed only when validating
-
-        # nbformat fails on hostile files in many ways: NotJSONError, its jsonschema ValidationError,
-        # NBFormatError, UnicodeDecodeError, and TypeError/AttributeError/KeyError on JSON that is no
-        # notebook object ({}, [], "x", cells that are not a list, ...).
-        notebook = nbformat.read(notebook_path, as_version=4)
-        message, fix = _notebook_content_problem(notebook)
-        return NotebookReading(message, fix, () if message else declared_parameters(notebook))
-    except Exception as error:
-        return NotebookReading(f"not a readable Jupyter notebook ({type(error).__name__}: {one_line(str(error))})",
-                               _NOT_A_NOTEBOOK_FIX)
-
-
-def declared_parameters(notebook: Any) -> tuple[str, ...]:
-    """The names the first cell tagged 'parameters' assigns, the cell papermill injects after.
-
-    Parsed with Python's own parser (papermill's translator costs ~0.5 s of imports per DAG-file refresh);
-    a cell Python cannot parse (IPython magics, a typo) falls back to papermill's line-based reader, which
-    is what the runner's `papermill.inspect_notebook` uses.
-    """
-    cell = next(c for c in notebook["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
-    source = cell.get("source", "")
-    source = "".join(source) if isinstance(source, list) else str(source)
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        from papermill.translators import PythonTranslator
-
-        return tuple(dict.fromkeys(parameter.name for parameter in PythonTranslator.inspect({"source": source})))
-    names: list[str] = []
-    for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else \
-            [node.target] if isinstance(node, ast.AnnAssign) else []
-        for target in targets:
-            elements = target.elts if isinstance(target, ast.Tuple | ast.List) else [target]
-            names.extend(element.id for element in elements if isinstance(element, ast.Name))
-    return tuple(dict.fromkeys(names))
-
-
-def _notebook_content_problem(notebook: Any) -> tuple[str, str]:
-    """What papermill needs of a notebook: cells whose tags are lists, a 'parameters' cell, a kernel."""
-    cells = notebook.get("cells") if isinstance(notebook, dict) else None
-    if not isinstance(cells, list):
-        return "the notebook has no list of cells", _NOT_A_NOTEBOOK_FIX
-    tagged = False
-    for index, cell in enumerate(cells):
-        metadata = cell.get("metadata", {}) if isinstance(cell, dict) else None
-        tags = metadata.get("tags", []) if isinstance(metadata, dict) else None
-        if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
-            return (
-                f"cell {index} of the notebook has metadata.tags = {one_line(json.dumps(tags), 80)}, "
-                "not a list of strings",
-                "set the cell's tags in Jupyter (View > Cell Toolbar > Tags) and save",
-            )
-        tagged = tagged or "parameters" in tags
-    if not tagged:
-        return (
-            "the notebook has no cell tagged 'parameters'",
-            "tag the cell holding the default parameters with 'parameters' (View > Cell Toolbar > Tags)",
-        )
-    metadata = notebook.get("metadata")
-    kernelspec = metadata.get("kernelspec") if isinstance(metadata, dict) else None
-    language_info = metadata.get("language_info") if isinstance(metadata, dict) else None
-    kernel = kernelspec.get("name") if isinstance(kernelspec, dict) else None
-    language = (kernelspec.get("language") if isinstance(kernelspec, dict) else None) or (
-        language_info.get("name") if isinstance(language_info, dict) else None)
-    if not (isinstance(kernel, str) and kernel and isinstance(language, str) and language):
-        return (
-            "the notebook names no kernel and language (metadata.kernelspec), so papermill cannot read "
-            "its parameters",
-            "open it in Jupyter, select the Python 3 kernel and save",
-        )
-    return "", ""
 
 
 def _processes(snapshot: Snapshot, stream: Stream, _: Path) -> list[Problem]:
@@ -533,119 +369,9 @@ def _schedules(snapshot: Snapshot, stream: Stream, _: Path) -> list[Problem]:
             frozenset({stream.strem_nm})))
     for schedule in active:
         row = f"schedule_id={schedule.schedule_id}, strem_nm={stream.strem_nm}"
-        for message, fix in _memoised(_schedule_verdict, schedule.cron_expr, schedule.timezone):
+        for message, fix in memoised(schedule_problems, schedule.cron_expr, schedule.timezone):
             problems.append(Problem("cntl_cfg_schedule", row, message, fix, frozenset({stream.strem_nm})))
     return problems
-
-
-_CRON_FIX = "use minute hour day-of-month month day-of-week, e.g. '0 6 * * 1-5', or an alias such as '@daily'"
-
-# The aliases Airflow's CronTriggerTimetable expands (airflow.sdk.definitions.timetables._cron.CRON_PRESETS,
-# checked by tests/control/test_validation.py): the DAG builder hands cron_expr to it unchanged.
-CRON_ALIASES = {
-    "@hourly": "0 * * * *",
-    "@daily": "0 0 * * *",
-    "@weekly": "0 0 * * 0",
-    "@monthly": "0 0 1 * *",
-    "@quarterly": "0 0 1 */3 *",
-    "@yearly": "0 0 1 1 *",
-}
-
-# (name, lowest, highest, names croniter also takes) of the five fields, in order.
-_CRON_FIELDS = (
-    ("minute", 0, 59, ()),
-    ("hour", 0, 23, ()),
-    ("day-of-month", 1, 31, ("L",)),
-    ("month", 1, 12, ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")),
-    ("day-of-week", 0, 7, ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")),
-)
-
-
-def _schedule_verdict(cron_expr: str, timezone: str) -> list[tuple[str, str]]:
-    """_schedule_problems of the expression in the time zone, whichever stream registered them."""
-    return list(_schedule_problems(Schedule(schedule_id=0, strem_id=0, cron_expr=cron_expr, timezone=timezone)))
-
-
-def _schedule_problems(schedule: Schedule) -> Iterable[tuple[str, str]]:
-    try:
-        timezone = ZoneInfo(schedule.timezone)
-    except Exception:  # ZoneInfoNotFoundError, ValueError, and OSError/TypeError on odd keys
-        timezone = None
-        yield (f"timezone {one_line(repr(schedule.timezone), 80)} is not an IANA time zone",
-               "use a name such as 'UTC' or 'Europe/Paris'")
-    problem = _cron_problem(schedule.cron_expr, timezone)
-    if problem:
-        yield problem
-
-
-def _cron_problem(expression: str, timezone: ZoneInfo | None) -> tuple[str, str] | None:
-    """What Airflow's CronTriggerTimetable would refuse (or never fire), with the field and the reason.
-
-    Airflow expands its aliases, then asks croniter; so does this. croniter decides; the field-by-field
-    reading only explains its refusal ("out of range" names no field), so the two can never disagree.
-    """
-    from croniter import croniter
-
-    quoted = one_line(repr(expression), 120)
-    fields = CRON_ALIASES.get(expression.strip(), expression).split()
-    if len(fields) == 1 and fields[0].startswith("@"):
-        return (f"cron_expr {quoted} is not an alias Airflow expands ({', '.join(CRON_ALIASES)})", _CRON_FIX)
-    if len(fields) != 5:
-        return (f"cron_expr {quoted} has {len(fields)} field(s); Airflow takes exactly five "
-                "(minute hour day-of-month month day-of-week)", _CRON_FIX)
-    try:
-        cron = croniter(" ".join(fields), dt.datetime.now(timezone or dt.UTC))  # what Airflow's timetable checks
-    except Exception as error:
-        reason = _cron_field_reason(fields) or one_line(str(error), 120)
-        return f"cron_expr {quoted} is not a valid cron expression: {reason}", _CRON_FIX
-    try:
-        cron.get_next(dt.datetime)
-        cron.get_prev(dt.datetime)
-    except Exception:  # CroniterBadDateError: no matching date within croniter's search
-        return (f"cron_expr {quoted} never fires (no such date, e.g. 31 February)",
-                "correct day-of-month and month, e.g. '0 6 28 2 *'")
-    description = _cron_description(" ".join(fields))
-    if len(description) > CRON_DESCRIPTION_MAX_LENGTH:
-        return (f"cron_expr {quoted} is described in {len(description)} characters; "
-                f"Airflow stores at most {CRON_DESCRIPTION_MAX_LENGTH}", "use ranges and steps instead of long lists")
-    return None
-
-
-def _cron_field_reason(fields: list[str]) -> str:
-    """The first value out of its field's range, bad step or unknown name, e.g. "the hour field 25 is outside
-    0-23"; "" when none is found (croniter's own message is quoted then)."""
-    for (name, low, high, names), field in zip(_CRON_FIELDS, fields, strict=True):
-        for part in field.split(","):
-            body, slash, step = part.partition("/")
-            if slash and not (step.isdigit() and int(step) > 0):
-                return f"the {name} field {field} has step {step!r}; a step is a whole number from 1"
-            for value in [] if body in ("*", "?") else body.split("-"):
-                where = f"the {name} field {value}" if value == field else f"the {name} field {field}: {value}"
-                if value.isdigit() and not low <= int(value) <= high:
-                    return f"{where} is outside {low}-{high}"
-                if value.isalpha() and value.upper() not in names:
-                    return (f"{where} is not a number {low}-{high}"
-                            + (f" or one of {', '.join(names)}" if names else ""))
-                if not value:
-                    return f"the {name} field {field} has an empty value"
-    return ""
-
-
-def _cron_description(expression: str) -> str:
-    """The description Airflow stores with a cron schedule (airflow.timetables._cron.CronMixin), or ""."""
-    from cron_descriptor import CasingTypeEnum, ExpressionDescriptor
-
-    def describe(fields: list[str]) -> str:
-        return ExpressionDescriptor(" ".join(fields), casing_type=CasingTypeEnum.Sentence,
-                                    use_24hour_time_format=True).get_description()
-
-    fields = expression.split()
-    try:
-        if fields[2] != "*" and fields[4] != "*":  # day of month OR day of week, described as both
-            return f"{describe([*fields[:4], '*'])} (or) {describe([*fields[:2], '*', *fields[3:]])}"
-        return describe(fields)
-    except Exception:  # Airflow stores "" when the descriptor fails
-        return ""
 
 
 # Run per stream, in this order (after the cycle check, which spans streams).

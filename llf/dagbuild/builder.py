@@ -23,6 +23,7 @@ from llf.dagbuild.snapshot import cached_catalog_for_task, load_catalog
 from llf.dagbuild.stamp import DagStamp
 from llf.dagbuild.stream_dag import build_stream_dag
 from llf.exceptions import ConfigurationError
+from llf.text import one_line
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ def _stream_unit(
 def _build_failure(stream: Stream, error: Exception) -> str:
     """The placeholder's line for a stream whose DAGs raised: the row(s) being built, the error, the fix."""
     rows = noted_rows(error) or [f"cntl_cfg_strem (strem_id={stream.strem_id}, strem_nm={stream.strem_nm})"]
-    detail = " ".join(f"{type(error).__name__}: {error}".split())[:500]
+    detail = one_line(f"{type(error).__name__}: {error}")[:500]
     return (
         f"{' / '.join(rows)}: building the DAGs of stream {stream.strem_nm} failed ({detail}). "
         "Fix: correct the row(s) named (`llf validate` lists what it knows); if they look right, report "

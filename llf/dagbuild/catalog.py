@@ -16,6 +16,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from llf.control.model import Process, Snapshot, Stream
+from llf.text import one_line
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ class Catalog(BaseModel):
                     problems[strem_nm].append(str(problem))
         except Exception as error:  # validate guards each check; this is the last line of defence
             log.exception("llf validation failed; no stream is built until it succeeds")
-            detail = f"{type(error).__name__}: {' '.join(str(error).split())}"
+            detail = f"{type(error).__name__}: {one_line(error)}"
             for stream in snapshot.active_streams():
                 problems[stream.strem_nm].append(
                     f"cntl_cfg_strem (strem_nm={stream.strem_nm}): llf could not validate the registrations "

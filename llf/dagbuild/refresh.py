@@ -16,6 +16,7 @@ import sys
 from llf.dagbuild.snapshot import refresh_lock, refresh_snapshot
 from llf.exceptions import ConfigurationError, ControlDatabaseError, StateDirError
 from llf.settings import state_dir
+from llf.text import one_line
 
 log = logging.getLogger("llf.dagbuild.refresh")
 
@@ -51,11 +52,11 @@ def refresh() -> Outcome:
                 return Outcome.ALREADY_RUNNING
             catalog = refresh_snapshot(must_write=True)
     except StateDirError as error:
-        log.error("Refreshing the llf snapshot failed: %s", " ".join(str(error).split()))
+        log.error("Refreshing the llf snapshot failed: %s", one_line(error))
         return Outcome.STATE_DIR_BROKEN
     except Exception as error:
         expected = isinstance(error, ControlDatabaseError | ConfigurationError)
-        log.error("Refreshing the llf snapshot failed: %s", " ".join(str(error).split()), exc_info=not expected)
+        log.error("Refreshing the llf snapshot failed: %s", one_line(error), exc_info=not expected)
         return Outcome.UNREADABLE
     log.info("llf snapshot refreshed in %.1f s: %d processes, %d stream(s) with problems.",
              catalog.refresh_seconds, len(catalog.snapshot.processes), len(catalog.problems))

@@ -52,6 +52,7 @@ from llf.dagbuild.catalog import Catalog
 from llf.dagbuild.config import PARSE_MARGIN_SECONDS, patience_seconds, refresh_budget_seconds, refresh_seconds
 from llf.exceptions import ConfigurationError, ControlDatabaseError, StateDirError
 from llf.settings import control_db_url, state_dir
+from llf.text import one_line
 
 log = logging.getLogger(__name__)
 
@@ -359,7 +360,7 @@ def _read_cache(cache: Path) -> Catalog | None:
 def _warn_stale(cached: Catalog, reason: str) -> None:
     log.warning(
         "llf control database unreachable or unreadable (%s); serving the snapshot taken at %s.",
-        " ".join(reason.split()),
+        one_line(reason),
         cached.snapshot.taken_at.isoformat(),
     )
 

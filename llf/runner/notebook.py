@@ -19,7 +19,7 @@ import papermill
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.exceptions import PapermillExecutionError
 
-from llf.control.validation import notebook_problem, resolve_notebook
+from llf.control.notebooks import notebook_problem, resolve_notebook
 from llf.exceptions import LlfError
 from llf.runner.timeline import Timeline
 

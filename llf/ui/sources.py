@@ -19,6 +19,7 @@ from llf.control.log import attempts_of_stream_run
 from llf.control.model import Snapshot
 from llf.exceptions import LlfError
 from llf.services.lake import Lake
+from llf.text import parse_date
 from llf.ui.auth import Access
 from llf.ui.views import Links, StreamView, read_overview
 
@@ -32,13 +33,14 @@ PageSize = Annotated[int, Query(ge=1, le=queries.MAX_PAGE)]
 
 
 def _date(value: str | None) -> dt.date | None:
-    """An optional business date from a query string (HTML forms send an empty value for 'none')."""
+    """An optional business date from a query string (HTML forms send an empty value for 'none'), read by the
+    rule `llf --date` follows (llf.text.parse_date): a refusal is a 422 with its sentence."""
     if not value:
         return None
     try:
-        return dt.date.fromisoformat(value)
+        return parse_date(value)
     except ValueError as error:
-        raise HTTPException(422, f"date={value!r} is not a date: use YYYY-MM-DD.") from error
+        raise HTTPException(422, f"date={error}.") from error
 
 
 def _readable_stream(access: Access, stream: str | None) -> str | None:

@@ -182,6 +182,6 @@ def test_given_a_progress_line_with_rich_markup_when_the_demo_shows_progress_the
     (dt.timedelta(hours=2, minutes=4, seconds=10), "2h04m"), (None, ""),
 ])
 def test_given_an_attempts_duration_then_it_is_shown_in_tenths_below_ten_seconds_else_whole_units(elapsed, shown):
-    from llf.control.status import format_duration
+    from llf.text import format_duration
 
     assert format_duration(elapsed) == shown

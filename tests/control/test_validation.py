@@ -278,15 +278,15 @@ def test_given_many_processes_sharing_a_notebook_when_validated_then_it_is_read_
     valid, registry, notebooks_dir, monkeypatch
 ):
     """The DAG file's snapshot refresh validates up to 10,000 processes: one read per distinct notebook."""
-    from llf.control import validation
+    from llf.control import notebooks, validation
     from llf.control.repository import read_snapshot
     from llf.settings import control_db_url
 
     for n in range(30):
         registry.process(valid["group"], f"p{n}", params={"greeting": str(n)})
     reads = []
-    real = validation._read_notebook_file
-    monkeypatch.setattr(validation, "_read_notebook_file", lambda path: reads.append(path) or real(path))
+    real = notebooks._read_notebook_file
+    monkeypatch.setattr(notebooks, "_read_notebook_file", lambda path: reads.append(path) or real(path))
 
     assert validation.validate(read_snapshot(control_db_url()), notebooks_dir) == []
     assert len(reads) == 1
@@ -355,6 +355,6 @@ def test_the_cron_aliases_are_those_airflow_expands():
     from airflow.sdk.definitions.timetables._cron import CRON_PRESETS
     from airflow.utils.dates import cron_presets
 
-    from llf.control.validation import CRON_ALIASES
+    from llf.control.cron import CRON_ALIASES
 
     assert CRON_ALIASES == CRON_PRESETS == cron_presets

@@ -29,7 +29,7 @@ from psycopg2 import sql as psql
 from llf.cli import main
 from llf.control import validation
 from llf.control.model import PARAMS_MAX_DEPTH
-from llf.control.validation import NOTEBOOK_MAX_BYTES
+from llf.control.notebooks import NOTEBOOK_MAX_BYTES
 from llf.dagbuild import build_dags, builder
 from tests.dagbuild.conftest import SCENARIOS
 from tests.support.notebooks import write_notebook

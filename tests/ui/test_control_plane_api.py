@@ -113,6 +113,20 @@ def test_given_two_business_dates_when_filtered_by_date_then_statuses_are_those_
     assert client.get("/llf/api/streams", params={"date": "yesterday"}).status_code == 422
 
 
+def test_given_a_date_the_cli_refuses_when_a_page_or_the_api_is_asked_then_422_with_the_cli_sentence(
+    client: TestClient, registry
+):
+    """One date rule (llf.text.parse_date): `llf status --date 20260101` is a usage error, so is ?date=20260101."""
+    _register_sales(registry)
+
+    for path in ("/llf/api/streams", "/llf/api/log", "/llf/api/stream-runs", "/llf/", "/llf/log"):
+        refused = client.get(path, params={"date": "20260101"})
+
+        assert refused.status_code == 422, path
+        assert "20260101 is not a date (YYYY-MM-DD)" in refused.text, path
+    assert client.get("/llf/api/log", params={"date": "2026-01-01"}).status_code == 200
+
+
 def test_given_many_log_rows_when_paged_then_pages_are_disjoint_newest_first_and_end(
     client: TestClient, registry, control_db_url
 ):

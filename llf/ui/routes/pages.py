@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from llf.control.model import Status, stream_dag_id
-from llf.control.status import format_duration
+from llf.text import format_duration
 from llf.ui.graph import stream_graph
 from llf.ui.sources import DateFilter, PageSize, Reader, SourcesDep, StreamFilter
 from llf.ui.timeline import build_timeline
