@@ -36,6 +36,7 @@ TASK_INSTANCE_HEARTBEAT_TIMEOUT_SEC = 15
 BYTECODE_CACHE = Path(tempfile.gettempdir()) / "llf-e2e-pycache"
 _PR_SET_PDEATHSIG = 1
 
+
 class AirflowStackError(LlfError):
     """The stack did not come up, or did not reach the awaited state in time (the message has its logs)."""
 
