@@ -49,6 +49,20 @@ WHERE strem_nm = %s AND strem_run_id = %s AND prcs_nm IS NOT NULL
 ORDER BY log_id
 """
 
+# RUNNING process rows (optionally of one run) whose run lock nobody holds; named parameters run_id, message.
+# Built once from llf.control.lock's own SQL builders, never from input.
+SWEEP_ABANDONED_SQL = f"""
+UPDATE cntl_af.cntl_cfg_log l SET status = 'FAILED', end_ts = now(), message = %(message)s
+WHERE l.status = 'RUNNING' AND l.prcs_nm IS NOT NULL AND (%(run_id)s::text IS NULL OR l.run_id = %(run_id)s)
+  AND NOT EXISTS ({lock_holders_sql(lock_key_sql('l.prcs_nm', 'l.business_date'))})
+"""
+
+# Every RUNNING row of one process and date (see mark_stale_attempts_failed).
+SWEEP_STALE_SQL = """
+UPDATE cntl_af.cntl_cfg_log SET status = 'FAILED', end_ts = now(), message = %s
+WHERE status = 'RUNNING' AND prcs_nm = %s AND business_date = %s
+"""
+
 
 def _insert(url: str, context: RunContext, status: Status, message: str, *, ended: bool) -> int:
     with transaction(url) as cursor:
@@ -234,20 +248,6 @@ def stale_stream_runs(url: str, *, strem_nm: str | None = None, run_id: str | No
 
 
 ABANDONED = "attempt abandoned: its worker was killed or lost (no result recorded)"
-
-# RUNNING process rows (optionally of one run) whose run lock nobody holds; named parameters run_id, message.
-# Built once from llf.control.lock's own SQL builders, never from input.
-SWEEP_ABANDONED_SQL = f"""
-UPDATE cntl_af.cntl_cfg_log l SET status = 'FAILED', end_ts = now(), message = %(message)s
-WHERE l.status = 'RUNNING' AND l.prcs_nm IS NOT NULL AND (%(run_id)s::text IS NULL OR l.run_id = %(run_id)s)
-  AND NOT EXISTS ({lock_holders_sql(lock_key_sql('l.prcs_nm', 'l.business_date'))})
-"""
-
-# Every RUNNING row of one process and date (see mark_stale_attempts_failed).
-SWEEP_STALE_SQL = """
-UPDATE cntl_af.cntl_cfg_log SET status = 'FAILED', end_ts = now(), message = %s
-WHERE status = 'RUNNING' AND prcs_nm = %s AND business_date = %s
-"""
 
 
 def mark_abandoned_attempts_failed(url: str, *, run_id: str | None = None) -> int:
