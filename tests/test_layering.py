@@ -1,7 +1,7 @@
 """The layering of llf/ is a contract (pyproject.toml, [tool.importlinter]), so an upward import fails the suite.
 
-Layers, bottom to top: exceptions; context | db | settings; control; services; runner; dagbuild | notebook |
-ui | local; cli. And the SQL on the control schema lives in llf/control/, but for the service records that
+Layers, bottom to top: exceptions; context | db | settings; control; services; runner; tables; dagbuild |
+notebook | ui | local; cli. And the SQL on the control schema lives in llf/control/, but for the service records that
 notebook code writes best-effort through its own store (progress, LLM usage and cache: llf/services/).
 """
 

@@ -42,8 +42,10 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from llf.control.status import any_failed, latest_statuses, status_table, stream_is_registered
+    from llf.control.model import FAILING
+    from llf.control.status import latest_statuses, stream_is_registered
     from llf.runner.stream import mark_stale_stream_runs_finished
+    from llf.tables import status_table
 
     url = control_db_url(args.db_url)
     # never show a dead worker's attempt, or a stream run whose end nobody recorded, as RUNNING
@@ -56,7 +58,7 @@ def _status(args: argparse.Namespace) -> int:
                      markup=False, soft_wrap=True)
         return 2
     console.print(status_table(rows, "llf status" + (f" for {args.date}" if args.date else " (latest attempt)")))
-    return 1 if any_failed(rows) else 0
+    return 1 if any(row.status in FAILING for row in rows) else 0
 
 
 def register(commands: argparse._SubParsersAction) -> None:

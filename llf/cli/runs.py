@@ -30,7 +30,6 @@ if TYPE_CHECKING:  # what the commands import when they run: `llf --help` loads 
 
     from llf.airflow_api import AirflowClient
     from llf.control.model import LogEntry
-    from llf.control.queries import LogRow
 
 POLL_S = 2.0
 STREAM_ROW_WAIT_S = 60  # a run whose processes did not all run has its row closed by a DAG callback, seconds later
@@ -159,7 +158,7 @@ def _process_line(entry: LogEntry, done: int, total: int) -> str:
     from llf.control.model import DONE, Status
     from llf.text import format_duration
 
-    took = f" in {format_duration(entry.end_ts - entry.start_ts)}" if entry.end_ts else ""
+    took = f" in {format_duration(entry.duration)}" if entry.duration is not None else ""
     why = f": {one_line(entry.message)[:200]}" if entry.status not in DONE | {Status.RUNNING} else ""
     return f"  [{done}/{total}] {entry.prcs_nm}: {entry.status}{took}{why}"
 
@@ -225,7 +224,8 @@ def date_done(db_url: str, stream: str, day: dt.date) -> bool:
 
 
 def print_status(db_url: str, stream: str, day: dt.date) -> None:
-    from llf.control.status import latest_statuses, status_table
+    from llf.control.status import latest_statuses
+    from llf.tables import status_table
 
     console.print(status_table(latest_statuses(db_url, stream=stream, business_date=day),
                                f"llf status for {stream} on {day}"))
@@ -338,19 +338,21 @@ def _backfill(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _log_json(rows: list[LogRow]) -> str:
+def _log_json(rows: list[LogEntry]) -> str:
     """The attempts as a JSON list: dates and times ISO 8601, the duration in seconds."""
-    return json.dumps([{**row.model_dump(mode="json"),
+    from llf.control.queries import LOG_ROW_FIELDS
+
+    return json.dumps([{**row.model_dump(mode="json", include=set(LOG_ROW_FIELDS)),
                         "duration_s": row.duration.total_seconds() if row.duration else None} for row in rows],
                       indent=2)
 
 
-def _log_table(prcs_nm: str, rows: list[LogRow]) -> Table:
+def _log_table(prcs_nm: str, rows: list[LogEntry]) -> Table:
     """One row per attempt, newest first; Text cells, so messages print as written (never as markup)."""
     from rich.table import Table
     from rich.text import Text
 
-    from llf.control.status import STATUS_STYLES
+    from llf.tables import STATUS_STYLES
     from llf.text import format_duration
 
     table = Table(title=f"llf log for {prcs_nm} (newest first)")
@@ -359,7 +361,7 @@ def _log_table(prcs_nm: str, rows: list[LogRow]) -> Table:
     for row in rows:
         table.add_row(
             Text(str(row.business_date)), Text(str(row.try_number)),
-            Text(row.status, style=STATUS_STYLES.get(row.status, "")),
+            Text(row.status, style=STATUS_STYLES[row.status]),
             Text(row.start_ts.isoformat(sep=" ", timespec="seconds")),
             Text(format_duration(row.duration)),
             Text(one_line(row.message)[:120]), Text(row.output_path or ""),

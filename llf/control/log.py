@@ -12,28 +12,62 @@ from typing import NamedTuple
 
 from llf.context import RunContext
 from llf.control.lock import lock_holders_sql, lock_key_sql
-from llf.control.model import LogEntry, Status, stream_dag_id
+from llf.control.model import LogEntry, Status, entries, stream_dag_id
 from llf.db import transaction
 from llf.exceptions import LlfError
 
-_COLUMNS = (
-    "log_id, strem_nm, prcs_nm, business_date::text, run_id, strem_run_id, dag_id, task_id, try_number, "
-    "status, message, start_ts, end_ts, output_path"
-)
-_FIELDS = [name.split("::")[0].strip() for name in _COLUMNS.split(",")]
+# An attempt's row, open (end_ts NULL) or already final.
+INSERT_ATTEMPT_SQL = """
+INSERT INTO cntl_af.cntl_cfg_log (strem_nm, prcs_nm, business_date, run_id, strem_run_id, dag_id, task_id,
+                                  try_number, status, message, end_ts, output_path, hostname, pid)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, CASE WHEN %s THEN now() END, %s, %s, %s)
+RETURNING log_id
+"""
 
+# Closes an attempt's row, only while it is RUNNING (see _finish).
+CLOSE_ATTEMPT_SQL = """
+UPDATE cntl_af.cntl_cfg_log SET status = %s, message = %s, end_ts = now(), output_path = coalesce(%s, output_path)
+WHERE log_id = %s AND status = 'RUNNING'
+"""
 
-def _entry(row: tuple) -> LogEntry:
-    return LogEntry(**dict(zip(_FIELDS, row, strict=True)))
+# How a row that CLOSE_ATTEMPT_SQL did not close was closed.
+CLOSED_ATTEMPT_SQL = "SELECT status, message FROM cntl_af.cntl_cfg_log WHERE log_id = %s"
+
+LATEST_ATTEMPTS_SQL = """
+SELECT DISTINCT ON (prcs_nm) log_id, strem_nm, prcs_nm, business_date, run_id, strem_run_id, dag_id, task_id,
+       try_number, status, message, start_ts, end_ts, output_path
+FROM cntl_af.cntl_cfg_log
+WHERE prcs_nm = ANY(%s) AND business_date = %s AND status <> 'SKIPPED'
+ORDER BY prcs_nm, log_id DESC
+"""
+
+ATTEMPTS_OF_STREAM_RUN_SQL = """
+SELECT log_id, strem_nm, prcs_nm, business_date, run_id, strem_run_id, dag_id, task_id, try_number, status,
+       message, start_ts, end_ts, output_path
+FROM cntl_af.cntl_cfg_log
+WHERE strem_nm = %s AND strem_run_id = %s AND prcs_nm IS NOT NULL
+ORDER BY log_id
+"""
+
+# RUNNING process rows (optionally of one run) whose run lock nobody holds; named parameters run_id, message.
+# Built once from llf.control.lock's own SQL builders, never from input.
+SWEEP_ABANDONED_SQL = f"""
+UPDATE cntl_af.cntl_cfg_log l SET status = 'FAILED', end_ts = now(), message = %(message)s
+WHERE l.status = 'RUNNING' AND l.prcs_nm IS NOT NULL AND (%(run_id)s::text IS NULL OR l.run_id = %(run_id)s)
+  AND NOT EXISTS ({lock_holders_sql(lock_key_sql('l.prcs_nm', 'l.business_date'))})
+"""
+
+# Every RUNNING row of one process and date (see mark_stale_attempts_failed).
+SWEEP_STALE_SQL = """
+UPDATE cntl_af.cntl_cfg_log SET status = 'FAILED', end_ts = now(), message = %s
+WHERE status = 'RUNNING' AND prcs_nm = %s AND business_date = %s
+"""
 
 
 def _insert(url: str, context: RunContext, status: Status, message: str, *, ended: bool) -> int:
     with transaction(url) as cursor:
         cursor.execute(
-            "INSERT INTO cntl_af.cntl_cfg_log (strem_nm, prcs_nm, business_date, run_id, strem_run_id, dag_id, "
-            "task_id, try_number, status, message, end_ts, output_path, hostname, pid) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, CASE WHEN %s THEN now() END, %s, %s, %s) "
-            "RETURNING log_id",
+            INSERT_ATTEMPT_SQL,
             (context.strem_nm, context.prcs_nm, context.business_date, context.run_id, context.strem_run_id,
              context.dag_id, context.task_id, context.try_number, status, message, ended,
              context.output_path, socket.gethostname(), os.getpid()),
@@ -62,13 +96,9 @@ def _finish(url: str, context: RunContext, status: Status, message: str, output_
     if context.log_id is None:
         return _insert(url, context.model_copy(update={"output_path": output_path}), status, message, ended=True)
     with transaction(url) as cursor:
-        cursor.execute(
-            "UPDATE cntl_af.cntl_cfg_log SET status = %s, message = %s, end_ts = now(), "
-            "output_path = coalesce(%s, output_path) WHERE log_id = %s AND status = 'RUNNING'",
-            (status, message, output_path, context.log_id),
-        )
+        cursor.execute(CLOSE_ATTEMPT_SQL, (status, message, output_path, context.log_id))
         if cursor.rowcount == 0:
-            cursor.execute("SELECT status, message FROM cntl_af.cntl_cfg_log WHERE log_id = %s", (context.log_id,))
+            cursor.execute(CLOSED_ATTEMPT_SQL, (context.log_id,))
             closed = cursor.fetchone() or ("DELETED", "the row is gone")
             raise AttemptAlreadyClosed(context.log_id, *closed)
     return context.log_id
@@ -98,13 +128,8 @@ def mark_skipped(url: str, context: RunContext, message: str) -> int:
 def latest_attempts(url: str, prcs_names: list[str], business_date: dt.date) -> dict[str, LogEntry]:
     """The newest attempt of each named process for the date (SKIPPED rows ignored: they decide nothing)."""
     with transaction(url) as cursor:
-        cursor.execute(
-            f"SELECT DISTINCT ON (prcs_nm) {_COLUMNS} FROM cntl_af.cntl_cfg_log "
-            "WHERE prcs_nm = ANY(%s) AND business_date = %s AND status <> 'SKIPPED' "
-            "ORDER BY prcs_nm, log_id DESC",
-            (list(prcs_names), business_date),
-        )
-        return {entry.prcs_nm: entry for entry in map(_entry, cursor.fetchall())}
+        cursor.execute(LATEST_ATTEMPTS_SQL, (list(prcs_names), business_date))
+        return {entry.prcs_nm: entry for entry in entries(cursor) if entry.prcs_nm is not None}
 
 
 def attempts_of_stream_run(url: str, strem_nm: str, strem_run_id: str) -> list[LogEntry]:
@@ -113,12 +138,8 @@ def attempts_of_stream_run(url: str, strem_nm: str, strem_run_id: str) -> list[L
     By stream name too: scheduled runs of two streams on the same cron share their run id.
     """
     with transaction(url) as cursor:
-        cursor.execute(
-            f"SELECT {_COLUMNS} FROM cntl_af.cntl_cfg_log WHERE strem_nm = %s AND strem_run_id = %s "
-            "AND prcs_nm IS NOT NULL ORDER BY log_id",
-            (strem_nm, strem_run_id),
-        )
-        return [_entry(row) for row in cursor.fetchall()]
+        cursor.execute(ATTEMPTS_OF_STREAM_RUN_SQL, (strem_nm, strem_run_id))
+        return entries(cursor)
 
 
 # The advisory lock of one stream run (named parameters strem_nm, run_id): held for a transaction while a
@@ -238,13 +259,7 @@ def mark_abandoned_attempts_failed(url: str, *, run_id: str | None = None) -> in
     the rows of its own process and date itself (mark_stale_attempts_failed).
     """
     with transaction(url) as cursor:
-        cursor.execute(
-            "UPDATE cntl_af.cntl_cfg_log l SET status = 'FAILED', end_ts = now(), message = %(message)s "
-            "WHERE l.status = 'RUNNING' AND l.prcs_nm IS NOT NULL AND (%(run_id)s::text IS NULL "
-            "OR l.run_id = %(run_id)s) "
-            f"AND NOT EXISTS ({lock_holders_sql(lock_key_sql('l.prcs_nm', 'l.business_date'))})",
-            {"run_id": run_id, "message": ABANDONED},
-        )
+        cursor.execute(SWEEP_ABANDONED_SQL, {"run_id": run_id, "message": ABANDONED})
         return cursor.rowcount
 
 
@@ -256,9 +271,5 @@ def mark_stale_attempts_failed(url: str, prcs_nm: str, business_date: dt.date) -
     a killed worker reaches the runner this way, with the dead try's row still RUNNING.
     """
     with transaction(url) as cursor:
-        cursor.execute(
-            "UPDATE cntl_af.cntl_cfg_log SET status = 'FAILED', end_ts = now(), message = %s "
-            "WHERE status = 'RUNNING' AND prcs_nm = %s AND business_date = %s",
-            (ABANDONED, prcs_nm, business_date),
-        )
+        cursor.execute(SWEEP_STALE_SQL, (ABANDONED, prcs_nm, business_date))
         return cursor.rowcount

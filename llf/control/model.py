@@ -9,10 +9,11 @@ refuse the same values for new rows and `llf validate` reports rows older than t
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -139,10 +140,16 @@ class Schedule(Record):
 
 
 class LogEntry(Record):
+    """One row of the run log (cntl_af.cntl_cfg_log): a process attempt, or a stream run's own row (prcs_nm None).
+
+    The one type every reader of the log returns, whatever it selects: a column a statement leaves out keeps
+    its default. `tokens` and `expected_prcs` are filled only by the readers that need them.
+    """
+
     log_id: int
     strem_nm: str | None = None
     prcs_nm: str | None = None
-    business_date: str
+    business_date: date
     run_id: str
     strem_run_id: str | None = None
     dag_id: str | None = None
@@ -153,6 +160,38 @@ class LogEntry(Record):
     start_ts: datetime
     end_ts: datetime | None = None
     output_path: str | None = None
+    tokens: int = 0  # the attempt's LLM tokens (cntl_llm_usage), where the reader sums them
+    expected_prcs: list[str] | None = None  # a stream run's processes; None before llf recorded them (0024)
+
+    @property
+    def duration(self) -> timedelta | None:
+        """How long the attempt took; None while it runs."""
+        return self.end_ts - self.start_ts if self.end_ts else None
+
+
+class _Column(Protocol):
+    name: str
+
+
+class Cursor(Protocol):
+    """What entries() needs of a DB-API cursor (psycopg2's), so this module stays free of the driver."""
+
+    @property
+    def description(self) -> Sequence[_Column] | None: ...
+
+    def fetchall(self) -> list[tuple[Any, ...]]: ...
+
+
+def rows_by_name(cursor: Cursor) -> list[dict[str, Any]]:
+    """The cursor's remaining rows as {column name: value}, names from cursor.description."""
+    names = [column.name for column in cursor.description or ()]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def entries(cursor: Cursor) -> list[LogEntry]:
+    """The cursor's remaining rows as LogEntry, mapped by column name: the one mapping every reader of the
+    run log uses, so a column reads the same whichever statement selected it, and in any order."""
+    return [LogEntry.model_validate(row) for row in rows_by_name(cursor)]
 
 
 class Snapshot(Record):

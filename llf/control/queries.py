@@ -12,39 +12,26 @@ import datetime as dt
 
 from pydantic import BaseModel
 
+from llf.control.model import LogEntry, entries
 from llf.db import transaction
 
 MAX_PAGE = 500
 
-
-class LogRow(BaseModel):
-    """One row of cntl_af.cntl_cfg_log with the LLM tokens of the attempt."""
-
-    log_id: int
-    strem_nm: str | None
-    prcs_nm: str | None
-    business_date: dt.date
-    status: str
-    start_ts: dt.datetime
-    end_ts: dt.datetime | None
-    message: str
-    output_path: str | None
-    run_id: str
-    dag_id: str | None
-    try_number: int
-    tokens: int
-
-    @property
-    def duration(self) -> dt.timedelta | None:
-        return self.end_ts - self.start_ts if self.end_ts else None
+# The JSON shape of each reader's rows (the UI's API, `llf log --json`): the fields each showed when it had a
+# row type of its own, kept so scripts reading them see no change.
+LOG_ROW_FIELDS = frozenset({"log_id", "strem_nm", "prcs_nm", "business_date", "status", "start_ts", "end_ts",
+                            "message", "output_path", "run_id", "dag_id", "try_number", "tokens"})
+STREAM_RUN_FIELDS = frozenset({"strem_nm", "business_date", "run_id", "status", "start_ts", "end_ts", "message"})
+ATTEMPT_FIELDS = frozenset({"log_id", "strem_nm", "prcs_nm", "business_date", "run_id", "strem_run_id", "dag_id",
+                            "task_id", "try_number", "status", "message", "start_ts", "end_ts", "output_path"})
 
 
 class LogPage(BaseModel):
-    rows: list[LogRow]
+    rows: list[LogEntry]  # with their tokens
     next_before: int | None  # pass as `before` for the next (older) page; None on the last page
 
 
-_LOG_SQL = """
+LOG_PAGE_SQL = """
 SELECT l.log_id, l.strem_nm, l.prcs_nm, l.business_date, l.status, l.start_ts, l.end_ts, l.message,
        l.output_path, l.run_id, l.dag_id, l.try_number,
        coalesce((SELECT sum(u.prompt_tokens + u.completion_tokens) FROM cntl_af.cntl_llm_usage u
@@ -61,6 +48,37 @@ ORDER BY l.log_id DESC
 LIMIT %(limit)s
 """
 
+# Stream-level rows (prcs_nm NULL): one per run of a stream DAG.
+STREAM_RUNS_SQL = """
+SELECT log_id, strem_nm, business_date, run_id, status, start_ts, end_ts, message
+FROM cntl_af.cntl_cfg_log
+WHERE prcs_nm IS NULL
+  AND (%(stream)s::text IS NULL OR strem_nm = %(stream)s)
+  AND (%(date)s::date IS NULL OR business_date = %(date)s)
+  AND (%(streams)s::text[] IS NULL OR strem_nm = ANY(%(streams)s::text[]))
+ORDER BY log_id DESC
+LIMIT %(limit)s
+"""
+
+STREAM_RUN_SQL = """
+SELECT log_id, strem_nm, business_date, run_id, status, start_ts, end_ts, message
+FROM cntl_af.cntl_cfg_log
+WHERE prcs_nm IS NULL AND strem_nm = %s AND run_id = %s
+ORDER BY log_id DESC
+LIMIT 1
+"""
+
+REGISTERED_NAMES_SQL = """
+SELECT s.strem_nm, p.prcs_nm FROM cntl_af.cntl_cfg_strem s
+LEFT JOIN cntl_af.cntl_cfg_prcs_grp g ON g.strem_id = s.strem_id
+LEFT JOIN cntl_af.cntl_cfg_prcs p ON p.prcs_grp_id = g.prcs_grp_id
+"""
+
+PROCESS_IS_KNOWN_SQL = """
+SELECT EXISTS (SELECT 1 FROM cntl_af.cntl_cfg_prcs WHERE prcs_nm = %(p)s)
+    OR EXISTS (SELECT 1 FROM cntl_af.cntl_cfg_log WHERE prcs_nm = %(p)s)
+"""
+
 
 def log_page(url: str, *, stream: str | None = None, business_date: dt.date | None = None,
              status: str | None = None, process: str | None = None, before: int | None = None,
@@ -74,75 +92,43 @@ def log_page(url: str, *, stream: str | None = None, business_date: dt.date | No
                   "before": before, "limit": limit + 1,  # one extra row tells whether another page exists
                   "streams": streams, "processes": processes or []}
     with transaction(url) as cursor:
-        cursor.execute(_LOG_SQL, parameters)
-        names = [column.name for column in cursor.description]
-        rows = [LogRow(**dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
+        cursor.execute(LOG_PAGE_SQL, parameters)
+        rows = entries(cursor)
     more = len(rows) > limit
     rows = rows[:limit]
     return LogPage(rows=rows, next_before=rows[-1].log_id if more else None)
 
 
-class StreamRun(BaseModel):
-    """A stream-level log row: one run of a stream DAG."""
-
-    strem_nm: str
-    business_date: dt.date
-    run_id: str
-    status: str
-    start_ts: dt.datetime
-    end_ts: dt.datetime | None
-    message: str
-
-
 def stream_runs(url: str, *, stream: str | None = None, business_date: dt.date | None = None,
-                limit: int = 20, streams: list[str] | None = None) -> list[StreamRun]:
+                limit: int = 20, streams: list[str] | None = None) -> list[LogEntry]:
     """The newest stream runs matching the filters (the timeline's entry points), of `streams` only: a stream
     run is readable through its stream alone."""
     with transaction(url) as cursor:
-        cursor.execute(
-            "SELECT strem_nm, business_date, run_id, status, start_ts, end_ts, message "
-            "FROM cntl_af.cntl_cfg_log WHERE prcs_nm IS NULL "
-            "AND (%(stream)s::text IS NULL OR strem_nm = %(stream)s) "
-            "AND (%(date)s::date IS NULL OR business_date = %(date)s) "
-            "AND (%(streams)s::text[] IS NULL OR strem_nm = ANY(%(streams)s::text[])) "
-            "ORDER BY log_id DESC LIMIT %(limit)s",
-            {"stream": stream, "date": business_date, "limit": max(1, min(limit, MAX_PAGE)), "streams": streams},
-        )
-        names = [column.name for column in cursor.description]
-        return [StreamRun(**dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
+        cursor.execute(STREAM_RUNS_SQL, {"stream": stream, "date": business_date,
+                                         "limit": max(1, min(limit, MAX_PAGE)), "streams": streams})
+        return entries(cursor)
 
 
-def stream_run(url: str, strem_nm: str, run_id: str) -> StreamRun | None:
+def stream_run(url: str, strem_nm: str, run_id: str) -> LogEntry | None:
     """One stream run by its stream and Airflow run id, or None."""
     with transaction(url) as cursor:
-        cursor.execute(
-            "SELECT strem_nm, business_date, run_id, status, start_ts, end_ts, message "
-            "FROM cntl_af.cntl_cfg_log WHERE prcs_nm IS NULL AND strem_nm = %s AND run_id = %s "
-            "ORDER BY log_id DESC LIMIT 1",
-            (strem_nm, run_id),
-        )
-        row = cursor.fetchone()
-        if row is None:
-            return None
-        return StreamRun(**dict(zip([column.name for column in cursor.description], row, strict=True)))
+        cursor.execute(STREAM_RUN_SQL, (strem_nm, run_id))
+        found = entries(cursor)
+    return found[0] if found else None
 
 
 def registered_names(url: str) -> list[tuple[str, str | None]]:
     """(stream, process) of every registered process, (stream, None) for a stream without any: the llf DAGs
     whose read permission the UI asks Airflow about (llf.ui.auth)."""
     with transaction(url) as cursor:
-        cursor.execute(
-            "SELECT s.strem_nm, p.prcs_nm FROM cntl_af.cntl_cfg_strem s "
-            "LEFT JOIN cntl_af.cntl_cfg_prcs_grp g ON g.strem_id = s.strem_id "
-            "LEFT JOIN cntl_af.cntl_cfg_prcs p ON p.prcs_grp_id = g.prcs_grp_id"
-        )
+        cursor.execute(REGISTERED_NAMES_SQL)
         return [(strem_nm, prcs_nm) for strem_nm, prcs_nm in cursor.fetchall()]
 
 
-def process_attempts(url: str, prcs_nm: str, last: int) -> list[LogRow]:
+def process_attempts(url: str, prcs_nm: str, last: int) -> list[LogEntry]:
     """The newest `last` attempts of one process, newest first (`llf log`): log_page's keyset pages, followed
     until `last` rows, so a long history costs a few bounded queries instead of one unbounded one."""
-    rows: list[LogRow] = []
+    rows: list[LogEntry] = []
     before: int | None = None
     while len(rows) < last:
         page = log_page(url, process=prcs_nm, before=before, limit=min(last - len(rows), MAX_PAGE))
@@ -157,9 +143,5 @@ def process_is_known(url: str, prcs_nm: str) -> bool:
     """Whether the process is registered (active or not) or ever logged an attempt: tells a mistyped name
     apart from a process that never ran, and keeps the history of one whose registration was deleted."""
     with transaction(url) as cursor:
-        cursor.execute(
-            "SELECT EXISTS (SELECT 1 FROM cntl_af.cntl_cfg_prcs WHERE prcs_nm = %(p)s) "
-            "OR EXISTS (SELECT 1 FROM cntl_af.cntl_cfg_log WHERE prcs_nm = %(p)s)",
-            {"p": prcs_nm},
-        )
+        cursor.execute(PROCESS_IS_KNOWN_SQL, {"p": prcs_nm})
         return cursor.fetchone()[0]

@@ -1,28 +1,23 @@
-"""The latest status of every registered process: what `llf status` and the UI show."""
+"""The latest status of every registered process: what `llf status` and the UI show (their tables are theirs)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rich.table import Table
-from rich.text import Text
-
-from llf.control.model import FAILING, Status
+from llf.control.model import LogEntry, Status, rows_by_name
 from llf.db import transaction
-from llf.text import format_duration
-
-STATUS_STYLES = {Status.SUCCESS: "green", Status.FAILED: "bold red", Status.BLOCKED: "red", Status.RUNNING: "yellow",
-                 Status.SKIPPED: "dim"}
 
 # One statement: registrations left-joined to each process's deciding attempt (for the date, when given, else
 # the latest business date it ran for), its LLM token total and its last progress line. A SKIPPED attempt
 # decides nothing (the process was already done, or a failure stopped its stream): the newest other attempt of
-# that date is shown, the SKIPPED one only when there is no other.
+# that date is shown, the SKIPPED one only when there is no other. The registration's names are aliased
+# (registered_*): the attempt's own columns keep theirs, for LogEntry.
 STATUS_SQL = """
-SELECT s.strem_nm, g.prcs_grp_nm, p.prcs_nm, l.business_date, l.status, l.start_ts, l.end_ts,
-       coalesce(u.tokens, 0), coalesce(pr.message, l.message), l.output_path, l.run_id, l.dag_id
+SELECT s.strem_nm AS registered_strem_nm, g.prcs_grp_nm AS registered_prcs_grp_nm, p.prcs_nm AS registered_prcs_nm,
+       l.log_id, l.strem_nm, l.prcs_nm, l.business_date, l.run_id, l.strem_run_id, l.dag_id, l.task_id,
+       l.try_number, l.status, coalesce(pr.message, l.message) AS message, l.start_ts, l.end_ts, l.output_path,
+       coalesce(u.tokens, 0) AS tokens
 FROM cntl_af.cntl_cfg_prcs p
 JOIN cntl_af.cntl_cfg_prcs_grp g ON g.prcs_grp_id = p.prcs_grp_id
 JOIN cntl_af.cntl_cfg_strem s ON s.strem_id = g.strem_id
@@ -42,62 +37,38 @@ WHERE p.actv_flg AND g.actv_flg AND s.actv_flg AND (%(stream)s::text IS NULL OR 
 ORDER BY s.strem_nm, g.priority, g.prcs_grp_nm, p.priority, p.prcs_nm
 """
 
+STREAM_IS_REGISTERED_SQL = "SELECT EXISTS (SELECT 1 FROM cntl_af.cntl_cfg_strem WHERE strem_nm = %s)"
+
 
 @dataclass(frozen=True)
 class ProcessStatus:
+    """A registered active process and the attempt that decides its status: None when it never ran (for the
+    date). A pair, not a LogEntry with every field optional, so a row that exists is never half empty."""
+
     strem_nm: str
     prcs_grp_nm: str
     prcs_nm: str
-    business_date: dt.date | None
-    status: str | None
-    start_ts: dt.datetime | None
-    end_ts: dt.datetime | None
-    tokens: int
-    message: str | None
-    output_path: str | None
-    run_id: str | None
-    dag_id: str | None  # the Airflow DAG of that attempt: the stream's, or the process's own
+    latest: LogEntry | None  # with its tokens, and its last progress line as message while it runs
 
     @property
-    def duration(self) -> dt.timedelta | None:
-        return self.end_ts - self.start_ts if self.start_ts and self.end_ts else None
+    def status(self) -> Status | None:
+        """The latest attempt's status; None when the process never ran."""
+        return self.latest.status if self.latest else None
 
 
 def latest_statuses(url: str, *, stream: str | None = None, business_date: dt.date | None = None,
                     ) -> list[ProcessStatus]:
-    """Every active process with its deciding attempt (None fields when it never ran); see STATUS_SQL."""
+    """Every active process with its deciding attempt (None when it never ran); see STATUS_SQL."""
     with transaction(url) as cursor:
         cursor.execute(STATUS_SQL, {"stream": stream, "date": business_date})
-        return [ProcessStatus(*row) for row in cursor.fetchall()]
+        rows = rows_by_name(cursor)
+    return [ProcessStatus(row["registered_strem_nm"], row["registered_prcs_grp_nm"], row["registered_prcs_nm"],
+                          None if row["log_id"] is None else LogEntry.model_validate(row)) for row in rows]
 
 
 def stream_is_registered(url: str, strem_nm: str) -> bool:
     """Whether a stream of that name is in cntl_cfg_strem, active or not: tells a mistyped --stream apart
     from a stream with nothing to show."""
     with transaction(url) as cursor:
-        cursor.execute("SELECT EXISTS (SELECT 1 FROM cntl_af.cntl_cfg_strem WHERE strem_nm = %s)", (strem_nm,))
+        cursor.execute(STREAM_IS_REGISTERED_SQL, (strem_nm,))
         return cursor.fetchone()[0]
-
-
-def any_failed(rows: Sequence[ProcessStatus]) -> bool:
-    return any(row.status in FAILING for row in rows)
-
-
-def status_table(rows: Sequence[ProcessStatus], title: str) -> Table:
-    """The `llf status` table: one row per process, its newest attempt's status coloured.
-
-    Every cell is a rich Text, never markup: names and messages come from users and notebooks, and a
-    message such as "expected [/data]" must print as written instead of failing as a closing tag.
-    """
-    table = Table(title=title)
-    for column in ("stream", "group", "process", "date", "status", "duration", "tokens", "message"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        status = row.status or "never ran"
-        table.add_row(
-            Text(row.strem_nm), Text(row.prcs_grp_nm), Text(row.prcs_nm), Text(str(row.business_date or "")),
-            Text(status, style=STATUS_STYLES.get(status, "")),
-            Text(format_duration(row.duration)), Text(str(row.tokens or "")),
-            Text((row.message or "")[:120]),
-        )
-    return table

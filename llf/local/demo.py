@@ -20,13 +20,14 @@ from llf.airflow_api import FINAL_RUN_STATES, AirflowClient
 from llf.control.model import DONE, FAILING, Status, process_dag_id, stream_dag_id
 from llf.control.repository import read_snapshot
 from llf.control.sql_files import apply_files
-from llf.control.status import STATUS_STYLES, ProcessStatus, any_failed, latest_statuses, status_table
+from llf.control.status import ProcessStatus, latest_statuses
 from llf.control.validation import validate
 from llf.exceptions import RegistrationError
 from llf.local.llm import choose_llm, prepare_model
 from llf.local.stack import LocalSettings, LocalStack, RunningStack
 from llf.runner.stream import mark_stale_stream_runs_finished
 from llf.settings import PROJECT_ROOT, notebooks_dir
+from llf.tables import STATUS_STYLES, status_table
 
 EXAMPLES = PROJECT_ROOT / "control_sql" / "examples"
 DAG_VISIBLE_TIMEOUT_S = 180
@@ -113,7 +114,8 @@ def _summary(rows: Sequence[ProcessStatus], never_ran: str) -> str:
 
 def _running(rows: Sequence[ProcessStatus]) -> list[str]:
     """`process: its last progress line` for each process running now."""
-    return [f"{row.prcs_nm}: {row.message or 'running'}" for row in rows if row.status == Status.RUNNING]
+    return [f"{row.prcs_nm}: {row.latest.message or 'running'}" for row in rows
+            if row.latest and row.latest.status == Status.RUNNING]
 
 
 def _progress_lines(states: dict[str, str], rows: Sequence[ProcessStatus]) -> dict[str, str]:
@@ -150,7 +152,8 @@ def _report(stack: RunningStack, options: DemoOptions, states: dict[str, str], s
     console.print(status_table(rows, f"llf status for {options.business_date}"))
     unfinished = sorted(stream for stream, state in states.items() if state not in FINAL_RUN_STATES)
     summary = _summary(rows, "never ran")
-    ok = not unfinished and not any_failed(rows) and all(state == "success" for state in states.values())
+    failed = any(row.status in FAILING for row in rows)
+    ok = not unfinished and not failed and all(state == "success" for state in states.values())
     style = STATUS_STYLES[Status.SUCCESS if ok else Status.FAILED]
     console.print(Text.assemble((f"Demo {'succeeded' if ok else 'FAILED'}", style), f" in {seconds:.0f} s: {summary}."))
     if not ok and llm_provider == "llamacpp":

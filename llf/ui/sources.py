@@ -16,7 +16,7 @@ from fastapi import Depends, HTTPException, Query, Request
 
 from llf.control import queries
 from llf.control.log import attempts_of_stream_run
-from llf.control.model import Snapshot
+from llf.control.model import LogEntry, Snapshot
 from llf.exceptions import LlfError
 from llf.services.lake import Lake
 from llf.text import parse_date
@@ -78,11 +78,11 @@ class Sources:
                                 business_date=_date(date), status=status or None, process=process or None,
                                 before=before, limit=limit, **access.sql_filters())
 
-    def stream_runs(self, access: Access, stream: str | None, date: str | None, limit: int) -> list:
+    def stream_runs(self, access: Access, stream: str | None, date: str | None, limit: int) -> list[LogEntry]:
         return queries.stream_runs(self.database_url(), stream=_readable_stream(access, stream),
                                    business_date=_date(date), limit=limit, streams=access.sql_filters()["streams"])
 
-    def stream_run(self, access: Access, stream: str, run_id: str) -> tuple[queries.StreamRun, list]:
+    def stream_run(self, access: Access, stream: str, run_id: str) -> tuple[LogEntry, list[LogEntry]]:
         url = self.database_url()
         run = queries.stream_run(url, _readable_stream(access, stream), run_id)
         if run is None:

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel
 
-from llf.control.model import Snapshot, Stream, process_dag_id, stream_dag_id
+from llf.control.model import Snapshot, Status, Stream, process_dag_id, stream_dag_id
 from llf.control.repository import read_snapshot
 from llf.control.status import ProcessStatus, latest_statuses
 from llf.services.lake import Lake
@@ -40,16 +40,18 @@ class Links:
 
 
 class StatusView(BaseModel):
-    business_date: dt.date | None
-    status: str | None
-    start_ts: dt.datetime | None
-    end_ts: dt.datetime | None
-    duration_seconds: float | None
-    tokens: int
-    message: str | None
-    run_id: str | None
-    output_href: str | None
-    dag_run_href: str | None
+    """A process's deciding attempt; the defaults are a process that never ran."""
+
+    business_date: dt.date | None = None
+    status: Status | None = None
+    start_ts: dt.datetime | None = None
+    end_ts: dt.datetime | None = None
+    duration_seconds: float | None = None
+    tokens: int = 0
+    message: str | None = None
+    run_id: str | None = None
+    output_href: str | None = None
+    dag_run_href: str | None = None
 
 
 class ProcessView(BaseModel):
@@ -138,18 +140,23 @@ def _stream_view(snapshot: Snapshot, stream: Stream, statuses: dict[str, Process
 
 
 def _status_view(status: ProcessStatus | None, links: Links) -> StatusView | None:
+    """What the overview shows of an active process: its deciding attempt, all None when it never ran; None
+    for a process not in `statuses` (inactive: it is not run)."""
     if status is None:
         return None
-    duration = status.duration
+    latest = status.latest
+    if latest is None:
+        return StatusView()
+    duration = latest.duration
     return StatusView(
-        business_date=status.business_date,
-        status=status.status,
-        start_ts=status.start_ts,
-        end_ts=status.end_ts,
+        business_date=latest.business_date,
+        status=latest.status,
+        start_ts=latest.start_ts,
+        end_ts=latest.end_ts,
         duration_seconds=duration.total_seconds() if duration is not None else None,
-        tokens=status.tokens,
-        message=status.message,
-        run_id=status.run_id,
-        output_href=links.output(status.output_path, status.prcs_nm),
-        dag_run_href=links.dag_run(status.dag_id, status.run_id),
+        tokens=latest.tokens,
+        message=latest.message,
+        run_id=latest.run_id,
+        output_href=links.output(latest.output_path, status.prcs_nm),
+        dag_run_href=links.dag_run(latest.dag_id, latest.run_id),
     )

@@ -33,8 +33,8 @@ def test_given_attempts_when_status_is_read_then_each_process_shows_its_newest_a
     rows = {row.prcs_nm: row for row in latest_statuses(control_db_url)}
 
     assert rows["done"].status == "SUCCESS"
-    assert rows["broken"].status == "FAILED" and rows["broken"].tokens == 12
-    assert rows["broken"].duration is not None
+    assert rows["broken"].status == "FAILED" and rows["broken"].latest.tokens == 12
+    assert rows["broken"].latest.duration is not None
     assert rows["idle"].status is None
 
 
@@ -61,7 +61,7 @@ def test_given_a_success_then_a_later_run_skipping_it_when_status_is_read_then_t
 
     (row,) = latest_statuses(control_db_url, business_date=DAY)
 
-    assert (row.status, row.message) == ("SUCCESS", "ok")
+    assert (row.status, row.latest.message) == ("SUCCESS", "ok")
 
 
 def test_given_only_skipped_attempts_when_status_is_read_then_skipped_shows(control_db_url, registry):
@@ -82,7 +82,7 @@ def test_given_attempts_on_two_dates_when_status_is_read_without_a_date_then_the
 
     (row,) = latest_statuses(control_db_url)
 
-    assert (row.business_date, row.status) == (DAY + dt.timedelta(days=1), "FAILED")
+    assert (row.latest.business_date, row.status) == (DAY + dt.timedelta(days=1), "FAILED")
 
 
 def test_given_a_failed_process_when_llf_status_runs_then_the_table_shows_it_and_exit_is_one(
@@ -165,11 +165,14 @@ def test_given_a_registered_stream_with_nothing_active_when_llf_status_runs_then
 def test_given_a_progress_line_with_rich_markup_when_the_demo_shows_progress_then_it_prints_as_written():
     from rich.console import Console
 
+    from llf.control.model import LogEntry
     from llf.control.status import ProcessStatus
     from llf.local.demo import _progress_table
 
     line = "scored [/x] 3 of [b]9[/b]"
-    running = ProcessStatus("s", "g", "p", DAY, "RUNNING", None, None, 0, line, None, "r", "stream__s")
+    attempt = LogEntry(log_id=1, strem_nm="s", prcs_nm="p", business_date=DAY, run_id="r", dag_id="stream__s",
+                       status="RUNNING", message=line, start_ts=dt.datetime(2026, 5, 1, tzinfo=dt.UTC))
+    running = ProcessStatus("s", "g", "p", attempt)
     console = Console(width=200, record=True, color_system=None)
 
     console.print(_progress_table({"s": "running"}, [running]))

@@ -3,6 +3,7 @@
 from fastapi import APIRouter, Request
 
 from llf.control import queries
+from llf.control.model import LogEntry
 from llf.ui.sources import DateFilter, PageSize, Reader, SourcesDep, StreamFilter
 from llf.ui.views import StreamView
 
@@ -16,7 +17,8 @@ def api_streams(request: Request, sources: SourcesDep, access: Reader, stream: S
     return sources.overview(request, access, stream, date)[1]
 
 
-@router.get("/log", response_model=queries.LogPage)
+@router.get("/log", response_model=queries.LogPage,
+            response_model_include={"rows": {"__all__": set(queries.LOG_ROW_FIELDS)}, "next_before": True})
 def api_log(sources: SourcesDep, access: Reader, stream: StreamFilter = None, date: DateFilter = None,
             status: str | None = None, process: str | None = None, before: int | None = None,
             limit: PageSize = 50) -> queries.LogPage:
@@ -24,9 +26,10 @@ def api_log(sources: SourcesDep, access: Reader, stream: StreamFilter = None, da
     return sources.log_page(access, stream, date, status, process, before, limit)
 
 
-@router.get("/stream-runs", response_model=list[queries.StreamRun])
+@router.get("/stream-runs", response_model=list[LogEntry],
+            response_model_include={"__all__": set(queries.STREAM_RUN_FIELDS)})
 def api_stream_runs(sources: SourcesDep, access: Reader, stream: StreamFilter = None, date: DateFilter = None,
-                    limit: PageSize = 20) -> list[queries.StreamRun]:
+                    limit: PageSize = 20) -> list[LogEntry]:
     return sources.stream_runs(access, stream, date, limit)
 
 
@@ -34,4 +37,5 @@ def api_stream_runs(sources: SourcesDep, access: Reader, stream: StreamFilter = 
 def api_timeline(sources: SourcesDep, access: Reader, stream: str, run_id: str) -> dict:
     """One stream run and every process attempt it made, oldest first."""
     run, attempts = sources.stream_run(access, stream, run_id)
-    return {"run": run.model_dump(mode="json"), "attempts": [a.model_dump(mode="json") for a in attempts]}
+    return {"run": run.model_dump(mode="json", include=set(queries.STREAM_RUN_FIELDS)),
+            "attempts": [a.model_dump(mode="json", include=set(queries.ATTEMPT_FIELDS)) for a in attempts]}
