@@ -42,7 +42,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     from llf.control.status import any_failed, latest_statuses, status_table, stream_is_registered
-    from llf.runner.stream import mark_stale_stream_runs_finished
+    from llf.runner.tasks import mark_stale_stream_runs_finished
 
     url = control_db_url(args.db_url)
     # never show a dead worker's attempt, or a stream run whose end nobody recorded, as RUNNING
