@@ -75,9 +75,7 @@ def _compare(notebook: Path, work: Path, rounds: int) -> None:
     import papermill
 
     from llf.context import RunContext
-    from llf.runner.outputs import warm_html_exporter
-    from llf.runner.tasks import run_stream_process
-    from llf.runner.timeline import Timeline
+    from llf.runner.tasks import Timeline, run_stream_process, warm_html_exporter
 
     warm_html_exporter()  # as llf.runner.preload does in a worker
     timelines: list[Timeline] = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -18,6 +19,20 @@ RUN_CONTEXT_ENV = "LLF_RUN_CONTEXT"
 INTERACTIVE = "interactive"  # prcs_nm and run_id of a notebook run by hand, outside the runner
 
 TriggeredBy = Literal["stream", "dependency", "manual"]
+
+
+@dataclass(frozen=True)
+class StreamRunKey:
+    """One run of a stream DAG, as its stream-level log row and advisory lock know it.
+
+    Airflow's run id names the run (by stream too: scheduled runs of two streams on the same cron share
+    it); the business date is the run's, every process task of it computing the same one. One value, so
+    the three never travel loose, nor in a different order from one call to the next.
+    """
+
+    strem_nm: str
+    run_id: str
+    business_date: dt.date
 
 
 class RunContext(BaseModel):
@@ -38,6 +53,13 @@ class RunContext(BaseModel):
     output_path: str | None = None
     params: dict = {}
     log_id: int | None = None
+
+    @property
+    def stream_run_key(self) -> StreamRunKey | None:
+        """The stream run this process run belongs to; None outside one (a manual or standalone run)."""
+        if not self.strem_nm or not self.strem_run_id:
+            return None
+        return StreamRunKey(self.strem_nm, self.strem_run_id, self.business_date)
 
 
 def current_run_context() -> RunContext:

@@ -44,7 +44,7 @@ def _validate(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     from llf.control.model import FAILING
     from llf.control.status import latest_statuses, stream_is_registered
-    from llf.runner.stream import mark_stale_stream_runs_finished
+    from llf.runner.tasks import mark_stale_stream_runs_finished
     from llf.tables import status_table
 
     url = control_db_url(args.db_url)

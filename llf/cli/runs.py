@@ -196,10 +196,10 @@ def settle(db_url: str, stream: str, run_id: str) -> None:
     """Wait (bounded) for the run's stream row to close, then close what no one will, as `llf status` does:
     the processes a stopped run never ran get their SKIPPED rows from a DAG callback seconds after the run."""
     from llf.airflow_api import poll
-    from llf.control.log import stream_run_row
-    from llf.runner.stream import mark_stale_stream_runs_finished
+    from llf.control.stream_runs import find_stream_run_row
+    from llf.runner.tasks import mark_stale_stream_runs_finished
 
-    poll(lambda: True if (row := stream_run_row(db_url, stream, run_id)) is None or not row.open else None,
+    poll(lambda: True if (row := find_stream_run_row(db_url, stream, run_id)) is None or row.end_ts is not None else None,
          STREAM_ROW_WAIT_S, interval=1)
     mark_stale_stream_runs_finished(db_url, stream)
 

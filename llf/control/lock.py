@@ -15,8 +15,8 @@ Every piece of SQL about this lock is here: the key, taking it, and recognising 
   practically never share a key (32-bit hashtext keys made them wait on each other). The date is
   formatted with to_char, not ::text, so the key does not depend on the session's DateStyle.
 - Namespace: the seed is hashtextextended('llf.process-run', 0); another single-bigint lock of llf would
-  use a seed of its own. The app's two-integer advisory locks (stream runs: pg_advisory_xact_lock(int,
-  int)) are a separate key space in PostgreSQL (objsubid 2 in pg_locks, 1 for the bigint form).
+  use a seed of its own. The app's two-integer advisory locks (stream runs, llf.control.stream_runs)
+  are a separate key space in PostgreSQL (objsubid 2 in pg_locks, 1 for the bigint form).
 - pg_locks shows a bigint key as classid = its high 32 bits, objid = its low 32 bits (both unsigned,
   type oid), objsubid = 1, database = the OID of the database it was taken in.
 """

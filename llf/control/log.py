@@ -8,11 +8,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
-from typing import NamedTuple
 
 from llf.context import RunContext
 from llf.control.lock import lock_holders_sql, lock_key_sql
-from llf.control.model import LogEntry, Status, entries, stream_dag_id
+from llf.control.model import LogEntry, Status, entries
 from llf.db import transaction
 from llf.exceptions import LlfError
 
@@ -140,111 +139,6 @@ def attempts_of_stream_run(url: str, strem_nm: str, strem_run_id: str) -> list[L
     with transaction(url) as cursor:
         cursor.execute(ATTEMPTS_OF_STREAM_RUN_SQL, (strem_nm, strem_run_id))
         return entries(cursor)
-
-
-# The advisory lock of one stream run (named parameters strem_nm, run_id): held for a transaction while a
-# process task opens the run's row, for a session while llf.runner.stream records the run's outcome.
-STREAM_RUN_LOCK_SQL = "hashtext('llf.stream-run'), hashtext(%(strem_nm)s || '|' || %(run_id)s)"
-
-# The processes a stream run waits for and accounts for: the stream's active ones when its row (re)opens.
-_EXPECTED_PROCESSES_SQL = (
-    "(SELECT coalesce(array_agg(p.prcs_nm ORDER BY p.prcs_nm), '{}') FROM cntl_af.cntl_cfg_strem s "
-    "JOIN cntl_af.cntl_cfg_prcs_grp g ON g.strem_id = s.strem_id AND g.actv_flg "
-    "JOIN cntl_af.cntl_cfg_prcs p ON p.prcs_grp_id = g.prcs_grp_id AND p.actv_flg WHERE s.strem_nm = %(strem_nm)s)"
-)
-
-
-def mark_stream_running(url: str, strem_nm: str, business_date: dt.date, run_id: str) -> bool:
-    """Open the stream-level row of a run, or reopen it (a cleared run starts again); True when this call did.
-
-    Process tasks of one run call this concurrently: a transaction-scoped advisory lock on the run
-    makes exactly one of them insert the row. The statement that opens it also records the stream's
-    active processes (expected_prcs), so a process registered while the run goes is not waited for.
-    A reopen refreshes that set and start_ts: Airflow reruns a cleared run on the DAG as it is now,
-    and the row tells of its latest pass (its status and end_ts already do).
-    """
-    values = {"strem_nm": strem_nm, "run_id": run_id, "business_date": business_date,
-              "dag_id": stream_dag_id(strem_nm), "hostname": socket.gethostname(), "pid": os.getpid()}
-    with transaction(url) as cursor:
-        cursor.execute(f"SELECT pg_advisory_xact_lock({STREAM_RUN_LOCK_SQL})", values)
-        cursor.execute(
-            "UPDATE cntl_af.cntl_cfg_log SET status = 'RUNNING', message = 'running', start_ts = now(), "
-            f"end_ts = NULL, expected_prcs = {_EXPECTED_PROCESSES_SQL} WHERE strem_nm = %(strem_nm)s "
-            "AND run_id = %(run_id)s AND prcs_nm IS NULL AND status <> 'RUNNING'",
-            values,
-        )
-        reopened = cursor.rowcount > 0
-        cursor.execute(
-            "INSERT INTO cntl_af.cntl_cfg_log (strem_nm, business_date, run_id, strem_run_id, dag_id, status, "
-            "message, hostname, pid, expected_prcs) SELECT %(strem_nm)s, %(business_date)s, %(run_id)s, "
-            "%(run_id)s, %(dag_id)s, 'RUNNING', 'running', %(hostname)s, %(pid)s, "
-            f"{_EXPECTED_PROCESSES_SQL} WHERE NOT EXISTS (SELECT 1 FROM cntl_af.cntl_cfg_log "
-            "WHERE strem_nm = %(strem_nm)s AND run_id = %(run_id)s AND prcs_nm IS NULL)",
-            values,
-        )
-        return reopened or cursor.rowcount > 0
-
-
-class StreamRunRow(NamedTuple):
-    business_date: dt.date
-    open: bool
-    expected_prcs: list[str] | None  # None on a row opened before llf recorded the set (0024)
-
-
-def stream_run_row(url: str, strem_nm: str, run_id: str) -> StreamRunRow | None:
-    """A stream run's stream-level row; None when no process opened one."""
-    with transaction(url) as cursor:
-        cursor.execute(
-            "SELECT business_date, end_ts IS NULL, expected_prcs FROM cntl_af.cntl_cfg_log "
-            "WHERE strem_nm = %s AND run_id = %s AND prcs_nm IS NULL ORDER BY log_id LIMIT 1",
-            (strem_nm, run_id),
-        )
-        row = cursor.fetchone()
-    return StreamRunRow(*row) if row else None
-
-
-def mark_stream_finished(url: str, strem_nm: str, run_id: str, status: Status, message: str) -> None:
-    """Close the stream-level row of a run (opened by mark_stream_running) with its final status."""
-    with transaction(url) as cursor:
-        cursor.execute(
-            "UPDATE cntl_af.cntl_cfg_log SET status = %s, message = %s, end_ts = now() "
-            "WHERE strem_nm = %s AND run_id = %s AND prcs_nm IS NULL",
-            (status, message, strem_nm, run_id),
-        )
-
-
-# Airflow names backfill runs so (DagRunType.BACKFILL_JOB), and runs them beside the stream's other runs.
-BACKFILL_RUN_PREFIX = "backfill__"
-_RUN_ROWS = "FROM cntl_af.cntl_cfg_log a WHERE a.strem_nm = r.strem_nm AND a.strem_run_id = r.run_id AND a.prcs_nm "
-
-
-def stale_stream_runs(url: str, *, strem_nm: str | None = None, run_id: str | None = None,
-                      ) -> list[tuple[str, str, dt.date]]:
-    """(strem_nm, run_id, business_date) of the RUNNING stream rows no process task will close, by construction.
-
-    None while a process row of the run is RUNNING: that attempt closes the row when it ends (sweep
-    abandoned attempts first, so RUNNING means alive). Otherwise a row is stale when
-    - another run of the stream opened its row later: Airflow runs one run of a stream DAG at a time
-      (max_active_runs=1), so this run is over and its DAG callback never ran. Backfill runs take no
-      part: Airflow runs several at once, beside the others, up to the backfill's own limit;
-    - or it is complete: every expected process has a row in the run and one was written since the
-      row (re)opened (a cleared run just reopened has only its previous pass's rows).
-    """
-    with transaction(url) as cursor:
-        cursor.execute(
-            "SELECT r.strem_nm, r.run_id, r.business_date FROM cntl_af.cntl_cfg_log r "
-            "WHERE r.prcs_nm IS NULL AND r.status = 'RUNNING' AND (%(strem_nm)s::text IS NULL OR "
-            "r.strem_nm = %(strem_nm)s) AND (%(run_id)s::text IS NULL OR r.run_id = %(run_id)s) "
-            f"AND NOT EXISTS (SELECT 1 {_RUN_ROWS} IS NOT NULL AND a.status = 'RUNNING') AND ("
-            " (NOT starts_with(r.run_id, %(backfill)s) AND EXISTS (SELECT 1 FROM cntl_af.cntl_cfg_log n "
-            "  WHERE n.strem_nm = r.strem_nm AND n.prcs_nm IS NULL AND n.run_id <> r.run_id "
-            "  AND NOT starts_with(n.run_id, %(backfill)s) AND n.start_ts > r.start_ts))"
-            f" OR (r.expected_prcs IS NOT NULL AND EXISTS (SELECT 1 {_RUN_ROWS} IS NOT NULL "
-            "  AND a.start_ts >= r.start_ts) AND NOT EXISTS (SELECT 1 FROM unnest(r.expected_prcs) e(prcs_nm) "
-            f"  WHERE NOT EXISTS (SELECT 1 {_RUN_ROWS} = e.prcs_nm)))) ORDER BY r.log_id",
-            {"strem_nm": strem_nm, "run_id": run_id, "backfill": BACKFILL_RUN_PREFIX},
-        )
-        return [tuple(row) for row in cursor.fetchall()]
 
 
 ABANDONED = "attempt abandoned: its worker was killed or lost (no result recorded)"

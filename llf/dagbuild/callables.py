@@ -1,7 +1,9 @@
 """What the generated tasks run. Thin: they turn Airflow's task context into calls of llf.runner.tasks.
 
 llf.runner is imported inside each callable, never at module import, so parsing the DAG files stays
-fast and does not depend on the runner's imports (papermill, kernels, ...).
+fast and does not depend on the runner's imports (papermill, kernels, ...). Each call of llf.runner.tasks
+is an entry point that resolves the control DB URL once. A process's registered params are not baked into
+its DAG: the runner reads them from the registration at run time (a params change needs no DAG refresh).
 """
 
 from __future__ import annotations
@@ -63,9 +65,7 @@ def process_run_conf(
     }
 
 
-def run_context_of(
-    context: Mapping[str, Any], *, prcs_nm: str, registered_params: dict, timezone: str
-) -> RunContext:
+def run_context_of(context: Mapping[str, Any], *, prcs_nm: str, timezone: str) -> RunContext:
     """The RunContext of a process DAG run: its conf (absent for a manual run) plus what Airflow knows."""
     conf = context["dag_run"].conf or {}
     ti = context["ti"]
@@ -80,7 +80,6 @@ def run_context_of(
         try_number=ti.try_number,
         full_rerun=bool(context["params"].get("full_rerun")),
         triggered_by=conf.get("triggered_by", "manual"),
-        params=registered_params,
     )
 
 
@@ -91,7 +90,7 @@ def stream_run_ended(context: Mapping[str, Any], *, strem_nm: str, timezone: str
     ran (fail_policy STOP, a task that died before the runner started). It runs in the dag-processor,
     whose context may hold only the run id: the date then comes from the row the process tasks opened.
     """
-    from llf.runner.stream import finish_stream_if_open
+    from llf.runner.tasks import finish_stream_if_open
 
     business_date = None
     if "dag_run" in context and "params" in context:
@@ -103,14 +102,12 @@ def stream_run_ended(context: Mapping[str, Any], *, strem_nm: str, timezone: str
 
 
 def dependency_conf(
-    context: Mapping[str, Any], *, prcs_nm: str, dependency: str, registered_params: dict, timezone: str
+    context: Mapping[str, Any], *, prcs_nm: str, dependency: str, timezone: str
 ) -> dict[str, Any] | None:
     """The conf of a run of `dependency` for this process run, or None when the runner says it needs none."""
     from llf.runner.tasks import dependencies_to_trigger
 
-    run_context = run_context_of(
-        context, prcs_nm=prcs_nm, registered_params=registered_params, timezone=timezone
-    )
+    run_context = run_context_of(context, prcs_nm=prcs_nm, timezone=timezone)
     if dependency not in dependencies_to_trigger(run_context):
         return None
     return process_run_conf(
@@ -119,8 +116,9 @@ def dependency_conf(
     )
 
 
-def run_in_stream(context: Mapping[str, Any], *, strem_nm: str, prcs_nm: str, registered_params: dict,
-                  timezone: str) -> dict[str, Any] | None:
+def run_in_stream(
+    context: Mapping[str, Any], *, strem_nm: str, prcs_nm: str, timezone: str
+) -> dict[str, Any] | None:
     """Run the process inside its stream task and return None; or, when a dependency needs a run first,
     return the conf for the process DAG run that will start and await it.
 
@@ -128,20 +126,18 @@ def run_in_stream(context: Mapping[str, Any], *, strem_nm: str, prcs_nm: str, re
     """
     from llf.runner.tasks import run_stream_process
 
-    run_context = run_context_of(
-        context, prcs_nm=prcs_nm, registered_params=registered_params, timezone=timezone
-    ).model_copy(update={"strem_nm": strem_nm, "strem_run_id": context["run_id"], "triggered_by": "stream"})
+    run_context = run_context_of(context, prcs_nm=prcs_nm, timezone=timezone).model_copy(
+        update={"strem_nm": strem_nm, "strem_run_id": context["run_id"], "triggered_by": "stream"})
     if run_stream_process(run_context):
         return None
     return process_run_conf(business_date=run_context.business_date, full_rerun=run_context.full_rerun,
                             strem_nm=strem_nm, strem_run_id=run_context.run_id, triggered_by="stream")
 
 
-def run_notebook(*, prcs_nm: str, registered_params: dict, timezone: str, **context: Any) -> None:
+def run_notebook(*, prcs_nm: str, timezone: str, **context: Any) -> None:
     from llf.runner.tasks import run_process
 
-    run_process(run_context_of(context, prcs_nm=prcs_nm, registered_params=registered_params,
-                               timezone=timezone))
+    run_process(run_context_of(context, prcs_nm=prcs_nm, timezone=timezone))
 
 
 def close_abandoned_attempts(context: Mapping[str, Any]) -> None:
@@ -150,9 +146,10 @@ def close_abandoned_attempts(context: Mapping[str, Any]) -> None:
     Airflow does not call a task's own callback when its process was SIGKILLed, but it does call the
     DAG's (in the dag-processor), so both carry this.
     """
-    from llf.runner.tasks import on_task_killed
+    from llf.runner.tasks import mark_stale_stream_runs_finished
 
-    on_task_killed(context)
+    # Sweeps every abandoned attempt (this run's among them), then the stream rows left open by them.
+    mark_stale_stream_runs_finished()
 
 
 def invalid_registration(*, strem_nm: str, problems: list[str]) -> None:

@@ -7,7 +7,8 @@ dependency's process DAG and waits for it deferrably. `run_notebook` runs whatev
 in one place. A process without dependencies is just `run_notebook`.
 
 The callables get their arguments through functools.partial, not op_kwargs: op_kwargs are Jinja
-templates, and a registered param holding "{{" must reach the notebook unchanged.
+templates. The registered params are not among them: the runner reads them from the registration at
+run time, so a param holding "{{" reaches the notebook unchanged and a params change needs no refresh.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def build_process_dag(catalog: Catalog, process: Process, make_dag: DagStamp) ->
         default_args={"owner": owner},
         on_failure_callback=callables.close_abandoned_attempts,
     )
-    arguments = {"prcs_nm": process.prcs_nm, "registered_params": process.params, "timezone": timezone}
+    arguments = {"prcs_nm": process.prcs_nm, "timezone": timezone}
     notebook = _notebook()(
         dag,
         task_id="run_notebook",

@@ -150,7 +150,7 @@ def _group_tasks(
                 dag, task_id=process.prcs_nm, task_group=task_group, owner=stream.owner_nm,
                 trigger_dag_id=process_dag_id(process.prcs_nm), doc_md=process.prcs_desc or None,
                 run_here=partial(callables.run_in_stream, strem_nm=stream.strem_nm, prcs_nm=process.prcs_nm,
-                                 registered_params=process.params, timezone=catalog.snapshot.timezone_of(stream)),
+                                 timezone=catalog.snapshot.timezone_of(stream)),
                 retries=process.retries,
                 trigger_rule=head_rule if predecessor is None else TriggerRule.ONE_DONE,
             )

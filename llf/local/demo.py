@@ -25,7 +25,7 @@ from llf.control.validation import validate
 from llf.exceptions import RegistrationError
 from llf.local.llm import choose_llm, prepare_model
 from llf.local.stack import LocalSettings, LocalStack, RunningStack
-from llf.runner.stream import mark_stale_stream_runs_finished
+from llf.runner.tasks import mark_stale_stream_runs_finished
 from llf.settings import PROJECT_ROOT, notebooks_dir
 from llf.tables import STATUS_STYLES, status_table
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psycopg2.extensions
 
-from llf.context import RUN_CONTEXT_ENV, RunContext
+from llf.context import RUN_CONTEXT_ENV, RunContext, StreamRunKey
 from llf.control import log as run_log
 from llf.control.lock import RunLock, process_run_lock
 from llf.control.model import FAILING, Status
@@ -24,7 +24,6 @@ from llf.services.lake.runs import run_folder
 from llf.settings import (
     NOTEBOOK_DB_URL_ENV,
     WEAVIATE_API_KEY_ENV,
-    control_db_url,
     notebook_db_url,
     notebooks_dir,
     weaviate_api_key,
@@ -33,13 +32,12 @@ from llf.settings import (
 log = logging.getLogger(__name__)
 
 
-def dependencies_to_trigger(context: RunContext, registration: Registration | None = None) -> list[str]:
+def dependencies_to_trigger(url: str, context: RunContext, registration: Registration | None = None) -> list[str]:
     """Dependencies not yet SUCCESS for the date, except those already FAILED/BLOCKED in this stream run.
 
     A dependency still RUNNING is triggered too: that run waits on its lock and ends with the result.
     `registration` is the process's, when the caller has read it already.
     """
-    url = control_db_url()
     dependencies = (registration or process_registration(url, context.prcs_nm)).dependencies
     if not dependencies:
         return []
@@ -79,37 +77,38 @@ def _already_done(url: str, context: RunContext) -> str | None:
     return f"already SUCCESS for {context.business_date} (run {latest.run_id})"
 
 
-def run_process(context: RunContext, timeline: Timeline | None = None,
+def run_process(url: str, context: RunContext, timeline: Timeline | None = None,
                 registration: Registration | None = None) -> None:
     """Run the process's notebook for the context's business date, recording every outcome.
 
     A process of a stream run then closes the stream's row if it was the run's last to end.
     `timeline` (a new one when None) gets the task's steps, logged at DEBUG at the end; `registration`
     is the process's, when the caller has read it already. The steps before and after the notebook
-    share one control-DB connection (closed while the notebook runs).
+    share one control-DB connection (closed while the notebook runs). The registration's params are the ones
+    the notebook gets: read at run time, so a params change reaches the next run without a DAG refresh.
     """
     timeline = timeline or Timeline()
     with reused_connections() as connections:
         try:
-            _run_process(context, timeline, registration, connections)
+            _run_process(url, context, timeline, registration, connections)
         finally:
-            if context.triggered_by == "stream" and context.strem_nm and context.strem_run_id:
-                _finish_stream_if_complete(context)
+            stream_run = context.stream_run_key
+            if context.triggered_by == "stream" and stream_run is not None:
+                _finish_stream_if_complete(url, stream_run)
                 timeline.mark("stream row checked")
             timeline.log(context.prcs_nm)
 
 
-def _finish_stream_if_complete(context: RunContext) -> None:
+def _finish_stream_if_complete(url: str, stream_run: StreamRunKey) -> None:
     try:
-        finish_stream_if_complete(context.strem_nm, context.business_date, context.strem_run_id)
+        finish_stream_if_complete(url, stream_run)
     except Exception:  # noqa: BLE001 - the process's own outcome is recorded; the DAG callback closes the row
-        log.exception("could not close stream run %s of %s; its DAG callback will", context.strem_run_id,
-                      context.strem_nm)
+        log.exception("could not close stream run %s of %s; its DAG callback will", stream_run.run_id,
+                      stream_run.strem_nm)
 
 
-def _run_process(context: RunContext, timeline: Timeline, registration: Registration | None,
+def _run_process(url: str, context: RunContext, timeline: Timeline, registration: Registration | None,
                  connections: ReusedConnections) -> None:
-    url = control_db_url()
     if registration is None:
         registration = process_registration(url, context.prcs_nm)
         timeline.mark("registration read")

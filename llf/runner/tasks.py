@@ -1,43 +1,78 @@
-"""What the generated Airflow tasks call (see llf.dagbuild.callables): the runner's whole surface."""
+"""The runner's one surface: what the generated Airflow tasks (llf.dagbuild.callables), the CLI, the local stack
+and the benchmarks call; an import-linter contract keeps every other package out of the runner's other modules.
+
+Each function here is an entry point: it resolves the control DB URL once (the caller's own, as `--db-url`
+gives it, else settings.control_db_url) and hands it down; nothing below resolves it again.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import datetime as dt
 
-from llf.context import RunContext
-from llf.control.repository import process_registration
+from llf.context import RunContext, StreamRunKey
+from llf.control.repository import Registration, process_registration
 from llf.db import reused_connections
-from llf.runner.process import dependencies_to_trigger, run_process
-from llf.runner.stream import mark_stale_stream_runs_finished, open_stream_run
+from llf.runner import process, stream
+from llf.runner.outputs import warm_html_exporter
 from llf.runner.timeline import Timeline
 from llf.settings import control_db_url
 
-__all__ = ["dependencies_to_trigger", "on_task_killed", "run_process", "run_stream_process"]
+__all__ = [
+    "Timeline",
+    "dependencies_to_trigger",
+    "finish_stream_if_open",
+    "mark_stale_stream_runs_finished",
+    "run_process",
+    "run_stream_process",
+    "warm_html_exporter",
+]
 
 
-def run_stream_process(context: RunContext, timeline: Timeline | None = None) -> bool:
+def run_stream_process(context: RunContext, timeline: Timeline | None = None, *, url: str | None = None) -> bool:
     """A stream task's work: open the stream run's row, then run the process; False (and nothing run)
     when a dependency needs a run first, which the stream task then triggers and awaits."""
+    url = control_db_url(url)
     timeline = timeline or Timeline()
     with reused_connections():  # run_process closes them before the notebook runs
-        open_stream_run(context.strem_nm, context.business_date, context.strem_run_id)
+        stream.open_stream_run(url, _stream_run_of(context))
         timeline.mark("stream row opened")
-        registration = process_registration(control_db_url(), context.prcs_nm)
+        registration = process_registration(url, context.prcs_nm)
         timeline.mark("registration read")
-        waiting = dependencies_to_trigger(context, registration)
+        waiting = process.dependencies_to_trigger(url, context, registration)
         timeline.mark("dependencies to trigger")
         if waiting:
             return False
-        run_process(context, timeline, registration)
+        process.run_process(url, context, timeline, registration)
     return True
 
 
-def on_task_killed(context: Mapping[str, Any]) -> None:
-    """Failure callback: close the RUNNING rows of this DAG run whose worker is gone.
+def _stream_run_of(context: RunContext) -> StreamRunKey:
+    key = context.stream_run_key
+    if key is None:
+        raise ValueError(f"{context.prcs_nm}: a stream task's run context names its stream and stream run")
+    return key
 
-    Airflow calls DAG-level failure callbacks in the dag-processor even when the task process was
-    SIGKILLed, so this runs where the killed worker cannot.
+
+def run_process(context: RunContext, timeline: Timeline | None = None, registration: Registration | None = None,
+                *, url: str | None = None) -> None:
+    """Run the process for the context's business date, recording every outcome (llf.runner.process)."""
+    process.run_process(control_db_url(url), context, timeline, registration)
+
+
+def dependencies_to_trigger(context: RunContext, *, url: str | None = None) -> list[str]:
+    """The dependencies a process DAG run starts and awaits before its notebook (llf.runner.process)."""
+    return process.dependencies_to_trigger(control_db_url(url), context)
+
+
+def finish_stream_if_open(strem_nm: str, run_id: str, business_date: dt.date | None, *,
+                          url: str | None = None) -> None:
+    """The stream DAG's callbacks: close the run's row when no process task did (llf.runner.stream)."""
+    stream.finish_stream_if_open(control_db_url(url), strem_nm, run_id, business_date)
+
+
+def mark_stale_stream_runs_finished(url: str | None = None, strem_nm: str | None = None) -> int:
+    """Close the abandoned process attempts, then the stream rows no one will close; return how many of those.
+
+    What a DAG's failure callback runs (a SIGKILLed task never runs its own), and `llf status` before it reads.
     """
-    # Sweeps every abandoned attempt (this run's among them), then the stream rows left open by them.
-    mark_stale_stream_runs_finished()
+    return stream.mark_stale_stream_runs_finished(control_db_url(url), strem_nm)

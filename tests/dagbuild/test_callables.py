@@ -52,16 +52,17 @@ def test_given_the_stream_conf_when_the_process_runs_then_the_run_context_carrie
                             strem_run_id="scheduled__x", triggered_by="stream")
     # Airflow lets dag_run.conf override the params of the same name
     run = run_context_of(context(conf, business_date="2024-05-02", full_rerun=True), prcs_nm="report",
-                         registered_params={"top_k": 5}, timezone="UTC")
+                         timezone="UTC")
     assert (run.strem_nm, run.strem_run_id, run.triggered_by, run.full_rerun) == (
         "sales", "scheduled__x", "stream", True)
+    # params stay empty here: the runner takes them from the registration it reads at run time
     assert (run.business_date, run.run_id, run.try_number, run.params) == (
-        dt.date(2024, 5, 2), "manual__2024-05-02", 2, {"top_k": 5})
+        dt.date(2024, 5, 2), "manual__2024-05-02", 2, {})
     assert (run.dag_id, run.task_id) == ("process__report", "run_notebook")
 
 
 def test_given_no_conf_when_the_process_runs_then_it_was_triggered_manually_outside_a_stream():
-    run = run_context_of(context(None), prcs_nm="report", registered_params={}, timezone="UTC")
+    run = run_context_of(context(None), prcs_nm="report", timezone="UTC")
     assert (run.triggered_by, run.strem_nm, run.strem_run_id) == ("manual", None, None)
 
 
@@ -82,7 +83,6 @@ def test_given_an_impossible_business_date_when_a_stream_task_runs_then_it_fails
     registry.process(registry.group(registry.stream("sales"), "g"), "report")
 
     with pytest.raises(ConfigurationError, match="business_date param '2024-02-30' is not a date: expected YYYY-MM-DD"):
-        run_in_stream(context(business_date="2024-02-30"), strem_nm="sales", prcs_nm="report", registered_params={},
-                      timezone="UTC")
+        run_in_stream(context(business_date="2024-02-30"), strem_nm="sales", prcs_nm="report", timezone="UTC")
 
     assert sql("SELECT count(*) FROM cntl_af.cntl_cfg_log") == [(0,)]

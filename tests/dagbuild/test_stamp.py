@@ -47,17 +47,15 @@ def populate(dag: DAG, make, link) -> None:
     gate = make(EmptyOperator, dag, "after__g1", None, owner="o")
     notebook = make(PythonOperator, dag, "run_notebook", None, owner="o", retries=2,
                     execution_timeout=dt.timedelta(minutes=7),
-                    python_callable=partial(callables.run_notebook, prcs_nm="a", registered_params={},
-                                            timezone="UTC"))
+                    python_callable=partial(callables.run_notebook, prcs_nm="a", timezone="UTC"))
     link([first, second], gate)
     dependency = make(DependencyTrigger, dag, "dependency__c", None, owner="o", trigger_dag_id="process__c",
                       dependency_conf=partial(callables.dependency_conf, dependency="c", prcs_nm="a",
-                                              registered_params={}, timezone="UTC"))
+                                              timezone="UTC"))
     link([gate, dependency], notebook)
     in_stream = make(StreamProcess, dag, "report", None, owner="o", trigger_dag_id="process__r", retries=1,
                      trigger_rule=TriggerRule.ONE_DONE,
-                     run_here=partial(callables.run_in_stream, strem_nm="s", prcs_nm="r", registered_params={},
-                                      timezone="UTC"))
+                     run_here=partial(callables.run_in_stream, strem_nm="s", prcs_nm="r", timezone="UTC"))
     link([gate], in_stream)
 
 

@@ -97,8 +97,7 @@ def test_given_a_bad_llf_stream_wait_when_parsed_then_the_error_names_the_settin
 def test_given_a_stream_when_parsed_then_each_process_task_runs_its_own_process_and_falls_back_to_its_dag(sales):
     task = sales.get_task("prepare.load_a")
     assert isinstance(task, StreamProcess)
-    assert task.run_here.keywords == {"strem_nm": "sales", "prcs_nm": "load_a", "registered_params": {},
-                                      "timezone": "Europe/Paris"}
+    assert task.run_here.keywords == {"strem_nm": "sales", "prcs_nm": "load_a", "timezone": "Europe/Paris"}
     assert task.trigger_dag_id == "process__load_a"
 
 

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from llf.runner.process import run_process
+from llf.runner.tasks import run_process
 from tests.drills.conftest import kill_if_alive, log_rows, run_context
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 
 from llf.exceptions import ProcessFailed
-from llf.runner.process import run_process
+from llf.runner.tasks import run_process
 from tests.drills.conftest import alive, log_rows, run_context
 
 RUN_END_TIMEOUT = 60  # lock checked every second, kernel polled every second by nbclient, then the lake

@@ -13,7 +13,7 @@ import nbformat
 import pytest
 
 from llf.exceptions import ProcessFailed
-from llf.runner.process import run_process
+from llf.runner.tasks import run_process
 from tests.drills.conftest import log_rows, run_context
 from tests.support.notebooks import write_notebook
 

@@ -19,7 +19,7 @@ from llf.airflow_api import poll
 from llf.control import log as run_log
 from llf.local.airflow import AirflowStack
 from llf.local.postgres import EmbeddedPostgres
-from llf.runner.stream import mark_stale_stream_runs_finished
+from llf.runner.tasks import mark_stale_stream_runs_finished
 from tests.e2e.scenarios.notebooks import NAP
 from tests.e2e.scenarios.streams import BUSINESS_DATE, STREAM_RUN_TIMEOUT, Scenario, Step
 from tests.support.registry import Registry, sql_runner

@@ -14,8 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from llf.context import RunContext
+from llf.context import RunContext, StreamRunKey
 from llf.control import log as run_log
+from llf.control import stream_runs
 from llf.local.airflow import AirflowStack
 from tests.support.chromium import chromium
 
@@ -40,7 +41,7 @@ def _register_merchandising(registry, sql, control_db_url: str, lake: Path, stre
     registry.depend(reco, sales)
 
     run_id = f"manual__{DAY}"
-    run_log.mark_stream_running(control_db_url, stream, DAY, run_id)
+    stream_runs.mark_stream_running(control_db_url, StreamRunKey(stream, run_id, DAY))
     outcomes = [("12,480 sales rows loaded", "SUCCESS"), ("3,112 products loaded", "SUCCESS"),
                 ("ReadTimeout: the LLM did not answer within 60 s (cell 4)", "FAILED")]
     for name, (message, status) in zip(names, outcomes, strict=False):
@@ -60,7 +61,7 @@ def _register_merchandising(registry, sql, control_db_url: str, lake: Path, stre
     blocked = RunContext(strem_nm=stream, prcs_nm=names[3], business_date=DAY, run_id=f"manual__{names[3]}",
                          strem_run_id=run_id, dag_id=f"process__{names[3]}")
     run_log.mark_blocked(control_db_url, blocked, f"dependency {names[2]} FAILED")
-    run_log.mark_stream_finished(control_db_url, stream, run_id, "FAILED", "1 failed, 1 blocked")
+    stream_runs.mark_stream_finished(control_db_url, StreamRunKey(stream, run_id, DAY), "FAILED", "1 failed, 1 blocked")
     return names
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from llf.context import RunContext
 from llf.exceptions import ProcessFailed
-from llf.runner.process import run_process
+from llf.runner.tasks import run_process
 from llf.settings import PROJECT_ROOT
 from tests.support.standins.example_llm import example_responder
 from tests.support.standins.ollama_server import OllamaBehaviour, OllamaStandin, ollama_server

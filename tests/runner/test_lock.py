@@ -12,7 +12,7 @@ import pytest
 from llf.control import log as run_log
 from llf.control.lock import lock_key_sql, process_run_lock
 from llf.exceptions import ConfigurationError, ProcessFailed
-from llf.runner.process import run_process
+from llf.runner.tasks import run_process
 from llf.settings import lock_check_seconds
 from tests.runner.conftest import BUSINESS_DATE, run_context
 from tests.support.notebooks import write_notebook

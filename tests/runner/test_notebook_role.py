@@ -12,7 +12,7 @@ import pytest
 
 from llf.control import log as run_log
 from llf.exceptions import ProcessFailed
-from llf.runner.process import run_process
+from llf.runner.tasks import run_process
 from tests.runner.conftest import BUSINESS_DATE, last_message, run_context, statuses
 from tests.support.notebooks import write_notebook
 from tests.support.standins.ollama_server import ollama_server

@@ -9,7 +9,7 @@ import pytest
 
 from llf.control import log as run_log
 from llf.exceptions import ProcessFailed
-from llf.runner.process import dependencies_to_trigger, run_process
+from llf.runner.tasks import dependencies_to_trigger, run_process
 from tests.runner.conftest import BUSINESS_DATE, last_message, run_context, statuses
 from tests.support.notebooks import write_notebook
 
@@ -36,6 +36,18 @@ def test_given_a_registered_notebook_when_run_then_success_is_logged_and_outputs
     injected = "".join(executed["cells"][1]["source"])
     assert "bonjour" in injected and str(BUSINESS_DATE) in injected and "run_id" not in injected
     assert "<html" in (run_folder / "p.html").read_text().lower()
+
+
+def test_given_registered_params_with_braces_when_run_then_the_notebook_gets_them_as_registered(
+    registry, stream, tmp_path
+):
+    # The DAG carries no params (op_kwargs would be Jinja-rendered): the runner reads the registration.
+    marker = tmp_path / "ran.txt"
+    registry.process(stream["group"], "p", params={"greeting": "Summarise {{ totals }}", "marker": str(marker)})
+
+    run_process(run_context("p"))
+
+    assert marker.read_text() == f"Summarise {{{{ totals }}}} {BUSINESS_DATE}"
 
 
 def test_given_a_failing_notebook_when_run_then_failed_names_error_and_cell_and_output_is_stored(

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from llf.context import RunContext
+from llf.context import RunContext, StreamRunKey
 from llf.control import log as run_log
+from llf.control import stream_runs
 
 DAY = dt.date(2026, 5, 1)
 A_OUTPUT = "runs/a/a_extract/2026-05-01/run-a-a_extract/a_extract.html"
@@ -43,8 +44,9 @@ def two_streams(registry, control_db_url: str, lake_dir: Path) -> None:
     registry.depend(clean, extract)
     registry.depend(clean, feed)
     for stream, message in (("a", "a stream done"), ("b", "b stream secret")):
-        run_log.mark_stream_running(control_db_url, stream, DAY, f"run-{stream}")
-        run_log.mark_stream_finished(control_db_url, stream, f"run-{stream}", "SUCCESS", message)
+        stream_run = StreamRunKey(stream, f"run-{stream}", DAY)
+        stream_runs.mark_stream_running(control_db_url, stream_run)
+        stream_runs.mark_stream_finished(control_db_url, stream_run, "SUCCESS", message)
     _attempt(control_db_url, lake_dir, "a", "a_extract", "a extract message", "run-a-a_extract")
     _attempt(control_db_url, lake_dir, "b", "b_feed", "b secret message", "run-b-b_feed")
     _attempt(control_db_url, lake_dir, None, "b_feed", "b alone secret", "manual-b_feed")

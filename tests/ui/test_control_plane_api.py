@@ -6,8 +6,9 @@ import datetime as dt
 
 from fastapi.testclient import TestClient
 
-from llf.context import RunContext
+from llf.context import RunContext, StreamRunKey
 from llf.control import log as run_log
+from llf.control import stream_runs
 
 DAY = dt.date(2026, 5, 1)
 
@@ -167,11 +168,11 @@ def test_given_a_stream_run_when_its_timeline_is_requested_then_every_attempt_is
     client: TestClient, registry, control_db_url
 ):
     _register_sales(registry)
-    run_log.mark_stream_running(control_db_url, "sales", DAY, "run-1")
+    stream_runs.mark_stream_running(control_db_url, StreamRunKey("sales", "run-1", DAY))
     for name in ("extract", "clean"):
         run_log.mark_success(control_db_url, _context(name), f"{name} done")
     run_log.mark_failed(control_db_url, _context("score"), "ValueError: boom")
-    run_log.mark_stream_finished(control_db_url, "sales", "run-1", "FAILED", "1 process failed")
+    stream_runs.mark_stream_finished(control_db_url, StreamRunKey("sales", "run-1", DAY), "FAILED", "1 process failed")
 
     runs = client.get("/llf/api/stream-runs", params={"stream": "sales"}).raise_for_status().json()
     data = client.get("/llf/api/timeline", params={"stream": "sales", "run_id": "run-1"}).raise_for_status().json()
