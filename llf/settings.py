@@ -1,33 +1,449 @@
-"""Where llf finds its settings: command-line flags, then LLF_* environment variables, then Airflow.
+"""Every setting llf reads, named once: its type, default, meaning and whether it is a secret.
+
+One home, so one rule: every value goes through the same parser family (a negative, NaN, infinite or garbled
+number is refused, naming the variable and the fix, never a secret's value), the order flag → environment →
+Airflow connection is written once (`resolve`), and README's settings table is rendered from REGISTRY
+(scripts/settings_table.py; tests/test_settings_docs.py keeps them equal). Modules read their settings through
+the Setting objects here, never through os.environ.
 
 Secrets never come from the control tables: only from the environment, `.env`, or Airflow connections.
+At the bottom of llf's layers: this module imports only llf.exceptions (Airflow lazily, inside a function).
 """
 
 from __future__ import annotations
 
+import math
 import os
+import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Generic, Literal, Protocol, TypeVar
+from urllib.parse import urlsplit
 
 from llf.exceptions import ConfigurationError
 
-CONTROL_CONNECTION_ID = "cntl_af"
-NOTEBOOK_DB_URL_ENV = "LLF_NOTEBOOK_DB_URL"
-NOTEBOOK_CONNECTION_ID = "cntl_af_notebook"
-WEAVIATE_API_KEY_ENV = "LLF_WEAVIATE_API_KEY"
-VECTORS_CONNECTION_ID = "llf_vectors"
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# ----------------------------------------------------------------------------------------------------------
+# The parser family: each kind turns a variable's text into its value, or raises ValueError for text it refuses.
+
+
+class Kind(Protocol[T_co]):
+    """How the text of a variable becomes its value; `expected` is what errors and README say it must be."""
+
+    @property
+    def expected(self) -> str: ...
+
+    @property
+    def example(self) -> str: ...
+
+    def parse(self, raw: str) -> T_co: ...
+
+
+@dataclass(frozen=True)
+class Text:
+    """Any text (a model name, a key, a connection string libpq reads as URL or keyword DSN)."""
+
+    expected: str = "any text"
+    example: str = "text"
+
+    def parse(self, raw: str) -> str:
+        return raw
+
+
+@dataclass(frozen=True)
+class Seconds:
+    """A finite number of seconds above zero, or from zero on when `zero_ok` (zero means something there)."""
+
+    zero_ok: bool = False
+
+    @property
+    def expected(self) -> str:
+        return f"a number of seconds {'>=' if self.zero_ok else '>'} 0"
+
+    @property
+    def example(self) -> str:
+        return "5"
+
+    def parse(self, raw: str) -> float:
+        value = float(raw)  # ValueError for garbage; nan and inf pass here and fail below
+        if not math.isfinite(value) or value < 0 or (value == 0 and not self.zero_ok):
+            raise ValueError(raw)
+        return value
+
+
+@dataclass(frozen=True)
+class Whole:
+    """A whole number from `minimum` to `maximum`."""
+
+    minimum: int
+    maximum: int | None = None
+    what: str = "a whole number"
+
+    @property
+    def expected(self) -> str:
+        if self.maximum is None:
+            return f"{self.what} >= {self.minimum}"
+        return f"{self.what} from {self.minimum} to {self.maximum}"
+
+    @property
+    def example(self) -> str:
+        return str(max(self.minimum, 1))
+
+    def parse(self, raw: str) -> int:
+        value = int(raw)  # refuses 1.5, nan, inf and garbage
+        if value < self.minimum or (self.maximum is not None and value > self.maximum):
+            raise ValueError(raw)
+        return value
+
+
+_TRUE = ("on", "true", "yes", "1")
+_FALSE = ("off", "false", "no", "0")
+
+
+@dataclass(frozen=True)
+class Flag:
+    """On or off, in any of the usual spellings; anything else is refused rather than read as off."""
+
+    expected: str = "on or off (or true/false, yes/no, 1/0)"
+    example: str = "on"
+
+    def parse(self, raw: str) -> bool:
+        word = raw.strip().lower()
+        if word in _TRUE or word in _FALSE:
+            return word in _TRUE
+        raise ValueError(raw)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One word of `options`, in any case."""
+
+    options: tuple[str, ...]
+
+    @property
+    def expected(self) -> str:
+        return f"one of {', '.join(self.options)}"
+
+    @property
+    def example(self) -> str:
+        return self.options[0]
+
+    def parse(self, raw: str) -> str:
+        word = raw.strip().lower()
+        if word not in self.options:
+            raise ValueError(raw)
+        return word
+
+
+@dataclass(frozen=True)
+class Url:
+    """A URL of one of `schemes` with a host or a path, or one of the plain `words` (e.g. `pgvector`)."""
+
+    schemes: tuple[str, ...]
+    example: str
+    words: tuple[str, ...] = ()
+
+    @property
+    def expected(self) -> str:
+        url = "a URL starting with " + " or ".join(f"{scheme}://" for scheme in self.schemes)
+        return ", or ".join((*self.words, url))
+
+    def parse(self, raw: str) -> str:
+        text = raw.strip()
+        if text in self.words:
+            return text
+        parts = urlsplit(text)  # ValueError for some malformed URLs (an unclosed IPv6 bracket)
+        if parts.scheme.lower() not in self.schemes or not (parts.netloc or parts.path):
+            raise ValueError(raw)
+        return text
+
+
+@dataclass(frozen=True)
+class Folder:
+    """A path (a folder or a file); relative paths are relative to the working directory."""
+
+    expected: str = "a path"
+    example: str = "/srv/llf"
+
+    def parse(self, raw: str) -> Path:
+        return Path(raw)
+
+
+@dataclass(frozen=True)
+class Names:
+    """Names separated by commas; blanks between them ignored."""
+
+    expected: str = "names separated by commas"
+    example: str = "logging,persistence"
+
+    def parse(self, raw: str) -> tuple[str, ...]:
+        return tuple(name.strip() for name in raw.split(",") if name.strip())
+
+
+_USERINFO = re.compile(r"//[^/@]*@")
+
+# ----------------------------------------------------------------------------------------------------------
+# A setting, and the registry of all of them.
+
+
+@dataclass(frozen=True)
+class Setting(Generic[T]):
+    """One variable: what it holds, its value when unset, and where else it may come from.
+
+    `documented` is README's wording of the default when the value alone does not say it; `connection` the
+    Airflow connection `resolve` consults after the environment (its URI, or its password); `internal` a
+    variable llf sets for its own child processes, never a user.
+    """
+
+    name: str
+    kind: Kind[T]
+    meaning: str
+    default: T | None = None
+    documented: str | None = None
+    secret: bool = False
+    connection: str | None = None
+    connection_part: Literal["uri", "password"] = "uri"
+    internal: bool = False
+
+    def read(self) -> T | None:
+        """The parsed value from the environment; the default when unset or blank."""
+        found = self.given()
+        return self.default if found is None else found
+
+    def given(self) -> T | None:
+        """The parsed value when the variable is set (not blank), else None rather than the default: for code
+        that does something else when the user said nothing (local mode probing for Ollama)."""
+        raw = os.environ.get(self.name, "")
+        if not raw.strip():
+            return None
+        try:
+            return self.kind.parse(raw)
+        except ValueError:
+            raise ConfigurationError(self.refusal(raw)) from None
+
+    def value(self) -> T:
+        """Like read, for a setting that must have a value: an unset one without default is an error."""
+        found = self.read()
+        if found is None:
+            raise ConfigurationError(f"{self.name} is not set: set it to {self.kind.expected}, "
+                                     f"e.g. {self.kind.example}.")
+        return found
+
+    def fallback(self) -> T:
+        """The default itself, for code that needs it without reading the environment (dataclass defaults)."""
+        if self.default is None:
+            raise LookupError(f"{self.name} has no default")
+        return self.default
+
+    def refusal(self, raw: str) -> str:
+        """Why `raw` is refused and how to fix it; a secret's value is never in it, nor a URL's password."""
+        shown = " (a secret, not shown)" if self.secret else f"={_USERINFO.sub('//***@', raw)!r}"
+        if self.default is not None and self.default != ():
+            fix = f"unset it for {plain(self.default)}"
+        else:
+            fix = f"set it to e.g. {self.kind.example}, or unset it"
+        return f"{self.name}{shown} is not {self.kind.expected}; {fix}."
+
+    @property
+    def documented_default(self) -> str:
+        """The default as README's table says it (markdown)."""
+        if self.documented:
+            return self.documented
+        if self.connection:
+            part = "password of the " if self.connection_part == "password" else ""
+            return f"{part}Airflow connection `{self.connection}`"
+        if self.default is None or self.default == ():
+            return "–"
+        return f"`{plain(self.default)}`"
+
+
+def plain(value: object) -> str:
+    """A default as a user would type it: 5 not 5.0, on/off for a flag."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+REGISTRY: dict[str, Setting[Any]] = {}
+
+
+def _setting(setting: Setting[T]) -> Setting[T]:
+    """Register `setting`; a name registered twice is a bug caught at import."""
+    if setting.name in REGISTRY:
+        raise AssertionError(f"{setting.name} is registered twice")
+    REGISTRY[setting.name] = setting
+    return setting
+
+
+CONTROL_CONNECTION_ID = "cntl_af"
+NOTEBOOK_CONNECTION_ID = "cntl_af_notebook"
+VECTORS_CONNECTION_ID = "llf_vectors"
+_DB_URL = Text("a PostgreSQL URL", "postgresql://user:password@host:5432/llf")
+
+CONTROL_DB_URL = _setting(Setting(
+    "LLF_CONTROL_DB_URL", _DB_URL, "PostgreSQL URL of the control DB (the owner of `cntl_af`: Airflow's "
+    "components and the CLI, never notebooks)", secret=True, connection=CONTROL_CONNECTION_ID))
+NOTEBOOK_DB_URL = _setting(Setting(
+    "LLF_NOTEBOOK_DB_URL", _DB_URL, "the URL notebook kernels get (as their `LLF_CONTROL_DB_URL`): a login in the "
+    "role `llf_notebook` ([Security](#security)). Required: with neither set every run fails naming it; set it to "
+    "the control DB URL to run notebooks as the owner (each run warns)", secret=True,
+    connection=NOTEBOOK_CONNECTION_ID))
+WEAVIATE_API_KEY = _setting(Setting(
+    "LLF_WEAVIATE_API_KEY", Text("an API key", "a-key"), "the Weaviate API key, when the server requires one; "
+    "passed to kernels when `LLF_VECTOR_URL` is `weaviate://` (the Airflow connection is read only then)",
+    secret=True, connection=VECTORS_CONNECTION_ID, connection_part="password"))
+NOTEBOOKS_DIR = _setting(Setting(
+    "LLF_NOTEBOOKS_DIR", Folder(), "the only folder notebooks run from", PROJECT_ROOT / "notebooks",
+    documented="`notebooks/` of the project"))
+CONTROL_SQL_DIR = _setting(Setting(
+    "LLF_CONTROL_SQL_DIR", Folder(), "DDL applied by `llf db upgrade`; a folder without numbered `.sql` files is an "
+    "error (exit 2), never \"up to date\"", Path(__file__).resolve().parent / "control" / "sql",
+    documented="`llf/control/sql/` inside the installed package"))
+SNAPSHOT_REFRESH_SECONDS = _setting(Setting(
+    "LLF_SNAPSHOT_REFRESH_SECONDS", Seconds(zero_ok=True), "how often DAG files re-read the control tables "
+    "(0: at every parse)", 30.0))
+# Default: a third of Airflow's default dagbag_import_timeout (30 s), the refresh's share of a parse, leaving the
+# rest to building the DAGs. Lower it with the timeout.
+SNAPSHOT_REFRESH_BUDGET_SECONDS = _setting(Setting(
+    "LLF_SNAPSHOT_REFRESH_BUDGET_SECONDS", Seconds(zero_ok=True), "how long a DAG file parse waits for that re-read "
+    "(DB read + validation + cache write) before serving the last snapshot and leaving the re-read to a background "
+    "process (log: `snapshot.refresh.log` in `LLF_STATE_DIR`); keep it well under Airflow's `dagbag_import_timeout` "
+    "(30 s). With no usable snapshot yet, and in a task's own parse, the wait is `dagbag_import_timeout` less 5 s "
+    "instead (a task's parse never hands off); only a re-read outlasting that leaves a parse with no DAG (Airflow "
+    "marks the llf DAGs stale until the next parse after the background re-read), with an error in the log. "
+    "`llf refresh` re-reads on demand", 10.0))
+STREAM_WAIT = _setting(Setting(
+    "LLF_STREAM_WAIT", Choice(("auto", "poll", "defer")), "how a stream's process task waits when it has to trigger "
+    "its process DAG run (a dependency needed a run first): `poll` keeps its worker slot and checks every second "
+    "(fastest; one extra slot per running process); `defer` frees the slot and the triggerer resumes it; `auto` "
+    "polls while the widest groups of all streams together stay below `[core] parallelism`, else defers. Use "
+    "`defer` where the real worker slots are fewer than `[core] parallelism`", "auto"))
+STATE_DIR = _setting(Setting(
+    "LLF_STATE_DIR", Folder(), "where the registrations snapshot is cached, and where an executed notebook the lake "
+    "refused is kept (`unstored-outputs/runs/<stream>/<process>/<date>/<run id>/`; the FAILED message names the "
+    "file)", documented="`$AIRFLOW_HOME/llf`, else `~/.llf`"))
+LOCK_CHECK_SECONDS = _setting(Setting(
+    "LLF_LOCK_CHECK_SECONDS", Seconds(), "how often a running attempt asks its lock's own session whether it still "
+    "holds its run lock; a lost lock stops the kernel and ends the attempt FAILED \"run lock lost: ...\"", 5.0))
+LAKE_URL = _setting(Setting(
+    "LLF_LAKE_URL", Url(("file", "s3"), "s3://bucket/prefix"), "the data lake: `file:///folder` or "
+    "`s3://bucket/prefix`", documented="`file://<project>/lake`"))
+MINIO_ENDPOINT = _setting(Setting(
+    "LLF_MINIO_ENDPOINT", Text("host:port, or http(s)://host:port", "minio:9000"),
+    "MinIO (or any S3 endpoint) of an `s3://` lake"))
+MINIO_ACCESS_KEY = _setting(Setting(
+    "LLF_MINIO_ACCESS_KEY", Text("an access key", "llf"), "MinIO access key", secret=True))
+MINIO_SECRET_KEY = _setting(Setting(
+    "LLF_MINIO_SECRET_KEY", Text("a secret key", "a-key"), "MinIO secret key", secret=True))
+MINIO_SECURE = _setting(Setting(
+    "LLF_MINIO_SECURE", Flag(), "HTTPS to MinIO (an `https://` endpoint says so too)", False))
+MINIO_REGION = _setting(Setting("LLF_MINIO_REGION", Text("a region", "us-east-1"), "MinIO region", "us-east-1"))
+LLM_PROVIDERS = ("ollama", "openai", "llamacpp")
+LLM_PROVIDER = _setting(Setting(
+    "LLF_LLM_PROVIDER", Choice(LLM_PROVIDERS), "`ollama`, `openai` (any OpenAI-compatible endpoint) or `llamacpp` "
+    "(in process, the `local` extra)", "ollama"))
+OLLAMA_HOST = _setting(Setting(
+    "OLLAMA_HOST", Text("an Ollama address", "http://127.0.0.1:11434"), "Ollama server (Ollama's own variable)",
+    "http://127.0.0.1:11434"))
+LLM_MODEL = _setting(Setting("LLF_LLM_MODEL", Text("a model name", "llama3.2"), "chat model", "llama3.2"))
+EMBED_MODEL = _setting(Setting(
+    "LLF_EMBED_MODEL", Text("a model name", "nomic-embed-text"), "embedding model (llama.cpp mode: always the "
+    "local all-MiniLM-L6-v2)", "nomic-embed-text"))
+OPENAI_BASE_URL = _setting(Setting(
+    "LLF_OPENAI_BASE_URL", Url(("http", "https"), "https://api.openai.com/v1"), "OpenAI-compatible endpoint",
+    "https://api.openai.com/v1"))
+OPENAI_API_KEY = _setting(Setting(
+    "LLF_OPENAI_API_KEY", Text("an API key", "sk-..."), "its API key", secret=True))
+LLAMACPP_MODEL_PATH = _setting(Setting(
+    "LLF_LLAMACPP_MODEL_PATH", Text("a path to a .gguf file", "/models/model.gguf"), "llama.cpp: the `.gguf` model "
+    "file", documented="the gemma-3-270m GGUF from PyPI"))
+LLAMACPP_THREADS = _setting(Setting(
+    "LLF_LLAMACPP_THREADS", Whole(0), "llama.cpp: threads (0: half the cores, at least 1)", 0))
+LLAMACPP_CONTEXT = _setting(Setting(
+    "LLF_LLAMACPP_CONTEXT", Whole(512), "llama.cpp: context tokens", 4096))
+LLM_TIMEOUT = _setting(Setting("LLF_LLM_TIMEOUT", Seconds(), "per-call timeout, seconds", 120.0))
+LLM_ATTEMPTS = _setting(Setting("LLF_LLM_ATTEMPTS", Whole(1), "attempts per call (retries + 1)", 4))
+LLM_RETRY_WAIT = _setting(Setting(
+    "LLF_LLM_RETRY_WAIT", Seconds(zero_ok=True), "base wait between attempts, seconds (exponential, random)", 1.0))
+LLM_REASKS = _setting(Setting("LLF_LLM_REASKS", Whole(0), "re-asks when structured output fails validation", 1))
+LLM_CACHE = _setting(Setting("LLF_LLM_CACHE", Flag(), "`off` disables the response cache", True))
+LLM_HOOKS = _setting(Setting(
+    "LLF_LLM_HOOKS", Names(), "hooks by name: `logging,persistence` or `package.module:factory`", ()))
+LLM_CONCURRENCY = _setting(Setting("LLF_LLM_CONCURRENCY", Whole(1), "default concurrency of `map`", 4))
+VECTOR_URL = _setting(Setting(
+    "LLF_VECTOR_URL", Url(("postgresql", "postgres", "weaviate"), "weaviate://host:8080?grpc_port=50051",
+                          words=("pgvector",)),
+    "`pgvector` (the control DB), a `postgresql://` URL, or `weaviate://host:port?grpc_port=N`", "pgvector"))
+LOCAL_DIR = _setting(Setting(
+    "LLF_LOCAL_DIR", Folder(), "local mode: database files, Airflow home and logs, lake, `state.json`",
+    PROJECT_ROOT / ".llf-local", documented="`.llf-local/` of the project"))
+LOCAL_PORT = _setting(Setting(
+    "LLF_LOCAL_PORT", Whole(1, 65535, "a TCP port"), "local mode: the Airflow UI/API port on 127.0.0.1", 8080))
+AIRFLOW_URL = _setting(Setting(
+    "LLF_AIRFLOW_URL", Url(("http", "https"), "http://127.0.0.1:8080"), "the Airflow api-server `llf run` / "
+    "`llf backfill` trigger through (compose: `http://127.0.0.1:$AIRFLOW_PORT`)",
+    documented="local mode's `http://127.0.0.1:$LLF_LOCAL_PORT`"))
+AIRFLOW_USER = _setting(Setting(
+    "LLF_AIRFLOW_USER", Text("a user name", "admin"), "an Airflow user allowed to trigger llf's DAGs (compose: "
+    "`AIRFLOW_ADMIN_USER`)", documented="– (no login: local mode)"))
+AIRFLOW_PASSWORD = _setting(Setting(
+    "LLF_AIRFLOW_PASSWORD", Text("a password", "..."), "its password (compose: `AIRFLOW_ADMIN_PASSWORD`); from the "
+    "environment only, never a flag", secret=True, documented="– (no login: local mode)"))
+RUN_CONTEXT = _setting(Setting(
+    "LLF_RUN_CONTEXT", Text("a JSON run context", "{}"), "set by the runner for the notebook kernel (the JSON run "
+    "context); you never set it", internal=True))
+
+# The names other modules quote in their messages.
+NOTEBOOK_DB_URL_ENV = NOTEBOOK_DB_URL.name
+WEAVIATE_API_KEY_ENV = WEAVIATE_API_KEY.name
+AIRFLOW_URL_ENV = AIRFLOW_URL.name
+AIRFLOW_USER_ENV = AIRFLOW_USER.name
+AIRFLOW_PASSWORD_ENV = AIRFLOW_PASSWORD.name
+DEFAULT_LOCK_CHECK_SECONDS = LOCK_CHECK_SECONDS.fallback()
+
+# ----------------------------------------------------------------------------------------------------------
+# flag → environment → Airflow connection, written once.
+
+
+def resolve(setting: Setting[str], explicit: str | None = None, *, ask_airflow: bool = True) -> str | None:
+    """`explicit` (a command-line flag), else the environment, else the setting's Airflow connection; None
+    when none of them has it. The one order every URL and secret with an Airflow connection follows."""
+    if explicit:
+        return explicit
+    found = setting.read()
+    if found or setting.connection is None or not ask_airflow:
+        return found
+    connection = _airflow_connection(setting.connection)
+    if connection is None:
+        return None
+    if setting.connection_part == "password":
+        return connection.password or None
+    return connection.get_uri().replace("postgres://", "postgresql://", 1)
+
+
+def _airflow_connection(conn_id: str) -> Any:
+    """An Airflow connection, or None when Airflow or the connection is not there."""
+    try:
+        from airflow.sdk import BaseHook
+    except ImportError:  # llf used without Airflow installed
+        return None
+    try:
+        return BaseHook.get_connection(conn_id)
+    except Exception:  # noqa: BLE001 - any lookup failure means "not configured here"
+        return None
 
 
 def control_db_url(explicit: str | None = None) -> str:
     """The control DB URL: `--db-url`, else LLF_CONTROL_DB_URL, else the Airflow connection `cntl_af`."""
-    if explicit:
-        return explicit
-    from_env = os.environ.get("LLF_CONTROL_DB_URL")
-    if from_env:
-        return from_env
-    from_airflow = _airflow_connection_uri(CONTROL_CONNECTION_ID)
-    if from_airflow:
-        return from_airflow
+    url = resolve(CONTROL_DB_URL, explicit)
+    if url:
+        return url
     raise ConfigurationError(
         "No control database configured: pass --db-url, set LLF_CONTROL_DB_URL, "
         f"or define the Airflow connection '{CONTROL_CONNECTION_ID}'."
@@ -42,12 +458,9 @@ def notebook_db_url() -> str:
     fails before its kernel starts, naming the setting; whoever really wants notebooks to run as the
     owner sets LLF_NOTEBOOK_DB_URL to the control DB URL, and each run warns in the task log.
     """
-    from_env = os.environ.get(NOTEBOOK_DB_URL_ENV)
-    if from_env:
-        return from_env
-    from_airflow = _airflow_connection_uri(NOTEBOOK_CONNECTION_ID)
-    if from_airflow:
-        return from_airflow
+    url = resolve(NOTEBOOK_DB_URL)
+    if url:
+        return url
     raise ConfigurationError(
         f"No database URL for notebooks configured: set {NOTEBOOK_DB_URL_ENV} or define the Airflow connection "
         f"'{NOTEBOOK_CONNECTION_ID}', with a login in the role llf_notebook (README, Security). Notebooks "
@@ -58,47 +471,22 @@ def notebook_db_url() -> str:
 def weaviate_api_key() -> str | None:
     """The Weaviate API key: LLF_WEAVIATE_API_KEY, else the password of the Airflow connection `llf_vectors`
     (looked up only when LLF_VECTOR_URL is a weaviate:// URL); None when there is none."""
-    from_env = os.environ.get(WEAVIATE_API_KEY_ENV)
-    if from_env:
-        return from_env
-    if not os.environ.get("LLF_VECTOR_URL", "").startswith("weaviate://"):
-        return None
-    connection = _airflow_connection(VECTORS_CONNECTION_ID)
-    return (connection.password or None) if connection is not None else None
+    return resolve(WEAVIATE_API_KEY, ask_airflow=VECTOR_URL.value().startswith("weaviate://"))
 
 
-def _airflow_connection(conn_id: str):
-    """An Airflow connection, or None when Airflow or the connection is not there."""
-    try:
-        from airflow.sdk import BaseHook
-    except ImportError:  # llf used without Airflow installed
-        return None
-    try:
-        return BaseHook.get_connection(conn_id)
-    except Exception:  # noqa: BLE001 - any lookup failure means "not configured here"
-        return None
-
-
-def _airflow_connection_uri(conn_id: str) -> str | None:
-    """The URI of an Airflow connection, or None when Airflow or the connection is not there."""
-    connection = _airflow_connection(conn_id)
-    if connection is None:
-        return None
-    return connection.get_uri().replace("postgres://", "postgresql://", 1)
+# ----------------------------------------------------------------------------------------------------------
+# Settings whose value needs a word more than the registry says.
 
 
 def notebooks_dir() -> Path:
     """The folder every registered notebook path is relative to (LLF_NOTEBOOKS_DIR, default notebooks/)."""
-    return Path(os.environ.get("LLF_NOTEBOOKS_DIR", PROJECT_ROOT / "notebooks")).resolve()
+    return NOTEBOOKS_DIR.value().resolve()
 
 
 def control_sql_dir() -> Path:
     """The folder of numbered DDL files applied by `llf db upgrade` (LLF_CONTROL_SQL_DIR, default the package's
     own llf/control/sql/: package data, so a wheel installed anywhere carries its schema)."""
-    return Path(os.environ.get("LLF_CONTROL_SQL_DIR", Path(__file__).resolve().parent / "control" / "sql")).resolve()
-
-
-DEFAULT_LOCK_CHECK_SECONDS = 5.0
+    return CONTROL_SQL_DIR.value().resolve()
 
 
 def lock_check_seconds() -> float:
@@ -107,26 +495,14 @@ def lock_check_seconds() -> float:
     A lock lost between two checks goes unnoticed for at most this long; each check is one small query
     on the lock's own session, which also keeps that session from looking idle.
     """
-    raw = os.environ.get("LLF_LOCK_CHECK_SECONDS", "").strip()
-    if not raw:
-        return DEFAULT_LOCK_CHECK_SECONDS
-    try:
-        value = float(raw)
-    except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise ConfigurationError(
-            f"LLF_LOCK_CHECK_SECONDS={raw!r} is not a number of seconds > 0; "
-            f"unset it for {DEFAULT_LOCK_CHECK_SECONDS:g}."
-        )
-    return value
+    return LOCK_CHECK_SECONDS.value()
 
 
 def state_dir() -> Path:
     """llf's own folder on this host (LLF_STATE_DIR, else $AIRFLOW_HOME/llf, else ~/.llf): the DAG builder's
     snapshot cache and the runner's unstored outputs. Here, at the bottom, so neither imports the other."""
-    if explicit := os.environ.get("LLF_STATE_DIR"):
-        return Path(explicit)
+    if explicit := STATE_DIR.read():
+        return explicit
     if airflow_home := os.environ.get("AIRFLOW_HOME"):
         return state_dir_of(Path(airflow_home))
     return Path.home() / ".llf"
@@ -137,23 +513,17 @@ def state_dir_of(airflow_home: Path) -> Path:
     return airflow_home / "llf"
 
 
-AIRFLOW_URL_ENV = "LLF_AIRFLOW_URL"
-AIRFLOW_USER_ENV = "LLF_AIRFLOW_USER"
-AIRFLOW_PASSWORD_ENV = "LLF_AIRFLOW_PASSWORD"
-
-
 def airflow_url() -> str | None:
     """The Airflow api-server `llf run` and `llf backfill` trigger through (LLF_AIRFLOW_URL), or None: then
     the CLI uses local mode's (http://127.0.0.1:LLF_LOCAL_PORT), which it knows without being told."""
-    return os.environ.get(AIRFLOW_URL_ENV, "").strip().rstrip("/") or None
+    return (AIRFLOW_URL.read() or "").rstrip("/") or None
 
 
 def airflow_credentials() -> tuple[str, str] | None:
     """(user, password) for Airflow's API (LLF_AIRFLOW_USER, LLF_AIRFLOW_PASSWORD), or None when neither is set:
     local mode needs no login. The password comes from the environment only, never from a flag (shell history,
     `ps`) or the control tables; one set without the other is a configuration error naming the missing one."""
-    user = os.environ.get(AIRFLOW_USER_ENV, "")
-    password = os.environ.get(AIRFLOW_PASSWORD_ENV, "")
+    user, password = AIRFLOW_USER.read(), AIRFLOW_PASSWORD.read()
     if not user and not password:
         return None
     if not user or not password:

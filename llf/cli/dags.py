@@ -16,12 +16,8 @@ def _refresh(args: argparse.Namespace) -> int:
 
     from llf.dagbuild.refresh import Outcome, refresh
 
-    if args.db_url:
-        import os
-
-        os.environ["LLF_CONTROL_DB_URL"] = args.db_url  # what the refresh, like a parse, reads
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    outcome = refresh()
+    outcome = refresh(args.db_url)
     if outcome is Outcome.REFRESHED:
         console.print("Snapshot cache refreshed; the next DAG file parse uses it.")
     elif outcome is Outcome.ALREADY_RUNNING:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 
 from llf.cli.common import add_command, console, iso_date
 
@@ -18,13 +17,13 @@ def _demo(args: argparse.Namespace) -> int:
 def _up(args: argparse.Namespace) -> int:
     from llf.local.demo import start_local
     from llf.local.stack import LocalSettings
-    from llf.settings import state_dir_of
+    from llf.settings import STATE_DIR, state_dir_of
 
     stack, _ = start_local(console)
     console.print(f"Airflow UI: {stack.base_url} · control DB: LLF_CONTROL_DB_URL='{stack.control_db_url}'",
                   markup=False)
     # what the other commands (validate, sync, run, log, refresh) need to reach this stack, ready to paste
-    state = os.environ.get("LLF_STATE_DIR") or state_dir_of(LocalSettings.from_env().airflow_home)
+    state = STATE_DIR.read() or state_dir_of(LocalSettings.from_env().airflow_home)
     console.print(f"For the llf commands in this shell: export LLF_CONTROL_DB_URL='{stack.control_db_url}' "
                   f"LLF_AIRFLOW_URL='{stack.base_url}' LLF_STATE_DIR='{state}'", markup=False, soft_wrap=True)
     return 0

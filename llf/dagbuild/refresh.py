@@ -41,16 +41,17 @@ class Outcome(enum.Enum):
 _EXIT_STATUS = {Outcome.REFRESHED: 0, Outcome.ALREADY_RUNNING: 0, Outcome.UNREADABLE: 1, Outcome.STATE_DIR_BROKEN: 2}
 
 
-def refresh() -> Outcome:
+def refresh(db_url: str | None = None) -> Outcome:
     """One refresh under the refresh lock, logging what happened; a second one started meanwhile has nothing
-    to do. A broken LLF_STATE_DIR is told apart from a refresh running elsewhere (both leave no new cache)."""
+    to do. A broken LLF_STATE_DIR is told apart from a refresh running elsewhere (both leave no new cache).
+    `db_url`: the control DB (`llf refresh --db-url`), else the one a parse would resolve."""
     folder = state_dir()
     try:
         with refresh_lock(folder, LOCK_WAIT_SECONDS) as held:
             if not held:
                 log.info("Another llf snapshot refresh is running (%s is locked); nothing to do.", folder)
                 return Outcome.ALREADY_RUNNING
-            catalog = refresh_snapshot(must_write=True)
+            catalog = refresh_snapshot(must_write=True, db_url=db_url)
     except StateDirError as error:
         log.error("Refreshing the llf snapshot failed: %s", one_line(error))
         return Outcome.STATE_DIR_BROKEN

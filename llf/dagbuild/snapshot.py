@@ -87,19 +87,20 @@ def load_catalog(for_task: bool = False) -> Catalog:
     return _refresh_within(budget if cached is not None else max(budget, patience_seconds()), cached, folder)
 
 
-def refresh_snapshot(abandoned: Callable[[], bool] = lambda: False, must_write: bool = False) -> Catalog:
+def refresh_snapshot(abandoned: Callable[[], bool] = lambda: False, must_write: bool = False,
+                     db_url: str | None = None) -> Catalog:
     """Read the control DB, validate, write the cache (atomically); the fresh catalog.
 
     On a failure to read, the failure marker is written (so parses warn, and retry once per interval) and the
     error raised. Nothing is written once `abandoned()` says the caller gave up waiting: the background
     refresh that took over owns the cache then. The write is best effort for a parse (the fresh catalog
     still builds the DAGs); with `must_write` (a refresh whose only product is the cache) a failed write
-    raises StateDirError naming the path.
+    raises StateDirError naming the path. `db_url`: the control DB given explicitly, else control_db_url()'s.
     """
     folder = state_dir()
     started = time.monotonic()
     try:
-        fresh = _read_database()
+        fresh = _read_database(db_url)
     except Exception as error:
         if not abandoned():
             _write_best_effort(folder / FAILURE_NAME, str(error))
@@ -328,7 +329,7 @@ def _no_snapshot() -> Catalog:
     return Catalog(snapshot=Snapshot(taken_at=dt.datetime.now(dt.UTC)))
 
 
-def _read_database() -> Catalog:
+def _read_database(db_url: str | None = None) -> Catalog:
     """Read and validate, with what lives for the rest of the process frozen out of the collector's sight.
 
     Validation allocates (notebooks read, rows checked) while the heap holds Airflow's imports and the
@@ -341,7 +342,7 @@ def _read_database() -> Catalog:
     from llf.settings import notebooks_dir
 
     gc.freeze()
-    snapshot = read_snapshot(control_db_url())
+    snapshot = read_snapshot(control_db_url(db_url))
     gc.freeze()
     return Catalog.of(snapshot, notebooks_dir())
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -13,6 +12,7 @@ import ollama
 from llf.exceptions import ConfigurationError
 from llf.services.llm.llamacpp_provider import model_path  # imports llama_cpp only when a provider opens
 from llf.services.llm.settings import LlmSettings
+from llf.settings import LLM_PROVIDER
 
 PROBE_TIMEOUT_S = 3.0
 
@@ -25,7 +25,7 @@ class LlmChoice:
 
 def choose_llm() -> LlmChoice:
     """LLF_LLM_PROVIDER when set; else Ollama if it lists the models the examples use; else llama.cpp."""
-    explicit = os.environ.get("LLF_LLM_PROVIDER")
+    explicit = LLM_PROVIDER.given()
     if explicit:
         return LlmChoice({"LLF_LLM_PROVIDER": explicit}, f"LLM: {explicit} (LLF_LLM_PROVIDER).")
     settings = LlmSettings.from_env(provider="ollama")

@@ -8,7 +8,6 @@ process) can stop them and `make demo` again reuses what is still running.
 from __future__ import annotations
 
 import json
-import os
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -24,11 +23,10 @@ from llf.local.airflow import AirflowStack, is_alive, stop_components
 from llf.local.postgres import EmbeddedPostgres
 from llf.services.llm.settings import LlmSettings
 from llf.services.vectors.pgvector import SCHEMA as VECTOR_SCHEMA
-from llf.settings import PROJECT_ROOT
+from llf.settings import LOCAL_DIR, LOCAL_PORT, PROJECT_ROOT
 
 CONTROL_DATABASE = "llf"
 METADATA_DATABASE = "airflow"
-DEFAULT_PORT = 8080
 # New registrations reach the DAGs within seconds (production default: half a minute).
 SNAPSHOT_REFRESH_SECONDS = "5"
 
@@ -44,11 +42,7 @@ class LocalSettings:
 
     @classmethod
     def from_env(cls) -> LocalSettings:
-        raw_port = os.environ.get("LLF_LOCAL_PORT", str(DEFAULT_PORT))
-        if not raw_port.isdigit() or not 0 < int(raw_port) < 65536:
-            raise ConfigurationError(f"LLF_LOCAL_PORT={raw_port!r} is not a TCP port: set it to e.g. 8080.")
-        home = Path(os.environ.get("LLF_LOCAL_DIR") or PROJECT_ROOT / ".llf-local").resolve()
-        return cls(home=home, port=int(raw_port))
+        return cls(home=LOCAL_DIR.value().resolve(), port=LOCAL_PORT.value())
 
     @property
     def pgdata(self) -> Path:

@@ -7,7 +7,6 @@ Notebooks must keep working without a control DB (plain Jupyter), so every write
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -18,11 +17,11 @@ import psycopg2.extensions
 from llf.db import connect
 from llf.exceptions import LlfError
 from llf.secrets import redact
+from llf.settings import CONTROL_DB_URL
 
 if TYPE_CHECKING:
     from llf.context import RunContext
 
-CONTROL_DB_URL_ENV = "LLF_CONTROL_DB_URL"
 RETRY_AFTER_S = 60.0
 
 log = logging.getLogger(__name__)
@@ -34,7 +33,7 @@ def configured_control_url() -> str | None:
     Deliberately not the Airflow connection fallback of llf.settings: outside a task that lookup takes
     ~20 s, and a papermill kernel is not a task process, so the runner exports LLF_CONTROL_DB_URL instead.
     """
-    return os.environ.get(CONTROL_DB_URL_ENV) or None
+    return CONTROL_DB_URL.read() or None
 
 
 class ControlStore:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -105,3 +106,21 @@ def test_given_a_parse_checking_the_lock_at_that_instant_when_refreshed_then_it_
 
     assert code == 0 and time.monotonic() - started >= 0.3
     assert Path(folder / CACHE_NAME).exists() and "refreshed" in capsys.readouterr().out
+
+
+def test_given_db_url_flag_when_refreshed_then_it_reads_that_database_and_leaves_the_environment_alone(
+    control_db_url, registry, tmp_path, monkeypatch, capsys
+):
+    """--db-url is passed down to the refresh, not written into os.environ (where it would outlive the command
+    and reach whatever the process starts next); LLF_CONTROL_DB_URL pointing elsewhere does not matter."""
+    monkeypatch.setenv("LLF_STATE_DIR", str(tmp_path / "state"))
+    registry.process(registry.group(registry.stream("s"), "g"), "flagged_process")
+    elsewhere = "postgresql://llf@127.0.0.1:9/nowhere"
+    monkeypatch.setenv("LLF_CONTROL_DB_URL", elsewhere)
+
+    code = main(["refresh", "--db-url", control_db_url])
+
+    cached = json.loads((tmp_path / "state" / CACHE_NAME).read_text())
+    assert code == 0 and "refreshed" in capsys.readouterr().out
+    assert [p["prcs_nm"] for p in cached["snapshot"]["processes"]] == ["flagged_process"]
+    assert os.environ["LLF_CONTROL_DB_URL"] == elsewhere

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import os
-
 from llf.exceptions import ConfigurationError
 from llf.services.lake.base import Lake, LakePathError, default_lake_url
+from llf.settings import LAKE_URL
 
-LAKE_URL_ENV = "LLF_LAKE_URL"
+LAKE_URL_ENV = LAKE_URL.name
 
 __all__ = ["LAKE_URL_ENV", "Lake", "LakePathError", "open_lake"]
 
 
 def open_lake(url: str | None = None) -> Lake:
     """The lake at `url`, else LLF_LAKE_URL, else the folder `lake/` of the project root."""
-    url = url or os.environ.get(LAKE_URL_ENV) or default_lake_url()
+    url = url or LAKE_URL.read() or default_lake_url()
     if url.startswith("file://"):
         from llf.services.lake.folder import FolderLake
 

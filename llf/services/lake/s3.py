@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import mimetypes
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,11 +23,8 @@ from llf.services.lake.base import (
     clean_prefix,
     key_under,
 )
+from llf.settings import MINIO_ACCESS_KEY, MINIO_ENDPOINT, MINIO_REGION, MINIO_SECRET_KEY, MINIO_SECURE
 
-ENDPOINT_ENV = "LLF_MINIO_ENDPOINT"
-ACCESS_KEY_ENV = "LLF_MINIO_ACCESS_KEY"
-SECRET_KEY_ENV = "LLF_MINIO_SECRET_KEY"
-SECURE_ENV = "LLF_MINIO_SECURE"
 PRESIGNED_TTL = timedelta(hours=12)
 _MISSING = {"NoSuchKey", "NoSuchBucket", "NoSuchObject", "ResourceNotFound"}
 _CREDENTIAL_ERRORS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken"}
@@ -87,20 +83,20 @@ class MinioLake:
         parts = urlsplit(url)
         if not parts.netloc:
             raise ConfigurationError(f"LLF_LAKE_URL={url!r} names no bucket: use s3://bucket/prefix.")
-        endpoint = os.environ.get(ENDPOINT_ENV)
+        endpoint = MINIO_ENDPOINT.read()
         if not endpoint:
-            raise ConfigurationError(f"LLF_LAKE_URL={url!r} needs {ENDPOINT_ENV} (host:port of MinIO).")
-        secure = os.environ.get(SECURE_ENV, "false").strip().lower() in ("1", "true", "yes", "on")
+            raise ConfigurationError(f"LLF_LAKE_URL={url!r} needs {MINIO_ENDPOINT.name} (host:port of MinIO).")
+        secure = MINIO_SECURE.value()
         if "://" in endpoint:  # accept http://host:port too
             scheme, endpoint = endpoint.split("://", 1)
             secure = scheme == "https"
         endpoint = endpoint.rstrip("/")
         client = Minio(
             endpoint,
-            access_key=os.environ.get(ACCESS_KEY_ENV),
-            secret_key=os.environ.get(SECRET_KEY_ENV),
+            access_key=MINIO_ACCESS_KEY.read(),
+            secret_key=MINIO_SECRET_KEY.read(),
             secure=secure,
-            region=os.environ.get("LLF_MINIO_REGION", "us-east-1"),
+            region=MINIO_REGION.value(),
         )
         return cls(client, endpoint, parts.netloc, parts.path.strip("/"))
 
@@ -203,10 +199,10 @@ class MinioLake:
             if error.code in _CREDENTIAL_ERRORS:
                 raise ConfigurationError(
                     f"MinIO refused the credentials to {action} in bucket {self.bucket!r} ({error.code}): "
-                    f"check {ACCESS_KEY_ENV} and {SECRET_KEY_ENV}."
+                    f"check {MINIO_ACCESS_KEY.name} and {MINIO_SECRET_KEY.name}."
                 ) from error
             raise
         except (urllib3.exceptions.HTTPError, OSError) as error:
             raise ConfigurationError(
-                f"Cannot reach MinIO at {self.endpoint} ({ENDPOINT_ENV}) to {action}: {error}"
+                f"Cannot reach MinIO at {self.endpoint} ({MINIO_ENDPOINT.name}) to {action}: {error}"
             ) from error

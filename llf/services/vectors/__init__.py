@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
 
 from llf.exceptions import ConfigurationError
 from llf.services.vectors.base import Hit, VectorDimensionError, VectorItem, VectorStore, object_id
+from llf.settings import VECTOR_URL
 
-VECTOR_URL_ENV = "LLF_VECTOR_URL"
 _COLLECTION = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,50}$")
 
 __all__ = ["Hit", "VectorDimensionError", "VectorItem", "VectorStore", "object_id", "open_vectors"]
@@ -23,7 +22,7 @@ def open_vectors(collection: str, url: str | None = None) -> VectorStore:
         raise ConfigurationError(
             f"Collection name {collection!r} is invalid: a letter, then letters, digits or _ (max 51)."
         )
-    url = url or os.environ.get(VECTOR_URL_ENV) or "pgvector"
+    url = url or VECTOR_URL.value()
     embed = _lazy_embedder()
     if url == "pgvector" or url.startswith(("postgresql://", "postgres://")):
         from llf.services.control_store import configured_control_url
@@ -32,7 +31,7 @@ def open_vectors(collection: str, url: str | None = None) -> VectorStore:
         database = configured_control_url() if url == "pgvector" else url
         if not database:
             raise ConfigurationError(
-                f"{VECTOR_URL_ENV}=pgvector keeps vectors in the control DB; set LLF_CONTROL_DB_URL."
+                f"{VECTOR_URL.name}=pgvector keeps vectors in the control DB; set LLF_CONTROL_DB_URL."
             )
         return PgVectorStore(database, collection, embed)
     if url.startswith("weaviate://"):
@@ -40,7 +39,7 @@ def open_vectors(collection: str, url: str | None = None) -> VectorStore:
 
         return WeaviateStore(url, collection, embed)
     raise ConfigurationError(
-        f"{VECTOR_URL_ENV}={url!r} is not a vector store: use pgvector, postgresql://..., or "
+        f"{VECTOR_URL.name}={url!r} is not a vector store: use pgvector, postgresql://..., or "
         "weaviate://host:port?grpc_port=50051."
     )
 

@@ -9,7 +9,6 @@ A collection's dimension is recorded in its description when the first upsert cr
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -39,8 +38,8 @@ from llf.services.vectors.base import (
     embed_missing,
     object_id,
 )
+from llf.settings import WEAVIATE_API_KEY
 
-API_KEY_ENV = "LLF_WEAVIATE_API_KEY"
 TEXT = "text"
 VECTOR = "default"
 BATCH_SIZE = 500
@@ -78,7 +77,7 @@ class WeaviateStore:
 
         Init checks are skipped (they phone PyPI); is_live() pings REST and gRPC instead.
         """
-        api_key = os.environ.get(API_KEY_ENV)
+        api_key = WEAVIATE_API_KEY.read()  # the kernel's: the runner resolved it (llf.settings.weaviate_api_key)
         where = f"LLF_VECTOR_URL={redact(self.url)!r} (REST port {self.port}, gRPC port {self.grpc_port})"
         try:
             client = weaviate.connect_to_custom(
@@ -102,7 +101,7 @@ class WeaviateStore:
             if error.status_code not in (401, 403):
                 raise
             raise ConfigurationError(
-                f"Weaviate at {where} refused the credentials: set {API_KEY_ENV} to a valid API key."
+                f"Weaviate at {where} refused the credentials: set {WEAVIATE_API_KEY.name} to a valid API key."
             ) from error
         finally:
             client.close()
