@@ -122,7 +122,7 @@ class RunLock:
             for callback in self._on_lost:
                 try:
                     callback(reason)
-                except Exception:  # noqa: BLE001 - the watchdog must keep going; the run still ends FAILED
+                except Exception:  # logged: the watchdog must keep going; the run still ends FAILED
                     log.exception("stopping the run of %s after its lock was lost failed", self._label)
 
     def start_watching(self) -> None:

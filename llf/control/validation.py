@@ -86,7 +86,7 @@ def validate(snapshot: Snapshot, notebooks_dir: Path) -> list[Problem]:
             for check in STREAM_CHECKS:
                 try:
                     problems.extend(check(snapshot, stream, notebooks_dir))
-                except Exception as error:  # a check must not fail every stream: see the module docstring
+                except Exception as error:  # noqa: BLE001 - a check must not fail every stream: see the module docstring
                     problems.append(_check_failed(check.__name__, stream, error))
     finally:
         _MEMO.reset(memo)
@@ -189,7 +189,7 @@ def _guarded_cycles(snapshot: Snapshot) -> list[Problem]:
     """The cycle check spans streams; if it fails, every stream with a dependency row is unchecked."""
     try:
         return _cycles(snapshot)
-    except Exception as error:  # see validate
+    except Exception as error:  # noqa: BLE001 - a failing check must not fail every stream (see validate)
         involved = {snapshot.stream_of(snapshot.process_by_id[row.prcs_id]).strem_nm
                     for row in snapshot.dependencies if row.actv_flg}
         return [_check_failed("cycles", s, error) for s in snapshot.active_streams() if s.strem_nm in involved]
@@ -365,7 +365,7 @@ def _read_notebook_file(notebook_path: Path) -> NotebookReading:
         notebook = nbformat.read(notebook_path, as_version=4)
         message, fix = _notebook_content_problem(notebook)
         return NotebookReading(message, fix, () if message else declared_parameters(notebook))
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - nbformat fails on hostile files in many ways, listed above
         return NotebookReading(f"not a readable Jupyter notebook ({type(error).__name__}: {one_line(str(error))})",
                                _NOT_A_NOTEBOOK_FIX)
 
@@ -569,7 +569,7 @@ def _schedule_verdict(cron_expr: str, timezone: str) -> list[tuple[str, str]]:
 def _schedule_problems(schedule: Schedule) -> Iterable[tuple[str, str]]:
     try:
         timezone = ZoneInfo(schedule.timezone)
-    except Exception:  # ZoneInfoNotFoundError, ValueError, and OSError/TypeError on odd keys
+    except (KeyError, ValueError, OSError, TypeError):  # ZoneInfoNotFoundError is a KeyError; the rest on odd keys
         timezone = None
         yield (f"timezone {one_line(repr(schedule.timezone), 80)} is not an IANA time zone",
                "use a name such as 'UTC' or 'Europe/Paris'")
@@ -595,13 +595,13 @@ def _cron_problem(expression: str, timezone: ZoneInfo | None) -> tuple[str, str]
                 "(minute hour day-of-month month day-of-week)", _CRON_FIX)
     try:
         cron = croniter(" ".join(fields), dt.datetime.now(timezone or dt.UTC))  # what Airflow's timetable checks
-    except Exception as error:
+    except (ValueError, TypeError) as error:  # croniter's CroniterError family; TypeError on mixed ranges
         reason = _cron_field_reason(fields) or one_line(str(error), 120)
         return f"cron_expr {quoted} is not a valid cron expression: {reason}", _CRON_FIX
     try:
         cron.get_next(dt.datetime)
         cron.get_prev(dt.datetime)
-    except Exception:  # CroniterBadDateError: no matching date within croniter's search
+    except ValueError:  # CroniterBadDateError (a ValueError): no matching date within croniter's search
         return (f"cron_expr {quoted} never fires (no such date, e.g. 31 February)",
                 "correct day-of-month and month, e.g. '0 6 28 2 *'")
     description = _cron_description(" ".join(fields))
@@ -633,7 +633,7 @@ def _cron_field_reason(fields: list[str]) -> str:
 
 def _cron_description(expression: str) -> str:
     """The description Airflow stores with a cron schedule (airflow.timetables._cron.CronMixin), or ""."""
-    from cron_descriptor import CasingTypeEnum, ExpressionDescriptor
+    from cron_descriptor import CasingTypeEnum, ExpressionDescriptor, FormatException, MissingFieldException
 
     def describe(fields: list[str]) -> str:
         return ExpressionDescriptor(" ".join(fields), casing_type=CasingTypeEnum.Sentence,
@@ -644,7 +644,7 @@ def _cron_description(expression: str) -> str:
         if fields[2] != "*" and fields[4] != "*":  # day of month OR day of week, described as both
             return f"{describe([*fields[:4], '*'])} (or) {describe([*fields[:2], '*', *fields[3:]])}"
         return describe(fields)
-    except Exception:  # Airflow stores "" when the descriptor fails
+    except (FormatException, MissingFieldException):  # what Airflow catches to store ""
         return ""
 
 

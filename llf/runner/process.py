@@ -102,7 +102,7 @@ def run_process(context: RunContext, timeline: Timeline | None = None,
 def _finish_stream_if_complete(context: RunContext) -> None:
     try:
         finish_stream_if_complete(context.strem_nm, context.business_date, context.strem_run_id)
-    except Exception:  # noqa: BLE001 - the process's own outcome is recorded; the DAG callback closes the row
+    except Exception:  # logged: the process's own outcome is recorded; the DAG callback closes the row
         log.exception("could not close stream run %s of %s; its DAG callback will", context.strem_run_id,
                       context.strem_nm)
 

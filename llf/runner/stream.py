@@ -38,7 +38,7 @@ def _sweep_stream(url: str, strem_nm: str) -> None:
     runs than the caller's, and the next start, end or `llf status` sweeps again."""
     try:
         mark_stale_stream_runs_finished(url, strem_nm)
-    except Exception:  # noqa: BLE001 - the caller's own run goes on
+    except Exception:  # logged: the caller's own run goes on
         log.exception("could not close the stale stream rows of %s; the next sweep will", strem_nm)
 
 

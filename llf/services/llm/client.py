@@ -410,7 +410,7 @@ class LlmClient:
             if model not in self._digests:
                 try:
                     self._digests[model] = self.provider.digest(model)
-                except Exception:  # the call itself will meet (and report) what is wrong with the server
+                except Exception:  # noqa: BLE001 - the call itself will meet (and report) what is wrong with the server
                     return None, False
             return self._digests[model], True
 

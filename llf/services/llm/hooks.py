@@ -109,5 +109,5 @@ def run_hooks(hooks: list[Hook], stage: str, call: LlmCall) -> None:
             continue
         try:
             method(call)
-        except Exception:  # noqa: BLE001 - hooks observe; they never break the call
+        except Exception:  # logged: hooks observe; they never break the call
             log.warning("LLM hook %s.%s failed (ignored)", type(hook).__name__, stage, exc_info=True)
