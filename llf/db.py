@@ -145,6 +145,16 @@ def reused_connections() -> Iterator[ReusedConnections]:
         reused.close()
 
 
+def one_row(cursor: psycopg2.extensions.cursor) -> tuple[Any, ...]:
+    """The row of a statement that always returns one (SELECT EXISTS ..., INSERT ... RETURNING): fetchone
+    without its None, which only a statement that can find nothing returns; if one does, it says so here
+    rather than as a TypeError on None further on."""
+    row = cursor.fetchone()
+    if row is None:
+        raise LookupError("a statement that always returns a row returned none")
+    return row
+
+
 def redact(url: str) -> str:
     """`url` (a connection URL, keyword DSN or any service URL) with every secret replaced by ***.
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from llf.exceptions import ConfigurationError
 
@@ -67,7 +68,7 @@ def weaviate_api_key() -> str | None:
     return (connection.password or None) if connection is not None else None
 
 
-def _airflow_connection(conn_id: str):
+def _airflow_connection(conn_id: str) -> Any:  # an airflow Connection: not imported up front
     """An Airflow connection, or None when Airflow or the connection is not there."""
     try:
         from airflow.sdk import BaseHook

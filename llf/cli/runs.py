@@ -171,7 +171,7 @@ def follow(airflow: Airflow, db_url: str, stream: str, run_id: str, timeout_min:
     from llf.local.airflow import FINAL_RUN_STATES
 
     dag_id, total = stream_dag_id(stream), active_processes(db_url, stream)
-    deadline, seen = time.monotonic() + timeout_min * 60, {}
+    deadline, seen = time.monotonic() + timeout_min * 60, dict[str | None, str]()
     last_state = None
     while True:
         with airflow_errors(airflow.url, airflow.named):

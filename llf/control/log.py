@@ -13,7 +13,7 @@ from typing import NamedTuple
 from llf.context import RunContext
 from llf.control.lock import lock_holders_sql, lock_key_sql
 from llf.control.model import LogEntry, Status, stream_dag_id
-from llf.db import transaction
+from llf.db import one_row, transaction
 from llf.exceptions import LlfError
 
 _COLUMNS = (
@@ -38,7 +38,7 @@ def _insert(url: str, context: RunContext, status: Status, message: str, *, ende
              context.dag_id, context.task_id, context.try_number, status, message, ended,
              context.output_path, socket.gethostname(), os.getpid()),
         )
-        return cursor.fetchone()[0]
+        return one_row(cursor)[0]
 
 
 class AttemptAlreadyClosed(LlfError):
@@ -104,7 +104,7 @@ def latest_attempts(url: str, prcs_names: list[str], business_date: dt.date) -> 
             "ORDER BY prcs_nm, log_id DESC",
             (list(prcs_names), business_date),
         )
-        return {entry.prcs_nm: entry for entry in map(_entry, cursor.fetchall())}
+        return {entry.prcs_nm: entry for entry in map(_entry, cursor.fetchall()) if entry.prcs_nm is not None}
 
 
 def attempts_of_stream_run(url: str, strem_nm: str, strem_run_id: str) -> list[LogEntry]:

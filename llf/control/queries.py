@@ -12,7 +12,7 @@ import datetime as dt
 
 from pydantic import BaseModel
 
-from llf.db import transaction
+from llf.db import one_row, transaction
 
 MAX_PAGE = 500
 
@@ -75,7 +75,7 @@ def log_page(url: str, *, stream: str | None = None, business_date: dt.date | No
                   "streams": streams, "processes": processes or []}
     with transaction(url) as cursor:
         cursor.execute(_LOG_SQL, parameters)
-        names = [column.name for column in cursor.description]
+        names = [column.name for column in cursor.description or ()]
         rows = [LogRow(**dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
     more = len(rows) > limit
     rows = rows[:limit]
@@ -108,7 +108,7 @@ def stream_runs(url: str, *, stream: str | None = None, business_date: dt.date |
             "ORDER BY log_id DESC LIMIT %(limit)s",
             {"stream": stream, "date": business_date, "limit": max(1, min(limit, MAX_PAGE)), "streams": streams},
         )
-        names = [column.name for column in cursor.description]
+        names = [column.name for column in cursor.description or ()]
         return [StreamRun(**dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
 
 
@@ -124,7 +124,7 @@ def stream_run(url: str, strem_nm: str, run_id: str) -> StreamRun | None:
         row = cursor.fetchone()
         if row is None:
             return None
-        return StreamRun(**dict(zip([column.name for column in cursor.description], row, strict=True)))
+        return StreamRun(**dict(zip([column.name for column in cursor.description or ()], row, strict=True)))
 
 
 def registered_names(url: str) -> list[tuple[str, str | None]]:
@@ -162,4 +162,4 @@ def process_is_known(url: str, prcs_nm: str) -> bool:
             "OR EXISTS (SELECT 1 FROM cntl_af.cntl_cfg_log WHERE prcs_nm = %(p)s)",
             {"p": prcs_nm},
         )
-        return cursor.fetchone()[0]
+        return one_row(cursor)[0]

@@ -17,7 +17,7 @@ from psycopg2 import errorcodes
 from pydantic import ValidationError
 
 from llf.control.model import PARAMS_MAX_DEPTH, TOO_DEEP_PARAMS, Snapshot
-from llf.db import connect, redact, transaction
+from llf.db import connect, one_row, redact, transaction
 from llf.exceptions import ControlDatabaseError, ProcessFailed
 
 # params nested deeper than PARAMS_MAX_DEPTH (rows older than llf/control/sql/0023) are replaced by the string
@@ -73,7 +73,7 @@ def fetch_snapshot(cursor: psycopg2.extensions.cursor, url: str) -> Snapshot:
     the snapshot fails alike. psycopg2 errors are left to the caller, who knows what failed with them."""
     try:
         cursor.execute(SNAPSHOT_SQL)
-        (document,) = cursor.fetchone()
+        (document,) = one_row(cursor)
         return Snapshot.model_validate(document)
     except RecursionError as error:  # JSON nested beyond what Python reads, outside params (a site's own column)
         raise ControlDatabaseError(f"The control tables at {redact(url)} hold JSON nested too deeply to read.") \

@@ -10,10 +10,10 @@ from rich.table import Table
 from rich.text import Text
 
 from llf.control.model import FAILING, Status
-from llf.db import transaction
+from llf.db import one_row, transaction
 
-STATUS_STYLES = {Status.SUCCESS: "green", Status.FAILED: "bold red", Status.BLOCKED: "red", Status.RUNNING: "yellow",
-                 Status.SKIPPED: "dim"}
+STATUS_STYLES: dict[str, str] = {Status.SUCCESS: "green", Status.FAILED: "bold red", Status.BLOCKED: "red",
+                                  Status.RUNNING: "yellow", Status.SKIPPED: "dim"}
 
 # One statement: registrations left-joined to each process's deciding attempt (for the date, when given, else
 # the latest business date it ran for), its LLM token total and its last progress line. A SKIPPED attempt
@@ -75,7 +75,7 @@ def stream_is_registered(url: str, strem_nm: str) -> bool:
     from a stream with nothing to show."""
     with transaction(url) as cursor:
         cursor.execute("SELECT EXISTS (SELECT 1 FROM cntl_af.cntl_cfg_strem WHERE strem_nm = %s)", (strem_nm,))
-        return cursor.fetchone()[0]
+        return one_row(cursor)[0]
 
 
 def format_duration(elapsed: dt.timedelta | float | None) -> str:

@@ -114,7 +114,7 @@ def invalid_dependants(snapshot: Snapshot, invalid_streams: Iterable[str]) -> li
     Repeated until nothing changes, because the newly invalid stream may itself be depended on. Used by
     validate and by the DAG builder, for a stream whose DAGs failed to build.
     """
-    invalid, problems = set(invalid_streams), []
+    invalid, problems = set(invalid_streams), list[Problem]()
     if not invalid:
         return problems
     # Each pass visits, in start order, only the dependants of streams that just became invalid: the same problems
@@ -201,7 +201,7 @@ def _cycles(snapshot: Snapshot) -> list[Problem]:
         p.prcs_id: {d.prcs_id for d in snapshot.dependencies_of(p) if snapshot.is_active(d)}
         for p in snapshot.active_processes()
     }
-    problems = []
+    problems: list[Problem] = []
     while True:
         try:
             TopologicalSorter(graph).prepare()
@@ -242,7 +242,7 @@ def _inactive_dependencies(snapshot: Snapshot, stream: Stream, _: Path) -> list[
 
 
 def _system_files(snapshot: Snapshot, stream: Stream, notebooks_dir: Path) -> list[Problem]:
-    problems = []
+    problems: list[Problem] = []
     for process in _active_processes_of(snapshot, stream):
         system_file = snapshot.system_file_by_process_id.get(process.prcs_id)
         if system_file is None:
@@ -434,7 +434,7 @@ def _notebook_content_problem(notebook: Any) -> tuple[str, str]:
 
 def _processes(snapshot: Snapshot, stream: Stream, _: Path) -> list[Problem]:
     """Row values the database once accepted (before llf/control/sql/0023) that no DAG can be built from."""
-    problems = []
+    problems: list[Problem] = []
     for group in snapshot.active_groups(stream):
         for process in snapshot.active_processes(group):
             problems.extend(

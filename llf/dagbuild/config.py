@@ -70,4 +70,4 @@ def stream_wait() -> StreamWait:
         raise ConfigurationError(
             f"LLF_STREAM_WAIT={raw!r} is not one of {', '.join(STREAM_WAITS)}; unset it for auto."
         )
-    return raw  # type: ignore[return-value]
+    return raw

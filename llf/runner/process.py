@@ -100,6 +100,7 @@ def run_process(context: RunContext, timeline: Timeline | None = None,
 
 
 def _finish_stream_if_complete(context: RunContext) -> None:
+    assert context.strem_nm is not None and context.strem_run_id is not None  # the caller checked both
     try:
         finish_stream_if_complete(context.strem_nm, context.business_date, context.strem_run_id)
     except Exception:  # logged: the process's own outcome is recorded; the DAG callback closes the row

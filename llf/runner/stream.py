@@ -89,7 +89,7 @@ def _record_outcome(url: str, strem_nm: str, run_id: str, business_date: dt.date
     fail_policy, _ = stream_processes(url, strem_nm)
     expected = _expected_processes(url, strem_nm, run_log.stream_run_row(url, strem_nm, run_id))
     outcome: dict[str, LogEntry] = {entry.prcs_nm: entry for entry in
-                                    run_log.attempts_of_stream_run(url, strem_nm, run_id)}
+                                    run_log.attempts_of_stream_run(url, strem_nm, run_id) if entry.prcs_nm}
     failing = sorted(name for name, entry in outcome.items() if entry.status in FAILING)
     for name in (p for p in expected if p not in outcome):
         never_ran = RunContext(strem_nm=strem_nm, prcs_nm=name, business_date=business_date, run_id=run_id,

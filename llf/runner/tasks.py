@@ -20,6 +20,7 @@ def run_stream_process(context: RunContext, timeline: Timeline | None = None) ->
     """A stream task's work: open the stream run's row, then run the process; False (and nothing run)
     when a dependency needs a run first, which the stream task then triggers and awaits."""
     timeline = timeline or Timeline()
+    assert context.strem_nm is not None and context.strem_run_id is not None  # a stream task's context has both
     with reused_connections():  # run_process closes them before the notebook runs
         open_stream_run(context.strem_nm, context.business_date, context.strem_run_id)
         timeline.mark("stream row opened")

@@ -19,6 +19,8 @@ from llf.db import connect, redact
 from llf.exceptions import LlfError
 
 if TYPE_CHECKING:
+    from psycopg2.extras import Json
+
     from llf.context import RunContext
 
 CONTROL_DB_URL_ENV = "LLF_CONTROL_DB_URL"
@@ -105,7 +107,7 @@ def control_store(url: str | None = None) -> ControlStore | None:
         return _stores.setdefault(url, ControlStore(url))
 
 
-def as_json(value: Any) -> psycopg2.extensions.ISQLQuote:
+def as_json(value: Any) -> Json:
     """A value adapted for a jsonb parameter."""
     from psycopg2.extras import Json
 

@@ -37,13 +37,12 @@ class LlmCall:
 
 
 class Hook(Protocol):
-    """`failed` is optional: a hook without it is simply not told about failures."""
+    """A hook may also have `failed(call)`; one without it is simply not told about failures (run_hooks looks
+    each stage up), so `failed` is not part of the protocol."""
 
     def before(self, call: LlmCall) -> None: ...
 
     def after(self, call: LlmCall) -> None: ...
-
-    def failed(self, call: LlmCall) -> None: ...
 
 
 class LoggingHook:
