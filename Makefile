@@ -45,9 +45,10 @@ stop:  ## stop what `make demo` started (its data stays in .llf-local/)
 test: $(STAMP) chromium  ## run the whole test suite (starts its own PostgreSQL and Airflow)
 	$(BIN)/python -m pytest
 
-lint: $(STAMP)  ## ruff, and the import contracts of pyproject.toml (lint-imports)
+lint: $(STAMP)  ## ruff, the import contracts (lint-imports) and mypy on llf/, as pyproject.toml configures them
 	$(BIN)/ruff check llf tests dags bench scripts
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 lock:  ## re-pin requirements/dev.lock after changing pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --extra local -p 3.11 -o requirements/dev.lock --quiet

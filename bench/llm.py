@@ -14,9 +14,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from llf.control.migrations import upgrade  # noqa: E402
-from llf.local.postgres import EmbeddedPostgres, with_database  # noqa: E402
-from tests.support.standins.ollama_server import OllamaBehaviour, ollama_server  # noqa: E402
+from llf.control.migrations import upgrade
+from llf.local.postgres import EmbeddedPostgres, with_database
+from tests.support.standins.ollama_server import OllamaBehaviour, ollama_server
 
 PROMPTS = [f"Recommend one product for customer {n}." for n in range(32)]
 LATENCY_S = 0.2

@@ -26,9 +26,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from llf.services.llm import local_embedder  # noqa: E402
-from llf.services.llm.llamacpp_provider import default_threads, model_path  # noqa: E402
-from llf.services.llm.settings import LOCAL_EMBED_MODEL, LlmSettings  # noqa: E402
+from llf.services.llm import local_embedder
+from llf.services.llm.llamacpp_provider import default_threads, model_path
+from llf.services.llm.settings import LOCAL_EMBED_MODEL, LlmSettings
 
 FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "services" / "fixtures" / "retrieval.json"
 K = 5

@@ -4,9 +4,9 @@ Built from the control tables (schema cntl_af) by llf.dagbuild; nothing to edit 
 imports below are unused on purpose: the dag-processor pre-imports them once for all parses.
 """
 
-import airflow.providers.standard.operators.empty  # noqa: F401
-import airflow.providers.standard.operators.python  # noqa: F401
-import airflow.providers.standard.operators.trigger_dagrun  # noqa: F401
+import airflow.providers.standard.operators.empty
+import airflow.providers.standard.operators.python
+import airflow.providers.standard.operators.trigger_dagrun
 import airflow.sdk  # noqa: F401
 
 from llf.dagbuild import build_dags

@@ -17,6 +17,16 @@ from llf.exceptions import ControlDatabaseError
 from llf.secrets import redact, redact_message
 
 
+def one_row(cursor: psycopg2.extensions.cursor) -> tuple[Any, ...]:
+    """The row of a statement that always returns one (SELECT EXISTS ..., INSERT ... RETURNING): fetchone
+    without its None, which only a statement that can find nothing returns; if one does, it says so here
+    rather than as a TypeError on None further on."""
+    row = cursor.fetchone()
+    if row is None:
+        raise LookupError("a statement that always returns a row returned none")
+    return row
+
+
 def connect(url: str, *, connect_timeout: int = 5, application_name: str = "llf",
             **options: Any) -> psycopg2.extensions.connection:
     """Open a connection; a driver error becomes one that names the URL without its secrets.

@@ -22,6 +22,7 @@ import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 import graphviz
@@ -334,7 +335,7 @@ def layers_diagram() -> graphviz.Digraph:
                     detail += f" · imported {received[name]}× from above"
                 row.node(name, label=f"<<B>{name}</B><BR/><FONT POINT-SIZE='9'>{detail}</FONT>>",
                          fillcolor="#eeeeee" if name in ground else "#dae8fc")
-    for upper, lower in zip(layers, layers[1:]):  # keep the rows in the contract's order, imports or not
+    for upper, lower in pairwise(layers):  # keep the rows in the contract's order, imports or not
         graph.edge(upper[0], lower[0], style="invis")
     for (importer, imported), count in sorted(imports.items()):
         if imported in ground and importer not in ground:

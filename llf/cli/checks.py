@@ -24,7 +24,7 @@ def _validate(args: argparse.Namespace) -> int:
         snapshot = read_snapshot(url)
     except LlfError:
         raise
-    except Exception as error:  # read_snapshot names what it knows; anything else still gets one line
+    except Exception as error:  # noqa: BLE001 - read_snapshot names what it knows; anything else gets one line
         errors.print(f"error: reading the registrations failed: {one_line(f'{type(error).__name__}: {error}')}",
                      markup=False, soft_wrap=True)
         return 2

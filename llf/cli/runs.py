@@ -171,7 +171,7 @@ def follow(airflow: Airflow, db_url: str, stream: str, run_id: str, timeout_min:
     from llf.control.model import stream_dag_id
 
     dag_id, total = stream_dag_id(stream), active_processes(db_url, stream)
-    deadline, seen = time.monotonic() + timeout_min * 60, {}
+    deadline, seen = time.monotonic() + timeout_min * 60, dict[str | None, str]()
     last_state = None
     while True:
         with airflow_errors(airflow.url, airflow.named):
@@ -199,8 +199,11 @@ def settle(db_url: str, stream: str, run_id: str) -> None:
     from llf.control.stream_runs import find_stream_run_row
     from llf.runner.tasks import mark_stale_stream_runs_finished
 
-    poll(lambda: True if (row := find_stream_run_row(db_url, stream, run_id)) is None or row.end_ts is not None else None,
-         STREAM_ROW_WAIT_S, interval=1)
+    def closed() -> bool | None:
+        row = find_stream_run_row(db_url, stream, run_id)
+        return True if row is None or row.end_ts is not None else None
+
+    poll(closed, STREAM_ROW_WAIT_S, interval=1)
     mark_stale_stream_runs_finished(db_url, stream)
 
 

@@ -41,7 +41,7 @@ def schedule_problems(cron_expr: str, timezone: str) -> list[tuple[str, str]]:
     problems = []
     try:
         zone: ZoneInfo | None = ZoneInfo(timezone)
-    except Exception:  # ZoneInfoNotFoundError, ValueError, and OSError/TypeError on odd keys
+    except (KeyError, ValueError, OSError, TypeError):  # ZoneInfoNotFoundError is a KeyError; the rest on odd keys
         zone = None
         problems.append((f"timezone {one_line(repr(timezone), 80)} is not an IANA time zone",
                          "use a name such as 'UTC' or 'Europe/Paris'"))
@@ -68,13 +68,13 @@ def _cron_problem(expression: str, timezone: ZoneInfo | None) -> tuple[str, str]
                 "(minute hour day-of-month month day-of-week)", _CRON_FIX)
     try:
         cron = croniter(" ".join(fields), dt.datetime.now(timezone or dt.UTC))  # what Airflow's timetable checks
-    except Exception as error:
+    except (ValueError, TypeError) as error:  # croniter's CroniterError family; TypeError on mixed ranges
         reason = _cron_field_reason(fields) or one_line(str(error), 120)
         return f"cron_expr {quoted} is not a valid cron expression: {reason}", _CRON_FIX
     try:
         cron.get_next(dt.datetime)
         cron.get_prev(dt.datetime)
-    except Exception:  # CroniterBadDateError: no matching date within croniter's search
+    except ValueError:  # CroniterBadDateError (a ValueError): no matching date within croniter's search
         return (f"cron_expr {quoted} never fires (no such date, e.g. 31 February)",
                 "correct day-of-month and month, e.g. '0 6 28 2 *'")
     description = _cron_description(" ".join(fields))
@@ -106,7 +106,7 @@ def _cron_field_reason(fields: list[str]) -> str:
 
 def _cron_description(expression: str) -> str:
     """The description Airflow stores with a cron schedule (airflow.timetables._cron.CronMixin), or ""."""
-    from cron_descriptor import CasingTypeEnum, ExpressionDescriptor
+    from cron_descriptor import CasingTypeEnum, ExpressionDescriptor, FormatException, MissingFieldException
 
     def describe(fields: list[str]) -> str:
         return ExpressionDescriptor(" ".join(fields), casing_type=CasingTypeEnum.Sentence,
@@ -117,5 +117,5 @@ def _cron_description(expression: str) -> str:
         if fields[2] != "*" and fields[4] != "*":  # day of month OR day of week, described as both
             return f"{describe([*fields[:4], '*'])} (or) {describe([*fields[:2], '*', *fields[3:]])}"
         return describe(fields)
-    except Exception:  # Airflow stores "" when the descriptor fails
+    except (FormatException, MissingFieldException):  # what Airflow catches to store ""
         return ""

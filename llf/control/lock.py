@@ -32,7 +32,7 @@ from contextlib import contextmanager
 import psycopg2
 import psycopg2.extensions
 
-from llf.db import connect
+from llf.db import connect, one_row
 from llf.settings import lock_check_seconds
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ class RunLock:
             with self._connection.cursor() as cursor:
                 cursor.execute(f"SELECT EXISTS ({lock_holders_sql('%(key)s::bigint')} AND k.pid = pg_backend_pid())",
                                {"key": self.key})
-                held = cursor.fetchone()[0]
+                held = one_row(cursor)[0]
         except Exception as error:  # noqa: BLE001 - any failure of the session means the lock is gone with it
             first_line = (str(error).strip().splitlines() or [""])[0]
             return f"its database session failed ({type(error).__name__}: {first_line})"
@@ -122,7 +122,7 @@ class RunLock:
             for callback in self._on_lost:
                 try:
                     callback(reason)
-                except Exception:  # noqa: BLE001 - the watchdog must keep going; the run still ends FAILED
+                except Exception:  # logged: the watchdog must keep going; the run still ends FAILED
                     log.exception("stopping the run of %s after its lock was lost failed", self._label)
 
     def start_watching(self) -> None:
@@ -156,9 +156,9 @@ def process_run_lock(url: str, prcs_nm: str, business_date: dt.date,
     try:
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT {lock_key_sql('%s', '%s')}", (prcs_nm, business_date))
-            key = cursor.fetchone()[0]
+            key = one_row(cursor)[0]
             cursor.execute("SELECT pg_try_advisory_lock(%s)", (key,))
-            if not cursor.fetchone()[0]:
+            if not one_row(cursor)[0]:
                 before_waiting()
                 cursor.execute("SELECT pg_advisory_lock(%s)", (key,))
         lock = RunLock(connection, key, f"{prcs_nm} {business_date}")

@@ -12,7 +12,7 @@ import socket
 from llf.context import RunContext
 from llf.control.lock import lock_holders_sql, lock_key_sql
 from llf.control.model import LogEntry, Status, entries
-from llf.db import transaction
+from llf.db import one_row, transaction
 from llf.exceptions import LlfError
 
 # An attempt's row, open (end_ts NULL) or already final.
@@ -71,7 +71,7 @@ def _insert(url: str, context: RunContext, status: Status, message: str, *, ende
              context.dag_id, context.task_id, context.try_number, status, message, ended,
              context.output_path, socket.gethostname(), os.getpid()),
         )
-        return cursor.fetchone()[0]
+        return one_row(cursor)[0]
 
 
 class AttemptAlreadyClosed(LlfError):

@@ -91,7 +91,7 @@ def _read_notebook_file(notebook_path: Path) -> NotebookReading:
         notebook = nbformat.read(notebook_path, as_version=4)
         message, fix = _notebook_content_problem(notebook)
         return NotebookReading(message, fix, () if message else declared_parameters(notebook))
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - nbformat fails on hostile files in many ways, listed above
         detail = one_line(error, DETAIL_MAX_LENGTH)
         return NotebookReading(f"not a readable Jupyter notebook ({type(error).__name__}: {detail})",
                                _NOT_A_NOTEBOOK_FIX)

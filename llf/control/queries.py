@@ -13,7 +13,7 @@ import datetime as dt
 from pydantic import BaseModel
 
 from llf.control.model import LogEntry, entries
-from llf.db import transaction
+from llf.db import one_row, transaction
 
 MAX_PAGE = 500
 
@@ -144,4 +144,4 @@ def process_is_known(url: str, prcs_nm: str) -> bool:
     apart from a process that never ran, and keeps the history of one whose registration was deleted."""
     with transaction(url) as cursor:
         cursor.execute(PROCESS_IS_KNOWN_SQL, {"p": prcs_nm})
-        return cursor.fetchone()[0]
+        return bool(one_row(cursor)[0])

@@ -17,7 +17,7 @@ from psycopg2 import errorcodes
 from pydantic import ValidationError
 
 from llf.control.model import PARAMS_MAX_DEPTH, TOO_DEEP_PARAMS, Snapshot
-from llf.db import connect, transaction
+from llf.db import connect, one_row, transaction
 from llf.exceptions import ControlDatabaseError, ProcessFailed
 from llf.secrets import redact
 from llf.text import one_line
@@ -75,7 +75,7 @@ def fetch_snapshot(cursor: psycopg2.extensions.cursor, url: str) -> Snapshot:
     the snapshot fails alike. psycopg2 errors are left to the caller, who knows what failed with them."""
     try:
         cursor.execute(SNAPSHOT_SQL)
-        (document,) = cursor.fetchone()
+        (document,) = one_row(cursor)
         return Snapshot.model_validate(document)
     except RecursionError as error:  # JSON nested beyond what Python reads, outside params (a site's own column)
         raise ControlDatabaseError(f"The control tables at {redact(url)} hold JSON nested too deeply to read.") \

@@ -24,7 +24,7 @@ import psycopg2
 import sqlparse
 
 from llf.control.constraints import explain
-from llf.db import transaction
+from llf.db import one_row, transaction
 from llf.exceptions import RegistrationError
 from llf.text import one_line
 
@@ -113,7 +113,7 @@ _LEADING_COMMENTS = re.compile(r"\A(?:\s+|--[^\n]*|/\*.*?\*/)*", re.DOTALL)
 def _is_insert(sql: str) -> bool:
     """Whether the statement is an INSERT: by its first word; sqlparse's full parse only for WITH ...,
     since it is slow on the long VALUES lists registration files hold."""
-    head = sql[_LEADING_COMMENTS.match(sql).end():][:6].upper()
+    head = _LEADING_COMMENTS.sub("", sql, count=1)[:6].upper()
     if head.startswith("WITH"):
         return sqlparse.parse(sql)[0].get_type() == "INSERT"
     return head == "INSERT"
@@ -126,7 +126,7 @@ def _execute(cursor: psycopg2.extensions.cursor, statement: Statement) -> EmptyI
         cursor.execute(_EXPLAIN + statement.sql if is_insert else statement.sql)
         if not is_insert:
             return None
-        (document,) = cursor.fetchone()
+        (document,) = one_row(cursor)
     except psycopg2.Error as error:
         raise _refused(statement, error) from error
     plan = (json.loads(document) if isinstance(document, str) else document)[0]["Plan"]

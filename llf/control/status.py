@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from llf.control.model import LogEntry, Status, rows_by_name
-from llf.db import transaction
+from llf.db import one_row, transaction
 
 # One statement: registrations left-joined to each process's deciding attempt (for the date, when given, else
 # the latest business date it ran for), its LLM token total and its last progress line. A SKIPPED attempt
@@ -71,4 +71,4 @@ def stream_is_registered(url: str, strem_nm: str) -> bool:
     from a stream with nothing to show."""
     with transaction(url) as cursor:
         cursor.execute(STREAM_IS_REGISTERED_SQL, (strem_nm,))
-        return cursor.fetchone()[0]
+        return bool(one_row(cursor)[0])

@@ -72,7 +72,7 @@ def validate(snapshot: Snapshot, notebooks_dir: Path) -> list[Problem]:
             for check in STREAM_CHECKS:
                 try:
                     problems.extend(check(snapshot, stream, notebooks_dir))
-                except Exception as error:  # a check must not fail every stream: see the module docstring
+                except Exception as error:  # noqa: BLE001 - a check must not fail every stream: see the module docstring
                     problems.append(_check_failed(check.__name__, stream, error))
     return problems + invalid_dependants(snapshot, {name for problem in problems for name in problem.streams})
 
@@ -83,7 +83,7 @@ def invalid_dependants(snapshot: Snapshot, invalid_streams: Iterable[str]) -> li
     Repeated until nothing changes, because the newly invalid stream may itself be depended on. Used by
     validate and by the DAG builder, for a stream whose DAGs failed to build.
     """
-    invalid, problems = set(invalid_streams), []
+    invalid, problems = set(invalid_streams), list[Problem]()
     if not invalid:
         return problems
     # Each pass visits, in start order, only the dependants of streams that just became invalid: the same problems
@@ -158,7 +158,7 @@ def _guarded_cycles(snapshot: Snapshot) -> list[Problem]:
     """The cycle check spans streams; if it fails, every stream with a dependency row is unchecked."""
     try:
         return _cycles(snapshot)
-    except Exception as error:  # see validate
+    except Exception as error:  # noqa: BLE001 - a failing check must not fail every stream (see validate)
         involved = {snapshot.stream_of(snapshot.process_by_id[row.prcs_id]).strem_nm
                     for row in snapshot.dependencies if row.actv_flg}
         return [_check_failed("cycles", s, error) for s in snapshot.active_streams() if s.strem_nm in involved]
@@ -170,7 +170,7 @@ def _cycles(snapshot: Snapshot) -> list[Problem]:
         p.prcs_id: {d.prcs_id for d in snapshot.dependencies_of(p) if snapshot.is_active(d)}
         for p in snapshot.active_processes()
     }
-    problems = []
+    problems: list[Problem] = []
     while True:
         try:
             TopologicalSorter(graph).prepare()
@@ -211,7 +211,7 @@ def _inactive_dependencies(snapshot: Snapshot, stream: Stream, _: Path) -> list[
 
 
 def _system_files(snapshot: Snapshot, stream: Stream, notebooks_dir: Path) -> list[Problem]:
-    problems = []
+    problems: list[Problem] = []
     for process in _active_processes_of(snapshot, stream):
         system_file = snapshot.system_file_by_process_id.get(process.prcs_id)
         if system_file is None:
@@ -270,7 +270,7 @@ _DECLARED_SHOWN = 30
 
 def _processes(snapshot: Snapshot, stream: Stream, _: Path) -> list[Problem]:
     """Row values the database once accepted (before llf/control/sql/0023) that no DAG can be built from."""
-    problems = []
+    problems: list[Problem] = []
     for group in snapshot.active_groups(stream):
         for process in snapshot.active_processes(group):
             problems.extend(

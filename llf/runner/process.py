@@ -102,7 +102,7 @@ def run_process(url: str, context: RunContext, timeline: Timeline | None = None,
 def _finish_stream_if_complete(url: str, stream_run: StreamRunKey) -> None:
     try:
         finish_stream_if_complete(url, stream_run)
-    except Exception:  # noqa: BLE001 - the process's own outcome is recorded; the DAG callback closes the row
+    except Exception:  # logged: the process's own outcome is recorded; the DAG callback closes the row
         log.exception("could not close stream run %s of %s; its DAG callback will", stream_run.run_id,
                       stream_run.strem_nm)
 

@@ -34,7 +34,7 @@ def _sweep_stream(url: str, strem_nm: str) -> None:
     runs than the caller's, and the next start, end or `llf status` sweeps again."""
     try:
         mark_stale_stream_runs_finished(url, strem_nm)
-    except Exception:  # noqa: BLE001 - the caller's own run goes on
+    except Exception:  # logged: the caller's own run goes on
         log.exception("could not close the stale stream rows of %s; the next sweep will", strem_nm)
 
 
@@ -70,7 +70,8 @@ def _record_outcome(url: str, key: StreamRunKey) -> str | None:
     fail_policy, _ = stream_processes(url, key.strem_nm)
     expected = _expected_processes(url, key)
     outcome: dict[str, LogEntry] = {entry.prcs_nm: entry for entry in
-                                    run_log.attempts_of_stream_run(url, key.strem_nm, key.run_id)}
+                                    run_log.attempts_of_stream_run(url, key.strem_nm, key.run_id)
+                                    if entry.prcs_nm}
     failing = sorted(name for name, entry in outcome.items() if entry.status in FAILING)
     for name in (p for p in expected if p not in outcome):
         never_ran = RunContext(strem_nm=key.strem_nm, prcs_nm=name, business_date=key.business_date,

@@ -20,6 +20,8 @@ from llf.secrets import redact
 from llf.settings import CONTROL_DB_URL
 
 if TYPE_CHECKING:
+    from psycopg2.extras import Json
+
     from llf.context import RunContext
 
 RETRY_AFTER_S = 60.0
@@ -105,7 +107,7 @@ def control_store(url: str | None = None) -> ControlStore | None:
         return _stores.setdefault(url, ControlStore(url))
 
 
-def as_json(value: Any) -> psycopg2.extensions.ISQLQuote:
+def as_json(value: Any) -> Json:
     """A value adapted for a jsonb parameter."""
     from psycopg2.extras import Json
 

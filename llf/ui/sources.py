@@ -84,7 +84,8 @@ class Sources:
 
     def stream_run(self, access: Access, stream: str, run_id: str) -> tuple[LogEntry, list[LogEntry]]:
         url = self.database_url()
-        run = queries.stream_run(url, _readable_stream(access, stream), run_id)
+        _readable_stream(access, stream)  # 404 unless the caller may read it
+        run = queries.stream_run(url, stream, run_id)
         if run is None:
             raise HTTPException(404, f"No run {run_id!r} of stream {stream!r} in cntl_af.cntl_cfg_log.")
         return run, attempts_of_stream_run(url, stream, run_id)

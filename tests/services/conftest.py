@@ -11,7 +11,7 @@ from tests.support.standins.ollama_server import OllamaStandin, ollama_server
 
 
 @pytest.fixture(scope="session")
-def postgres(postgres):  # noqa: F811 - extends the session fixture of tests/conftest.py
+def postgres(postgres):  # extends the session fixture of tests/conftest.py
     """The shared server, after collecting yoyo's unreferenced template connection.
 
     llf.control.migrations.upgrade leaves yoyo's connection to the template open until garbage collection,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-from typing import IO, TYPE_CHECKING, Protocol, Union
+from typing import IO, TYPE_CHECKING, Protocol, Union, cast
 
 from llf.exceptions import LlfError
 from llf.settings import PROJECT_ROOT
@@ -134,7 +134,7 @@ def byte_chunks(data: LakeData) -> Iterator[bytes]:
     if isinstance(data, Path):
         return _file_chunks(data)
     if hasattr(data, "read") and not hasattr(data, "to_csv"):
-        return _stream_chunks(data)
+        return _stream_chunks(cast("IO[bytes]", data))  # a file or stream: what has read() but is no DataFrame
     return iter([to_bytes(data)])
 
 

@@ -66,7 +66,7 @@ def html_key_of(lake: Lake, output_path: str | None, prcs_nm: str | None) -> str
     """The key of the HTML rendering of the run whose log row says `output_path`; None when that location is
     not in this lake's runs/ folder (another lake, or a value no run of this lake wrote)."""
     folder = lake.key_of(output_path) if output_path and prcs_nm else None
-    if folder is None:
+    if folder is None or prcs_nm is None:
         return None
     try:
         return confined_key(html_key(folder, prcs_nm))

@@ -126,7 +126,9 @@ class MinioLake:
         content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
         try:
             with self._errors(f"write {name}"):
-                self.client.put_object(self.bucket, name, reader, -1, content_type, part_size=PART_BYTES,
+                # minio types `data` as BinaryIO; it only calls read(size), which _ChunkReader has.
+                self.client.put_object(self.bucket, name, reader, -1, content_type,  # type: ignore[arg-type]
+                                       part_size=PART_BYTES,
                                        num_parallel_uploads=1)  # parts in order: one in memory at a time
         except (_SourceFailed, S3Error) as error:
             cause = error.__cause__ if isinstance(error, _SourceFailed) else error

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from llf.context import current_run_context
 from llf.services.control_store import control_store
+from llf.services.llm.base import Provider
 from llf.services.llm.client import LlmClient
 from llf.services.llm.errors import LlmUnavailableError, StructuredOutputError
 from llf.services.llm.settings import LlmSettings
@@ -15,6 +16,7 @@ __all__ = ["LlmClient", "LlmSettings", "LlmUnavailableError", "StructuredOutputE
 def open_llm(model: str | None = None, provider: str | None = None) -> LlmClient:
     """A client for `provider` (default LLF_LLM_PROVIDER, else ollama) and `model` (default LLF_LLM_MODEL)."""
     settings = LlmSettings.from_env(model=model, provider=provider)
+    backend: Provider
     if settings.provider == "ollama":
         from llf.services.llm.ollama_provider import OllamaProvider
 

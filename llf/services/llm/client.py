@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import replace
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -165,7 +165,7 @@ class LlmClient:
         On llama.cpp the calls take turns on the one model, and each reuses the shared start of the prompt (the
         instruction and examples) that the previous call left evaluated.
         """
-        calls = [lambda text=text: self.classify(text, labels, **classify_options) for text in texts]
+        calls = [partial(self.classify, text, labels, **classify_options) for text in texts]
         return self._in_parallel(calls, concurrency, description)
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
@@ -212,12 +212,10 @@ class LlmClient:
             prompts = [prompts_or_fn(item) for item in items]
         else:
             prompts = list(prompts_or_fn)
-        calls = [
-            lambda prompt=prompt: self.complete(prompt, system=system, schema=schema, **options) for prompt in prompts
-        ]
+        calls = [partial(self.complete, prompt, system=system, schema=schema, **options) for prompt in prompts]
         return self._in_parallel(calls, concurrency, description)
 
-    def _in_parallel(self, calls: list[Callable[[], T]], concurrency: int | None, description: str) -> list[T]:
+    def _in_parallel(self, calls: Sequence[Callable[[], T]], concurrency: int | None, description: str) -> list[T]:
         """Run `calls` on at most `concurrency` (default LLF_LLM_CONCURRENCY) threads under a progress bar,
         results in input order; the first failure cancels what has not started and is raised."""
         results: list[Any] = [None] * len(calls)
@@ -286,6 +284,11 @@ class LlmClient:
             cache_hit=hit,
         )
 
+    @property
+    def _scorer(self) -> Scorer:
+        """The provider as a Scorer: classify chooses the likelihood method only for one."""
+        return cast(Scorer, self.provider)
+
     def _by_likelihood(
         self, prompts: list[tuple[list[dict[str, str]], list[list[dict[str, str]]]]], labels: list[str]
     ) -> tuple[Reply, int]:
@@ -293,7 +296,7 @@ class LlmClient:
         over the prompts, less their mean content-free bias, choose."""
         scores, biases, spent, attempts = [], [], [], 0
         for messages, baseline in prompts:
-            scored, sent = self._send(self.provider.score, self.model, messages, labels)
+            scored, sent = self._send(self._scorer.score, self.model, messages, labels)
             bias, cost = self._baseline(baseline, labels)
             scores.append(scored.logprobs)
             biases.append(bias or dict.fromkeys(labels, 0.0))
@@ -319,7 +322,7 @@ class LlmClient:
         with self._baseline_lock:  # a batch's threads would all compute it at once
             if key in self._baselines:
                 return self._baselines[key], []
-            runs = [self._send(self.provider.score, self.model, prompt, labels)[0] for prompt in prompts]
+            runs = [self._send(self._scorer.score, self.model, prompt, labels)[0] for prompt in prompts]
             self._baselines[key] = content_free_baseline([run.logprobs for run in runs])
             return self._baselines[key], runs
 
@@ -361,6 +364,7 @@ class LlmClient:
                     {"role": "assistant", "content": reply.text},
                     {"role": "user", "content": REASK.format(errors=error)},
                 ]
+        assert schema is not None  # without one, the first answer was returned
         raise StructuredOutputError(
             f"Model {self.model!r} (LLF_LLM_MODEL) gave no answer matching {schema.__name__} in "
             f"{self.settings.reasks + 1} tries (LLF_LLM_REASKS={self.settings.reasks}); last error: {failure}"
@@ -410,7 +414,7 @@ class LlmClient:
             if model not in self._digests:
                 try:
                     self._digests[model] = self.provider.digest(model)
-                except Exception:  # the call itself will meet (and report) what is wrong with the server
+                except Exception:  # noqa: BLE001 - the call itself will meet (and report) what is wrong with the server
                     return None, False
             return self._digests[model], True
 

@@ -37,13 +37,12 @@ class LlmCall:
 
 
 class Hook(Protocol):
-    """`failed` is optional: a hook without it is simply not told about failures."""
+    """A hook may also have `failed(call)`; one without it is simply not told about failures (run_hooks looks
+    each stage up), so `failed` is not part of the protocol."""
 
     def before(self, call: LlmCall) -> None: ...
 
     def after(self, call: LlmCall) -> None: ...
-
-    def failed(self, call: LlmCall) -> None: ...
 
 
 class LoggingHook:
@@ -109,5 +108,5 @@ def run_hooks(hooks: list[Hook], stage: str, call: LlmCall) -> None:
             continue
         try:
             method(call)
-        except Exception:  # noqa: BLE001 - hooks observe; they never break the call
+        except Exception:  # logged: hooks observe; they never break the call
             log.warning("LLM hook %s.%s failed (ignored)", type(hook).__name__, stage, exc_info=True)

@@ -25,7 +25,7 @@ from typing import Any
 try:
     import fcntl
 except ImportError:  # Windows, where Airflow (and so llf) does not run; renames alone still keep files whole
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]  # the module, or None where it does not exist
 
 ANNOUNCEMENT = "Preparing the local model (250 MB, once)…"
 STAMP_SUFFIX = ".verified"

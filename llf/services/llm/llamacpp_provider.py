@@ -170,7 +170,7 @@ def _meaning(node: dict, defs: dict) -> str:
     elif description:
         return description
     else:
-        kind = PRIMITIVE_WORDS.get(node.get("type"), "a value")
+        kind = PRIMITIVE_WORDS.get(node.get("type", ""), "a value")
     return f"{kind}, {description}" if description else kind
 
 

@@ -36,7 +36,8 @@ class OpenAIProvider:
             else openai.NOT_GIVEN
         )
         with self._errors(model, "LLF_LLM_MODEL"):
-            response = self.client.chat.completions.create(
+            # The SDK types messages and response_format as its TypedDicts; llf's plain dicts hold what they do.
+            response = self.client.chat.completions.create(  # type: ignore[call-overload]
                 model=model, messages=messages, response_format=response_format, **options
             )
         usage = response.usage

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from llf.exceptions import ConfigurationError
 from llf.services.vectors.base import Hit, VectorDimensionError, VectorItem, VectorStore, object_id
 from llf.settings import VECTOR_URL
+
+if TYPE_CHECKING:
+    from llf.services.llm import LlmClient
 
 _COLLECTION = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,50}$")
 
@@ -44,9 +49,9 @@ def open_vectors(collection: str, url: str | None = None) -> VectorStore:
     )
 
 
-def _lazy_embedder():
+def _lazy_embedder() -> Callable[[list[str]], list[list[float]]]:
     """Embed through the LLM client, opened only when a text actually needs a vector."""
-    client = None
+    client: LlmClient | None = None
 
     def embed(texts: list[str]) -> list[list[float]]:
         nonlocal client

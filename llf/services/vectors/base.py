@@ -33,6 +33,25 @@ class VectorItem(BaseModel):
             raise ValueError("an item with only a vector needs an id (so reruns do not duplicate it)")
         return self
 
+    @property
+    def key(self) -> str:
+        """What its object id is made from: the natural key, else the text (_has_content sees one is there)."""
+        key = self.id or self.text
+        assert key is not None, "an item without id and text"
+        return key
+
+    @property
+    def embedding(self) -> list[float]:
+        """The vector, once embed_missing gave every item one."""
+        assert self.vector is not None, "an item not embedded yet"
+        return self.vector
+
+    @property
+    def text_to_embed(self) -> str:
+        """The text of an item without a vector (_has_content sees it has one)."""
+        assert self.text is not None, "an item without text and vector"
+        return self.text
+
 
 class Hit(BaseModel):
     """One search result; `score` is higher for closer (cosine similarity for pgvector)."""
@@ -95,9 +114,9 @@ def check_dimension(collection: str, expected: int | None, got: int) -> None:
 def embed_missing(collection: str, items: list[VectorItem], embed: Callable[[list[str]], list[list[float]]]) -> int:
     """Give every item without a vector one (one embed call for all of them); return the common dimension."""
     missing = [item for item in items if item.vector is None]
-    for item, vector in zip(missing, embed([item.text for item in missing]) if missing else [], strict=True):
+    for item, vector in zip(missing, embed([item.text_to_embed for item in missing]) if missing else [], strict=True):
         item.vector = vector
-    dimension = len(items[0].vector)
+    dimension = len(items[0].embedding)
     for item in items:
-        check_dimension(collection, dimension, len(item.vector))
+        check_dimension(collection, dimension, len(item.embedding))
     return dimension

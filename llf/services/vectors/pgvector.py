@@ -17,7 +17,7 @@ import psycopg2.extensions
 from psycopg2 import sql
 from psycopg2.extras import Json, execute_values
 
-from llf.db import connect
+from llf.db import connect, one_row
 from llf.exceptions import ConfigurationError
 from llf.secrets import redact
 from llf.services.vectors.base import (
@@ -68,7 +68,7 @@ class PgVectorStore:
         finally:
             connection.close()
 
-    def _run(self, statement: sql.Composable | str, parameters: Any = None, *, many: list | None = None):
+    def _run(self, statement: sql.Composable | str, parameters: Any = None, *, many: list | None = None) -> Any:
         with self._cursor() as cursor:
             if many is not None:
                 execute_values(cursor, statement, many)
@@ -106,7 +106,7 @@ class PgVectorStore:
             # CREATE SCHEMA checks the right to create schemas in the database even when the schema exists,
             # and the notebook role has none: it only creates tables in the schema the migrations made.
             cursor.execute("SELECT to_regnamespace(%s) IS NULL", (SCHEMA,))
-            if cursor.fetchone()[0]:
+            if one_row(cursor)[0]:
                 cursor.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(SCHEMA)))
 
     def _create_table(self, dimension: int) -> None:
@@ -137,7 +137,7 @@ class PgVectorStore:
             return []
         dimension = embed_missing(self.collection, items, self.embed)
         self._ensure_table(dimension)
-        rows = {object_id(self.collection, item.id or item.text): item for item in items}  # last one wins
+        rows = {object_id(self.collection, item.key): item for item in items}  # last one wins
         # Rows go in id order: two upserts of overlapping ids then lock them in the same order, so one waits
         # for the other instead of each holding a row the other needs (a deadlock PostgreSQL aborts).
         self._run(
@@ -145,9 +145,10 @@ class PgVectorStore:
                 "INSERT INTO {table} (id, text, metadata, embedding) VALUES %s ON CONFLICT (id) DO UPDATE"
                 " SET text = EXCLUDED.text, metadata = EXCLUDED.metadata, embedding = EXCLUDED.embedding"
             ).format(table=self.table),
-            many=[(key, item.text, Json(item.metadata), _literal(item.vector)) for key, item in sorted(rows.items())],
+            many=[(key, item.text, Json(item.metadata), _literal(item.embedding))
+                  for key, item in sorted(rows.items())],
         )
-        return [object_id(self.collection, item.id or item.text) for item in items]
+        return [object_id(self.collection, item.key) for item in items]
 
     def search(
         self, query: str | Sequence[float], k: int = 5, filters: dict[str, Any] | None = None

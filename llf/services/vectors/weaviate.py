@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import weaviate
@@ -27,6 +27,9 @@ from weaviate.exceptions import (
     WeaviateInsertManyAllFailedError,
     WeaviateStartUpError,
 )
+
+if TYPE_CHECKING:
+    from weaviate.collections.classes.filters import _Filters  # what Filter's methods return; not exported
 
 from llf.exceptions import ConfigurationError, LlfError
 from llf.secrets import redact
@@ -134,14 +137,14 @@ class WeaviateStore:
             if TEXT in item.metadata:
                 raise ValueError(f"metadata key {TEXT!r} is reserved for the item text on Weaviate")
         dimension = embed_missing(self.collection, items, self.embed)
-        keys = [object_id(self.collection, item.id or item.text) for item in items]
+        keys = [object_id(self.collection, item.key) for item in items]
         objects = {  # last one wins, as in pgvector
             key: DataObject(
                 properties={
                     name: value for name, value in {TEXT: item.text, **item.metadata}.items() if value is not None
                 },
                 uuid=key,
-                vector={VECTOR: [float(value) for value in item.vector]},
+                vector={VECTOR: [float(value) for value in item.embedding]},
             )
             for key, item in zip(keys, items, strict=True)
         }
@@ -184,7 +187,7 @@ class WeaviateStore:
                     target_vector=VECTOR,
                     return_metadata=MetadataQuery(score=True),
                 )
-                scores = [obj.metadata.score for obj in result.objects]
+                scores = [_asked(obj.metadata.score) for obj in result.objects]
             else:
                 result = collection.query.near_vector(
                     near_vector=vector,
@@ -193,11 +196,12 @@ class WeaviateStore:
                     target_vector=VECTOR,
                     return_metadata=MetadataQuery(distance=True),
                 )
-                scores = [1 - obj.metadata.distance for obj in result.objects]
+                scores = [1 - _asked(obj.metadata.distance) for obj in result.objects]
         return [
             Hit(
                 id=str(obj.uuid),
-                text=obj.properties.get(TEXT),
+                # The SDK types a property as any Weaviate value; TEXT is the text llf wrote, and Hit checks it.
+                text=obj.properties.get(TEXT),  # type: ignore[arg-type]
                 metadata={key: value for key, value in obj.properties.items() if key != TEXT and value is not None},
                 score=float(score),
             )
@@ -218,7 +222,7 @@ class WeaviateStore:
                 total = collection.aggregate.over_all(total_count=True).total_count or 0
                 client.collections.delete(self.name)
                 return total
-            return collection.data.delete_many(where=_where(filters)).successful
+            return collection.data.delete_many(where=_all_equal(filters)).successful
 
     def count(self) -> int:
         with self._client() as client:
@@ -227,8 +231,18 @@ class WeaviateStore:
             return client.collections.use(self.name).aggregate.over_all(total_count=True).total_count or 0
 
 
-def _where(filters: dict[str, Any] | None):
+def _asked(value: float | None) -> float:
+    """A metadata value the query asked for (MetadataQuery): the SDK types every one as optional."""
+    if value is None:
+        raise LlfError("Weaviate left out the score or distance the search asked for.")
+    return value
+
+
+def _where(filters: dict[str, Any] | None) -> _Filters | None:
+    """_all_equal of the filters; None (no filter) for none."""
+    return _all_equal(filters) if filters else None
+
+
+def _all_equal(filters: dict[str, Any]) -> _Filters:
     """Metadata equality filters, all of which must hold (like pgvector's `metadata @> filters`)."""
-    if not filters:
-        return None
     return Filter.all_of([Filter.by_property(key).equal(value) for key, value in filters.items()])

@@ -67,5 +67,5 @@ def page_timeline(request: Request, sources: SourcesDep, access: Reader, stream:
     page_links = sources.links(request)
     return templates.TemplateResponse(request, "timeline.html", {
         "run": run, "timeline": build_timeline(attempts, dt.datetime.now(dt.UTC)), "links": page_links,
-        "base": page_links.app_base, "stream_dag_id": stream_dag_id(run.strem_nm),
+        "base": page_links.app_base, "stream_dag_id": stream_dag_id(stream),
     })

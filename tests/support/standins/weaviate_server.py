@@ -252,7 +252,7 @@ class _Weaviate(weaviate_pb2_grpc.WeaviateServicer):
             context.abort(grpc.StatusCode.NOT_FOUND, f'could not find class "{name}" in schema')
         return self.state.objects[name]
 
-    def BatchObjects(self, request: batch_pb2.BatchObjectsRequest, context: grpc.ServicerContext):  # noqa: N802
+    def BatchObjects(self, request: batch_pb2.BatchObjectsRequest, context: grpc.ServicerContext):
         self._authorise("BatchObjects", context)
         started, errors = time.perf_counter(), []
         with self.state.lock:
@@ -288,7 +288,7 @@ class _Weaviate(weaviate_pb2_grpc.WeaviateServicer):
         objects[obj.uuid] = Stored(properties, vector)
         return None
 
-    def Search(self, request: search_get_pb2.SearchRequest, context: grpc.ServicerContext):  # noqa: N802
+    def Search(self, request: search_get_pb2.SearchRequest, context: grpc.ServicerContext):
         self._authorise("Search", context)
         started = time.perf_counter()
         with self.state.lock:
@@ -367,7 +367,7 @@ class _Weaviate(weaviate_pb2_grpc.WeaviateServicer):
             metadata=metadata,
         )
 
-    def BatchDelete(self, request: batch_delete_pb2.BatchDeleteRequest, context: grpc.ServicerContext):  # noqa: N802
+    def BatchDelete(self, request: batch_delete_pb2.BatchDeleteRequest, context: grpc.ServicerContext):
         self._authorise("BatchDelete", context)
         started = time.perf_counter()
         with self.state.lock:
@@ -385,7 +385,7 @@ class _Weaviate(weaviate_pb2_grpc.WeaviateServicer):
             else [],
         )
 
-    def Aggregate(self, request: aggregate_pb2.AggregateRequest, context: grpc.ServicerContext):  # noqa: N802
+    def Aggregate(self, request: aggregate_pb2.AggregateRequest, context: grpc.ServicerContext):
         self._authorise("Aggregate", context)
         started = time.perf_counter()
         with self.state.lock:
