@@ -6,8 +6,11 @@ import datetime as dt
 from types import SimpleNamespace
 
 import pytest
+from airflow.sdk.exceptions import AirflowFailException
 
-from llf.dagbuild.callables import business_date_of, process_run_conf, run_context_of, run_in_stream
+from llf.context import RunContext
+from llf.control import log as run_log
+from llf.dagbuild.callables import business_date_of, process_run_conf, run_context_of, run_in_stream, run_notebook
 from llf.exceptions import ConfigurationError
 
 RUN_AFTER = dt.datetime(2024, 5, 2, 22, 15, tzinfo=dt.UTC)
@@ -86,3 +89,37 @@ def test_given_an_impossible_business_date_when_a_stream_task_runs_then_it_fails
         run_in_stream(context(business_date="2024-02-30"), strem_nm="sales", prcs_nm="report", timezone="UTC")
 
     assert sql("SELECT count(*) FROM cntl_af.cntl_cfg_log") == [(0,)]
+
+
+def test_given_a_failed_dependency_when_the_process_dag_runs_then_blocked_fails_the_task_without_a_retry(
+    control_db_url, registry, sql
+):
+    """A retry would only record BLOCKED again after retry_delay: the dependency's failure is already final."""
+    group = registry.group(registry.stream("sales"), "g")
+    upstream, report = registry.process(group, "upstream"), registry.process(group, "report", retries=2)
+    registry.depend(report, upstream)
+    run_log.mark_failed(control_db_url, RunContext(prcs_nm="upstream", business_date=dt.date(2024, 5, 2),
+                                                   run_id="earlier"), "ValueError: no customers today")
+
+    with pytest.raises(AirflowFailException, match=r"blocked: .*upstream \(FAILED\)"):
+        run_notebook(prcs_nm="report", timezone="UTC", **context(business_date="2024-05-02"))
+
+    assert sql("SELECT status FROM cntl_af.cntl_cfg_log WHERE prcs_nm = 'report'") == [("BLOCKED",)]
+
+
+def test_given_a_failure_earlier_in_the_stream_run_when_a_dependant_triggers_the_process_then_it_fails_without_a_retry(
+    control_db_url, registry, sql
+):
+    group = registry.group(registry.stream("sales"), "g")
+    registry.process(group, "report", notebook="missing.ipynb", retries=2)
+    run_log.mark_failed(control_db_url, RunContext(strem_nm="sales", prcs_nm="report", business_date=dt.date(2024, 5, 2),
+                                                   run_id="scheduled__x", strem_run_id="scheduled__x",
+                                                   triggered_by="stream"), "ValueError: no customers today")
+    conf = process_run_conf(business_date=dt.date(2024, 5, 2), full_rerun=False, strem_nm="sales",
+                            strem_run_id="scheduled__x", triggered_by="dependency")
+
+    with pytest.raises(AirflowFailException, match="already ended FAILED in this stream run"):
+        run_notebook(prcs_nm="report", timezone="UTC", **context(conf, business_date="2024-05-02"))
+
+    assert sql("SELECT status FROM cntl_af.cntl_cfg_log WHERE prcs_nm = 'report' ORDER BY log_id") == [
+        ("FAILED",), ("FAILED",)]
