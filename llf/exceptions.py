@@ -28,3 +28,11 @@ class ProcessFailed(LlfError):
 
     Here, not in the runner, because reading a process's registration (llf.control) raises it too.
     """
+
+
+class FinalFailure(ProcessFailed):
+    """A process attempt ended BLOCKED, or FAILED for good in its stream run: a retry would record the same.
+
+    The runner cannot import Airflow; the generated tasks (llf.dagbuild.callables) turn it into Airflow's
+    fail-without-retry, so a task with `retries` does not wait `retry_delay` to say it again.
+    """

@@ -40,6 +40,14 @@ WHERE prcs_nm = ANY(%s) AND business_date = %s AND status <> 'SKIPPED'
 ORDER BY prcs_nm, log_id DESC
 """
 
+ATTEMPTS_FOR_DATE_SQL = """
+SELECT log_id, strem_nm, prcs_nm, business_date, run_id, strem_run_id, dag_id, task_id, try_number, status,
+       message, start_ts, end_ts, output_path
+FROM cntl_af.cntl_cfg_log
+WHERE prcs_nm = %s AND business_date = %s AND status <> 'SKIPPED'
+ORDER BY log_id DESC
+"""
+
 ATTEMPTS_OF_STREAM_RUN_SQL = """
 SELECT log_id, strem_nm, prcs_nm, business_date, run_id, strem_run_id, dag_id, task_id, try_number, status,
        message, start_ts, end_ts, output_path
@@ -129,6 +137,17 @@ def latest_attempts(url: str, prcs_names: list[str], business_date: dt.date) -> 
     with transaction(url) as cursor:
         cursor.execute(LATEST_ATTEMPTS_SQL, (list(prcs_names), business_date))
         return {entry.prcs_nm: entry for entry in entries(cursor) if entry.prcs_nm is not None}
+
+
+def attempts_for_date(url: str, prcs_nm: str, business_date: dt.date) -> list[LogEntry]:
+    """Every attempt of one process for the date, newest first (SKIPPED rows left out: they decide nothing).
+
+    What the run rule reads (llf.runner.run_rule): the newest attempt, this Airflow run's own tries and the
+    newest attempt of a stream run may each be any of them.
+    """
+    with transaction(url) as cursor:
+        cursor.execute(ATTEMPTS_FOR_DATE_SQL, (prcs_nm, business_date))
+        return entries(cursor)
 
 
 def attempts_of_stream_run(url: str, strem_nm: str, strem_run_id: str) -> list[LogEntry]:

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from airflow.sdk.exceptions import AirflowFailException
+
 from llf.context import RunContext, TriggeredBy
-from llf.exceptions import ConfigurationError, RegistrationError
+from llf.exceptions import ConfigurationError, FinalFailure, RegistrationError
 
 
 def parse_business_date(text: str) -> dt.date:
@@ -116,6 +119,20 @@ def dependency_conf(
     )
 
 
+@contextmanager
+def final_failures_not_retried() -> Iterator[None]:
+    """The runner's FinalFailure (BLOCKED, or FAILED for good in the stream run) as Airflow's fail-without-retry.
+
+    Raised by the task, not set as `retries=0` on it: the same task is retried when its notebook fails, which
+    is what the registered `retries` are for. The runner cannot raise Airflow's exception itself (it runs
+    without Airflow: an import contract forbids it), so this is the one place that translates.
+    """
+    try:
+        yield
+    except FinalFailure as final:
+        raise AirflowFailException(str(final)) from final
+
+
 def run_in_stream(
     context: Mapping[str, Any], *, strem_nm: str, prcs_nm: str, timezone: str
 ) -> dict[str, Any] | None:
@@ -128,8 +145,9 @@ def run_in_stream(
 
     run_context = run_context_of(context, prcs_nm=prcs_nm, timezone=timezone).model_copy(
         update={"strem_nm": strem_nm, "strem_run_id": context["run_id"], "triggered_by": "stream"})
-    if run_stream_process(run_context):
-        return None
+    with final_failures_not_retried():
+        if run_stream_process(run_context):
+            return None
     return process_run_conf(business_date=run_context.business_date, full_rerun=run_context.full_rerun,
                             strem_nm=strem_nm, strem_run_id=run_context.run_id, triggered_by="stream")
 
@@ -137,7 +155,8 @@ def run_in_stream(
 def run_notebook(*, prcs_nm: str, timezone: str, **context: Any) -> None:
     from llf.runner.tasks import run_process
 
-    run_process(run_context_of(context, prcs_nm=prcs_nm, timezone=timezone))
+    with final_failures_not_retried():
+        run_process(run_context_of(context, prcs_nm=prcs_nm, timezone=timezone))
 
 
 def close_abandoned_attempts(context: Mapping[str, Any]) -> None:

@@ -15,9 +15,10 @@ from llf.control.lock import RunLock, process_run_lock
 from llf.control.model import FAILING, Status
 from llf.control.repository import Registration, process_registration
 from llf.db import ReusedConnections, reused_connections
-from llf.exceptions import ConfigurationError, ProcessFailed
+from llf.exceptions import ConfigurationError, FinalFailure, ProcessFailed
 from llf.runner import notebook as notebook_runner
 from llf.runner.outputs import keep_unstored, store_outputs, warm_up_html_export
+from llf.runner.run_rule import Decision, Verdict, decide
 from llf.runner.stream import finish_stream_if_complete
 from llf.runner.timeline import Timeline
 from llf.services.lake.runs import run_folder
@@ -65,18 +66,6 @@ def _unmet_dependencies(url: str, dependencies: list[str], context: RunContext) 
     ]
 
 
-def _already_done(url: str, context: RunContext) -> str | None:
-    """Why this run is not needed (an earlier SUCCESS for the date), or None when it must run."""
-    if context.triggered_by == "manual":
-        return None  # the user asked for this very run
-    latest = run_log.latest_attempts(url, [context.prcs_nm], context.business_date).get(context.prcs_nm)
-    if latest is None or latest.status != Status.SUCCESS:
-        return None
-    if context.full_rerun and (context.strem_run_id is None or latest.strem_run_id != context.strem_run_id):
-        return None
-    return f"already SUCCESS for {context.business_date} (run {latest.run_id})"
-
-
 def run_process(url: str, context: RunContext, timeline: Timeline | None = None,
                 registration: Registration | None = None) -> None:
     """Run the process's notebook for the context's business date, recording every outcome.
@@ -117,7 +106,7 @@ def _run_process(url: str, context: RunContext, timeline: Timeline, registration
     if unmet:
         message = f"blocked: dependencies not SUCCESS for {context.business_date}: {', '.join(unmet)}"
         run_log.mark_blocked(url, context, message)
-        raise ProcessFailed(message)
+        raise FinalFailure(message)  # the dependencies' runs are over: a retry would only block again
 
     # a wait for another attempt's lock can be long: no idle connection is kept through it
     with process_run_lock(url, context.prcs_nm, context.business_date, before_waiting=connections.close) as lock:
@@ -129,11 +118,10 @@ def _run_process(url: str, context: RunContext, timeline: Timeline, registration
                         context.business_date)
         run_log.mark_abandoned_attempts_failed(url)
         timeline.mark("stale rows swept")
-        reason = _already_done(url, context)
+        decision = decide(context, run_log.attempts_for_date(url, context.prcs_nm, context.business_date))
         timeline.mark("done-check")
-        if reason:
-            run_log.mark_skipped(url, context, reason)
-            log.info("%s skipped: %s", context.prcs_nm, reason)
+        if decision.verdict is not Verdict.RUN:
+            _record_not_run(url, context, decision)
             return
         context = context.model_copy(update={"output_path": run_folder(context), "params": registration.params})
         log_id = run_log.mark_running(url, context)
@@ -141,6 +129,22 @@ def _run_process(url: str, context: RunContext, timeline: Timeline, registration
         connections.close()  # idle through the notebook run, a session could be ended under it
         _execute_and_record(url, context.model_copy(update={"log_id": log_id}), registration, lock, timeline)
     timeline.mark("lock released")
+
+
+def _record_not_run(url: str, context: RunContext, decision: Decision) -> None:
+    """Record why the notebook does not run: SKIPPED when its work is done; else the status it already ended
+    with in this stream run, again, and FinalFailure, so the stream run, the dependants (which read the
+    newest attempt) and Airflow (which fails this run, without a retry) all see the failure stand."""
+    if decision.verdict is Verdict.DONE:
+        run_log.mark_skipped(url, context, decision.reason)
+        log.info("%s skipped: %s", context.prcs_nm, decision.reason)
+        return
+    assert decision.attempt is not None  # a FINAL_FAILED decision names the attempt it rests on
+    if decision.attempt.status == Status.BLOCKED:
+        run_log.mark_blocked(url, context, decision.reason)
+    else:
+        run_log.mark_failed(url, context, decision.reason)
+    raise FinalFailure(decision.reason)
 
 
 def _execute_and_record(url: str, context: RunContext, registration: Registration, lock: RunLock,
