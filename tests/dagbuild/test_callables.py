@@ -112,9 +112,9 @@ def test_given_a_failure_earlier_in_the_stream_run_when_a_dependant_triggers_the
 ):
     group = registry.group(registry.stream("sales"), "g")
     registry.process(group, "report", notebook="missing.ipynb", retries=2)
-    run_log.mark_failed(control_db_url, RunContext(strem_nm="sales", prcs_nm="report", business_date=dt.date(2024, 5, 2),
-                                                   run_id="scheduled__x", strem_run_id="scheduled__x",
-                                                   triggered_by="stream"), "ValueError: no customers today")
+    in_stream = RunContext(strem_nm="sales", prcs_nm="report", business_date=dt.date(2024, 5, 2),
+                           run_id="scheduled__x", strem_run_id="scheduled__x", triggered_by="stream")
+    run_log.mark_failed(control_db_url, in_stream, "ValueError: no customers today")
     conf = process_run_conf(business_date=dt.date(2024, 5, 2), full_rerun=False, strem_nm="sales",
                             strem_run_id="scheduled__x", triggered_by="dependency")
 
