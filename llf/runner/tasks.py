@@ -33,7 +33,6 @@ def run_stream_process(context: RunContext, timeline: Timeline | None = None, *,
     when a dependency needs a run first, which the stream task then triggers and awaits."""
     url = control_db_url(url)
     timeline = timeline or Timeline()
-    assert context.strem_nm is not None and context.strem_run_id is not None  # a stream task's context has both
     with reused_connections():  # run_process closes them before the notebook runs
         stream.open_stream_run(url, _stream_run_of(context))
         timeline.mark("stream row opened")
