@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -52,7 +53,10 @@ def example_stream(sql, control_db_url, example_llm, lake_dir, monkeypatch) -> C
     """
     monkeypatch.setenv("LLF_NOTEBOOKS_DIR", str(PROJECT_ROOT / "notebooks"))
 
+    runs = itertools.count(1)  # each call is a new run, as each Airflow run has its own id (only a retry keeps it)
+
     def run(strem_nm: str, params: dict[str, dict] | None = None, full_rerun: bool = False) -> list[str]:
+        run = "run" if (number := next(runs)) == 1 else f"run{number}"
         (registration,) = EXAMPLES_SQL.glob(f"0*_{strem_nm}.sql")
         sql(registration.read_text(encoding="utf-8"))
         for prcs_nm, changed in (params or {}).items():  # as a user would: UPDATE the registration
@@ -65,7 +69,7 @@ def example_stream(sql, control_db_url, example_llm, lake_dir, monkeypatch) -> C
         for prcs_nm in names:
             with contextlib.suppress(ProcessFailed):  # policy CONTINUE: the log says what failed or was blocked
                 run_process(RunContext(strem_nm=strem_nm, prcs_nm=prcs_nm, business_date=BUSINESS_DATE,
-                                       run_id=f"run_{prcs_nm}", triggered_by="stream", full_rerun=full_rerun))
+                                       run_id=f"{run}_{prcs_nm}", triggered_by="stream", full_rerun=full_rerun))
         return names
 
     return run
