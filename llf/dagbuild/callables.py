@@ -9,7 +9,6 @@ its DAG: the runner reads them from the registration at run time (a params chang
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -19,6 +18,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from llf.context import RunContext, TriggeredBy
 from llf.exceptions import ConfigurationError, FinalFailure, RegistrationError
+from llf.text import parse_date
 
 
 def parse_business_date(text: str) -> dt.date:
@@ -28,15 +28,13 @@ def parse_business_date(text: str) -> dt.date:
     isoformat string") names neither the param nor what to type. The trigger form's pattern cannot refuse
     2024-02-30, and a conf sent to the REST API may hold anything.
     """
-    if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
-        try:
-            return dt.date.fromisoformat(text)
-        except ValueError:
-            pass
-    raise ConfigurationError(
-        f"The run's business_date param {text!r} is not a date: expected YYYY-MM-DD (such as 2024-01-31), "
-        "or empty for the run's logical date. Trigger the run again with a valid business_date."
-    )
+    try:
+        return parse_date(text)  # the one date rule, the CLI's and the UI's
+    except ValueError:
+        raise ConfigurationError(
+            f"The run's business_date param {text!r} is not a date: expected YYYY-MM-DD (such as 2024-01-31), "
+            "or empty for the run's logical date. Trigger the run again with a valid business_date."
+        ) from None
 
 
 def business_date_of(context: Mapping[str, Any], timezone: str) -> dt.date:
