@@ -18,7 +18,7 @@ from llf.db import ReusedConnections, reused_connections
 from llf.exceptions import ConfigurationError, FinalFailure, ProcessFailed
 from llf.runner import notebook as notebook_runner
 from llf.runner.outputs import keep_unstored, store_outputs, warm_up_html_export
-from llf.runner.run_rule import Decision, Verdict, decide
+from llf.runner.run_rule import Decision, Verdict, decide, same_stream_run
 from llf.runner.stream import finish_stream_if_complete
 from llf.runner.timeline import Timeline
 from llf.services.lake.runs import run_folder
@@ -48,8 +48,7 @@ def dependencies_to_trigger(url: str, context: RunContext, registration: Registr
         attempt = latest.get(name)
         if attempt is None:
             return False
-        failed_in_this_run = (context.strem_run_id is not None and attempt.strem_run_id == context.strem_run_id
-                              and attempt.status in FAILING)
+        failed_in_this_run = attempt.status in FAILING and same_stream_run(attempt, context)
         return attempt.status == Status.SUCCESS or failed_in_this_run
 
     return [name for name in dependencies if not settled(name)]

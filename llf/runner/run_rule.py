@@ -64,7 +64,7 @@ def _asks_to_run_again(asker: RunContext, success: LogEntry) -> bool:
     once per stream run (a dependant of the same stream run finds the rerun done)."""
     if asker.triggered_by == "manual":
         return True
-    return asker.full_rerun and not _same_stream_run(success, asker)
+    return asker.full_rerun and not same_stream_run(success, asker)
 
 
 def _failure_final_for(asker: RunContext, attempts: Sequence[LogEntry]) -> LogEntry | None:
@@ -73,7 +73,7 @@ def _failure_final_for(asker: RunContext, attempts: Sequence[LogEntry]) -> LogEn
         return None  # no stream run to be final for: a manual or standalone run
     if any(_same_airflow_run(attempt, asker) for attempt in attempts):
         return None  # this run's own earlier try failed: its retry or clear tries again
-    newest_in_stream_run = _newest(attempts, lambda a: _same_stream_run(a, asker))
+    newest_in_stream_run = _newest(attempts, lambda a: same_stream_run(a, asker))
     if newest_in_stream_run is None or newest_in_stream_run.status not in FAILING:
         return None
     return newest_in_stream_run
@@ -86,7 +86,7 @@ def _same_airflow_run(attempt: LogEntry, asker: RunContext) -> bool:
     return attempt.run_id == asker.run_id and same_dag
 
 
-def _same_stream_run(attempt: LogEntry, asker: RunContext) -> bool:
+def same_stream_run(attempt: LogEntry, asker: RunContext) -> bool:
     """Made within the asker's stream run: by stream name too, since scheduled runs of two streams on one cron
     share their run id."""
     return (asker.strem_run_id is not None and attempt.strem_run_id == asker.strem_run_id

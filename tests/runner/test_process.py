@@ -198,6 +198,9 @@ def test_given_dependencies_when_asked_which_to_trigger_then_only_unmet_ones_not
 
     in_same_stream_run = dependencies_to_trigger(run_context("dependant", strem_run_id="stream-1"))
     on_its_own = dependencies_to_trigger(run_context("dependant", triggered_by="manual"))
+    # scheduled runs of two streams on one cron share their run id: another stream's failure is not this run's
+    in_another_stream = dependencies_to_trigger(run_context("dependant", strem_nm="other", strem_run_id="stream-1"))
 
     assert in_same_stream_run == ["never", "running"]  # a running one is awaited through its lock
     assert on_its_own == ["failed", "never", "running"]
+    assert in_another_stream == ["failed", "never", "running"]
