@@ -69,9 +69,7 @@ def _record_outcome(url: str, key: StreamRunKey) -> str | None:
     run_log.mark_abandoned_attempts_failed(url)
     fail_policy, _ = stream_processes(url, key.strem_nm)
     expected = _expected_processes(url, key)
-    outcome: dict[str, LogEntry] = {entry.prcs_nm: entry for entry in
-                                    run_log.attempts_of_stream_run(url, key.strem_nm, key.run_id)
-                                    if entry.prcs_nm}
+    outcome = _latest_in_run(url, key)
     failing = sorted(name for name, entry in outcome.items() if entry.status in FAILING)
     for name in (p for p in expected if p not in outcome):
         never_ran = RunContext(strem_nm=key.strem_nm, prcs_nm=name, business_date=key.business_date,
@@ -102,9 +100,15 @@ def finish_stream_if_complete(url: str, key: StreamRunKey) -> None:
     to end always sees every row: the row closes with the last notebook, not one task start later.
     """
     expected = _expected_processes(url, key)
-    latest = {entry.prcs_nm: entry.status for entry in run_log.attempts_of_stream_run(url, key.strem_nm, key.run_id)}
-    if Status.RUNNING not in latest.values() and all(name in latest for name in expected):
+    latest = _latest_in_run(url, key)
+    if all(entry.status != Status.RUNNING for entry in latest.values()) and all(name in latest for name in expected):
         finish_stream(url, key)
+
+
+def _latest_in_run(url: str, key: StreamRunKey) -> dict[str, LogEntry]:
+    """Each process's newest attempt in the stream run (attempts come oldest first: a later one wins)."""
+    return {entry.prcs_nm: entry for entry in run_log.attempts_of_stream_run(url, key.strem_nm, key.run_id)
+            if entry.prcs_nm}
 
 
 def finish_stream_if_open(url: str, strem_nm: str, run_id: str, business_date: dt.date | None) -> None:
