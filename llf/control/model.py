@@ -19,6 +19,24 @@ from pydantic import BaseModel, ConfigDict
 
 # Minutes: a notebook run of more than a week is a hung run, and Airflow's execution_timeout is built from it.
 TIMEOUT_MIN_MAX = 10080
+# What bounds one attempt's time, written once (the runner, the DAG builders and README "Run semantics" use it):
+# the notebook runs at most timeout_min (the runner kills its kernel then); before it, the attempt waits at
+# most lock_wait_limit for the run lock (another attempt of the same process and date holds it for at most its
+# own timeout_min, the same registration's); Airflow's execution_timeout covers both plus a margin, as a backstop.
+TIMEOUT_MARGIN = timedelta(minutes=5)
+
+
+def lock_wait_limit(timeout_min: float) -> timedelta:
+    """The longest an attempt waits for its run lock: the holder's notebook time (the same process's
+    timeout_min) plus the margin its closing steps may take."""
+    return timedelta(minutes=timeout_min) + TIMEOUT_MARGIN
+
+
+def task_timeout(timeout_min: float) -> timedelta:
+    """Airflow's execution_timeout of a task running the process: the lock wait, the notebook, and a margin."""
+    return lock_wait_limit(timeout_min) + timedelta(minutes=timeout_min) + TIMEOUT_MARGIN
+
+
 # Processes of one group at once: beyond Airflow's default [core] parallelism (32) twice over.
 MAX_PARALLEL_MAX = 64
 # Airflow retries of one notebook run: more is a loop, not a retry policy.
