@@ -17,11 +17,10 @@ from llf.control.repository import Registration, process_registration
 from llf.db import ReusedConnections, reused_connections
 from llf.exceptions import ConfigurationError, FinalFailure, ProcessFailed
 from llf.runner import notebook as notebook_runner
-from llf.runner.outputs import keep_unstored, store_outputs, warm_up_html_export
+from llf.runner.outputs import keep_unstored, output_location, store_outputs, warm_up_html_export
 from llf.runner.run_rule import Decision, Verdict, decide, same_stream_run
 from llf.runner.stream import finish_stream_if_complete
 from llf.runner.timeline import Timeline
-from llf.services.lake.runs import run_folder
 from llf.settings import (
     NOTEBOOK_DB_URL_ENV,
     WEAVIATE_API_KEY_ENV,
@@ -122,7 +121,7 @@ def _run_process(url: str, context: RunContext, timeline: Timeline, registration
         if decision.verdict is not Verdict.RUN:
             _record_not_run(url, context, decision)
             return
-        context = context.model_copy(update={"output_path": run_folder(context), "params": registration.params})
+        context = context.model_copy(update={"output_path": output_location(context), "params": registration.params})
         log_id = run_log.mark_running(url, context)
         timeline.mark("RUNNING row written")
         connections.close()  # idle through the notebook run, a session could be ended under it

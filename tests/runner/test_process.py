@@ -30,7 +30,7 @@ def test_given_a_registered_notebook_when_run_then_success_is_logged_and_outputs
     (row,) = sql("SELECT status, output_path, end_ts IS NOT NULL, run_id, strem_nm FROM cntl_af.cntl_cfg_log "
                  "WHERE prcs_nm = 'p'")
     assert row[0] == "SUCCESS" and row[2] and row[3] == "run_p" and row[4] == "s"
-    run_folder = lake_dir / "runs" / "s" / "p" / str(BUSINESS_DATE) / "run_p"
+    run_folder = lake_dir / "runs" / "s" / "p" / str(BUSINESS_DATE) / "run_p" / "try-1"  # one folder per try
     assert row[1] == run_folder.as_uri() + "/"
     executed = json.loads((run_folder / "p.ipynb").read_text())
     injected = "".join(executed["cells"][1]["source"])
@@ -62,7 +62,8 @@ def test_given_a_failing_notebook_when_run_then_failed_names_error_and_cell_and_
     assert statuses(sql, "p") == ["FAILED"]
     message = last_message(sql, "p")
     assert "ValueError: no customers today" in message and "cell 3" in message
-    assert list(lake_dir.glob("runs/s/p/*/run_p/p.ipynb")) and list(lake_dir.glob("runs/s/p/*/run_p/p.html"))
+    folder = "runs/s/p/*/run_p/try-1"
+    assert list(lake_dir.glob(f"{folder}/p.ipynb")) and list(lake_dir.glob(f"{folder}/p.html"))
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,12 @@
-"""The one definition of where a run's outputs live in the lake: runs/<stream>/<process>/<date>/<run id>/.
+"""The one definition of where an attempt's outputs live in the lake: runs/<stream>/<process>/<date>/<run id>/try-<n>/.
 
 The runner writes there, the UI reads from there and decides who may read what by the same layout, so the
 layout is written once, here. Locations (what the run log records) belong to the lake (Lake.location /
 Lake.key_of); this module only knows keys.
+
+Each try of an Airflow run has its own folder, so a retry never overwrites the notebook (and traceback) of
+the try it retries. Rows written before the try folder existed name runs/<stream>/<process>/<date>/<run id>/:
+they still open, since the UI reads a row's own location and authorises by the segments both layouts share.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from llf.services.lake.base import Lake, LakePathError, clean_key
 
 RUNS_PREFIX = "runs/"
 NO_STREAM = "_no_stream"  # a process DAG run triggered on its own stores here
+TRY_PREFIX = "try-"  # the last segment of a run folder: try-<Airflow's try number>
 
 
 def _segment(value: str) -> str:
@@ -23,8 +28,15 @@ def _segment(value: str) -> str:
 
 
 def run_folder(context: RunContext) -> str:
-    """The key of a run's output folder (no trailing '/')."""
-    parts = (context.strem_nm or NO_STREAM, context.prcs_nm, context.business_date.isoformat(), context.run_id)
+    """The key of an attempt's output folder (no trailing '/'): one per try of an Airflow run.
+
+    The try number, not the log id: it is known before the RUNNING row is written, so that row names the
+    folder from the start, and Airflow never gives two tries of one task in one run the same number (a retry
+    and a clear both raise it). The log id would also tell apart the rows a stream's end writes, but those
+    never ran a notebook and have no folder.
+    """
+    parts = (context.strem_nm or NO_STREAM, context.prcs_nm, context.business_date.isoformat(), context.run_id,
+             f"{TRY_PREFIX}{context.try_number}")
     return RUNS_PREFIX + "/".join(_segment(part) for part in parts)
 
 
@@ -55,7 +67,9 @@ def confined_key(key: str) -> str:
 
 
 def run_of(key: str) -> RunKey | None:
-    """The stream and process a confined output key belongs to; None for a key too short to be an output."""
+    """The stream and process a confined output key belongs to; None for a key too short to be an output.
+
+    Read from the segments after runs/, the same in the try-folder layout and the one before it."""
     parts = key.split("/")
     if len(parts) < 4:
         return None
