@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from airflow.sdk.exceptions import AirflowFailException
 
 from llf.context import RunContext, TriggeredBy
+from llf.dagbuild.operators import StreamProcess
 from llf.exceptions import ConfigurationError, FinalFailure, RegistrationError
 from llf.text import parse_date
 
@@ -99,7 +100,18 @@ def stream_run_ended(context: Mapping[str, Any], *, strem_nm: str, timezone: str
             business_date = business_date_of(context, timezone)
         except ConfigurationError:  # an invalid business_date param: no process task opened a row for it
             business_date = None
-    finish_stream_if_open(strem_nm, context["run_id"], business_date)
+    expected = stream_processes(context["dag"]) if "dag" in context else []
+    finish_stream_if_open(strem_nm, context["run_id"], business_date, expected)
+
+
+def stream_processes(dag: Any) -> list[str]:
+    """The processes a run of this stream DAG accounts for: its process tasks, by process name.
+
+    The DAG's own, not the registrations of the moment: a process registered after the DAG was built has
+    no task in the run. A task id is stream_task_id's "<group id>.<process>", and a group id holds no dot
+    (task_group_id), so the name is what follows the first dot.
+    """
+    return sorted(task.task_id.partition(".")[2] for task in dag.tasks if isinstance(task, StreamProcess))
 
 
 def dependency_conf(
@@ -144,7 +156,7 @@ def run_in_stream(
     run_context = run_context_of(context, prcs_nm=prcs_nm, timezone=timezone).model_copy(
         update={"strem_nm": strem_nm, "strem_run_id": context["run_id"], "triggered_by": "stream"})
     with final_failures_not_retried():
-        if run_stream_process(run_context):
+        if run_stream_process(run_context, stream_processes(context["dag"])):
             return None
     return process_run_conf(business_date=run_context.business_date, full_rerun=run_context.full_rerun,
                             strem_nm=strem_nm, strem_run_id=run_context.run_id, triggered_by="stream")

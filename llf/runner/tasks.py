@@ -8,6 +8,7 @@ gives it, else settings.control_db_url) and hands it down; nothing below resolve
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from llf.context import RunContext, StreamRunKey
 from llf.control.repository import Registration, process_registration
@@ -28,13 +29,17 @@ __all__ = [
 ]
 
 
-def run_stream_process(context: RunContext, timeline: Timeline | None = None, *, url: str | None = None) -> bool:
+def run_stream_process(context: RunContext, expected: Sequence[str], timeline: Timeline | None = None, *,
+                       url: str | None = None) -> bool:
     """A stream task's work: open the stream run's row, then run the process; False (and nothing run)
-    when a dependency needs a run first, which the stream task then triggers and awaits."""
+    when a dependency needs a run first, which the stream task then triggers and awaits.
+
+    `expected`: the processes of the stream DAG that runs (its process tasks), which the run accounts for.
+    """
     url = control_db_url(url)
     timeline = timeline or Timeline()
     with reused_connections():  # run_process closes them before the notebook runs
-        stream.open_stream_run(url, _stream_run_of(context))
+        stream.open_stream_run(url, _stream_run_of(context), expected)
         timeline.mark("stream row opened")
         registration = process_registration(url, context.prcs_nm)
         timeline.mark("registration read")
@@ -64,10 +69,10 @@ def dependencies_to_trigger(context: RunContext, *, url: str | None = None) -> l
     return process.dependencies_to_trigger(control_db_url(url), context)
 
 
-def finish_stream_if_open(strem_nm: str, run_id: str, business_date: dt.date | None, *,
-                          url: str | None = None) -> None:
+def finish_stream_if_open(strem_nm: str, run_id: str, business_date: dt.date | None,
+                          expected: Sequence[str] = (), *, url: str | None = None) -> None:
     """The stream DAG's callbacks: close the run's row when no process task did (llf.runner.stream)."""
-    stream.finish_stream_if_open(control_db_url(url), strem_nm, run_id, business_date)
+    stream.finish_stream_if_open(control_db_url(url), strem_nm, run_id, business_date, expected)
 
 
 def mark_stale_stream_runs_finished(url: str | None = None, strem_nm: str | None = None) -> int:
