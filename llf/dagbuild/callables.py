@@ -38,15 +38,35 @@ def parse_business_date(text: str) -> dt.date:
         ) from None
 
 
+def run_setting(context: Mapping[str, Any], name: str) -> Any:
+    """A run setting (business_date, full_rerun): the run's conf when it names it, else the param.
+
+    The conf first: with Airflow's [core] dag_run_conf_overrides_params off, a trigger's conf leaves the params
+    at their defaults, and reading the params alone would run the stream's date as the logical date's, or a
+    full rerun asked for as none. With it on (the default) both agree.
+    """
+    conf = getattr(context.get("dag_run"), "conf", None) or {}
+    value = conf.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return context["params"].get(name)
+    return value
+
+
+def _as_flag(value: Any) -> bool:
+    """A conf's full_rerun as a bool: the param is validated as one, a REST conf may hold "false"."""
+    return value.strip().lower() in {"true", "1", "yes"} if isinstance(value, str) else bool(value)
+
+
 def business_date_of(context: Mapping[str, Any], timezone: str) -> dt.date:
-    """The `business_date` param when given; else the run's logical date, or its run-after time for a manual run.
+    """The run's `business_date` (its conf's, else its param) when given; else the run's logical date, or its
+    run-after time for a manual run.
 
     Both read in the stream's schedule time zone, so a 00:30 Europe/Paris run is for that Paris day.
     Every task of one run gets the same answer: run_after is fixed when the run is created.
     An invalid param fails the task before any log row is written: a row needs the business date, and one
     written for another date (the logical date) would show a FAILED attempt nobody made for that date.
     """
-    explicit = str(context["params"].get("business_date") or "").strip()
+    explicit = str(run_setting(context, "business_date") or "").strip()
     if explicit:
         return parse_business_date(explicit)
     moment = context.get("logical_date") or context["dag_run"].run_after
@@ -80,7 +100,7 @@ def run_context_of(context: Mapping[str, Any], *, prcs_nm: str, timezone: str) -
         dag_id=ti.dag_id,
         task_id=ti.task_id,
         try_number=ti.try_number,
-        full_rerun=bool(context["params"].get("full_rerun")),
+        full_rerun=_as_flag(run_setting(context, "full_rerun")),
         triggered_by=conf.get("triggered_by", "manual"),
     )
 
