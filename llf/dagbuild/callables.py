@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from airflow.sdk.exceptions import AirflowFailException
 
 from llf.context import RunContext, TriggeredBy
+from llf.control.model import process_dag_id
 from llf.dagbuild.operators import StreamProcess
 from llf.exceptions import ConfigurationError, FinalFailure, RegistrationError
 from llf.text import parse_date
@@ -178,8 +179,21 @@ def run_in_stream(
     with final_failures_not_retried():
         if run_stream_process(run_context, stream_processes(context["dag"])):
             return None
+    refuse_paused(context, process_dag_id(prcs_nm))
     return process_run_conf(business_date=run_context.business_date, full_rerun=run_context.full_rerun,
                             strem_nm=strem_nm, strem_run_id=run_context.run_id, triggered_by="stream")
+
+
+def refuse_paused(context: Mapping[str, Any], dag_id: str) -> None:
+    """Fail, saying why and what to do, rather than trigger a run of a paused DAG: it would stay queued, and
+    the task awaiting it would hold its stream run (and every later one: max_active_runs=1) without end.
+
+    A ConfigurationError, which Airflow retries: unpausing the DAG is the fix, and the next try then goes on.
+    """
+    if context["ti"].get_dag(dag_id).is_paused:
+        raise ConfigurationError(
+            f"{dag_id} is paused: unpause it (in the Airflow UI, or `airflow dags unpause {dag_id}`) and clear "
+            "this task; a run triggered while it is paused would wait in the queue without end.")
 
 
 def run_notebook(*, prcs_nm: str, timezone: str, **context: Any) -> None:

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import pytest
 
 from llf.dagbuild import callables
+from llf.exceptions import ConfigurationError
 from tests.support.notebooks import write_notebook
 
 RUN_ID = "scheduled__2026-03-14T06:30:00+00:00"
@@ -65,3 +66,20 @@ def test_given_a_process_registered_after_the_dag_was_built_when_the_stream_runs
     status, message, expected = stream_row(sql)
     assert (status, expected) == ("SUCCESS", ["p1"]), message
     assert sql("SELECT count(*) FROM cntl_af.cntl_cfg_log WHERE prcs_nm = 'newcomer'") == [(0,)]
+
+
+def test_given_a_paused_process_dag_when_a_stream_task_must_fall_back_to_it_then_it_fails_saying_so_and_the_fix(
+    stream_s, registry, dagbag, sql
+):
+    # Given p1 depending on q1 of another stream, not yet run for the date: p1's task must trigger process__p1
+    q1 = registry.process(registry.group(registry.stream("other"), "og"), "q1", notebook="ok.ipynb")
+    p1 = sql("SELECT prcs_id FROM cntl_af.cntl_cfg_prcs WHERE prcs_nm = 'p1'")[0][0]
+    registry.depend(p1, q1)
+    dag = dagbag().dags["stream__s"]
+
+    # When process__p1 is paused (a run triggered now would stay queued, and the task wait for it forever)
+    with pytest.raises(ConfigurationError) as raised:
+        dag.get_task("g.p1").execute(task_context(dag, "g.p1", paused=frozenset({"process__p1"})))
+
+    # Then the task fails at once with a sentence naming the DAG and the fix
+    assert "process__p1 is paused: unpause it" in str(raised.value)
