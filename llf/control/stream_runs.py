@@ -73,6 +73,14 @@ _STALE_SQL = (
 )
 
 
+# Every stream row still RUNNING, oldest first: what a sweep asks Airflow about (stale_stream_runs' other cases
+# need no Airflow).
+_RUNNING_SQL = (
+    "SELECT strem_nm, run_id, business_date FROM cntl_af.cntl_cfg_log WHERE prcs_nm IS NULL "
+    "AND status = 'RUNNING' ORDER BY log_id"
+)
+
+
 def _names(key: StreamRunKey) -> dict[str, object]:
     """The key as the statements' named parameters."""
     return {"strem_nm": key.strem_nm, "run_id": key.run_id, "business_date": key.business_date}
@@ -148,6 +156,13 @@ def stale_stream_runs(url: str, *, strem_nm: str | None = None, run_id: str | No
     """
     with transaction(url) as cursor:
         cursor.execute(_STALE_SQL, {"strem_nm": strem_nm, "run_id": run_id, "backfill": BACKFILL_RUN_PREFIX})
+        return [StreamRunKey(*row) for row in cursor.fetchall()]
+
+
+def running_stream_runs(url: str) -> list[StreamRunKey]:
+    """The stream runs whose row is RUNNING (open, by a live run or by one whose end nobody recorded)."""
+    with transaction(url) as cursor:
+        cursor.execute(_RUNNING_SQL)
         return [StreamRunKey(*row) for row in cursor.fetchall()]
 
 

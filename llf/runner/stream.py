@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from llf.context import RunContext, StreamRunKey
 from llf.control import log as run_log
@@ -22,6 +22,9 @@ from llf.control.model import FAILING, LogEntry, Status, process_dag_id, stream_
 from llf.control.repository import stream_processes
 
 log = logging.getLogger(__name__)
+
+# Airflow's final states of a DAG run (DagRunState), as its REST API spells them.
+AIRFLOW_FINISHED = frozenset({"success", "failed"})
 
 
 def open_stream_run(url: str, key: StreamRunKey, expected: Sequence[str]) -> None:
@@ -146,6 +149,31 @@ def mark_stale_stream_runs_finished(url: str, strem_nm: str | None = None) -> in
             if stream_runs.is_stale(url, key):
                 log.warning("stream run %s of %s was left RUNNING after it ended: closing it", key.run_id,
                             key.strem_nm)
+                _record_outcome(url, key)
+                closed += 1
+    return closed
+
+
+def close_stream_runs_airflow_finished(url: str, run_state: Callable[[str, str], str | None]) -> int:
+    """Close the RUNNING stream rows of runs Airflow has finished, whatever became of their callback; how many.
+
+    `run_state(dag_id, run_id)` is Airflow's state of a run ("success", "failed", ...; None when Airflow does
+    not know it): the caller asks Airflow's REST API (llf.airflow_api), which the runner may not import. The
+    row's own evidence cannot tell such a run is over when its callback was lost (a placeholder DAG replaced
+    the stream's, the stream was deactivated, a DB blip) and no later run opened. Closed like any run, by
+    its processes' rows; an attempt still RUNNING after the abandoned ones are swept is alive and closes it.
+    """
+    run_log.mark_abandoned_attempts_failed(url)
+    closed = 0
+    for key in stream_runs.running_stream_runs(url):
+        if run_state(stream_dag_id(key.strem_nm), key.run_id) not in AIRFLOW_FINISHED:
+            continue
+        with stream_runs.stream_run_lock(url, key):
+            row = stream_runs.stream_run_row(url, key)
+            live = any(e.status == Status.RUNNING for e in _latest_in_run(url, key).values())
+            if row is not None and row.status == Status.RUNNING and not live:
+                log.warning("stream run %s of %s ended in Airflow but its row was left RUNNING: closing it",
+                            key.run_id, key.strem_nm)
                 _record_outcome(url, key)
                 closed += 1
     return closed

@@ -3,14 +3,23 @@ or by the sweep when its run ended without closing it."""
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
+
+from psycopg2.extensions import make_dsn
 
 from llf.context import StreamRunKey
 from llf.control import log as run_log
 from llf.control.lock import process_run_lock
 from llf.runner.stream import finish_stream, open_stream_run
-from llf.runner.tasks import finish_stream_if_open, mark_stale_stream_runs_finished, run_process
+from llf.runner.tasks import (
+    close_stream_runs_airflow_finished,
+    finish_stream_if_open,
+    mark_stale_stream_runs_finished,
+    run_process,
+)
 from tests.runner.conftest import BUSINESS_DATE, last_message, run_context, statuses
+from tests.support.registry import sql_runner
 
 
 def run_of(strem_nm: str, run_id: str) -> StreamRunKey:
@@ -243,4 +252,47 @@ def test_given_closers_of_one_run_at_once_when_they_close_it_then_a_process_that
         list(pool.map(lambda _: finish_stream(control_db_url, run_of("s", "run-1")), range(6)))
 
     assert statuses(sql, "p2") == ["FAILED"]
+    assert stream_rows(sql, "s") == [("run-1", "FAILED", False)]
+
+
+def test_given_a_run_airflow_finished_whose_callback_was_lost_when_swept_with_airflows_verdict_then_it_closes(
+    registry, stream, sql, control_db_url
+):
+    # Given run-1 expecting p1 and p2: p1 SUCCESS, p2's task never ran (the stream was deactivated, or a
+    # placeholder DAG replaced it) and the run's callback was lost; no later run of the stream opened
+    _run_1_with_p1_done(registry, stream, control_db_url)
+    registry.process(registry.group(registry.stream("other"), "other_g"), "q1", notebook="ok.ipynb")
+    open_stream_run(control_db_url, run_of("other", "run-7"), ["q1"])  # still going in Airflow
+    assert mark_stale_stream_runs_finished(control_db_url) == 0  # nothing tells the row alone it is over
+
+    # When the sweep is told Airflow's state of each open run
+    airflow = {("stream__s", "run-1"): "failed", ("stream__other", "run-7"): "running"}
+    closed = close_stream_runs_airflow_finished(lambda dag_id, run_id: airflow.get((dag_id, run_id)),
+                                                url=control_db_url)
+
+    # Then the finished run is closed by its processes' rows, the running one left open
+    assert closed == 1
+    assert stream_rows(sql, "s") == [("run-1", "FAILED", False)]
+    assert stream_rows(sql, "other") == [("run-7", "RUNNING", True)]
+    assert "no result recorded" in last_message(sql, "p2")
+
+
+def test_given_the_database_refusing_connections_for_a_moment_when_the_callback_closes_the_run_then_it_retries(
+    registry, stream, sql, control_db_url
+):
+    # Given a run whose p2 never ran, so its callback must close the row
+    _run_1_with_p1_done(registry, stream, control_db_url)
+    database = sql("SELECT current_database()")[0][0]
+
+    # When the control database refuses new connections for 3 s just as the callback runs
+    with sql_runner(make_dsn(control_db_url, dbname="postgres")) as admin:
+        admin(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+        reopen = threading.Timer(3, lambda: admin(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true'))
+        reopen.start()
+        try:
+            finish_stream_if_open("s", "run-1", None)
+        finally:
+            reopen.join()
+
+    # Then the callback retried until it could write: the run is closed, not left RUNNING
     assert stream_rows(sql, "s") == [("run-1", "FAILED", False)]
