@@ -84,7 +84,7 @@ def _compare(notebook: Path, work: Path, rounds: int) -> None:
         context = RunContext(strem_nm=STREAM, prcs_nm=f"{STREAM}_p{index}", business_date=dt.date(2026, 1, 1),
                              run_id=f"run_{index}", strem_run_id="stream_run", triggered_by="stream")
         timeline = Timeline()
-        if not run_stream_process(context, timeline):
+        if not run_stream_process(context, [context.prcs_nm], timeline):
             raise SystemExit("the process waited for a dependency: none is registered")
         timelines.append(timeline)
         return sum(seconds for _, seconds in timeline.phases())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from llf.context import StreamRunKey
@@ -23,22 +23,18 @@ _STREAM_RUN_LOCK_KEY_SQL = "hashtext('llf.stream-run'), hashtext(%(strem_nm)s ||
 _TAKE_LOCK_FOR_SESSION_SQL = f"SELECT pg_advisory_lock({_STREAM_RUN_LOCK_KEY_SQL})"
 _TAKE_LOCK_FOR_TRANSACTION_SQL = f"SELECT pg_advisory_xact_lock({_STREAM_RUN_LOCK_KEY_SQL})"
 
-# The processes a stream run waits for and accounts for: the stream's active ones when its row (re)opens.
-_EXPECTED_PROCESSES_SQL = (
-    "(SELECT coalesce(array_agg(p.prcs_nm ORDER BY p.prcs_nm), '{}') FROM cntl_af.cntl_cfg_strem s "
-    "JOIN cntl_af.cntl_cfg_prcs_grp g ON g.strem_id = s.strem_id AND g.actv_flg "
-    "JOIN cntl_af.cntl_cfg_prcs p ON p.prcs_grp_id = g.prcs_grp_id AND p.actv_flg WHERE s.strem_nm = %(strem_nm)s)"
-)
+# A (re)opened row records the processes the run waits for and accounts for (expected_prcs): the process tasks
+# of the DAG that runs, as the opening task names them (%(expected)s), never the registrations of the moment.
 _REOPEN_SQL = (
     "UPDATE cntl_af.cntl_cfg_log SET status = 'RUNNING', message = 'running', start_ts = now(), "
-    f"end_ts = NULL, expected_prcs = {_EXPECTED_PROCESSES_SQL} WHERE strem_nm = %(strem_nm)s "
+    "end_ts = NULL, expected_prcs = %(expected)s::text[] WHERE strem_nm = %(strem_nm)s "
     "AND run_id = %(run_id)s AND prcs_nm IS NULL AND status <> 'RUNNING'"
 )
 _OPEN_SQL = (
     "INSERT INTO cntl_af.cntl_cfg_log (strem_nm, business_date, run_id, strem_run_id, dag_id, status, "
     "message, hostname, pid, expected_prcs) SELECT %(strem_nm)s, %(business_date)s, %(run_id)s, "
     "%(run_id)s, %(dag_id)s, 'RUNNING', 'running', %(hostname)s, %(pid)s, "
-    f"{_EXPECTED_PROCESSES_SQL} WHERE NOT EXISTS (SELECT 1 FROM cntl_af.cntl_cfg_log "
+    "%(expected)s::text[] WHERE NOT EXISTS (SELECT 1 FROM cntl_af.cntl_cfg_log "
     "WHERE strem_nm = %(strem_nm)s AND run_id = %(run_id)s AND prcs_nm IS NULL)"
 )
 _ROW_SQL = (
@@ -77,6 +73,14 @@ _STALE_SQL = (
 )
 
 
+# Every stream row still RUNNING, oldest first: what a sweep asks Airflow about (stale_stream_runs' other cases
+# need no Airflow).
+_RUNNING_SQL = (
+    "SELECT strem_nm, run_id, business_date FROM cntl_af.cntl_cfg_log WHERE prcs_nm IS NULL "
+    "AND status = 'RUNNING' ORDER BY log_id"
+)
+
+
 def _names(key: StreamRunKey) -> dict[str, object]:
     """The key as the statements' named parameters."""
     return {"strem_nm": key.strem_nm, "run_id": key.run_id, "business_date": key.business_date}
@@ -96,17 +100,18 @@ def stream_run_lock(url: str, key: StreamRunKey) -> Iterator[None]:
         connection.close()  # closing the session releases the lock
 
 
-def mark_stream_running(url: str, key: StreamRunKey) -> bool:
+def mark_stream_running(url: str, key: StreamRunKey, expected: Sequence[str] = ()) -> bool:
     """Open the stream-level row of a run, or reopen it (a cleared run starts again); True when this call did.
 
     Process tasks of one run call this concurrently: a transaction-scoped advisory lock on the run
-    makes exactly one of them insert the row. The statement that opens it also records the stream's
-    active processes (expected_prcs), so a process registered while the run goes is not waited for.
-    A reopen refreshes that set and start_ts: Airflow reruns a cleared run on the DAG as it is now,
-    and the row tells of its latest pass (its status and end_ts already do).
+    makes exactly one of them insert the row. The statement that opens it also records `expected`, the
+    process tasks of the DAG that runs (expected_prcs): a process registered after that DAG was built has no
+    task in the run, so it is neither waited for nor recorded FAILED. None given: the run accounts for the
+    processes that write rows in it. A reopen refreshes that set and start_ts: Airflow reruns a cleared run
+    on the DAG as it is now, and the row tells of its latest pass (its status and end_ts already do).
     """
     values = _names(key) | {"dag_id": stream_dag_id(key.strem_nm), "hostname": socket.gethostname(),
-                            "pid": os.getpid()}
+                            "pid": os.getpid(), "expected": sorted(set(expected))}
     with transaction(url) as cursor:
         cursor.execute(_TAKE_LOCK_FOR_TRANSACTION_SQL, values)
         cursor.execute(_REOPEN_SQL, values)
@@ -151,6 +156,13 @@ def stale_stream_runs(url: str, *, strem_nm: str | None = None, run_id: str | No
     """
     with transaction(url) as cursor:
         cursor.execute(_STALE_SQL, {"strem_nm": strem_nm, "run_id": run_id, "backfill": BACKFILL_RUN_PREFIX})
+        return [StreamRunKey(*row) for row in cursor.fetchall()]
+
+
+def running_stream_runs(url: str) -> list[StreamRunKey]:
+    """The stream runs whose row is RUNNING (open, by a live run or by one whose end nobody recorded)."""
+    with transaction(url) as cursor:
+        cursor.execute(_RUNNING_SQL)
         return [StreamRunKey(*row) for row in cursor.fetchall()]
 
 

@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 from airflow.sdk.exceptions import AirflowFailException
 
 from llf.context import RunContext, TriggeredBy
+from llf.control.model import process_dag_id
+from llf.dagbuild.operators import StreamProcess
 from llf.exceptions import ConfigurationError, FinalFailure, RegistrationError
 from llf.text import parse_date
 
@@ -37,15 +39,35 @@ def parse_business_date(text: str) -> dt.date:
         ) from None
 
 
+def run_setting(context: Mapping[str, Any], name: str) -> Any:
+    """A run setting (business_date, full_rerun): the run's conf when it names it, else the param.
+
+    The conf first: with Airflow's [core] dag_run_conf_overrides_params off, a trigger's conf leaves the params
+    at their defaults, and reading the params alone would run the stream's date as the logical date's, or a
+    full rerun asked for as none. With it on (the default) both agree.
+    """
+    conf = getattr(context.get("dag_run"), "conf", None) or {}
+    value = conf.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return context["params"].get(name)
+    return value
+
+
+def _as_flag(value: Any) -> bool:
+    """A conf's full_rerun as a bool: the param is validated as one, a REST conf may hold "false"."""
+    return value.strip().lower() in {"true", "1", "yes"} if isinstance(value, str) else bool(value)
+
+
 def business_date_of(context: Mapping[str, Any], timezone: str) -> dt.date:
-    """The `business_date` param when given; else the run's logical date, or its run-after time for a manual run.
+    """The run's `business_date` (its conf's, else its param) when given; else the run's logical date, or its
+    run-after time for a manual run.
 
     Both read in the stream's schedule time zone, so a 00:30 Europe/Paris run is for that Paris day.
     Every task of one run gets the same answer: run_after is fixed when the run is created.
     An invalid param fails the task before any log row is written: a row needs the business date, and one
     written for another date (the logical date) would show a FAILED attempt nobody made for that date.
     """
-    explicit = str(context["params"].get("business_date") or "").strip()
+    explicit = str(run_setting(context, "business_date") or "").strip()
     if explicit:
         return parse_business_date(explicit)
     moment = context.get("logical_date") or context["dag_run"].run_after
@@ -79,7 +101,7 @@ def run_context_of(context: Mapping[str, Any], *, prcs_nm: str, timezone: str) -
         dag_id=ti.dag_id,
         task_id=ti.task_id,
         try_number=ti.try_number,
-        full_rerun=bool(context["params"].get("full_rerun")),
+        full_rerun=_as_flag(run_setting(context, "full_rerun")),
         triggered_by=conf.get("triggered_by", "manual"),
     )
 
@@ -99,7 +121,18 @@ def stream_run_ended(context: Mapping[str, Any], *, strem_nm: str, timezone: str
             business_date = business_date_of(context, timezone)
         except ConfigurationError:  # an invalid business_date param: no process task opened a row for it
             business_date = None
-    finish_stream_if_open(strem_nm, context["run_id"], business_date)
+    expected = stream_processes(context["dag"]) if "dag" in context else []
+    finish_stream_if_open(strem_nm, context["run_id"], business_date, expected)
+
+
+def stream_processes(dag: Any) -> list[str]:
+    """The processes a run of this stream DAG accounts for: its process tasks, by process name.
+
+    The DAG's own, not the registrations of the moment: a process registered after the DAG was built has
+    no task in the run. A task id is stream_task_id's "<group id>.<process>", and a group id holds no dot
+    (task_group_id), so the name is what follows the first dot.
+    """
+    return sorted(task.task_id.partition(".")[2] for task in dag.tasks if isinstance(task, StreamProcess))
 
 
 def dependency_conf(
@@ -144,10 +177,23 @@ def run_in_stream(
     run_context = run_context_of(context, prcs_nm=prcs_nm, timezone=timezone).model_copy(
         update={"strem_nm": strem_nm, "strem_run_id": context["run_id"], "triggered_by": "stream"})
     with final_failures_not_retried():
-        if run_stream_process(run_context):
+        if run_stream_process(run_context, stream_processes(context["dag"])):
             return None
+    refuse_paused(context, process_dag_id(prcs_nm))
     return process_run_conf(business_date=run_context.business_date, full_rerun=run_context.full_rerun,
                             strem_nm=strem_nm, strem_run_id=run_context.run_id, triggered_by="stream")
+
+
+def refuse_paused(context: Mapping[str, Any], dag_id: str) -> None:
+    """Fail, saying why and what to do, rather than trigger a run of a paused DAG: it would stay queued, and
+    the task awaiting it would hold its stream run (and every later one: max_active_runs=1) without end.
+
+    A ConfigurationError, which Airflow retries: unpausing the DAG is the fix, and the next try then goes on.
+    """
+    if context["ti"].get_dag(dag_id).is_paused:
+        raise ConfigurationError(
+            f"{dag_id} is paused: unpause it (in the Airflow UI, or `airflow dags unpause {dag_id}`) and clear "
+            "this task; a run triggered while it is paused would wait in the queue without end.")
 
 
 def run_notebook(*, prcs_nm: str, timezone: str, **context: Any) -> None:

@@ -13,22 +13,18 @@ run time, so a param holding "{{" reaches the notebook unchanged and a params ch
 
 from __future__ import annotations
 
-import datetime as dt
 from functools import cache, partial
 
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, TriggerRule
 
-from llf.control.model import Process, process_dag_id
+from llf.control.model import Process, process_dag_id, task_timeout
 from llf.dagbuild import callables
 from llf.dagbuild.catalog import Catalog
 from llf.dagbuild.common import add_run_params, tag
 from llf.dagbuild.operators import DependencyTrigger
 from llf.dagbuild.stamp import DagStamp, OperatorStamp, link
 from llf.dagbuild.stream_dag import trigger_and_wait
-
-# The runner kills the kernel at timeout_min and records FAILED; Airflow's own timeout is the backstop.
-TIMEOUT_MARGIN = dt.timedelta(minutes=5)
 
 
 @cache
@@ -71,7 +67,7 @@ def build_process_dag(catalog: Catalog, process: Process, make_dag: DagStamp) ->
         task_id="run_notebook",
         owner=owner,
         python_callable=partial(callables.run_notebook, **arguments),
-        execution_timeout=dt.timedelta(minutes=process.timeout_min) + TIMEOUT_MARGIN,
+        execution_timeout=task_timeout(process.timeout_min),  # the runner's own bounds come first
         retries=process.retries,
         doc_md=f"Runs `{catalog.snapshot.notebook_of(process)}` with papermill.",
     )

@@ -51,6 +51,7 @@ from llf.control.model import (
     process_dag_id,
     stream_dag_id,
     task_group_id,
+    task_timeout,
 )
 from llf.dagbuild import callables
 from llf.dagbuild.catalog import Catalog
@@ -64,9 +65,14 @@ POKE_SECONDS = 1  # a trivial process should not cost a minute of polling
 
 def trigger_and_wait(deferrable: bool) -> dict[str, Any]:
     """How every llf task that triggers a process DAG run waits for it (a process's dependency trigger, a stream's
-    process task): until the run ends, polling every POKE_SECONDS or deferred, and failing unless it succeeded."""
+    process task): until the run ends, polling every POKE_SECONDS or deferred, and failing unless it succeeded.
+
+    Never for a paused DAG: its run would stay queued and the task wait for it without end (Airflow bounds
+    neither wait by execution_timeout), so Airflow's own check refuses the trigger first (DagIsPaused).
+    """
     return {
         "wait_for_completion": True,
+        "fail_when_dag_is_paused": True,
         "deferrable": deferrable,
         "poke_interval": POKE_SECONDS,
         "allowed_states": ["success"],
@@ -152,6 +158,7 @@ def _group_tasks(
                 run_here=partial(callables.run_in_stream, strem_nm=stream.strem_nm, prcs_nm=process.prcs_nm,
                                  timezone=catalog.snapshot.timezone_of(stream)),
                 retries=process.retries,
+                execution_timeout=task_timeout(process.timeout_min),
                 trigger_rule=head_rule if predecessor is None else TriggerRule.ONE_DONE,
             )
             if len(task.task_id) > AIRFLOW_ID_MAX_LENGTH:  # Airflow checks the name alone, not <group>.<name>

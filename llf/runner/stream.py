@@ -1,8 +1,9 @@
 """The stream-level log row: opened by the first process task of a run, closed with the outcome of its processes.
 
-A run accounts for the processes it expected when its row opened (cntl_cfg_log.expected_prcs), never for
-the registrations of the moment: a process registered while the run goes is neither waited for nor
-recorded FAILED by it. The last process to end closes the row, or the stream DAG's callbacks do; when
+A run accounts for the processes it expected when its row opened (cntl_cfg_log.expected_prcs): the process
+tasks of the DAG that runs, as its tasks and callbacks name them, never the registrations of the moment. A
+process registered after the DAG was built has no task in the run: it is neither waited for nor recorded
+FAILED by it. The last process to end closes the row, or the stream DAG's callbacks do; when
 neither can (a callback lost with its dag-processor, a run deleted), the row is stale and
 `mark_stale_stream_runs_finished` closes it the same way: at every stream run's start and end, and
 wherever abandoned process attempts are swept (`llf status`).
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable, Sequence
 
 from llf.context import RunContext, StreamRunKey
 from llf.control import log as run_log
@@ -21,11 +23,15 @@ from llf.control.repository import stream_processes
 
 log = logging.getLogger(__name__)
 
+# Airflow's final states of a DAG run (DagRunState), as its REST API spells them.
+AIRFLOW_FINISHED = frozenset({"success", "failed"})
 
-def open_stream_run(url: str, key: StreamRunKey) -> None:
+
+def open_stream_run(url: str, key: StreamRunKey, expected: Sequence[str]) -> None:
     """Mark the stream run RUNNING; every process task of the run calls this, the first one opens the row
-    and closes the rows earlier runs of the stream left open."""
-    if stream_runs.mark_stream_running(url, key):
+    (recording `expected`, the processes of the DAG that runs) and closes the rows earlier runs of the
+    stream left open."""
+    if stream_runs.mark_stream_running(url, key, expected):
         _sweep_stream(url, key.strem_nm)
 
 
@@ -39,21 +45,20 @@ def _sweep_stream(url: str, strem_nm: str) -> None:
 
 
 def _expected_processes(url: str, key: StreamRunKey) -> list[str]:
-    """The processes the run waits for: those recorded when its row opened; the registered ones for a
-    row opened before llf recorded them."""
+    """The processes the run waits for: those recorded when its row opened (none for a row opened before
+    llf recorded them: the processes with rows in the run then tell its outcome alone)."""
     row = stream_runs.stream_run_row(url, key)
-    if row is not None and row.expected_prcs is not None:
-        return list(row.expected_prcs)
-    return stream_processes(url, key.strem_nm)[1]
+    return list(row.expected_prcs or []) if row is not None else []
 
 
-def finish_stream(url: str, key: StreamRunKey) -> str | None:
+def finish_stream(url: str, key: StreamRunKey, expected: Sequence[str] = ()) -> str | None:
     """Close the stream run's row with its outcome; return the failure message, or None when it succeeded.
 
-    Then close what earlier runs of the stream left open (mark_stale_stream_runs_finished).
+    `expected`: the run's processes, for a row no process task got as far as opening (the callback's DAG
+    knows them). Then close what earlier runs of the stream left open (mark_stale_stream_runs_finished).
     """
     if stream_runs.stream_run_row(url, key) is None:  # no process task got as far as opening it
-        stream_runs.mark_stream_running(url, key)
+        stream_runs.mark_stream_running(url, key, expected)
     with stream_runs.stream_run_lock(url, key):
         message = _record_outcome(url, key)
     _sweep_stream(url, key.strem_nm)
@@ -111,11 +116,13 @@ def _latest_in_run(url: str, key: StreamRunKey) -> dict[str, LogEntry]:
             if entry.prcs_nm}
 
 
-def finish_stream_if_open(url: str, strem_nm: str, run_id: str, business_date: dt.date | None) -> None:
+def finish_stream_if_open(url: str, strem_nm: str, run_id: str, business_date: dt.date | None,
+                          expected: Sequence[str] = ()) -> None:
     """The stream DAG's callbacks: close the row when no process task did, because some never ran.
 
-    The date is the row's own; `business_date` (None when the callback could not tell) is used only
-    when no process task opened a row at all.
+    The date and the expected processes are the row's own; `business_date` (None when the callback could not
+    tell) and `expected` (the processes of the callback's DAG) are used only when no process task opened a
+    row at all.
     """
     row = stream_runs.find_stream_run_row(url, strem_nm, run_id)
     if row is not None and row.end_ts is not None:
@@ -124,7 +131,7 @@ def finish_stream_if_open(url: str, strem_nm: str, run_id: str, business_date: d
     if day is None:
         log.warning("stream run %s of %s: no log row and no business date, nothing to close", run_id, strem_nm)
         return
-    finish_stream(url, StreamRunKey(strem_nm, run_id, day))
+    finish_stream(url, StreamRunKey(strem_nm, run_id, day), expected)
 
 
 def mark_stale_stream_runs_finished(url: str, strem_nm: str | None = None) -> int:
@@ -142,6 +149,31 @@ def mark_stale_stream_runs_finished(url: str, strem_nm: str | None = None) -> in
             if stream_runs.is_stale(url, key):
                 log.warning("stream run %s of %s was left RUNNING after it ended: closing it", key.run_id,
                             key.strem_nm)
+                _record_outcome(url, key)
+                closed += 1
+    return closed
+
+
+def close_stream_runs_airflow_finished(url: str, run_state: Callable[[str, str], str | None]) -> int:
+    """Close the RUNNING stream rows of runs Airflow has finished, whatever became of their callback; how many.
+
+    `run_state(dag_id, run_id)` is Airflow's state of a run ("success", "failed", ...; None when Airflow does
+    not know it): the caller asks Airflow's REST API (llf.airflow_api), which the runner may not import. The
+    row's own evidence cannot tell such a run is over when its callback was lost (a placeholder DAG replaced
+    the stream's, the stream was deactivated, a DB blip) and no later run opened. Closed like any run, by
+    its processes' rows; an attempt still RUNNING after the abandoned ones are swept is alive and closes it.
+    """
+    run_log.mark_abandoned_attempts_failed(url)
+    closed = 0
+    for key in stream_runs.running_stream_runs(url):
+        if run_state(stream_dag_id(key.strem_nm), key.run_id) not in AIRFLOW_FINISHED:
+            continue
+        with stream_runs.stream_run_lock(url, key):
+            row = stream_runs.stream_run_row(url, key)
+            live = any(e.status == Status.RUNNING for e in _latest_in_run(url, key).values())
+            if row is not None and row.status == Status.RUNNING and not live:
+                log.warning("stream run %s of %s ended in Airflow but its row was left RUNNING: closing it",
+                            key.run_id, key.strem_nm)
                 _record_outcome(url, key)
                 closed += 1
     return closed

@@ -8,10 +8,15 @@ gives it, else settings.control_db_url) and hands it down; nothing below resolve
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
+
+import psycopg2
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from llf.context import RunContext, StreamRunKey
 from llf.control.repository import Registration, process_registration
 from llf.db import reused_connections
+from llf.exceptions import ControlDatabaseError
 from llf.runner import process, stream
 from llf.runner.outputs import warm_html_exporter
 from llf.runner.timeline import Timeline
@@ -19,6 +24,7 @@ from llf.settings import control_db_url
 
 __all__ = [
     "Timeline",
+    "close_stream_runs_airflow_finished",
     "dependencies_to_trigger",
     "finish_stream_if_open",
     "mark_stale_stream_runs_finished",
@@ -28,13 +34,17 @@ __all__ = [
 ]
 
 
-def run_stream_process(context: RunContext, timeline: Timeline | None = None, *, url: str | None = None) -> bool:
+def run_stream_process(context: RunContext, expected: Sequence[str], timeline: Timeline | None = None, *,
+                       url: str | None = None) -> bool:
     """A stream task's work: open the stream run's row, then run the process; False (and nothing run)
-    when a dependency needs a run first, which the stream task then triggers and awaits."""
+    when a dependency needs a run first, which the stream task then triggers and awaits.
+
+    `expected`: the processes of the stream DAG that runs (its process tasks), which the run accounts for.
+    """
     url = control_db_url(url)
     timeline = timeline or Timeline()
     with reused_connections():  # run_process closes them before the notebook runs
-        stream.open_stream_run(url, _stream_run_of(context))
+        stream.open_stream_run(url, _stream_run_of(context), expected)
         timeline.mark("stream row opened")
         registration = process_registration(url, context.prcs_nm)
         timeline.mark("registration read")
@@ -64,10 +74,27 @@ def dependencies_to_trigger(context: RunContext, *, url: str | None = None) -> l
     return process.dependencies_to_trigger(control_db_url(url), context)
 
 
-def finish_stream_if_open(strem_nm: str, run_id: str, business_date: dt.date | None, *,
-                          url: str | None = None) -> None:
-    """The stream DAG's callbacks: close the run's row when no process task did (llf.runner.stream)."""
-    stream.finish_stream_if_open(control_db_url(url), strem_nm, run_id, business_date)
+# How long the stream DAG's callback keeps trying to reach the control DB: it runs once (Airflow does not
+# call it again), and a row it fails to close stays RUNNING until a sweep (close_stream_runs_airflow_finished).
+CALLBACK_RETRY_SECONDS = 60.0
+
+
+def finish_stream_if_open(strem_nm: str, run_id: str, business_date: dt.date | None,
+                          expected: Sequence[str] = (), *, url: str | None = None) -> None:
+    """The stream DAG's callbacks: close the run's row when no process task did (llf.runner.stream).
+
+    Retried with bounded backoff while the control DB is unreachable or drops the connection (a restart, a
+    moment of refused connections): each try re-reads the row under the run's lock, so a retry after a
+    write that did land changes nothing.
+    """
+    url = control_db_url(url)
+    retrying = Retrying(
+        stop=stop_after_delay(CALLBACK_RETRY_SECONDS),
+        wait=wait_exponential(multiplier=0.5, max=8),
+        retry=retry_if_exception_type((ControlDatabaseError, psycopg2.OperationalError, psycopg2.InterfaceError)),
+        reraise=True,
+    )
+    retrying(stream.finish_stream_if_open, url, strem_nm, run_id, business_date, expected)
 
 
 def mark_stale_stream_runs_finished(url: str | None = None, strem_nm: str | None = None) -> int:
@@ -76,3 +103,9 @@ def mark_stale_stream_runs_finished(url: str | None = None, strem_nm: str | None
     What a DAG's failure callback runs (a SIGKILLed task never runs its own), and `llf status` before it reads.
     """
     return stream.mark_stale_stream_runs_finished(control_db_url(url), strem_nm)
+
+
+def close_stream_runs_airflow_finished(run_state: Callable[[str, str], str | None], *, url: str | None = None) -> int:
+    """Close the RUNNING stream rows of runs Airflow says are finished (`run_state(dag_id, run_id)`, asked
+    through llf.airflow_api by the caller); how many (llf.runner.stream)."""
+    return stream.close_stream_runs_airflow_finished(control_db_url(url), run_state)

@@ -123,3 +123,23 @@ def test_given_a_failure_earlier_in_the_stream_run_when_a_dependant_triggers_the
 
     assert sql("SELECT status FROM cntl_af.cntl_cfg_log WHERE prcs_nm = 'report' ORDER BY log_id") == [
         ("FAILED",), ("FAILED",)]
+
+
+@pytest.mark.parametrize("overrides", ["True", "False"])
+def test_given_a_trigger_conf_naming_the_date_when_airflow_lets_conf_override_params_or_not_then_the_run_uses_it(
+    scenario, dagbag, monkeypatch, overrides
+):
+    """[core] dag_run_conf_overrides_params is read when Airflow builds the task's params (process_params, as
+    its task runner does): off, the params keep their defaults and only dag_run.conf holds the trigger's date."""
+    from airflow.sdk.definitions.param import process_params
+
+    scenario("dependencies")
+    dag = dagbag().dags["process__report"]
+    monkeypatch.setenv("AIRFLOW__CORE__DAG_RUN_CONF_OVERRIDES_PARAMS", overrides)
+    conf = process_run_conf(business_date=dt.date(2024, 1, 31), full_rerun=True, strem_nm="finance",
+                            strem_run_id="scheduled__x", triggered_by="stream")
+    run = context(conf) | {"params": process_params(dag, dag.get_task("run_notebook"), conf, suppress_exception=False)}
+
+    resolved = run_context_of(run, prcs_nm="report", timezone="UTC")
+
+    assert (resolved.business_date, resolved.full_rerun) == (dt.date(2024, 1, 31), True)

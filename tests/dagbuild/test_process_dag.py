@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 from airflow.sdk.exceptions import AirflowSkipException, DagRunTriggerException
 
+from llf.control.model import task_timeout
 from llf.dagbuild import callables
 from llf.dagbuild.operators import DependencyTrigger
 
@@ -28,7 +29,8 @@ def process_run(business_date: str) -> dict:
         "dag_run": SimpleNamespace(conf={"strem_nm": "finance", "strem_run_id": "sched__1",
                                          "triggered_by": "stream"}),
         "run_id": "manual__1",
-        "ti": SimpleNamespace(dag_id="process__report", task_id="dependency__x", try_number=1),
+        "ti": SimpleNamespace(dag_id="process__report", task_id="dependency__x", try_number=1,
+                              get_dag=lambda dag_id: SimpleNamespace(dag_id=dag_id, is_paused=False)),
     }
 
 
@@ -66,10 +68,13 @@ def test_given_no_dependency_when_parsed_then_the_process_dag_is_just_the_notebo
     assert [t.task_id for t in dags["process__extract_gl"].tasks] == ["run_notebook"]
 
 
-def test_given_timeout_and_retries_when_parsed_then_the_notebook_step_gets_them_plus_a_margin(dags):
+def test_given_timeout_and_retries_when_parsed_then_the_notebook_step_gets_the_lock_wait_the_notebook_and_a_margin(
+    dags,
+):
+    # timeout_min 20: the run lock waited for at most 20 + 5 min, the notebook 20 min, a margin of 5 (issue 24)
     notebook = dags["process__report"].get_task("run_notebook")
     assert notebook.retries == 2
-    assert dt.timedelta(minutes=20) < notebook.execution_timeout <= dt.timedelta(minutes=30)
+    assert notebook.execution_timeout == task_timeout(20) == dt.timedelta(minutes=50)
     assert notebook.on_failure_callback == [callables.close_abandoned_attempts]
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import CronTriggerTimetable
 from airflow.serialization.encoders import encode_timetable
 
+from llf.control.model import task_timeout
 from llf.dagbuild.operators import StreamProcess
 
 
@@ -129,3 +132,14 @@ def test_given_descriptions_and_owners_when_parsed_then_docs_tags_and_owner_come
     assert "Daily sales recommendations" in sales.doc_md
     assert set(sales.tags) == {"llf:stream", "stream:sales", "group:prepare", "group:report"}
     assert {t.owner for t in sales.tasks} == {"merch_team"}
+
+
+def test_given_a_process_timeout_when_parsed_then_its_stream_task_is_bounded_like_its_process_dag_task(
+    scenario, dagbag
+):
+    # A stream task runs the notebook in place: it waits for the run lock, runs the notebook, closes its row.
+    scenario("dependencies")
+    bag = dagbag()
+    stream_task = bag.dags["stream__finance"].get_task("all.report")
+    assert stream_task.execution_timeout == task_timeout(20) == dt.timedelta(minutes=50)
+    assert bag.dags["process__report"].get_task("run_notebook").execution_timeout == stream_task.execution_timeout
