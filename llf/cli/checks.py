@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from llf.cli.common import add_command, console, errors, iso_date
-from llf.exceptions import LlfError
+from llf.exceptions import ConfigurationError, LlfError
 from llf.settings import control_db_url, notebooks_dir
 from llf.text import one_line
+
+if TYPE_CHECKING:
+    from llf.cli.runs import Airflow
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -50,6 +54,7 @@ def _status(args: argparse.Namespace) -> int:
     url = control_db_url(args.db_url)
     # never show a dead worker's attempt, or a stream run whose end nobody recorded, as RUNNING
     mark_stale_stream_runs_finished(url)  # sweeps abandoned process attempts first
+    _close_runs_airflow_finished(url)
     rows = latest_statuses(url, stream=args.stream, business_date=args.date)
     if args.stream and not rows and not stream_is_registered(url, args.stream):
         # a usage error, not an empty table with exit 0: a mistyped name must not read as "nothing failed"
@@ -59,6 +64,49 @@ def _status(args: argparse.Namespace) -> int:
         return 2
     console.print(status_table(rows, "llf status" + (f" for {args.date}" if args.date else " (latest attempt)")))
     return 1 if any(row.status in FAILING for row in rows) else 0
+
+
+class _AirflowRunStates:
+    """Airflow's state of a stream run, asked through its REST API; logs in at the first question only, so
+    `llf status` needs no Airflow while no stream row is RUNNING. An Airflow it cannot reach answers None
+    (state unknown: the row stays as it is) and leaves the reason in `problem`."""
+
+    def __init__(self) -> None:
+        self._airflow: Airflow | None = None
+        self.problem: str | None = None
+
+    def __call__(self, dag_id: str, run_id: str) -> str | None:
+        import httpx
+
+        from llf.cli.runs import airflow_errors, connect
+
+        if self.problem is not None:
+            return None
+        try:
+            self._airflow = self._airflow or connect()
+            with airflow_errors(self._airflow.url, self._airflow.named):
+                return str(self._airflow.api.run(dag_id, run_id).get("state") or "") or None
+        except ConfigurationError as error:
+            if isinstance(error.__context__, httpx.HTTPStatusError) and error.__context__.response.status_code == 404:
+                return None  # Airflow does not know the run (deleted): nothing to say about it
+            self.problem = str(error)
+            return None
+
+
+def _close_runs_airflow_finished(url: str) -> None:
+    """Close the stream rows left RUNNING by runs Airflow has finished (their callback was lost: a placeholder
+    replaced the DAG, the stream was deactivated, a DB blip), so `llf status` never shows an ended run as
+    RUNNING. Without a reachable Airflow, a note says the RUNNING rows could not be checked."""
+    from llf.runner.tasks import close_stream_runs_airflow_finished
+
+    states = _AirflowRunStates()
+    closed = close_stream_runs_airflow_finished(states, url=url)
+    if closed:
+        errors.print(f"note: closed {closed} stream run row(s) left RUNNING after Airflow finished the run.",
+                     markup=False, soft_wrap=True)
+    if states.problem:
+        errors.print(f"note: RUNNING stream runs not checked against Airflow: {states.problem}",
+                     markup=False, soft_wrap=True)
 
 
 def register(commands: argparse._SubParsersAction) -> None:
