@@ -12,7 +12,7 @@ import datetime as dt
 from llf.context import RunContext, StreamRunKey
 from llf.control.repository import Registration, process_registration
 from llf.db import reused_connections
-from llf.runner import process, stream
+from llf.runner import process, stops, stream
 from llf.runner.outputs import warm_html_exporter
 from llf.runner.timeline import Timeline
 from llf.settings import control_db_url
@@ -24,6 +24,7 @@ __all__ = [
     "mark_stale_stream_runs_finished",
     "run_process",
     "run_stream_process",
+    "stop_running_attempts",
     "warm_html_exporter",
 ]
 
@@ -76,3 +77,9 @@ def mark_stale_stream_runs_finished(url: str | None = None, strem_nm: str | None
     What a DAG's failure callback runs (a SIGKILLed task never runs its own), and `llf status` before it reads.
     """
     return stream.mark_stale_stream_runs_finished(control_db_url(url), strem_nm)
+
+
+def stop_running_attempts(reason: str) -> int:
+    """Stop the kernels of the attempts running in this process, each run then ending FAILED with `reason`;
+    return how many. The generated tasks' on_kill: Airflow calls it on SIGTERM, from a signal handler."""
+    return stops.stop_running_attempts(reason)
