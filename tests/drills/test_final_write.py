@@ -23,14 +23,13 @@ OUTAGE_SECONDS = 4
 
 REFUSE_THEN_ALLOW = (
     "import psycopg2, subprocess, sys\n"
-    "def allow(flag):\n"
-    "    connection = psycopg2.connect(admin_url); connection.autocommit = True\n"
-    "    connection.cursor().execute(f'ALTER DATABASE \"{database}\" WITH ALLOW_CONNECTIONS {flag}')\n"
-    "    connection.close()\n"
-    "allow('false')\n"
-    "again = (f'import time, psycopg2; time.sleep({seconds}); c = psycopg2.connect({admin_url!r}); '\n"
-    "         f'c.autocommit = True; c.cursor().execute(\\'ALTER DATABASE \"{database}\" WITH ALLOW_CONNECTIONS true\\')')\n"
-    "subprocess.Popen([sys.executable, '-c', again], start_new_session=True)"
+    "statement = 'ALTER DATABASE \"{}\" WITH ALLOW_CONNECTIONS {}'\n"
+    "connection = psycopg2.connect(admin_url); connection.autocommit = True\n"
+    "connection.cursor().execute(statement.format(database, 'false')); connection.close()\n"
+    "again = ('import sys, time, psycopg2; time.sleep(float(sys.argv[1])); c = psycopg2.connect(sys.argv[2]); '\n"
+    "         'c.autocommit = True; c.cursor().execute(sys.argv[3])')\n"
+    "subprocess.Popen([sys.executable, '-c', again, str(seconds), admin_url, statement.format(database, 'true')],\n"
+    "                 start_new_session=True)"
 )
 
 
