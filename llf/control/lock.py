@@ -30,9 +30,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import psycopg2
+import psycopg2.errors
 import psycopg2.extensions
 
 from llf.db import connect, one_row
+from llf.exceptions import LlfError
 from llf.settings import lock_check_seconds
 
 log = logging.getLogger(__name__)
@@ -134,6 +136,28 @@ class RunLock:
             self._watchdog.join(timeout=_TCP_USER_TIMEOUT_MS / 1000)
 
 
+class RunLockBusy(LlfError):
+    """Another session held the run lock for the whole of the wait allowed (process_run_lock's wait_limit)."""
+
+    def __init__(self, label: str, waited: dt.timedelta) -> None:
+        super().__init__(f"the run lock of {label} was still held after a wait of {waited}")
+        self.waited = waited
+
+
+def _wait_for(cursor: psycopg2.extensions.cursor, key: int, label: str, wait_limit: dt.timedelta | None) -> None:
+    """Wait for the lock, at most `wait_limit` (PostgreSQL's lock_timeout bounds the advisory lock's wait too)."""
+    if wait_limit is None:
+        cursor.execute("SELECT pg_advisory_lock(%s)", (key,))
+        return
+    milliseconds = max(1, round(wait_limit.total_seconds() * 1000))  # 0 would mean no limit at all
+    cursor.execute("SELECT set_config('lock_timeout', %s, false)", (f"{milliseconds}ms",))
+    try:
+        cursor.execute("SELECT pg_advisory_lock(%s)", (key,))
+    except psycopg2.errors.LockNotAvailable:
+        raise RunLockBusy(label, wait_limit) from None
+    cursor.execute("RESET lock_timeout")
+
+
 def _lock_session(url: str) -> psycopg2.extensions.connection:
     options = dict(_KEEPALIVES)
     if psycopg2.__libpq_version__ >= 120000:
@@ -145,14 +169,17 @@ def _lock_session(url: str) -> psycopg2.extensions.connection:
 
 @contextmanager
 def process_run_lock(url: str, prcs_nm: str, business_date: dt.date,
-                     before_waiting: Callable[[], None] = lambda: None) -> Iterator[RunLock]:
+                     before_waiting: Callable[[], None] = lambda: None,
+                     wait_limit: dt.timedelta | None = None) -> Iterator[RunLock]:
     """Hold the run lock of a process and date for the duration of the block (waiting if it is taken).
 
     The block gets the RunLock: watched from the moment it is granted until the block ends. When the lock
     is taken, `before_waiting` runs first: a wait can last another attempt's whole notebook, and what the
-    caller holds meanwhile (idle control-DB sessions) could be ended under it.
+    caller holds meanwhile (idle control-DB sessions) could be ended under it. A wait longer than
+    `wait_limit` (None: no limit) raises RunLockBusy: a hung holder must not hold every later run forever.
     """
     connection = _lock_session(url)
+    label = f"{prcs_nm} {business_date}"
     try:
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT {lock_key_sql('%s', '%s')}", (prcs_nm, business_date))
@@ -160,8 +187,8 @@ def process_run_lock(url: str, prcs_nm: str, business_date: dt.date,
             cursor.execute("SELECT pg_try_advisory_lock(%s)", (key,))
             if not one_row(cursor)[0]:
                 before_waiting()
-                cursor.execute("SELECT pg_advisory_lock(%s)", (key,))
-        lock = RunLock(connection, key, f"{prcs_nm} {business_date}")
+                _wait_for(cursor, key, label, wait_limit)
+        lock = RunLock(connection, key, label)
         lock.start_watching()
         try:
             yield lock

@@ -6,14 +6,30 @@ Every write is its own short transaction, so the log tells the truth even when t
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import socket
+
+import psycopg2
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from llf.context import RunContext
 from llf.control.lock import lock_holders_sql, lock_key_sql
 from llf.control.model import LogEntry, Status, entries
 from llf.db import one_row, transaction
-from llf.exceptions import LlfError
+from llf.exceptions import ControlDatabaseError, LlfError
+from llf.text import DETAIL_MAX_LENGTH, one_line
+
+log = logging.getLogger(__name__)
+
+FINAL_WRITE_SECONDS = 60.0
+"""How long the write that closes an attempt's row is retried while the control DB cannot be reached.
+
+That write is the attempt's result: lost, the row stays RUNNING, the sweep closes it "attempt abandoned"
+and a retry runs the notebook again. A failover, a restart or a pooler's hiccup ends within seconds; a
+minute rides those out, and still ends the task long before anyone waits on it. Retried while the run
+lock is held, so no other attempt of the process and date starts meanwhile.
+"""
 
 # An attempt's row, open (end_ts NULL) or already final.
 INSERT_ATTEMPT_SQL = """
@@ -64,6 +80,17 @@ WHERE l.status = 'RUNNING' AND l.prcs_nm IS NOT NULL AND (%(run_id)s::text IS NU
   AND NOT EXISTS ({lock_holders_sql(lock_key_sql('l.prcs_nm', 'l.business_date'))})
 """
 
+# Who holds the run lock of one process and date (named parameters prcs_nm, business_date): the attempt rows
+# that say so, and the database sessions holding it. Built from llf.control.lock's own SQL builders.
+RUNNING_ATTEMPTS_SQL = """
+SELECT log_id, run_id, hostname, pid, start_ts FROM cntl_af.cntl_cfg_log
+WHERE status = 'RUNNING' AND prcs_nm = %(prcs_nm)s AND business_date = %(business_date)s ORDER BY log_id DESC
+"""
+LOCK_SESSIONS_SQL = f"""
+SELECT a.pid, a.application_name, host(a.client_addr), a.backend_start FROM pg_stat_activity a
+WHERE EXISTS ({lock_holders_sql(lock_key_sql('%(prcs_nm)s', '%(business_date)s'))} AND k.pid = a.pid)
+"""
+
 # Every RUNNING row of one process and date (see mark_stale_attempts_failed).
 SWEEP_STALE_SQL = """
 UPDATE cntl_af.cntl_cfg_log SET status = 'FAILED', end_ts = now(), message = %s
@@ -94,11 +121,16 @@ class AttemptAlreadyClosed(LlfError):
         self.log_id, self.status, self.message = log_id, status, message
 
 
+class AttemptNotClosed(LlfError):
+    """The control database could not be reached to close an attempt's row for FINAL_WRITE_SECONDS."""
+
+
 def _finish(url: str, context: RunContext, status: Status, message: str, output_path: str | None) -> int:
     """Close the context's open row (context.log_id), or write a finished row when it never opened one.
 
     Only a RUNNING row is closed: a row someone else already closed keeps its status and message, and
-    AttemptAlreadyClosed says so.
+    AttemptAlreadyClosed says so; unless it holds this very status and message, written by an earlier
+    try of this write whose commit got through while its connection broke.
     """
     if context.log_id is None:
         return _insert(url, context.model_copy(update={"output_path": output_path}), status, message, ended=True)
@@ -107,8 +139,38 @@ def _finish(url: str, context: RunContext, status: Status, message: str, output_
         if cursor.rowcount == 0:
             cursor.execute(CLOSED_ATTEMPT_SQL, (context.log_id,))
             closed = cursor.fetchone() or ("DELETED", "the row is gone")
-            raise AttemptAlreadyClosed(context.log_id, *closed)
+            if tuple(closed) != (status, message):
+                raise AttemptAlreadyClosed(context.log_id, *closed)
     return context.log_id
+
+
+# What a lost connection raises: connect() refused (ControlDatabaseError), a session broken mid-statement
+# (OperationalError, which psycopg2 marks closed, so llf.db opens a new one next time), a closed one (InterfaceError).
+_CONNECTION_LOST = (ControlDatabaseError, psycopg2.OperationalError, psycopg2.InterfaceError)
+
+
+def _log_retry(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome else None
+    log.warning("closing an attempt's row failed (%s); try %d again in %.1f s", one_line(error, DETAIL_MAX_LENGTH),
+                state.attempt_number + 1, state.upcoming_sleep)
+
+
+def close_attempt(url: str, context: RunContext, status: Status, message: str, output_path: str | None = None,
+                  *, retry_for: float = FINAL_WRITE_SECONDS) -> int:
+    """Close the attempt's row as `status` (see _finish), retried with backoff for `retry_for` seconds
+    while the control database cannot be reached; each try opens a new connection if the last one broke.
+
+    Past that, AttemptNotClosed says so in a sentence: the row stays RUNNING until a sweep closes it.
+    """
+    retrying = Retrying(retry=retry_if_exception_type(_CONNECTION_LOST), stop=stop_after_delay(retry_for),
+                        wait=wait_exponential(multiplier=0.25, max=5), before_sleep=_log_retry, reraise=True)
+    try:
+        return retrying(_finish, url, context, status, message, output_path)
+    except _CONNECTION_LOST as error:
+        raise AttemptNotClosed(
+            f"could not close attempt {context.log_id} as {status} for {retry_for:g} s: the control database "
+            f"was not reachable ({one_line(error, DETAIL_MAX_LENGTH)}); the row stays RUNNING until a sweep "
+            "closes it as abandoned") from error
 
 
 def mark_running(url: str, context: RunContext) -> int:
@@ -186,3 +248,24 @@ def mark_stale_attempts_failed(url: str, prcs_nm: str, business_date: dt.date) -
     with transaction(url) as cursor:
         cursor.execute(SWEEP_STALE_SQL, (ABANDONED, prcs_nm, business_date))
         return cursor.rowcount
+
+
+def _when(moment: dt.datetime | None) -> str:
+    return moment.isoformat(sep=" ", timespec="seconds") if moment else "an unknown time"
+
+
+def lock_holder(url: str, prcs_nm: str, business_date: dt.date) -> str:
+    """Who holds the run lock of a process and date, in words: its RUNNING attempt (run id, host, pid, since
+    when) and the database session holding the lock. What a run that waited too long for the lock reports."""
+    names = {"prcs_nm": prcs_nm, "business_date": business_date}
+    with transaction(url) as cursor:
+        cursor.execute(RUNNING_ATTEMPTS_SQL, names)
+        attempts = cursor.fetchall()
+        cursor.execute(LOCK_SESSIONS_SQL, names)
+        sessions = cursor.fetchall()
+    held_by = "; ".join(f"attempt {log_id} of run {run_id} (host {host}, pid {pid}, RUNNING since {_when(since)})"
+                        for log_id, run_id, host, pid, since in attempts) or "no RUNNING attempt of it"
+    through = "; ".join(f"database session {pid} ({application or 'no application name'}, from "
+                        f"{address or 'a local socket'}, connected since {_when(since)})"
+                        for pid, application, address, since in sessions) or "no session (it was just released)"
+    return f"held by {held_by}, through {through}"

@@ -1,12 +1,28 @@
-"""The operators llf adds to Airflow's: triggers that first ask whether a run is needed at all."""
+"""The operators llf adds to Airflow's: triggers that first ask whether a run is needed at all, and the
+tasks that run a notebook in their own process, whose on_kill stops its kernel."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from airflow.providers.standard.operators.python import PythonOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk.exceptions import AirflowSkipException
+
+# What the run log says when Airflow's on_kill stops a notebook (the supervisor's SIGTERM, 5 s after its SIGINT).
+ON_KILL = "stopped by Airflow: the task was sent SIGTERM (on_kill)"
+
+
+def _stop_notebooks() -> None:
+    """Stop the kernels this task process runs: the runner then records the attempt FAILED with ON_KILL.
+
+    A kernel leads its own session, so Airflow's signals to the task never reach it. llf.runner is
+    imported here, not at module import, as llf.dagbuild.callables does: parsing stays light.
+    """
+    from llf.runner.tasks import stop_running_attempts
+
+    stop_running_attempts(ON_KILL)
 
 
 class DependencyTrigger(TriggerDagRunOperator):
@@ -53,3 +69,15 @@ class StreamProcess(TriggerDagRunOperator):
             return None
         self.conf = conf
         return super().execute(context)
+
+    def on_kill(self) -> None:
+        _stop_notebooks()
+        super().on_kill()
+
+
+class NotebookTask(PythonOperator):
+    """The process DAG's `run_notebook`: a PythonOperator whose on_kill stops the notebook's kernel."""
+
+    def on_kill(self) -> None:
+        _stop_notebooks()
+        super().on_kill()

@@ -15,22 +15,21 @@ from __future__ import annotations
 
 from functools import cache, partial
 
-from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, TriggerRule
 
 from llf.control.model import Process, process_dag_id, task_timeout
 from llf.dagbuild import callables
 from llf.dagbuild.catalog import Catalog
 from llf.dagbuild.common import add_run_params, tag
-from llf.dagbuild.operators import DependencyTrigger
+from llf.dagbuild.operators import DependencyTrigger, NotebookTask
 from llf.dagbuild.stamp import DagStamp, OperatorStamp, link
 from llf.dagbuild.stream_dag import trigger_and_wait
 
 
 @cache
-def _notebook() -> OperatorStamp[PythonOperator]:
+def _notebook() -> OperatorStamp[NotebookTask]:
     return OperatorStamp(
-        PythonOperator,
+        NotebookTask,
         python_callable=callables.run_notebook,
         on_failure_callback=callables.close_abandoned_attempts,
         trigger_rule=TriggerRule.ALL_DONE,

@@ -46,13 +46,13 @@ class KernelStopper:
 
     def __init__(self) -> None:
         self._managers: list[Any] = []
-        self._guard = threading.Lock()
+        # reentrant: stop() may run in a signal handler (on_kill) while this thread is inside adopt()
+        self._guard = threading.RLock()
         self.reason: str | None = None
 
     @property
     def stopped(self) -> bool:
         return self.reason is not None
-
 
     def adopt(self, manager: Any) -> None:
         """Count a kernel manager nbclient just created among those stop() kills."""

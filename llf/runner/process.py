@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import logging
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import psycopg2.extensions
 
 from llf.context import RUN_CONTEXT_ENV, RunContext, StreamRunKey
 from llf.control import log as run_log
-from llf.control.lock import RunLock, process_run_lock
-from llf.control.model import FAILING, Status
+from llf.control.lock import RunLock, RunLockBusy, process_run_lock
+from llf.control.model import FAILING, Status, lock_wait_limit
 from llf.control.repository import Registration, process_registration
 from llf.db import ReusedConnections, reused_connections
 from llf.exceptions import ConfigurationError, FinalFailure, ProcessFailed
 from llf.runner import notebook as notebook_runner
+from llf.runner import stops
 from llf.runner.outputs import keep_unstored, output_location, store_outputs, warm_up_html_export
 from llf.runner.run_rule import Decision, Verdict, decide, same_stream_run
 from llf.runner.stream import finish_stream_if_complete
@@ -28,6 +32,7 @@ from llf.settings import (
     notebooks_dir,
     weaviate_api_key,
 )
+from llf.text import format_duration
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +70,7 @@ def _unmet_dependencies(url: str, dependencies: list[str], context: RunContext) 
 
 
 def run_process(url: str, context: RunContext, timeline: Timeline | None = None,
-                registration: Registration | None = None) -> None:
+                registration: Registration | None = None, *, lock_wait: dt.timedelta | None = None) -> None:
     """Run the process's notebook for the context's business date, recording every outcome.
 
     A process of a stream run then closes the stream's row if it was the run's last to end.
@@ -73,11 +78,12 @@ def run_process(url: str, context: RunContext, timeline: Timeline | None = None,
     is the process's, when the caller has read it already. The steps before and after the notebook
     share one control-DB connection (closed while the notebook runs). The registration's params are the ones
     the notebook gets: read at run time, so a params change reaches the next run without a DAG refresh.
+    `lock_wait` bounds the wait for the run lock (default: control.model.lock_wait_limit of the process).
     """
     timeline = timeline or Timeline()
     with reused_connections() as connections:
         try:
-            _run_process(url, context, timeline, registration, connections)
+            _run_process(url, context, timeline, registration, connections, lock_wait)
         finally:
             stream_run = context.stream_run_key
             if context.triggered_by == "stream" and stream_run is not None:
@@ -95,7 +101,7 @@ def _finish_stream_if_complete(url: str, stream_run: StreamRunKey) -> None:
 
 
 def _run_process(url: str, context: RunContext, timeline: Timeline, registration: Registration | None,
-                 connections: ReusedConnections) -> None:
+                 connections: ReusedConnections, lock_wait: dt.timedelta | None) -> None:
     if registration is None:
         registration = process_registration(url, context.prcs_nm)
         timeline.mark("registration read")
@@ -106,27 +112,46 @@ def _run_process(url: str, context: RunContext, timeline: Timeline, registration
         run_log.mark_blocked(url, context, message)
         raise FinalFailure(message)  # the dependencies' runs are over: a retry would only block again
 
-    # a wait for another attempt's lock can be long: no idle connection is kept through it
-    with process_run_lock(url, context.prcs_nm, context.business_date, before_waiting=connections.close) as lock:
-        timeline.mark("lock taken")
-        # Holding the lock, any RUNNING row of this process and date is dead (a killed try Airflow now
-        # retries); the global sweep leaves it alone since it sees the lock held, by us.
-        if run_log.mark_stale_attempts_failed(url, context.prcs_nm, context.business_date):
-            log.warning("%s: closed the RUNNING attempt of a dead worker for %s", context.prcs_nm,
-                        context.business_date)
-        run_log.mark_abandoned_attempts_failed(url)
-        timeline.mark("stale rows swept")
-        decision = decide(context, run_log.attempts_for_date(url, context.prcs_nm, context.business_date))
-        timeline.mark("done-check")
-        if decision.verdict is not Verdict.RUN:
-            _record_not_run(url, context, decision)
-            return
-        context = context.model_copy(update={"output_path": output_location(context), "params": registration.params})
-        log_id = run_log.mark_running(url, context)
-        timeline.mark("RUNNING row written")
-        connections.close()  # idle through the notebook run, a session could be ended under it
-        _execute_and_record(url, context.model_copy(update={"log_id": log_id}), registration, lock, timeline)
+    # A wait for another attempt's lock can be long: no idle connection is kept through it. It is bounded on
+    # its own, apart from the notebook's timeout, whose clock starts with the notebook (notebook.execute).
+    wait = lock_wait_limit(registration.timeout_min) if lock_wait is None else lock_wait
+    try:
+        with process_run_lock(url, context.prcs_nm, context.business_date, before_waiting=connections.close,
+                              wait_limit=wait) as lock:
+            timeline.mark("lock taken")
+            _run_holding_lock(url, context, registration, lock, connections, timeline)
+    except RunLockBusy as busy:
+        _record_lock_wait_ended(url, context, busy.waited)
     timeline.mark("lock released")
+
+
+def _run_holding_lock(url: str, context: RunContext, registration: Registration, lock: RunLock,
+                      connections: ReusedConnections, timeline: Timeline) -> None:
+    # Holding the lock, any RUNNING row of this process and date is dead (a killed try Airflow now
+    # retries); the global sweep leaves it alone since it sees the lock held, by us.
+    if run_log.mark_stale_attempts_failed(url, context.prcs_nm, context.business_date):
+        log.warning("%s: closed the RUNNING attempt of a dead worker for %s", context.prcs_nm,
+                    context.business_date)
+    run_log.mark_abandoned_attempts_failed(url)
+    timeline.mark("stale rows swept")
+    decision = decide(context, run_log.attempts_for_date(url, context.prcs_nm, context.business_date))
+    timeline.mark("done-check")
+    if decision.verdict is not Verdict.RUN:
+        _record_not_run(url, context, decision)
+        return
+    context = context.model_copy(update={"output_path": output_location(context), "params": registration.params})
+    log_id = run_log.mark_running(url, context)
+    timeline.mark("RUNNING row written")
+    connections.close()  # idle through the notebook run, a session could be ended under it
+    _execute_and_record(url, context.model_copy(update={"log_id": log_id}), registration, lock, timeline)
+
+
+def _record_lock_wait_ended(url: str, context: RunContext, waited: dt.timedelta) -> None:
+    """Record FAILED, naming who holds the lock, and raise ProcessFailed: a retry may find the holder done."""
+    message = (f"waited {format_duration(waited)} for the run lock of {context.prcs_nm} {context.business_date}, "
+               f"the longest a run waits; {run_log.lock_holder(url, context.prcs_nm, context.business_date)}")
+    run_log.mark_failed(url, context, message)
+    raise ProcessFailed(message)
 
 
 def _record_not_run(url: str, context: RunContext, decision: Decision) -> None:
@@ -145,79 +170,125 @@ def _record_not_run(url: str, context: RunContext, decision: Decision) -> None:
     raise FinalFailure(decision.reason)
 
 
+@dataclass(frozen=True)
+class _Ending:
+    """How an attempt's notebook part ended: the error for the run log (None: it succeeded), where its outputs
+    are, and the BaseException by which Airflow stopped the task, raised again once the row is closed."""
+
+    error: str | None
+    output_path: str | None = None
+    stop: BaseException | None = None
+
+
 def _execute_and_record(url: str, context: RunContext, registration: Registration, lock: RunLock,
                         timeline: Timeline) -> None:
     """Close the RUNNING row whatever happens: SUCCESS, or FAILED with the reason and any stored output.
 
     A lost run lock stops the kernel (through the lock's watchdog) and always ends FAILED: another run
     of the same process and date may have started meanwhile, so this one's result proves nothing.
+    Airflow stopping the task (stops) stops the kernel too, ends FAILED with its reason, and is raised again.
     """
     stopper = notebook_runner.KernelStopper()
     lock.on_lost(stopper.stop)
-    try:
-        error, output_path = _execute(url, context, registration, stopper, timeline)
-    except Exception as unexpected:  # noqa: BLE001 - whatever broke, the row must close with the reason
-        error, output_path = f"{type(unexpected).__name__}: {unexpected}", None
+    with stops.running(stopper):  # so that the task's on_kill reaches this kernel
+        try:
+            ending = _execute(url, context, registration, stopper, timeline)
+        except Exception as unexpected:  # noqa: BLE001 - whatever broke, the row must close with the reason
+            ending = _Ending(f"{type(unexpected).__name__}: {unexpected}")
+        except BaseException as stop:  # noqa: BLE001 - Airflow's stops, before or after the notebook: raised again
+            ending = _stopped(stop, stopper, timeline)
+    error = ending.error
     lost = lock.lost or lock.check()  # checked once more: the last watchdog check may be seconds old
     if lost:
         stopped = "its kernel was stopped" if stopper.stopped else f"the notebook ended ({error or 'no error'})"
         error = f"run lock lost: {lost}; {stopped}, and no result of this attempt counts"
-    _record(url, context, error, output_path)
+    if ending.stop is None:
+        _record(url, context, error, ending.output_path)
+        timeline.mark("final row written")
+        return
+    with contextlib.suppress(ProcessFailed):  # Airflow is to see its own stop, not the runner's failure
+        _record(url, context, error, ending.output_path)
     timeline.mark("final row written")
+    raise ending.stop
+
+
+def _stopped(stop: BaseException, stopper: notebook_runner.KernelStopper, timeline: Timeline) -> _Ending:
+    """Airflow is stopping the task (a BaseException that is no Exception): stop the kernel, say why."""
+    timeline.mark("stopped")
+    reason = stops.stop_reason(stop, sum(seconds for _, seconds in timeline.phases()))
+    stopper.stop(reason)
+    log.error("%s; its kernel was stopped", reason)
+    return _Ending(f"{reason}; the kernel was stopped, the notebook kept as far as it ran", stop=stop)
 
 
 def _record(url: str, context: RunContext, error: str | None, output_path: str | None) -> None:
     """Close the attempt's row; raise ProcessFailed when it failed, so Airflow fails (and retries) the task.
 
     When the row is no longer RUNNING, a sweep closed it FAILED because this run's lock was free (lost):
-    that row is left as it is, never overwritten, and the task fails too, naming both outcomes.
+    that row is left as it is, never overwritten, and the task fails too, naming both outcomes. The write is
+    retried while the control database cannot be reached (run_log.close_attempt); when it never gets
+    through, the task fails with that sentence, and the row is left RUNNING for a sweep to close.
     """
+    status, message = (Status.FAILED, error) if error else (Status.SUCCESS, "notebook ran to completion")
     try:
-        if error:
-            run_log.mark_failed(url, context, error, output_path)
-        else:
-            run_log.mark_success(url, context, "notebook ran to completion", output_path)
+        run_log.close_attempt(url, context, status, message, output_path)
     except run_log.AttemptAlreadyClosed as closed:
         log.warning("%s: %s; this run's own result is not recorded", context.prcs_nm, closed)
         raise ProcessFailed(f"{closed}; this run ended {'FAILED: ' + error if error else 'SUCCESS'}, "
                             "not recorded") from closed
+    except run_log.AttemptNotClosed as not_closed:
+        outcome = f"FAILED: {error}" if error else f"SUCCESS, its outputs in {output_path}"
+        log.error("%s: the notebook ended %s, but %s", context.prcs_nm, outcome, not_closed)
+        raise ProcessFailed(f"the notebook ended {outcome}, but {not_closed}") from not_closed
     if error:
         raise ProcessFailed(error)
 
 
 def _execute(url: str, context: RunContext, registration: Registration,
-             stopper: notebook_runner.KernelStopper, timeline: Timeline) -> tuple[str | None, str | None]:
-    """(error message or None, output folder or None); outputs are stored on failure too.
+             stopper: notebook_runner.KernelStopper, timeline: Timeline) -> _Ending:
+    """Run the notebook and store its outputs, on failure too, and when Airflow stops the task mid-notebook:
+    the executed notebook as far as it ran (papermill saves it after every cell and when it is interrupted).
 
     When the lake refuses them, the executed notebook is kept on the worker and the error says where.
     """
     if registration.file_path is None:
-        return "no system file registered; INSERT one into cntl_af.cntl_cfg_sys_file", None
+        return _Ending("no system file registered; INSERT one into cntl_af.cntl_cfg_sys_file")
     try:
         notebook = notebook_runner.resolve(registration.file_path, notebooks_dir())
         parameters = notebook_runner.parameters_for(notebook, context.params, _context_parameters(context))
         kernel_env = _kernel_env(context, url)
     except notebook_runner.NotebookRejected as rejected:
-        return f"NotebookRejected: {rejected}", None
+        return _Ending(f"NotebookRejected: {rejected}")
     except ConfigurationError as missing:
-        return f"ConfigurationError: {missing}", None
+        return _Ending(f"ConfigurationError: {missing}")
     warm_up_html_export()
     timeline.mark("notebook prepared")
     with tempfile.TemporaryDirectory(prefix="llf-run-") as scratch:
-        outcome = notebook_runner.execute(
-            notebook, Path(scratch) / notebook.name, parameters, timeout_min=registration.timeout_min,
-            kernel_env=kernel_env, stopper=stopper, timeline=timeline,
-        )
-        timeline.mark("papermill returned")
-        if not outcome.output_notebook.exists():
-            return outcome.error, None
+        executed = Path(scratch) / notebook.name
         try:
-            output_path = store_outputs(context, outcome.output_notebook)
-            timeline.mark("outputs stored")
-        except Exception as lake_error:  # noqa: BLE001 - reported with the notebook's own outcome
-            return "; ".join(filter(None, [outcome.error, keep_unstored(context, outcome.output_notebook,
-                                                                         lake_error)])), None
-    return outcome.error, output_path
+            ending = _Ending(notebook_runner.execute(
+                notebook, executed, parameters, timeout_min=registration.timeout_min,
+                kernel_env=kernel_env, stopper=stopper, timeline=timeline,
+            ).error)
+        except Exception as unexpected:  # noqa: BLE001 - recorded with the notebook as far as it ran
+            ending = _Ending(f"{type(unexpected).__name__}: {unexpected}")
+        except BaseException as stop:  # noqa: BLE001 - Airflow's stops: raised again once recorded
+            ending = _stopped(stop, stopper, timeline)
+        timeline.mark("papermill returned")
+        return _stored(context, executed, ending, timeline)
+
+
+def _stored(context: RunContext, executed: Path, ending: _Ending, timeline: Timeline) -> _Ending:
+    """`ending` with the executed notebook stored in the lake (or kept on the worker, the error saying where)."""
+    if not executed.exists():
+        return ending
+    try:
+        output_path = store_outputs(context, executed)
+        timeline.mark("outputs stored")
+    except Exception as lake_error:  # noqa: BLE001 - reported with the notebook's own outcome
+        return replace(ending, error="; ".join(filter(None, [ending.error,
+                                                               keep_unstored(context, executed, lake_error)])))
+    return replace(ending, output_path=output_path)
 
 
 def _kernel_env(context: RunContext, control_url: str) -> Mapping[str, str]:

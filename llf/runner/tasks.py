@@ -17,7 +17,7 @@ from llf.context import RunContext, StreamRunKey
 from llf.control.repository import Registration, process_registration
 from llf.db import reused_connections
 from llf.exceptions import ControlDatabaseError
-from llf.runner import process, stream
+from llf.runner import process, stops, stream
 from llf.runner.outputs import warm_html_exporter
 from llf.runner.timeline import Timeline
 from llf.settings import control_db_url
@@ -30,6 +30,7 @@ __all__ = [
     "mark_stale_stream_runs_finished",
     "run_process",
     "run_stream_process",
+    "stop_running_attempts",
     "warm_html_exporter",
 ]
 
@@ -109,3 +110,9 @@ def close_stream_runs_airflow_finished(run_state: Callable[[str, str], str | Non
     """Close the RUNNING stream rows of runs Airflow says are finished (`run_state(dag_id, run_id)`, asked
     through llf.airflow_api by the caller); how many (llf.runner.stream)."""
     return stream.close_stream_runs_airflow_finished(control_db_url(url), run_state)
+
+
+def stop_running_attempts(reason: str) -> int:
+    """Stop the kernels of the attempts running in this process, each run then ending FAILED with `reason`;
+    return how many. The generated tasks' on_kill: Airflow calls it on SIGTERM, from a signal handler."""
+    return stops.stop_running_attempts(reason)
