@@ -39,9 +39,11 @@ VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, CASE WHEN %s THEN now() END, %s,
 RETURNING log_id
 """
 
-# Closes an attempt's row, only while it is RUNNING (see _finish).
+# Closes an attempt's row, only while it is RUNNING (see _finish). The output location is the attempt's own
+# answer, NULL included: the RUNNING row names where outputs will go (so a sweep's FAILED row still links what a
+# dead worker stored), but an attempt that stored nothing (rejected notebook, lake refused) links nothing.
 CLOSE_ATTEMPT_SQL = """
-UPDATE cntl_af.cntl_cfg_log SET status = %s, message = %s, end_ts = now(), output_path = coalesce(%s, output_path)
+UPDATE cntl_af.cntl_cfg_log SET status = %s, message = %s, end_ts = now(), output_path = %s
 WHERE log_id = %s AND status = 'RUNNING'
 """
 

@@ -94,6 +94,8 @@ def test_given_bad_input_when_run_then_failed_with_an_actionable_message_and_no_
 
     assert statuses(sql, "p") == ["FAILED"]
     assert expected in last_message(sql, "p")
+    # nothing ran, nothing was stored: the row links no outputs (its RUNNING row named where they would go)
+    assert sql("SELECT output_path FROM cntl_af.cntl_cfg_log WHERE prcs_nm = 'p'") == [(None,)]
 
 
 def test_given_an_unwritable_lake_when_run_then_failed_names_the_lake_setting(
@@ -108,6 +110,7 @@ def test_given_an_unwritable_lake_when_run_then_failed_names_the_lake_setting(
         run_process(run_context("p"))
 
     assert statuses(sql, "p") == ["FAILED"]
+    assert sql("SELECT output_path FROM cntl_af.cntl_cfg_log WHERE prcs_nm = 'p'") == [(None,)]  # kept on the worker
 
 
 def test_given_a_notebook_slower_than_its_timeout_when_run_then_failed_timed_out(
