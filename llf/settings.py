@@ -326,8 +326,8 @@ STREAM_WAIT = _setting(Setting(
     "`defer` where the real worker slots are fewer than `[core] parallelism`", "auto"))
 STATE_DIR = _setting(Setting(
     "LLF_STATE_DIR", Folder(), "where the registrations snapshot is cached, and where an executed notebook the lake "
-    "refused is kept (`unstored-outputs/runs/<stream>/<process>/<date>/<run id>/`; the FAILED message names the "
-    "file)", documented="`$AIRFLOW_HOME/llf`, else `~/.llf`"))
+    "refused is kept (`unstored-outputs/runs/<stream>/<process>/<date>/<run id>/try-<n>/`; the FAILED message "
+    "names the file)", documented="`$AIRFLOW_HOME/llf`, else `~/.llf`"))
 LOCK_CHECK_SECONDS = _setting(Setting(
     "LLF_LOCK_CHECK_SECONDS", Seconds(), "how often a running attempt asks its lock's own session whether it still "
     "holds its run lock; a lost lock stops the kernel and ends the attempt FAILED \"run lock lost: ...\"", 5.0))
