@@ -32,6 +32,8 @@ When a process task does trigger its process DAG run, it waits for it in one of 
 auto (the default) polls while the tasks of every stream, each in its widest group, stay below
 [core] parallelism, so a slot is always left for the process runs even with every stream waiting;
 otherwise it defers, because slot-holding waits could then starve the runs they wait for.
+Either wait happens after the task's execute, outside its execution_timeout; the run's dagrun_timeout
+(llf.dagbuild.bounds: the longest a healthy run takes) is what ends one that would never end.
 """
 
 from __future__ import annotations
@@ -54,8 +56,9 @@ from llf.control.model import (
     task_timeout,
 )
 from llf.dagbuild import callables
+from llf.dagbuild.bounds import run_bounds
 from llf.dagbuild.catalog import Catalog
-from llf.dagbuild.common import add_run_params, note_row, tag
+from llf.dagbuild.common import add_run_params, lane_count, note_row, tag
 from llf.dagbuild.config import stream_wait
 from llf.dagbuild.operators import StreamProcess
 from llf.dagbuild.stamp import DagStamp, OperatorStamp, link
@@ -114,6 +117,7 @@ def build_stream_dag(catalog: Catalog, stream: Stream, make_dag: DagStamp) -> DA
         description=stream.strem_desc[:200] or None,
         doc_md=_doc(catalog, stream, groups),
         max_active_runs=1,
+        dagrun_timeout=run_bounds(catalog.snapshot).stream_run(stream),  # ends a run stuck waiting (bounds.py)
         max_active_tasks=max(group.max_parallel for group in groups) + 2,
         tags=["llf:stream", tag("stream", stream.strem_nm), *(tag("group", g.prcs_grp_nm) for g in groups)],
         default_args={"owner": owner},
@@ -143,8 +147,7 @@ def _group_tasks(
     previous_group: list[StreamProcess], head_rule: TriggerRule,
 ) -> list[StreamProcess]:
     processes = catalog.snapshot.active_processes(group)
-    # No more lanes than processes: max_parallel only bounds how many run at once.
-    width = max(1, min(group.max_parallel, len(processes)))
+    width = lane_count(group, processes)
     lanes: list[StreamProcess | None] = [None] * width
     tasks = []
     task_group = TaskGroup(group_id=task_group_id(group.prcs_grp_nm), tooltip=group.prcs_grp_desc, dag=dag)
