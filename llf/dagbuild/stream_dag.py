@@ -117,7 +117,6 @@ def build_stream_dag(catalog: Catalog, stream: Stream, make_dag: DagStamp) -> DA
         description=stream.strem_desc[:200] or None,
         doc_md=_doc(catalog, stream, groups),
         max_active_runs=1,
-        dagrun_timeout=run_bounds(catalog.snapshot).stream_run(stream),  # ends a run stuck waiting (bounds.py)
         max_active_tasks=max(group.max_parallel for group in groups) + 2,
         tags=["llf:stream", tag("stream", stream.strem_nm), *(tag("group", g.prcs_grp_nm) for g in groups)],
         default_args={"owner": owner},
@@ -139,6 +138,9 @@ def build_stream_dag(catalog: Catalog, stream: Stream, make_dag: DagStamp) -> DA
     # as soon as one process failed or was blocked. It waits for every process task, not only the last
     # group's: under STOP those never run.
     link(process_tasks, _finish()(dag, task_id=FINISH_STREAM_TASK_ID, owner=owner))
+    # Ends a run stuck waiting (llf.dagbuild.bounds). Set once every process built: a row the bound cannot be
+    # computed from (a NaN timeout) has then been named by the build of its task.
+    dag.dagrun_timeout = run_bounds(catalog.snapshot).stream_run(stream)
     return add_run_params(dag)
 
 
