@@ -10,6 +10,8 @@ from typing import Any
 
 from airflow.sdk import DAG, Param
 
+from llf.control.model import Process, ProcessGroup
+
 TAG_MAX_LENGTH = 100  # Airflow refuses longer tags
 
 
@@ -65,3 +67,9 @@ def add_run_params(dag: DAG) -> DAG:
     """
     dag.params.update(run_params())
     return dag
+
+
+def lane_count(group: ProcessGroup, processes: list[Process]) -> int:
+    """How many lanes a stream runs the group's processes on (process i on lane i mod this, see
+    llf.dagbuild.stream_dag): max_parallel, but no more lanes than processes."""
+    return max(1, min(group.max_parallel, len(processes)))

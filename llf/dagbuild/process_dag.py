@@ -19,6 +19,7 @@ from airflow.sdk import DAG, TriggerRule
 
 from llf.control.model import Process, process_dag_id, task_timeout
 from llf.dagbuild import callables
+from llf.dagbuild.bounds import run_bounds
 from llf.dagbuild.catalog import Catalog
 from llf.dagbuild.common import add_run_params, tag
 from llf.dagbuild.operators import DependencyTrigger, NotebookTask
@@ -56,6 +57,7 @@ def build_process_dag(catalog: Catalog, process: Process, make_dag: DagStamp) ->
         description=process.prcs_desc[:200] or None,
         doc_md=_doc(catalog, process, stream.strem_nm, group.prcs_grp_nm, dependencies),
         max_active_tasks=len(dependencies) + 1,
+        dagrun_timeout=run_bounds(catalog.snapshot).process_run(process),  # ends a run stuck waiting (bounds.py)
         tags=["llf:process", tag("stream", stream.strem_nm), tag("group", group.prcs_grp_nm)],
         default_args={"owner": owner},
         on_failure_callback=callables.close_abandoned_attempts,

@@ -47,7 +47,7 @@ def refresh(db_url: str | None = None) -> Outcome:
     `db_url`: the control DB (`llf refresh --db-url`), else the one a parse would resolve."""
     folder = state_dir()
     try:
-        with refresh_lock(folder, LOCK_WAIT_SECONDS) as held:
+        with refresh_lock(folder, LOCK_WAIT_SECONDS, record_holder=True) as held:
             if not held:
                 log.info("Another llf snapshot refresh is running (%s is locked); nothing to do.", folder)
                 return Outcome.ALREADY_RUNNING

@@ -13,7 +13,8 @@ and is all a refresh is, wherever it runs:
 - straight in that background process when the last refresh took over half the budget (the cache records
   how long), so a large registry never makes a parse wait for the control DB;
 - from a command or a task (`llf.dagbuild.refresh.main`), e.g. right after registering many processes.
-One refresh at a time holds REFRESH_LOCK_NAME; a parse finding it held serves the cache meanwhile.
+One refresh at a time holds REFRESH_LOCK_NAME; a parse finding it held serves the cache meanwhile, and warns,
+naming the refresh and how to end it, once the cache has grown far older than a refresh takes (stuck_after_seconds).
 With no usable cache (first start, or an unreadable one) there is nothing to serve, so the parse waits up to
 Airflow's dagbag_import_timeout less PARSE_MARGIN_SECONDS instead of the budget. Only a refresh outlasting
 that is handed off, and the parse then builds no DAG and logs an error saying so: Airflow marks the llf
@@ -62,6 +63,8 @@ REFRESH_LOCK_NAME = "snapshot.refresh.lock"
 REFRESH_LOG_NAME = "snapshot.refresh.log"  # what the last background refresh printed
 # How old a cache a task process may build its own DAG from (see cached_catalog_for_task).
 TASK_CACHE_MAX_AGE_SECONDS = 300.0
+# A refresh running this many times longer than a refresh takes looks stuck (stuck_after_seconds).
+STUCK_FACTOR = 3
 
 
 def load_catalog(for_task: bool = False) -> Catalog:
@@ -112,10 +115,14 @@ def refresh_snapshot(abandoned: Callable[[], bool] = lambda: False, must_write: 
 
 
 @contextmanager
-def refresh_lock(folder: Path, wait_seconds: float = 0.0) -> Iterator[bool]:
+def refresh_lock(folder: Path, wait_seconds: float = 0.0, record_holder: bool = False) -> Iterator[bool]:
     """Hold the refresh lock of `folder` while inside; yields False (holding nothing) when another process
     still holds it after `wait_seconds`. Raises StateDirError when the lock file cannot be opened or locked:
-    a caller that needs the lock must not mistake a broken LLF_STATE_DIR for a refresh running elsewhere."""
+    a caller that needs the lock must not mistake a broken LLF_STATE_DIR for a refresh running elsewhere.
+
+    The lock is a flock: a holder that dies releases it, so a held lock always means a live refresh.
+    `record_holder` (a refresh, not a parse's glance): the lock file then holds the pid, and its mtime says
+    since when, for the warning about a refresh that looks stuck (_warn_stuck)."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         handle = open(folder / REFRESH_LOCK_NAME, "a")  # noqa: SIM115 (closed below, after the unlock)
@@ -126,6 +133,8 @@ def refresh_lock(folder: Path, wait_seconds: float = 0.0) -> Iterator[bool]:
             yield False
             return
         try:
+            if record_holder:
+                _record_holder(handle)
             yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
@@ -141,6 +150,17 @@ def refresh_running(folder: Path) -> bool:
             return not held
     except StateDirError:
         return False
+
+
+def _record_holder(handle: IO[str]) -> None:
+    """Write this process's pid into the held lock file (best effort: only a warning would miss it)."""
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+    except OSError as error:
+        log.debug("Cannot record the llf snapshot refresh's pid in its lock file: %s", error)
 
 
 def _take_lock(handle: IO[str], folder: Path, wait_seconds: float) -> bool:
@@ -282,9 +302,39 @@ def _await_background(cached: Catalog | None, folder: Path) -> Catalog:
                       "appear at the first parse after it. Until then no llf DAG is built.",
                       folder / REFRESH_LOG_NAME)
             return _no_snapshot()
-    log.info("An llf snapshot refresh is running elsewhere; serving the snapshot taken at %s.",
-             cached.snapshot.taken_at.isoformat())
+    age = time.time() - _mtime(folder / CACHE_NAME)
+    if age > stuck_after_seconds(cached):
+        _warn_stuck(cached, folder, age)
+    else:
+        log.info("An llf snapshot refresh is running elsewhere; serving the snapshot taken at %s.",
+                 cached.snapshot.taken_at.isoformat())
     return cached
+
+
+def stuck_after_seconds(cached: Catalog) -> float:
+    """How old the served cache may get while a refresh runs before the parse calls that refresh stuck: the
+    refresh interval (the cache is due then) plus STUCK_FACTOR times what a refresh takes (the budget, or the
+    last refresh's own time when longer). Until then an INFO line; past it, a refresh that never ends would
+    otherwise serve an ever older snapshot with nothing louder."""
+    return refresh_seconds() + STUCK_FACTOR * max(refresh_budget_seconds(), cached.refresh_seconds)
+
+
+def _warn_stuck(cached: Catalog, folder: Path, age: float) -> None:
+    """Name the stuck refresh (its pid, since when it holds the lock, its log) and how to end it."""
+    lock = folder / REFRESH_LOCK_NAME
+    pid = _read_text(lock).strip() or "unknown"
+    log.warning(
+        "The llf snapshot served is %s old (taken at %s): the background refresh holding %s (pid %s, for %s) "
+        "has not finished, and looks stuck; registration changes since are not in the DAGs. See its log %s. "
+        "If it waits on the control database (a lock, a connection that never answers), end that wait, or "
+        "stop the refresh (kill %s): the next parse starts a new one.",
+        _minutes(age), cached.snapshot.taken_at.isoformat(), lock, pid, _minutes(time.time() - _mtime(lock)),
+        folder / REFRESH_LOG_NAME, pid,
+    )
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min"
 
 
 def _start_background_refresh(folder: Path) -> int | None:

@@ -32,6 +32,8 @@ When a process task does trigger its process DAG run, it waits for it in one of 
 auto (the default) polls while the tasks of every stream, each in its widest group, stay below
 [core] parallelism, so a slot is always left for the process runs even with every stream waiting;
 otherwise it defers, because slot-holding waits could then starve the runs they wait for.
+Either wait happens after the task's execute, outside its execution_timeout; the run's dagrun_timeout
+(llf.dagbuild.bounds: the longest a healthy run takes) is what ends one that would never end.
 """
 
 from __future__ import annotations
@@ -54,8 +56,9 @@ from llf.control.model import (
     task_timeout,
 )
 from llf.dagbuild import callables
+from llf.dagbuild.bounds import run_bounds
 from llf.dagbuild.catalog import Catalog
-from llf.dagbuild.common import add_run_params, note_row, tag
+from llf.dagbuild.common import add_run_params, lane_count, note_row, tag
 from llf.dagbuild.config import stream_wait
 from llf.dagbuild.operators import StreamProcess
 from llf.dagbuild.stamp import DagStamp, OperatorStamp, link
@@ -135,6 +138,9 @@ def build_stream_dag(catalog: Catalog, stream: Stream, make_dag: DagStamp) -> DA
     # as soon as one process failed or was blocked. It waits for every process task, not only the last
     # group's: under STOP those never run.
     link(process_tasks, _finish()(dag, task_id=FINISH_STREAM_TASK_ID, owner=owner))
+    # Ends a run stuck waiting (llf.dagbuild.bounds). Set once every process built: a row the bound cannot be
+    # computed from (a NaN timeout) has then been named by the build of its task.
+    dag.dagrun_timeout = run_bounds(catalog.snapshot).stream_run(stream)
     return add_run_params(dag)
 
 
@@ -143,8 +149,7 @@ def _group_tasks(
     previous_group: list[StreamProcess], head_rule: TriggerRule,
 ) -> list[StreamProcess]:
     processes = catalog.snapshot.active_processes(group)
-    # No more lanes than processes: max_parallel only bounds how many run at once.
-    width = max(1, min(group.max_parallel, len(processes)))
+    width = lane_count(group, processes)
     lanes: list[StreamProcess | None] = [None] * width
     tasks = []
     task_group = TaskGroup(group_id=task_group_id(group.prcs_grp_nm), tooltip=group.prcs_grp_desc, dag=dag)

@@ -5,13 +5,23 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import psycopg2
 import pytest
 
-from llf.dagbuild.snapshot import CACHE_NAME, FAILURE_NAME, REFRESH_LOG_NAME, refresh_lock
+from llf.dagbuild.snapshot import (
+    CACHE_NAME,
+    FAILURE_NAME,
+    REFRESH_LOCK_NAME,
+    REFRESH_LOG_NAME,
+    refresh_lock,
+    refresh_running,
+)
 from llf.settings import control_db_url as resolved_control_db_url
 from tests.dagbuild.test_snapshot import closed_port_url
 
@@ -178,3 +188,84 @@ def test_given_the_control_db_only_in_the_parse_s_airflow_connection_when_handed
     assert resolved not in " ".join(args) and resolved not in (state_dir / REFRESH_LOG_NAME).read_text()
     cached = json.loads((state_dir / CACHE_NAME).read_text())
     assert "late_step" in {process["prcs_nm"] for process in cached["snapshot"]["processes"]}
+
+
+@pytest.fixture
+def blocker(control_db_url):
+    """A session that, once it runs LOCK_TABLES, holds a control table locked: a refresh's read of the
+    registrations then waits without end (no statement timeout), as on a control DB that never answers."""
+    connection = psycopg2.connect(control_db_url)
+    yield connection
+    connection.rollback()
+    connection.close()
+
+
+LOCK_TABLES = "LOCK TABLE cntl_af.cntl_cfg_prcs IN ACCESS EXCLUSIVE MODE"
+
+
+def hung_background_refresh(state_dir: Path, dagbag, background, monkeypatch) -> subprocess.Popen:
+    """A parse hands the refresh to a background process, which then waits on the locked tables."""
+    monkeypatch.setenv("LLF_SNAPSHOT_REFRESH_BUDGET_SECONDS", "0")
+    dagbag()
+    (child,) = background
+    deadline = time.monotonic() + 60
+    while not refresh_running(state_dir) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert refresh_running(state_dir) and child.poll() is None
+    return child
+
+
+def test_given_a_background_refresh_hung_on_the_control_db_when_the_snapshot_ages_then_the_parse_warns_what_to_do(
+    scenario, state_dir, dagbag, background, blocker, monkeypatch, caplog
+):
+    # Given: the cache, and the background refresh a parse started, hung on a control table locked elsewhere
+    scenario("ordering")
+    before = dagbag()
+    blocker.cursor().execute(LOCK_TABLES)
+    child = hung_background_refresh(state_dir, dagbag, background, monkeypatch)
+    # a refresh may take a few times the budget (10 min here) before the parse calls it stuck
+    monkeypatch.setenv("LLF_SNAPSHOT_REFRESH_BUDGET_SECONDS", "600")
+    with caplog.at_level(logging.INFO, logger="llf"):
+        young = dagbag()
+    assert set(young.dags) == set(before.dags) and "looks stuck" not in caplog.text
+    caplog.clear()
+
+    # When: the snapshot it serves is an hour old and the refresh still runs
+    an_hour_ago = time.time() - 3600
+    os.utime(state_dir / CACHE_NAME, (an_hour_ago, an_hour_ago))
+    with caplog.at_level(logging.WARNING, logger="llf"):
+        old = dagbag()
+
+    # Then: the DAGs still load, and a WARNING names the snapshot's age, the refresh, its log and the fix
+    assert set(old.dags) == set(before.dags)
+    (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING and "looks stuck" in r.getMessage()]
+    message = warning.getMessage()
+    assert "60 min old" in message and f"pid {child.pid}" in message
+    assert str(state_dir / REFRESH_LOCK_NAME) in message and str(state_dir / REFRESH_LOG_NAME) in message
+    assert f"kill {child.pid}" in message
+
+
+def test_given_a_background_refresh_killed_when_the_snapshot_is_old_then_the_parse_refreshes_instead_of_waiting(
+    scenario, state_dir, dagbag, background, blocker, monkeypatch, caplog
+):
+    # Given: the refresh hung, then killed (its flock on the refresh lock ends with it); the tables free again
+    scenario("ordering")
+    before = dagbag()
+    blocker.cursor().execute(LOCK_TABLES)
+    child = hung_background_refresh(state_dir, dagbag, background, monkeypatch)
+    child.kill()
+    child.wait()
+    blocker.rollback()
+    an_hour_ago = time.time() - 3600
+    os.utime(state_dir / CACHE_NAME, (an_hour_ago, an_hour_ago))
+    monkeypatch.setenv("LLF_SNAPSHOT_REFRESH_BUDGET_SECONDS", "600")
+
+    # When: a parse finds the old snapshot
+    with caplog.at_level(logging.INFO, logger="llf"):
+        after = dagbag()
+
+    # Then: no refresh counts as running (a dead holder's lock is free): the parse refreshed the cache itself
+    assert set(after.dags) == set(before.dags)
+    assert not refresh_running(state_dir) and "looks stuck" not in caplog.text
+    assert "refresh is running elsewhere" not in caplog.text
+    assert (state_dir / CACHE_NAME).stat().st_mtime > an_hour_ago + 3000

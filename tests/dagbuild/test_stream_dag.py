@@ -143,3 +143,26 @@ def test_given_a_process_timeout_when_parsed_then_its_stream_task_is_bounded_lik
     stream_task = bag.dags["stream__finance"].get_task("all.report")
     assert stream_task.execution_timeout == task_timeout(20) == dt.timedelta(minutes=50)
     assert bag.dags["process__report"].get_task("run_notebook").execution_timeout == stream_task.execution_timeout
+
+
+def test_given_a_shaped_stream_when_parsed_then_airflow_fails_a_run_past_the_longest_a_healthy_run_takes(
+    scenario, dagbag
+):
+    # Given: group `first` on two lanes (a then c; b), group `second` with d, which depends on `raw` of
+    # another stream; Airflow's default retry_delay (5 min) between tries.
+    scenario("bounds")
+    bag = dagbag()
+    assert bag.import_errors == {}
+    daily, minutes = bag.dags["stream__daily"], lambda m: dt.timedelta(minutes=m)
+    assert {t.retry_delay for t in daily.tasks if t.task_id != "finish_stream"} == {minutes(5)}
+    # A try of a process task takes at most task_timeout (2 × timeout_min + 10 min), then the retry delay:
+    #   a: 3 tries × (30 + 5) = 105, c: 2 × (40 + 5) = 90, so lane a→c: 195 (lane b: 1 × (20 + 5) = 25).
+    #   raw's process run: 2 × (70 + 5) + 5 (its start) = 155; d waits for it in its process run (155 + 5),
+    #   which runs d's notebook (50 + 5) after: 5 + 160 + 55 = 220; d's stream task: 1 try × (220 + 5) = 225.
+    # Then: the stream run ends within the sum over its groups plus its start: 195 + 225 + 5.
+    assert daily.dagrun_timeout == minutes(425)
+    # The process DAGs are bounded by their own healthy run, dependency runs included.
+    assert bag.dags["process__raw"].dagrun_timeout == minutes(155)
+    assert bag.dags["process__d"].dagrun_timeout == minutes(220)
+    assert bag.dags["process__a"].dagrun_timeout == minutes(110)
+    assert bag.dags["stream__ingest"].dagrun_timeout == minutes(155)
