@@ -32,7 +32,8 @@ def test_given_two_streams_under_every_fault_when_soaked_for_rounds_then_no_run_
     env = SoakEnv(airflow_api, postgres, airflow, e2e_control_db_url, tmp_path / "markers")
     plan = prepare(env, e2e_notebooks_dir, f"soak_{secrets.token_hex(2)}", PLAN_SEED, PROCESSES)
 
-    result = soak(env, plan, ROUNDS, SEED, PROCESSES, on_round=lambda r: print(round_line(r), flush=True))
+    result = soak(env, plan, ROUNDS, SEED, PROCESSES, on_round=lambda r: print(
+        round_line(r) + ("\n" + r.report(PLAN_SEED, PROCESSES) if r.violations else ""), flush=True))
 
     print(f"\n{result.summary()}")
     assert result.violations == 0, f"{result.summary()}\n{result.reports()}"

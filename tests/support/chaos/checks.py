@@ -96,7 +96,9 @@ def at_most_once(facts: RoundFacts) -> Iterable[Violation]:
 
 def not_after_success(facts: RoundFacts) -> Iterable[Violation]:
     """A marker (a notebook started) after the end of a SUCCESS of the same process and date."""
-    for success in (row for row in facts.attempts if row.status == "SUCCESS" and row.end_ts is not None):
+    for success in facts.attempts:
+        if success.status != "SUCCESS" or success.end_ts is None:
+            continue
         done = success.end_ts.timestamp()
         for marker in facts.markers:
             if marker["prcs_nm"] == success.prcs_nm and marker["started"] > done:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import psutil
@@ -34,6 +35,7 @@ TERMINATE_LOCK, RESTART_DB = "pg_terminate_backend lock session", "PostgreSQL re
 REFUSE, PAUSE = "5 s refusal of new connections", "paused process DAG"
 KINDS = (KILL_TASK, KILL_KERNEL, MARK_FAILED, CLEAR, TERMINATE_LOCK, RESTART_DB, REFUSE, PAUSE)
 UNPAUSE = "unpause process DAG"
+T = TypeVar("T")
 TARGET_WAIT = 20.0
 REFUSAL_SECONDS = 5.0
 PAUSE_SECONDS = 12.0
@@ -48,6 +50,32 @@ class SoakEnv:
     stack: AirflowStack
     control_url: str
     markers_dir: Path
+    components: threading.Lock = field(default_factory=threading.Lock)  # one reviver of the stack at a time
+
+    def revive(self, since: dt.datetime) -> list[str]:
+        with self.components:
+            return self.stack.revive(since=since)
+
+
+@contextlib.contextmanager
+def supervised(env: SoakEnv, interval: float = 2.0) -> Iterator[None]:
+    """Start again any Airflow component that exits, as docker-compose's `restart: unless-stopped` does in
+    production: after a database restart, a scheduler drains its running tasks and exits minutes later."""
+    stop = threading.Event()
+
+    def keep() -> None:
+        while not stop.wait(interval):
+            if any(process.poll() is not None for process in list(env.stack.processes.values())):
+                with contextlib.suppress(Exception):
+                    env.revive(since=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+
+    thread = threading.Thread(target=keep, name="soak-supervisor", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 @dataclass(frozen=True)
@@ -121,8 +149,9 @@ class Driver:
         kind = injection.event.kind
         if kind == RESTART_DB:
             since = dt.datetime.now(dt.UTC)
-            self.env.postgres.restart()
-            revived = self.env.stack.revive(since=since)
+            with self.env.components:
+                self.env.postgres.restart()
+                revived = self.env.stack.revive(since=since)
             injection.outcome, injection.target = "injected", f"revived {revived or 'none'}"
         elif kind == REFUSE:
             refuse_connections(self.env, REFUSAL_SECONDS)
@@ -250,7 +279,7 @@ def set_paused(api: AirflowClient, dag_id: str, *, paused: bool) -> None:
     api.http.patch(f"/dags/{dag_id}", json={"is_paused": paused}).raise_for_status()
 
 
-def retried(call: Callable[[], object], timeout: float = 120) -> object:
+def retried(call: Callable[[], T], timeout: float = 120) -> T:
     """`call` again while the API or the database is down (a restart under way); its last error after `timeout`."""
     deadline = time.monotonic() + timeout
     while True:

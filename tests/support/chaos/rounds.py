@@ -9,6 +9,7 @@ import datetime as dt
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 
 from llf.airflow_api import poll
 from llf.control.model import stream_dag_id
@@ -52,8 +53,7 @@ def run_round(env: SoakEnv, plan: SoakPlan, index: int, seed: int) -> RoundResul
     business_date = FIRST_DATE + dt.timedelta(days=index)
     started = time.monotonic()
     conf = {"business_date": business_date.isoformat()}
-    stream_runs = {stream_dag_id(s): str(retried(lambda s=s: env.api.trigger(stream_dag_id(s), conf)))
-                   for s in plan.streams}
+    stream_runs = {stream_dag_id(s): trigger(env, stream_dag_id(s), conf) for s in plan.streams}
     driver = Driver(env, plan, business_date, stream_runs, schedule(seed, INJECTION_WINDOW))
     driver.start().join()
     unsettled = settle(env, plan, business_date)
@@ -65,11 +65,16 @@ def run_round(env: SoakEnv, plan: SoakPlan, index: int, seed: int) -> RoundResul
                        unsettled, stream_runs)
 
 
+def trigger(env: SoakEnv, dag_id: str, conf: dict[str, str]) -> str:
+    return retried(partial(env.api.trigger, dag_id, conf))
+
+
 def active_runs(env: SoakEnv, plan: SoakPlan) -> list[tuple[str, str, str]]:
     """(DAG id, run id, state) of every soak DAG run still queued or running."""
-    body = {"dag_ids": plan.dag_ids, "states": ["queued", "running"], "page_limit": 100}
-    runs = env.api.http.post("/dags/~/dagRuns/list", json=body).raise_for_status().json()["dag_runs"]
-    return [(run["dag_id"], run["dag_run_id"], run["state"]) for run in runs]
+    runs = env.api.http.get("/dags/~/dagRuns", params={"state": ["queued", "running"], "limit": 100})
+    soak_dags = set(plan.dag_ids)
+    return [(run["dag_id"], run["dag_run_id"], run["state"]) for run in runs.raise_for_status().json()["dag_runs"]
+            if run["dag_id"] in soak_dags]
 
 
 def settle(env: SoakEnv, plan: SoakPlan, business_date: dt.date) -> str:
@@ -78,9 +83,8 @@ def settle(env: SoakEnv, plan: SoakPlan, business_date: dt.date) -> str:
     finished = poll(lambda: True if not retried(lambda: active_runs(env, plan)) else None, SETTLE_TIMEOUT, 2)
     if not finished:
         going = retried(lambda: active_runs(env, plan))
-        for dag_id, run_id, _ in going:  # type: ignore[union-attr]
-            retried(lambda d=dag_id, r=run_id: env.api.http.patch(
-                f"/dags/{d}/dagRuns/{r}", json={"state": "failed"}).raise_for_status())
+        for dag_id, run_id, _ in going:
+            retried(partial(env.api.http.patch, f"/dags/{dag_id}/dagRuns/{run_id}", json={"state": "failed"}))
         return (f"round did not settle: {going} still queued/running {SETTLE_TIMEOUT:.0f} s after the faults; "
                 "failed them so the next round can start")
     with sql_runner(env.control_url) as sql:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.chaos.faults import KINDS, SoakEnv
+from tests.support.chaos.faults import KINDS, SoakEnv, supervised
 from tests.support.chaos.plan import SoakPlan, draw_plan, register, wait_until_parsed
 from tests.support.chaos.rounds import RoundResult, run_round
 from tests.support.registry import Registry, sql_runner
@@ -67,9 +67,10 @@ def soak(env: SoakEnv, plan: SoakPlan, rounds: int, seed: int, processes: int,
     """Run `rounds` rounds, round i with seed `seed + i` (so `--seed S --rounds 1` replays a round of seed S)."""
     result = SoakResult(plan, processes)
     started = time.monotonic()
-    for index in range(rounds):
-        result.rounds.append(run_round(env, plan, index, seed + index))
-        on_round(result.rounds[-1])
+    with supervised(env):
+        for index in range(rounds):
+            result.rounds.append(run_round(env, plan, index, seed + index))
+            on_round(result.rounds[-1])
     result.seconds = time.monotonic() - started
     return result
 
