@@ -152,7 +152,10 @@ def own_notebooks(facts: RoundFacts) -> Iterable[Violation]:
 
 
 def _notebook_problem(row: Row) -> str | None:
-    notebook = Path(unquote(urlsplit(row.output_path or "").path)) / f"{row.prcs_nm}.ipynb"
+    location = urlsplit(row.output_path or "")
+    if location.scheme != "file":
+        return f"output_path {row.output_path!r} is no lake location (a bare key): nothing opens there"
+    notebook = Path(unquote(location.path)) / f"{row.prcs_nm}.ipynb"
     if not notebook.is_file():
         return f"no notebook at {notebook}"
     cells = nbformat.read(notebook, as_version=4).cells

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 import psutil
@@ -261,7 +262,8 @@ def terminate_lock_session(control_url: str, choice: int) -> str | None:
 
 
 def database_of(url: str) -> str:
-    return url.rsplit("/", 1)[-1].split("?", 1)[0]
+    """The database a URL names (its path; the socket folder may sit in the query: ?host=/tmp/...)."""
+    return urlsplit(url).path.lstrip("/")
 
 
 def refuse_connections(env: SoakEnv, seconds: float) -> None:

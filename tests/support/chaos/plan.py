@@ -21,7 +21,8 @@ from tests.support.registry import Registry
 
 OK, FAIL, FLAKY = "ok", "fail", "flaky"
 ATTEMPT_LINE = "LLF-SOAK-ATTEMPT "  # prefix of the line each notebook prints: its attempt as JSON
-PARAMETERS = "prcs_nm = ''\nmarker_dir = ''"
+# run_id is declared so papermill injects it: the checker reads it back from the stored notebook
+PARAMETERS = "prcs_nm = ''\nrun_id = ''\nbusiness_date = ''\nmarker_dir = ''"
 MARK = (
     "import json, os, pathlib, time, uuid\n"
     "context = json.loads(os.environ.get('LLF_RUN_CONTEXT') or '{}')\n"
