@@ -14,7 +14,7 @@ from functools import partial
 from llf.airflow_api import poll
 from llf.control.model import stream_dag_id
 from tests.support.chaos import checks
-from tests.support.chaos.faults import KILL_TASK, Driver, Injection, SoakEnv, replay_command, retried, schedule
+from tests.support.chaos.faults import KILL_TASK, KINDS, Driver, Injection, SoakEnv, replay_command, retried, schedule
 from tests.support.chaos.plan import SoakPlan, read_markers
 from tests.support.registry import sql_runner
 
@@ -36,7 +36,7 @@ class RoundResult:
     stream_runs: dict[str, str] = field(default_factory=dict)
 
     def injected(self) -> Counter[str]:
-        return Counter(i.event.kind for i in self.injections if i.outcome == "injected")
+        return Counter(i.event.kind for i in self.injections if i.outcome == "injected" and i.event.kind in KINDS)
 
     def report(self, plan_seed: int, processes: int) -> str:
         """The round's violations with what replays them: its seed and injection schedule."""
