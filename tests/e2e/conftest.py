@@ -28,6 +28,7 @@ METADATA_DATABASE = "airflow_e2e"
 # New registrations must reach Airflow within seconds, not the production half minute.
 SNAPSHOT_REFRESH_SECONDS = "2"
 WARM_UP_DAG = "e2e_hello"
+SOAK_TEST_FILE = "test_soak.py"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -36,6 +37,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if e2e_dir in item.path.parents:
             item.add_marker(pytest.mark.e2e)
+    # The chaos soak restarts PostgreSQL and kills Airflow's processes on purpose: it runs after every other test
+    # that shares the session's stack (a stable sort keeps the rest in their order).
+    items.sort(key=lambda item: item.path.name == SOAK_TEST_FILE)
 
 
 @pytest.hookimpl(wrapper=True)
