@@ -138,22 +138,28 @@ def test_given_a_paused_stream_dag_when_llf_run_then_exit_2_saying_to_unpause_it
 def test_given_a_run_airflow_finished_whose_row_stayed_running_when_llf_status_then_it_is_closed_by_airflows_verdict(
     new_scenario: NewScenario, cli_env: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # given a run Airflow finished, whose stream row is RUNNING again as if its end had never been recorded
-    # (the callback lost with its dag-processor, the stream deactivated since: no later run will close it)
+    # given a run Airflow finished in which some process never ran (fail policy STOP), whose stream row is RUNNING
+    # again as if its end had never been recorded (the callback lost with its dag-processor, the stream deactivated
+    # since): the row's own evidence cannot tell the run is over, and no later run will close it
     scenario = new_scenario("cli_lost_callback")
-    scenario.register({"g1": [Step("a")]})
-    assert main(["run", "--stream", scenario.name, "--date", str(DAY), "--wait"]) == 0
-    capsys.readouterr()
+    scenario.register({"g1": [Step("a", FAIL)], "g2": [Step("b")]}, fail_policy="STOP")
+    assert main(["run", "--stream", scenario.name, "--date", str(DAY), "--wait"]) == 1
     scenario.sql("UPDATE cntl_af.cntl_cfg_log SET status = 'RUNNING', end_ts = NULL, message = 'running' "
                  "WHERE strem_nm = %s AND prcs_nm IS NULL", (scenario.name,))
+    scenario.sql("DELETE FROM cntl_af.cntl_cfg_log WHERE strem_nm = %s AND prcs_nm = %s",
+                 (scenario.name, scenario.prcs_nm("b")))  # the SKIPPED row the lost callback would have written
+    capsys.readouterr()
 
     # when `llf status` reads the log
     code = main(["status", "--stream", scenario.name])
 
-    # then the row is closed from its processes' rows, as Airflow's run ended, and the user is told
+    # then Airflow's verdict closes the row, from its processes' rows, and the user is told
     captured = capsys.readouterr()
-    assert code == 0, captured.out + captured.err
+    assert code == 1, captured.out + captured.err  # a is FAILED
     assert "closed 1 stream run row(s) left RUNNING after Airflow finished the run" in captured.err
     rows = scenario.sql("SELECT status, end_ts IS NOT NULL FROM cntl_af.cntl_cfg_log "
                         "WHERE strem_nm = %s AND prcs_nm IS NULL", (scenario.name,))
-    assert [tuple(row) for row in rows] == [("SUCCESS", True)]
+    assert [tuple(row) for row in rows] == [("FAILED", True)]
+    skipped = scenario.sql("SELECT status FROM cntl_af.cntl_cfg_log WHERE strem_nm = %s AND prcs_nm = %s",
+                           (scenario.name, scenario.prcs_nm("b")))
+    assert [tuple(row) for row in skipped] == [("SKIPPED",)]  # recorded as the run's end records it
