@@ -9,8 +9,10 @@ import datetime as dt
 import logging
 import os
 import socket
+from collections.abc import Callable
 
 import psycopg2
+import psycopg2.extensions
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from llf.context import RunContext
@@ -80,6 +82,7 @@ SWEEP_ABANDONED_SQL = f"""
 UPDATE cntl_af.cntl_cfg_log l SET status = 'FAILED', end_ts = now(), message = %(message)s
 WHERE l.status = 'RUNNING' AND l.prcs_nm IS NOT NULL AND (%(run_id)s::text IS NULL OR l.run_id = %(run_id)s)
   AND NOT EXISTS ({lock_holders_sql(lock_key_sql('l.prcs_nm', 'l.business_date'))})
+RETURNING l.log_id, l.prcs_nm, l.output_path
 """
 
 # Who holds the run lock of one process and date (named parameters prcs_nm, business_date): the attempt rows
@@ -97,6 +100,7 @@ WHERE EXISTS ({lock_holders_sql(lock_key_sql('%(prcs_nm)s', '%(business_date)s')
 SWEEP_STALE_SQL = """
 UPDATE cntl_af.cntl_cfg_log SET status = 'FAILED', end_ts = now(), message = %s
 WHERE status = 'RUNNING' AND prcs_nm = %s AND business_date = %s
+RETURNING log_id, prcs_nm, output_path
 """
 
 
@@ -227,7 +231,27 @@ def attempts_of_stream_run(url: str, strem_nm: str, strem_run_id: str) -> list[L
 ABANDONED = "attempt abandoned: its worker was killed or lost (no result recorded)"
 
 
-def mark_abandoned_attempts_failed(url: str, *, run_id: str | None = None) -> int:
+# Whether the lake holds an attempt's executed notebook at its recorded location (output_path, prcs_nm): the
+# runner's answer (llf.runner.outputs), as the control layer cannot read the lake.
+OutputsStored = Callable[[str, str], bool]
+
+DROP_OUTPUT_PATH_SQL = "UPDATE cntl_af.cntl_cfg_log SET output_path = NULL WHERE log_id = ANY(%s)"
+
+
+def _drop_dangling_outputs(cursor: psycopg2.extensions.cursor, outputs_stored: OutputsStored | None) -> None:
+    """After a sweep (its RETURNING rows in `cursor`): forget the location of a swept attempt whose notebook never
+    reached the lake. Its RUNNING row named where the outputs would go; a worker killed before storing them
+    leaves that pointing at nothing, while one killed after storing leaves a link that opens them."""
+    swept = cursor.fetchall()
+    if outputs_stored is None:
+        return
+    dangling = [log_id for log_id, prcs_nm, path in swept if path and not outputs_stored(path, prcs_nm)]
+    if dangling:
+        cursor.execute(DROP_OUTPUT_PATH_SQL, (dangling,))
+
+
+def mark_abandoned_attempts_failed(url: str, *, run_id: str | None = None,
+                                   outputs_stored: OutputsStored | None = None) -> int:
     """Close RUNNING rows whose worker is gone (no session holds their run lock); return how many.
 
     A live attempt always holds its advisory lock (llf.control.lock), and PostgreSQL drops the lock
@@ -237,10 +261,13 @@ def mark_abandoned_attempts_failed(url: str, *, run_id: str | None = None) -> in
     """
     with transaction(url) as cursor:
         cursor.execute(SWEEP_ABANDONED_SQL, {"run_id": run_id, "message": ABANDONED})
-        return cursor.rowcount
+        closed = cursor.rowcount
+        _drop_dangling_outputs(cursor, outputs_stored)
+        return closed
 
 
-def mark_stale_attempts_failed(url: str, prcs_nm: str, business_date: dt.date) -> int:
+def mark_stale_attempts_failed(url: str, prcs_nm: str, business_date: dt.date,
+                               outputs_stored: OutputsStored | None = None) -> int:
     """Close the RUNNING rows of one process and date; only the holder of their run lock may call this.
 
     Holding the lock, it knows any RUNNING row of that process and date is dead (a live attempt would
@@ -249,7 +276,9 @@ def mark_stale_attempts_failed(url: str, prcs_nm: str, business_date: dt.date) -
     """
     with transaction(url) as cursor:
         cursor.execute(SWEEP_STALE_SQL, (ABANDONED, prcs_nm, business_date))
-        return cursor.rowcount
+        closed = cursor.rowcount
+        _drop_dangling_outputs(cursor, outputs_stored)
+        return closed
 
 
 def _when(moment: dt.datetime | None) -> str:

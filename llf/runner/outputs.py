@@ -21,6 +21,7 @@ from llf.exceptions import LlfError
 from llf.services.lake import open_lake
 from llf.services.lake.runs import html_key, notebook_key, run_folder
 from llf.settings import state_dir
+from llf.text import one_line
 
 if TYPE_CHECKING:
     from nbconvert import HTMLExporter
@@ -119,6 +120,20 @@ def _rendered(executed: Path, prcs_nm: str, notebook_name: str) -> str:
                     problem)
         return RENDERING_FAILED_PAGE.format(prcs_nm=html.escape(prcs_nm), problem=html.escape(problem),
                                             href=html.escape(quote(notebook_name)), notebook=html.escape(notebook_name))
+
+
+def outputs_stored(output_path: str, prcs_nm: str) -> bool:
+    """Whether the lake holds the executed notebook of an attempt at its recorded location: what a sweep asks
+    before keeping a dead attempt's location (llf.control.log). True when it cannot tell (a location of another
+    lake, a lake that cannot be read now): a link is dropped only when the notebook is known to be missing."""
+    try:
+        lake = open_lake()
+        folder = lake.key_of(output_path)
+        return folder is None or lake.exists(notebook_key(folder, prcs_nm))
+    except Exception as error:  # noqa: BLE001 - an unreadable lake must not stop a sweep; the location stays
+        log.warning("could not check the lake for the outputs at %s (%s); the location is kept", output_path,
+                    one_line(error))
+        return True
 
 
 def keep_unstored(context: RunContext, executed: Path, lake_error: Exception) -> str:

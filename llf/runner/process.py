@@ -21,7 +21,7 @@ from llf.db import ReusedConnections, reused_connections
 from llf.exceptions import ConfigurationError, FinalFailure, ProcessFailed
 from llf.runner import notebook as notebook_runner
 from llf.runner import stops
-from llf.runner.outputs import keep_unstored, output_location, store_outputs, warm_up_html_export
+from llf.runner.outputs import keep_unstored, output_location, outputs_stored, store_outputs, warm_up_html_export
 from llf.runner.run_rule import Decision, Verdict, decide, same_stream_run
 from llf.runner.stream import finish_stream_if_complete
 from llf.runner.timeline import Timeline
@@ -129,10 +129,10 @@ def _run_holding_lock(url: str, context: RunContext, registration: Registration,
                       connections: ReusedConnections, timeline: Timeline) -> None:
     # Holding the lock, any RUNNING row of this process and date is dead (a killed try Airflow now
     # retries); the global sweep leaves it alone since it sees the lock held, by us.
-    if run_log.mark_stale_attempts_failed(url, context.prcs_nm, context.business_date):
+    if run_log.mark_stale_attempts_failed(url, context.prcs_nm, context.business_date, outputs_stored):
         log.warning("%s: closed the RUNNING attempt of a dead worker for %s", context.prcs_nm,
                     context.business_date)
-    run_log.mark_abandoned_attempts_failed(url)
+    run_log.mark_abandoned_attempts_failed(url, outputs_stored=outputs_stored)
     timeline.mark("stale rows swept")
     decision = decide(context, run_log.attempts_for_date(url, context.prcs_nm, context.business_date))
     timeline.mark("done-check")

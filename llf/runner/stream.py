@@ -20,6 +20,7 @@ from llf.control import log as run_log
 from llf.control import stream_runs
 from llf.control.model import FAILING, LogEntry, Status, process_dag_id, stream_dag_id
 from llf.control.repository import stream_processes
+from llf.runner.outputs import outputs_stored
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ def _record_outcome(url: str, key: StreamRunKey) -> str | None:
     Expected processes with no row in the run are recorded too: SKIPPED when a failure stopped the
     stream (fail_policy STOP), else FAILED (their task ended before the runner started).
     """
-    run_log.mark_abandoned_attempts_failed(url)
+    run_log.mark_abandoned_attempts_failed(url, outputs_stored=outputs_stored)
     fail_policy, _ = stream_processes(url, key.strem_nm)
     expected = _expected_processes(url, key)
     outcome = _latest_in_run(url, key)
@@ -142,7 +143,7 @@ def mark_stale_stream_runs_finished(url: str, strem_nm: str | None = None) -> in
     are swept first, so a RUNNING process row means a live attempt, which closes its run's row itself.
     Each run is checked again under its lock: a cleared run may have reopened it meanwhile.
     """
-    run_log.mark_abandoned_attempts_failed(url)
+    run_log.mark_abandoned_attempts_failed(url, outputs_stored=outputs_stored)
     closed = 0
     for key in stream_runs.stale_stream_runs(url, strem_nm=strem_nm):
         with stream_runs.stream_run_lock(url, key):
@@ -163,7 +164,7 @@ def close_stream_runs_airflow_finished(url: str, run_state: Callable[[str, str],
     the stream's, the stream was deactivated, a DB blip) and no later run opened. Closed like any run, by
     its processes' rows; an attempt still RUNNING after the abandoned ones are swept is alive and closes it.
     """
-    run_log.mark_abandoned_attempts_failed(url)
+    run_log.mark_abandoned_attempts_failed(url, outputs_stored=outputs_stored)
     closed = 0
     for key in stream_runs.running_stream_runs(url):
         if run_state(stream_dag_id(key.strem_nm), key.run_id) not in AIRFLOW_FINISHED:

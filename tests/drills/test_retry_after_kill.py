@@ -44,3 +44,55 @@ def test_given_a_worker_sigkilled_mid_notebook_when_the_task_is_retried_then_the
     assert [(t, s) for t, s, _ in rows] == [(1, "FAILED"), (2, "SUCCESS")]
     assert rows[0][2].startswith("attempt abandoned")
     assert markers.finished.exists()
+
+
+def _outputs(sql) -> list[tuple]:
+    return [tuple(row) for row in sql("SELECT try_number, output_path IS NOT NULL FROM cntl_af.cntl_cfg_log "
+                                      "WHERE prcs_nm = 'p' ORDER BY log_id")]
+
+
+def test_given_a_worker_sigkilled_before_storing_when_its_row_is_swept_then_it_links_no_outputs(
+    registry, group, markers, sql, reap
+):
+    # given a worker SIGKILLed mid-notebook: its RUNNING row named where the outputs would go, nothing went there
+    registry.process(group, "p", notebook="sleep_once.ipynb", params=markers.params, retries=1)
+    first_try = run_context("p", try_number=1)
+    worker = subprocess.Popen([sys.executable, "-c", WORKER, first_try.model_dump_json()], cwd=REPO_ROOT)
+    kernel = markers.kernel_pid()
+    reap(kernel)
+    worker.kill()
+    worker.wait()
+    kill_if_alive(kernel)
+    assert _outputs(sql) == [(1, True)]
+
+    # when the retry sweeps the dead try's row and runs
+    run_process(first_try.model_copy(update={"try_number": 2}))
+
+    # then the dead try links nothing (a link would open nothing), the retry its own notebook
+    assert _outputs(sql) == [(1, False), (2, True)]
+
+
+def test_given_a_worker_killed_after_storing_when_its_row_is_swept_then_its_link_opens_the_outputs(
+    registry, group, markers, sql, lake_dir
+):
+    # given an attempt whose outputs reached the lake, and whose worker died before writing its final status
+    from llf.runner.tasks import mark_stale_stream_runs_finished
+    from llf.services.lake.runs import notebook_key, run_folder
+
+    registry.process(group, "p", notebook="sleep_once.ipynb", params=markers.params)
+    context = run_context("p", try_number=1)
+    folder = run_folder(context)
+    stored = lake_dir / notebook_key(folder, "p")
+    stored.parent.mkdir(parents=True)
+    stored.write_text("{}", encoding="utf-8")
+    sql("INSERT INTO cntl_af.cntl_cfg_log (strem_nm, prcs_nm, business_date, run_id, try_number, status, message, "
+        "output_path) VALUES ('s', 'p', %s, %s, 1, 'RUNNING', 'running', %s)",
+        (context.business_date, context.run_id, (lake_dir / folder).as_uri() + "/"))
+
+    # when a sweep closes it (no session holds its run lock)
+    mark_stale_stream_runs_finished()
+
+    # then it ends FAILED "attempt abandoned", its link kept: it opens what the attempt stored
+    rows = sql("SELECT status, message, output_path FROM cntl_af.cntl_cfg_log WHERE prcs_nm = 'p'")
+    assert [(status, message.startswith("attempt abandoned")) for status, message, _ in rows] == [("FAILED", True)]
+    assert rows[0][2] == (lake_dir / folder).as_uri() + "/"

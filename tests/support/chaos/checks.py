@@ -117,8 +117,11 @@ def final_statuses(facts: RoundFacts) -> Iterable[Violation]:
 
 
 def no_dependant_after_failure(facts: RoundFacts) -> Iterable[Violation]:
-    """Within each stream run: a dependency whose last attempt in it is FAILED/BLOCKED, and a dependant's
-    notebook that ran in it anyway; or a dependant that started before its dependency had any SUCCESS."""
+    """A dependant's notebook that started before any SUCCESS of its dependency for the date had ended: run on a
+    dependency that failed, was blocked or had not finished. Naming the dependency's final attempt in the stream
+    run when it is FAILED/BLOCKED. A dependency that failed in this stream run but succeeded for the date in
+    another one (the other stream's run of it) before the dependant started did not let the dependant run on
+    failed work: the date's data is there, which is what a dependency promises (README, Run semantics)."""
     final_in_run: dict[tuple[str | None, str | None], Row] = {}
     for row in facts.attempts:  # oldest first: the newest wins
         final_in_run[(row.strem_run_id, row.prcs_nm)] = row
@@ -127,13 +130,13 @@ def no_dependant_after_failure(facts: RoundFacts) -> Iterable[Violation]:
     for marker in facts.markers:
         process = facts.plan.processes.get(marker["prcs_nm"])
         for dependency in process.depends_on if process else ():
+            if successes.get(dependency, float("inf")) <= marker["started"]:
+                continue
             final = final_in_run.get((marker.get("strem_run_id"), dependency))
-            if final is not None and final.status in FAILING:
-                yield Violation(NO_DEPENDANT_AFTER_FAILURE, f"{marker['prcs_nm']} ran ({_marker(marker)}) in a "
-                                f"stream run where its dependency ended {final.name()}")
-            elif successes.get(dependency, float("inf")) > marker["started"]:
-                yield Violation(NO_DEPENDANT_AFTER_FAILURE, f"{marker['prcs_nm']} ran ({_marker(marker)}) before "
-                                f"its dependency {dependency} had a SUCCESS for the date")
+            where = f"its dependency ended {final.name()}" if final is not None and final.status in FAILING else \
+                f"its dependency {dependency} had no SUCCESS for the date yet"
+            yield Violation(NO_DEPENDANT_AFTER_FAILURE, f"{marker['prcs_nm']} ran ({_marker(marker)}) in a stream "
+                            f"run where {where}")
 
 
 def own_notebooks(facts: RoundFacts) -> Iterable[Violation]:
