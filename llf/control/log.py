@@ -49,6 +49,12 @@ UPDATE cntl_af.cntl_cfg_log SET status = %s, message = %s, end_ts = now(), outpu
 WHERE log_id = %s AND status = 'RUNNING'
 """
 
+# A swept row (closed by another session while the attempt still ran) gets the attempt's output location, when
+# it has none: the sweep may have run before the notebook was stored, and dropped a location that was empty then.
+LINK_OUTPUTS_SQL = """
+UPDATE cntl_af.cntl_cfg_log SET output_path = %s WHERE log_id = %s AND output_path IS NULL AND %s IS NOT NULL
+"""
+
 # How a row that CLOSE_ATTEMPT_SQL did not close was closed.
 CLOSED_ATTEMPT_SQL = "SELECT status, message FROM cntl_af.cntl_cfg_log WHERE log_id = %s"
 
@@ -140,13 +146,18 @@ def _finish(url: str, context: RunContext, status: Status, message: str, output_
     """
     if context.log_id is None:
         return _insert(url, context.model_copy(update={"output_path": output_path}), status, message, ended=True)
+    closed_before: tuple | None = None
     with transaction(url) as cursor:
         cursor.execute(CLOSE_ATTEMPT_SQL, (status, message, output_path, context.log_id))
         if cursor.rowcount == 0:
             cursor.execute(CLOSED_ATTEMPT_SQL, (context.log_id,))
-            closed = cursor.fetchone() or ("DELETED", "the row is gone")
-            if tuple(closed) != (status, message):
-                raise AttemptAlreadyClosed(context.log_id, *closed)
+            closed = tuple(cursor.fetchone() or ("DELETED", "the row is gone"))
+            if closed != (status, message):
+                # the sweep's status stands, but where this attempt stored its notebook is a fact it did not have
+                cursor.execute(LINK_OUTPUTS_SQL, (output_path, context.log_id, output_path))
+                closed_before = closed
+    if closed_before is not None:  # raised once the link is committed
+        raise AttemptAlreadyClosed(context.log_id, *closed_before)
     return context.log_id
 
 

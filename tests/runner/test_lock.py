@@ -6,6 +6,8 @@ import datetime as dt
 import threading
 import time
 from contextlib import ExitStack
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pytest
 
@@ -126,6 +128,10 @@ def test_given_a_row_closed_by_another_session_when_the_attempt_ends_then_it_is_
 
     assert sql("SELECT status, message FROM cntl_af.cntl_cfg_log WHERE prcs_nm = 'p'") == [
         ("FAILED", "closed by a sweep")]
+    # the sweep ran before the notebook was stored (it dropped the empty location); the attempt's link is added
+    (output_path,) = sql("SELECT output_path FROM cntl_af.cntl_cfg_log WHERE prcs_nm = 'p'")[0]
+    assert output_path is not None and output_path.startswith("file://")
+    assert (Path(unquote(urlsplit(output_path).path)) / "p.ipynb").is_file()
 
 
 def write_notebook_closing_its_row(path) -> None:
@@ -134,7 +140,8 @@ def write_notebook_closing_its_row(path) -> None:
         "import os, psycopg2\n"
         "with psycopg2.connect(os.environ['SWEEP_DB_URL']) as db, db.cursor() as cursor:\n"
         "    cursor.execute(\"UPDATE cntl_af.cntl_cfg_log SET status = 'FAILED', message = 'closed by a sweep', \"\n"
-        "                   \"end_ts = now() WHERE prcs_nm = %s AND status = 'RUNNING'\", (prcs_nm,))",
+        "                   \"end_ts = now(), output_path = NULL \"\n"
+        "                   \"WHERE prcs_nm = %s AND status = 'RUNNING'\", (prcs_nm,))",
         parameters="prcs_nm = ''",
     )
 
