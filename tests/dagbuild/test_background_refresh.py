@@ -203,8 +203,12 @@ def blocker(control_db_url):
 LOCK_TABLES = "LOCK TABLE cntl_af.cntl_cfg_prcs IN ACCESS EXCLUSIVE MODE"
 
 
-def hung_background_refresh(state_dir: Path, dagbag, background, monkeypatch) -> subprocess.Popen:
-    """A parse hands the refresh to a background process, which then waits on the locked tables."""
+def hung_background_refresh(scenario, state_dir: Path, dagbag, background, blocker, monkeypatch):
+    """The DAGs of a first parse (a fresh cache), then the background refresh a later parse hands on, hung on
+    control tables another session holds locked; returns (those DAGs, the refresh's process)."""
+    scenario("ordering")
+    before = dagbag()
+    blocker.cursor().execute(LOCK_TABLES)
     monkeypatch.setenv("LLF_SNAPSHOT_REFRESH_BUDGET_SECONDS", "0")
     dagbag()
     (child,) = background
@@ -212,17 +216,14 @@ def hung_background_refresh(state_dir: Path, dagbag, background, monkeypatch) ->
     while not refresh_running(state_dir) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert refresh_running(state_dir) and child.poll() is None
-    return child
+    return before, child
 
 
 def test_given_a_background_refresh_hung_on_the_control_db_when_the_snapshot_ages_then_the_parse_warns_what_to_do(
     scenario, state_dir, dagbag, background, blocker, monkeypatch, caplog
 ):
     # Given: the cache, and the background refresh a parse started, hung on a control table locked elsewhere
-    scenario("ordering")
-    before = dagbag()
-    blocker.cursor().execute(LOCK_TABLES)
-    child = hung_background_refresh(state_dir, dagbag, background, monkeypatch)
+    before, child = hung_background_refresh(scenario, state_dir, dagbag, background, blocker, monkeypatch)
     # a refresh may take a few times the budget (10 min here) before the parse calls it stuck
     monkeypatch.setenv("LLF_SNAPSHOT_REFRESH_BUDGET_SECONDS", "600")
     with caplog.at_level(logging.INFO, logger="llf"):
@@ -249,10 +250,7 @@ def test_given_a_background_refresh_killed_when_the_snapshot_is_old_then_the_par
     scenario, state_dir, dagbag, background, blocker, monkeypatch, caplog
 ):
     # Given: the refresh hung, then killed (its flock on the refresh lock ends with it); the tables free again
-    scenario("ordering")
-    before = dagbag()
-    blocker.cursor().execute(LOCK_TABLES)
-    child = hung_background_refresh(state_dir, dagbag, background, monkeypatch)
+    before, child = hung_background_refresh(scenario, state_dir, dagbag, background, blocker, monkeypatch)
     child.kill()
     child.wait()
     blocker.rollback()

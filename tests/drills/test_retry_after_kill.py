@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from llf.context import RunContext
 from llf.runner.tasks import run_process
 from tests.drills.conftest import kill_if_alive, log_rows, run_context
 
@@ -23,18 +24,24 @@ WORKER = (
 )
 
 
-def test_given_a_worker_sigkilled_mid_notebook_when_the_task_is_retried_then_the_dead_try_fails_and_the_retry_succeeds(
-    registry, group, markers, sql, reap
-):
+def killed_mid_notebook(registry, group, markers, reap) -> RunContext:
+    """Try 1 of process p in a worker of its own, SIGKILLed mid-notebook: no finally, no callback, no row update;
+    its kernel is killed too (the node is gone). Returns try 1's context."""
     registry.process(group, "p", notebook="sleep_once.ipynb", params=markers.params, retries=1)
     first_try = run_context("p", try_number=1)
     worker = subprocess.Popen([sys.executable, "-c", WORKER, first_try.model_dump_json()], cwd=REPO_ROOT)
     kernel = markers.kernel_pid()
     reap(kernel)
-
-    worker.kill()  # SIGKILL: no finally, no callback, no row update
+    worker.kill()
     worker.wait()
-    kill_if_alive(kernel)  # the node is gone: its kernel too
+    kill_if_alive(kernel)
+    return first_try
+
+
+def test_given_a_worker_sigkilled_mid_notebook_when_the_task_is_retried_then_the_dead_try_fails_and_the_retry_succeeds(
+    registry, group, markers, sql, reap
+):
+    first_try = killed_mid_notebook(registry, group, markers, reap)
     running_before_retry = log_rows(sql, "p")
     run_process(first_try.model_copy(update={"try_number": 2}))
 
@@ -55,14 +62,7 @@ def test_given_a_worker_sigkilled_before_storing_when_its_row_is_swept_then_it_l
     registry, group, markers, sql, reap
 ):
     # given a worker SIGKILLed mid-notebook: its RUNNING row named where the outputs would go, nothing went there
-    registry.process(group, "p", notebook="sleep_once.ipynb", params=markers.params, retries=1)
-    first_try = run_context("p", try_number=1)
-    worker = subprocess.Popen([sys.executable, "-c", WORKER, first_try.model_dump_json()], cwd=REPO_ROOT)
-    kernel = markers.kernel_pid()
-    reap(kernel)
-    worker.kill()
-    worker.wait()
-    kill_if_alive(kernel)
+    first_try = killed_mid_notebook(registry, group, markers, reap)
     assert _outputs(sql) == [(1, True)]
 
     # when the retry sweeps the dead try's row and runs
