@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv chromium demo stop test lint lock pictures bench
+.PHONY: help venv chromium redis demo stop test lint lock pictures bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -36,13 +36,18 @@ chromium:  ## install Debian's chromium for the UI screenshot test (needs root a
 	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null; } \
 	  || { echo "Install Debian's chromium (apt-get install chromium) for tests/e2e/test_ui.py"; exit 1; }
 
+redis:  ## install Debian's redis-server, the Celery broker of local mode and the tests (needs root and apt; skipped when present)
+	@command -v redis-server >/dev/null || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null; } \
+	  || { echo "Install Debian's redis-server (apt-get install redis-server) for the Celery executor"; exit 1; }
+
 demo: $(STAMP)  ## local mode, no Docker: PostgreSQL + Airflow on localhost:8080, run the example streams
 	$(BIN)/llf local demo
 
 stop:  ## stop what `make demo` started (its data stays in .llf-local/)
 	@if test -x $(BIN)/llf; then $(BIN)/llf local stop; else echo "Nothing to stop: no $(VENV)."; fi
 
-test: $(STAMP) chromium  ## run the whole test suite (starts its own PostgreSQL and Airflow)
+test: $(STAMP) chromium redis  ## run the whole test suite (starts its own PostgreSQL and Airflow)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)  ## ruff, the import contracts (lint-imports) and mypy on llf/, as pyproject.toml configures them
