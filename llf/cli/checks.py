@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from llf.cli.common import add_command, console, errors, iso_date
 from llf.exceptions import ConfigurationError, LlfError
@@ -11,6 +12,7 @@ from llf.settings import control_db_url, notebooks_dir
 from llf.text import one_line
 
 if TYPE_CHECKING:
+    from llf.airflow_api import AirflowClient
     from llf.cli.runs import Airflow
 
 
@@ -54,7 +56,9 @@ def _status(args: argparse.Namespace) -> int:
     url = control_db_url(args.db_url)
     # never show a dead worker's attempt, or a stream run whose end nobody recorded, as RUNNING
     mark_stale_stream_runs_finished(url)  # sweeps abandoned process attempts first
-    _close_runs_airflow_finished(url)
+    states = _AirflowRunStates()
+    _close_runs_airflow_finished(url, states)
+    _print_waiting(url, args.stream, states)
     rows = latest_statuses(url, stream=args.stream, business_date=args.date)
     if args.stream and not rows and not stream_is_registered(url, args.stream):
         # a usage error, not an empty table with exit 0: a mistyped name must not read as "nothing failed"
@@ -67,15 +71,22 @@ def _status(args: argparse.Namespace) -> int:
 
 
 class _AirflowRunStates:
-    """Airflow's state of a stream run, asked through its REST API; logs in at the first question only, so
-    `llf status` needs no Airflow while no stream row is RUNNING. An Airflow it cannot reach answers None
-    (state unknown: the row stays as it is) and leaves the reason in `problem`."""
+    """Airflow's state of a stream run and of its tasks, asked through its REST API; logs in at the first
+    question only, so `llf status` needs no Airflow while no stream row is RUNNING. An Airflow it cannot reach
+    answers None (state unknown: the row stays as it is) and leaves the reason in `problem`."""
 
     def __init__(self) -> None:
         self._airflow: Airflow | None = None
         self.problem: str | None = None
 
     def __call__(self, dag_id: str, run_id: str) -> str | None:
+        run = self._ask(lambda api: api.run(dag_id, run_id))
+        return str(run.get("state") or "") or None if run else None
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
+        return self._ask(lambda api: api.task_instances(dag_id, run_id)) or []
+
+    def _ask(self, question: Callable[[AirflowClient], Any]) -> Any:
         import httpx
 
         from llf.cli.runs import airflow_errors, connect
@@ -85,7 +96,7 @@ class _AirflowRunStates:
         try:
             self._airflow = self._airflow or connect()
             with airflow_errors(self._airflow.url, self._airflow.named):
-                return str(self._airflow.api.run(dag_id, run_id).get("state") or "") or None
+                return question(self._airflow.api)
         except ConfigurationError as error:
             if isinstance(error.__context__, httpx.HTTPStatusError) and error.__context__.response.status_code == 404:
                 return None  # Airflow does not know the run (deleted): nothing to say about it
@@ -93,13 +104,12 @@ class _AirflowRunStates:
             return None
 
 
-def _close_runs_airflow_finished(url: str) -> None:
+def _close_runs_airflow_finished(url: str, states: _AirflowRunStates) -> None:
     """Close the stream rows left RUNNING by runs Airflow has finished (their callback was lost: a placeholder
     replaced the DAG, the stream was deactivated, a DB blip), so `llf status` never shows an ended run as
     RUNNING. Without a reachable Airflow, a note says the RUNNING rows could not be checked."""
     from llf.runner.tasks import close_stream_runs_airflow_finished
 
-    states = _AirflowRunStates()
     closed = close_stream_runs_airflow_finished(states, url=url)
     if closed:
         errors.print(f"note: closed {closed} stream run row(s) left RUNNING after Airflow finished the run.",
@@ -107,6 +117,19 @@ def _close_runs_airflow_finished(url: str) -> None:
     if states.problem:
         errors.print(f"note: RUNNING stream runs not checked against Airflow: {states.problem}",
                      markup=False, soft_wrap=True)
+
+
+def _print_waiting(url: str, stream: str | None, states: _AirflowRunStates) -> None:
+    """A sentence per task of a running stream run that waits in a Celery queue no worker takes from, or for a
+    pool's slot (llf.cli.waiting): such a task has no row in the run log yet, so the table cannot show it."""
+    from llf.cli.waiting import waiting_notes
+    from llf.control.model import stream_dag_id
+    from llf.control.stream_runs import running_stream_runs
+
+    runs = [(key.strem_nm, stream_dag_id(key.strem_nm), key.run_id) for key in running_stream_runs(url)
+            if stream in (None, key.strem_nm)]
+    for note in waiting_notes(runs, states.task_instances):
+        errors.print(f"waiting: {note}", markup=False, soft_wrap=True)
 
 
 def register(commands: argparse._SubParsersAction) -> None:
