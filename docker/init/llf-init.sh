@@ -11,6 +11,16 @@ if [[ -n "${placeholders}" ]]; then
     exit 1
 fi
 
+# Celery's result backend is a login and database of its own (docker/postgres/30-*.sh), made on the first
+# start of the postgres volume only: say how to add them to an older volume rather than let the scheduler
+# and the workers fail on it later. Python's own error may name the login: not shown.
+if ! python -c 'import os, sqlalchemy; sqlalchemy.create_engine(os.environ["AIRFLOW__CELERY__RESULT_BACKEND"].removeprefix("db+")).connect().close()' 2>/dev/null; then
+    echo "llf-init: cannot log in to Celery's result backend (AIRFLOW_CELERY_DB_* in .env). On a postgres" >&2
+    echo "volume made before it existed, or after changing its password, run once:" >&2
+    echo "  docker compose exec postgres bash /docker-entrypoint-initdb.d/30-airflow-celery-backend.sh" >&2
+    exit 1
+fi
+
 echo "llf-init: Airflow admin user ${AIRFLOW_ADMIN_USER} (password from .env)"
 python -c 'import json, os, sys; json.dump({os.environ["AIRFLOW_ADMIN_USER"]: os.environ["AIRFLOW_ADMIN_PASSWORD"]}, sys.stdout)' \
     > "${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE}"

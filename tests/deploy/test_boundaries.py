@@ -43,14 +43,19 @@ def test_given_the_default_stack_then_only_airflow_jupyter_and_the_minio_console
     assert published == {"airflow-apiserver": {(bind, 8080)}, "jupyter": {(bind, 8888)}, "minio": {(bind, 9001)}}
 
 
-def test_given_every_profile_then_adminer_is_the_only_addition_and_still_on_the_bind_address(services):
+def test_given_every_profile_then_adminer_and_flower_are_the_only_additions_and_still_on_the_bind_address(
+    services,
+):
     bind = env_example()["LLF_BIND_ADDRESS"]
 
     published = _published(services)
 
-    assert set(published) == {"airflow-apiserver", "jupyter", "minio", "adminer"}
+    assert set(published) == {"airflow-apiserver", "jupyter", "minio", "adminer", "flower"}
     assert {address for ports in published.values() for address, _ in ports} == {bind}
     assert services["adminer"]["profiles"] == ["adminer"]
+    assert services["flower"]["profiles"] == ["flower"]
+    assert services["flower"]["environment"]["AIRFLOW__CELERY__FLOWER_BASIC_AUTH"] == \
+        f"{env_example()['AIRFLOW_ADMIN_USER']}:{env_example()['FLOWER_PASSWORD']}"  # Flower asks for a password
 
 
 def test_given_the_host_ports_file_when_added_then_the_back_ends_are_published_on_the_bind_address_only(
@@ -64,6 +69,7 @@ def test_given_the_host_ports_file_when_added_then_the_back_ends_are_published_o
     assert published["minio"] == {(bind, 9000), (bind, 9001)}
     assert published["weaviate"] == {(bind, 8080), (bind, 50051)}
     assert published["ollama"] == {(bind, 11434)}
+    assert published["redis"] == {(bind, 6379)}  # for Celery workers on other hosts
 
 
 def test_given_weaviate_then_anonymous_access_is_off_and_the_api_key_comes_from_env(services, raw_compose):

@@ -13,6 +13,7 @@ from tests.deploy.stack import COMPOSE_FILE, SECRET_NAME, compose, env_example, 
 
 INTERPOLATION = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)([^}]*)\}")
 AIRFLOW_COMPONENTS = ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer")
+WORKERS = ("airflow-worker", "airflow-worker-llm")
 
 
 def _environment_values(raw_compose: dict):
@@ -37,11 +38,12 @@ def test_given_a_secret_missing_from_env_when_compose_config_then_it_stops_namin
 
 def test_given_the_stack_then_every_component_the_issue_lists_is_there(services):
     expected = {"postgres", "llf-init", *AIRFLOW_COMPONENTS, "jupyter", "minio", "minio-init", "weaviate",
-                "ollama", "ollama-pull", "ollama-gpu", "adminer"}
+                "ollama", "ollama-pull", "ollama-gpu", "adminer", "redis", "llf-pools", *WORKERS, "flower"}
 
     assert expected <= set(services)
     assert services["ollama-gpu"]["profiles"] == ["gpu"]
     assert services["adminer"]["profiles"] == ["adminer"]
+    assert services["flower"]["profiles"] == ["flower"]
 
 
 def test_given_long_running_services_then_each_has_a_healthcheck(services):
@@ -64,7 +66,7 @@ def test_given_dependencies_then_long_running_ones_are_awaited_healthy_and_one_s
 
 
 def test_given_airflow_and_jupyter_then_they_wait_for_the_database_and_the_init(services):
-    for name in (*AIRFLOW_COMPONENTS, "jupyter"):
+    for name in (*AIRFLOW_COMPONENTS, *WORKERS, "jupyter"):
         assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy", name
         assert services[name]["depends_on"]["llf-init"]["condition"] == "service_completed_successfully", name
 
@@ -120,23 +122,48 @@ def _mounts(service: dict) -> dict[str, dict]:
     return {mount["target"]: mount for mount in service.get("volumes", [])}
 
 
-@pytest.mark.parametrize("name", [*AIRFLOW_COMPONENTS, "llf-init"])
+# Where each Airflow service finds the project's folders. The scheduler (CeleryExecutor) runs no notebook and
+# parses no DAG file: it gets no notebooks (issue 25: notebooks off the scheduler).
+PROJECT_FOLDERS = {
+    "/opt/airflow/dags": "dags",  # AIRFLOW_HOME/dags, Airflow's default dags_folder in the image
+    "/opt/airflow/plugins": "plugins",
+    "notebooks": "notebooks",  # at LLF_NOTEBOOKS_DIR
+    "/opt/airflow/control_sql": "control_sql",  # the example registrations; the DDL ships in the package
+}
+MOUNTED = {
+    "llf-init": ("/opt/airflow/dags", "/opt/airflow/plugins", "notebooks", "/opt/airflow/control_sql"),
+    "airflow-apiserver": ("/opt/airflow/dags", "/opt/airflow/plugins", "notebooks", "/opt/airflow/control_sql"),
+    "airflow-dag-processor": ("/opt/airflow/dags", "/opt/airflow/plugins", "notebooks", "/opt/airflow/control_sql"),
+    "airflow-triggerer": ("/opt/airflow/dags", "/opt/airflow/plugins", "notebooks", "/opt/airflow/control_sql"),
+    "airflow-scheduler": ("/opt/airflow/dags", "/opt/airflow/plugins"),
+    "airflow-worker": ("/opt/airflow/dags", "/opt/airflow/plugins", "notebooks"),
+    "airflow-worker-llm": ("/opt/airflow/dags", "/opt/airflow/plugins", "notebooks"),
+}
+
+
+@pytest.mark.parametrize("name", MOUNTED)
 def test_given_airflow_services_then_project_folders_are_mounted_where_airflow_and_llf_look(services, name):
     service = services[name]
     mounts = _mounts(service)
     environment = service["environment"]
-    expected = {
-        "/opt/airflow/dags": "dags",  # AIRFLOW_HOME/dags, Airflow's default dags_folder in the image
-        "/opt/airflow/plugins": "plugins",
-        environment["LLF_NOTEBOOKS_DIR"]: "notebooks",
-        "/opt/airflow/control_sql": "control_sql",  # the example registrations; the DDL ships in the package
-    }
+    expected = {environment["LLF_NOTEBOOKS_DIR"] if target == "notebooks" else target: PROJECT_FOLDERS[target]
+                for target in MOUNTED[name]}
 
     assert "AIRFLOW__CORE__DAGS_FOLDER" not in environment
     for target, folder in expected.items():
         assert target in mounts, f"{name}: nothing mounted at {target}"
         assert Path(mounts[target]["source"]).name == folder
         assert mounts[target]["type"] == "bind"
+    project_folders = {Path(mount["source"]).name for mount in mounts.values() if mount["type"] == "bind"}
+    assert project_folders & set(PROJECT_FOLDERS.values()) == set(expected.values()), \
+        f"{name}: a project folder it does not need is mounted"
+
+
+@pytest.mark.parametrize("name", WORKERS)
+def test_given_workers_then_notebooks_are_mounted_read_only(services, name):
+    worker = services[name]
+
+    assert _mounts(worker)[worker["environment"]["LLF_NOTEBOOKS_DIR"]]["read_only"] is True
 
 
 def test_given_jupyter_then_notebooks_are_mounted_writable_where_llf_looks(services):
@@ -189,14 +216,15 @@ def test_given_llf_settings_then_they_point_at_the_stack_services(services):
     assert {vector_url.port, int(vector_url.query.split("grpc_port=")[1])} == weaviate_targets
 
 
-def test_given_the_dag_processor_and_the_scheduler_then_they_share_llf_state_dir_on_a_named_volume(services):
+def test_given_the_dag_processor_and_the_workers_then_they_share_llf_state_dir_on_a_named_volume(services):
     """The snapshot cache outlives a container recreation (a parse with no cache may build no DAG), the
-    scheduler's task parses find the dag-processor's cache, and kept notebooks (unstored outputs) survive."""
+    workers' task parses find the dag-processor's cache, and kept notebooks (unstored outputs) survive.
+    (Before issue 25 the scheduler ran the tasks under LocalExecutor and shared it; now the workers do.)"""
     mounts = []
-    for name in ("airflow-dag-processor", "airflow-scheduler"):
+    for name in ("airflow-dag-processor", *WORKERS):
         state_dir = services[name]["environment"]["LLF_STATE_DIR"]
         mount = _mounts(services[name]).get(state_dir)
         assert mount is not None, f"{name}: LLF_STATE_DIR {state_dir} is not on a volume"
         mounts.append((mount["type"], mount["source"], state_dir))
 
-    assert mounts[0] == mounts[1] and mounts[0][0] == "volume"
+    assert len(set(mounts)) == 1 and mounts[0][0] == "volume"

@@ -1,22 +1,26 @@
 """The init scripts that set up least privilege, run for real: PostgreSQL's first start makes the notebook
-login, which after `llf db upgrade` writes what the SDK writes and is refused registrations and the run log;
-minio-init gives the llf user a policy that reaches the lake bucket only (`mc` recorded by a stand-in)."""
+login, which after `llf db upgrade` writes what the SDK writes and is refused registrations and the run log,
+and Celery's result-backend login, which real Celery uses and which reaches nothing else; llf-init says how
+to add the latter to an older volume; minio-init gives the llf user a policy that reaches the lake bucket
+only (`mc` recorded by a stand-in)."""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import psycopg2
 import pytest
+from celery import Celery
 
 from llf.control.migrations import upgrade
 from llf.local.postgres import with_database, with_user
-from tests.deploy.stack import ROOT
+from tests.deploy.stack import ROOT, env_example
 
 POSTGRES_INIT = ROOT / "docker" / "postgres"
 
@@ -33,11 +37,13 @@ def first_start(postgres):
            "POSTGRES_USER": admin.username, "AIRFLOW_DB_USER": f"af_{suffix}", "AIRFLOW_DB_NAME": f"afdb_{suffix}",
            "AIRFLOW_DB_PASSWORD": "af-pass", "LLF_DB_USER": f"llf_{suffix}", "LLF_DB_NAME": f"llfdb_{suffix}",
            "LLF_DB_PASSWORD": "owner-pass", "LLF_NOTEBOOK_DB_USER": f"nb_{suffix}",
-           "LLF_NOTEBOOK_DB_PASSWORD": "it's a \"notebook\" pass'word"}
+           "LLF_NOTEBOOK_DB_PASSWORD": "it's a \"notebook\" pass'word", "AIRFLOW_CELERY_DB_USER": f"celery_{suffix}",
+           "AIRFLOW_CELERY_DB_NAME": f"celerydb_{suffix}", "AIRFLOW_CELERY_DB_PASSWORD": "a 'celery' pass\"word"}
     yield env
-    for database in (env["AIRFLOW_DB_NAME"], env["LLF_DB_NAME"]):
+    for database in (env["AIRFLOW_DB_NAME"], env["LLF_DB_NAME"], env["AIRFLOW_CELERY_DB_NAME"]):
         postgres.execute_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    for role in (env["AIRFLOW_DB_USER"], env["LLF_DB_USER"], env["LLF_NOTEBOOK_DB_USER"]):
+    for role in (env["AIRFLOW_DB_USER"], env["LLF_DB_USER"], env["LLF_NOTEBOOK_DB_USER"],
+                 env["AIRFLOW_CELERY_DB_USER"]):
         postgres.execute_admin(f'DROP ROLE IF EXISTS "{role}"')
 
 
@@ -100,6 +106,70 @@ def test_given_the_owner_named_as_notebook_login_when_the_script_runs_then_it_re
 
     assert result.returncode == 1
     assert "LLF_NOTEBOOK_DB_USER must be a login of its own" in result.stderr
+
+
+def test_given_a_first_start_then_celerys_login_keeps_task_states_in_its_own_database_and_reaches_nothing_else(
+    postgres, first_start
+):
+    for script in ("10-llf-databases.sh", "20-llf-notebook-role.sh", "30-airflow-celery-backend.sh"):
+        assert _init(script, first_start).returncode == 0, script
+    celery_db = with_database(postgres.admin_url, first_start["AIRFLOW_CELERY_DB_NAME"])
+    celery_login = with_user(celery_db, first_start["AIRFLOW_CELERY_DB_USER"])
+    metadata_owner = with_user(with_database(postgres.admin_url, first_start["AIRFLOW_DB_NAME"]),
+                               first_start["AIRFLOW_DB_USER"])
+    _rows(metadata_owner, "CREATE TABLE connection (conn_id text, password text)")
+    app = Celery(backend=f"db+{celery_login.replace('postgresql://', 'postgresql+psycopg2://', 1)}")
+
+    app.backend.store_result("task-1", {"state": "done"}, "SUCCESS")  # creates Celery's tables, as a worker does
+
+    assert app.backend.get_task_meta("task-1")["result"] == {"state": "done"}
+    assert _rows(celery_login, "SELECT DISTINCT tableowner FROM pg_tables WHERE tablename LIKE 'celery_%%'") == [
+        (first_start["AIRFLOW_CELERY_DB_USER"],)]
+    celery_on_metadata = with_user(with_database(postgres.admin_url, first_start["AIRFLOW_DB_NAME"]),
+                                   first_start["AIRFLOW_CELERY_DB_USER"])
+    with pytest.raises(psycopg2.errors.InsufficientPrivilege, match="permission denied"):
+        _rows(celery_on_metadata, "SELECT * FROM connection")
+    with pytest.raises(psycopg2.OperationalError, match="permission denied for database"):
+        _rows(with_user(celery_db, first_start["LLF_NOTEBOOK_DB_USER"]), "SELECT 1")
+    assert _rows(postgres.admin_url, "SELECT rolcanlogin, rolsuper, rolcreaterole, rolcreatedb FROM pg_roles "
+                 "WHERE rolname = %s", (first_start["AIRFLOW_CELERY_DB_USER"],)) == [(True, False, False, False)]
+    app.close()
+
+
+def test_given_the_celery_backend_script_when_run_again_then_it_succeeds_and_keeps_one_database(postgres, first_start):
+    assert _init("30-airflow-celery-backend.sh", first_start).returncode == 0
+
+    again = _init("30-airflow-celery-backend.sh", {**first_start, "AIRFLOW_CELERY_DB_PASSWORD": "rotated"})
+
+    assert again.returncode == 0, again.stderr
+    assert _rows(postgres.admin_url, "SELECT count(*) FROM pg_database WHERE datname = %s",
+                 (first_start["AIRFLOW_CELERY_DB_NAME"],)) == [(1,)]
+
+
+@pytest.mark.parametrize("owner", ["AIRFLOW_DB_USER", "LLF_DB_USER", "POSTGRES_USER"])
+def test_given_another_login_named_as_celerys_when_the_script_runs_then_it_refuses(first_start, owner):
+    result = _init("30-airflow-celery-backend.sh", {**first_start, "AIRFLOW_CELERY_DB_USER": first_start[owner]})
+
+    assert result.returncode == 1
+    assert "AIRFLOW_CELERY_DB_USER must be a login of its own" in result.stderr
+
+
+def test_given_a_volume_without_celerys_login_when_llf_init_starts_then_it_says_which_script_to_run(postgres):
+    """An older postgres volume has no result-backend login: llf-init stops before anything else and names
+    the script, instead of the scheduler and the workers failing later; the login's password is not shown."""
+    settings = {key: value.replace("change-me", "set") for key, value in env_example().items()}
+    backend = with_user(postgres.admin_url, "celery_never_made").replace("postgresql://", "db+postgresql://", 1)
+    env = {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", **settings,
+           "AIRFLOW__CELERY__RESULT_BACKEND": backend}
+
+    result = subprocess.run(["bash", str(ROOT / "docker/init/llf-init.sh")], env=env, capture_output=True,
+                            text=True, timeout=60, check=False)
+
+    assert result.returncode == 1
+    assert "docker compose exec postgres bash /docker-entrypoint-initdb.d/30-airflow-celery-backend.sh" in \
+        result.stderr
+    assert "celery_never_made" not in result.stderr + result.stdout
+    assert "airflow db migrate" not in result.stdout and "migrating" not in result.stdout
 
 
 FAKE_MC = """#!/bin/sh

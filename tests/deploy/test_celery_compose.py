@@ -1,0 +1,176 @@
+"""docker-compose.yml on CeleryExecutor (issue 25), checked statically: a pinned Redis broker with a healthcheck,
+workers that scale and serve their queues, Flower behind a profile, pools synced once the api-server answers,
+and each service's environment holding only the secrets its job needs: the workers, which run the notebooks,
+hold none of Airflow's own."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.deploy.stack import ROOT, SECRET_NAME, env_example
+
+WORKERS = {"airflow-worker": "default", "airflow-worker-llm": "llm"}
+AIRFLOW_SECRETS = {"AIRFLOW_DB_PASSWORD", "AIRFLOW_FERNET_KEY", "AIRFLOW_JWT_SECRET", "AIRFLOW_API_SECRET_KEY"}
+AIRFLOW_SECRET_KEYS = ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CORE__FERNET_KEY",
+                       "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY")
+# What a task needs: the control tables' owner (the runner writes the run log), the notebook login it hands
+# kernels, Celery's result backend, the lake and the vector store.
+TASK_SECRETS = {"LLF_DB_PASSWORD", "LLF_NOTEBOOK_DB_PASSWORD", "AIRFLOW_CELERY_DB_PASSWORD", "LLF_MINIO_SECRET_KEY",
+                "LLF_WEAVIATE_API_KEY"}
+# The .env secrets each service's environment holds (its values searched for each secret's value, so a secret
+# inside a URL counts too). Services not listed hold none.
+EXPECTED_SECRETS = {
+    "postgres": {"POSTGRES_PASSWORD", "AIRFLOW_DB_PASSWORD", "LLF_DB_PASSWORD", "LLF_NOTEBOOK_DB_PASSWORD",
+                 "AIRFLOW_CELERY_DB_PASSWORD"},
+    "llf-init": TASK_SECRETS | AIRFLOW_SECRETS | {"AIRFLOW_ADMIN_PASSWORD"},
+    "airflow-apiserver": TASK_SECRETS | AIRFLOW_SECRETS,
+    "airflow-scheduler": TASK_SECRETS | AIRFLOW_SECRETS,
+    "airflow-dag-processor": TASK_SECRETS | AIRFLOW_SECRETS,
+    "airflow-triggerer": TASK_SECRETS | AIRFLOW_SECRETS,
+    "airflow-worker": TASK_SECRETS,
+    "airflow-worker-llm": TASK_SECRETS,
+    "llf-pools": {"LLF_DB_PASSWORD", "AIRFLOW_ADMIN_PASSWORD"},
+    "flower": {"AIRFLOW_CELERY_DB_PASSWORD", "FLOWER_PASSWORD"},
+    "jupyter": {"LLF_NOTEBOOK_DB_PASSWORD", "LLF_MINIO_SECRET_KEY", "LLF_WEAVIATE_API_KEY", "JUPYTER_TOKEN"},
+    "minio": {"MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD"},
+    "minio-init": {"MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "LLF_MINIO_SECRET_KEY"},
+    "weaviate": {"LLF_WEAVIATE_API_KEY"},
+}
+
+
+def _secrets_held(service: dict) -> set[str]:
+    """The .env secret settings whose value appears anywhere in the service's environment."""
+    secrets = {key: value for key, value in env_example().items()
+               if SECRET_NAME.search(key) and value.startswith("change-me")}
+    values = [str(value) for value in (service.get("environment") or {}).values()]
+    return {key for key, secret in secrets.items() if any(secret in value for value in values)}
+
+
+def test_given_each_service_then_its_environment_holds_exactly_the_secrets_its_job_needs(services):
+    held = {name: _secrets_held(service) for name, service in services.items()}
+
+    assert {name: secrets for name, secrets in held.items() if secrets} == EXPECTED_SECRETS
+
+
+@pytest.mark.parametrize("name", WORKERS)
+def test_given_a_worker_then_it_holds_no_airflow_secret_only_what_a_task_needs(services, name):
+    environment = services[name]["environment"]
+    celery_login = urlsplit(environment["AIRFLOW__CELERY__RESULT_BACKEND"].removeprefix("db+"))
+
+    assert [key for key in AIRFLOW_SECRET_KEYS if key in environment] == []
+    assert environment["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
+    assert urlsplit(environment["LLF_CONTROL_DB_URL"]).username == env_example()["LLF_DB_USER"]
+    assert urlsplit(environment["LLF_NOTEBOOK_DB_URL"]).username == env_example()["LLF_NOTEBOOK_DB_USER"]
+    assert environment["LLF_LAKE_URL"].startswith("s3://") and environment["LLF_MINIO_ENDPOINT"] == "minio:9000"
+    assert urlsplit(environment["AIRFLOW__CELERY__BROKER_URL"]).hostname == "redis"
+    assert (celery_login.username, celery_login.path.lstrip("/")) == (
+        env_example()["AIRFLOW_CELERY_DB_USER"], env_example()["AIRFLOW_CELERY_DB_NAME"])
+
+
+def test_given_the_result_backend_then_it_is_a_login_and_database_of_celerys_own(services):
+    settings = env_example()
+    backend = urlsplit(services["airflow-scheduler"]["environment"]["AIRFLOW__CELERY__RESULT_BACKEND"])
+
+    assert backend.scheme == "db+postgresql+psycopg2" and backend.hostname == "postgres"
+    assert backend.username not in {settings[key] for key in (
+        "AIRFLOW_DB_USER", "LLF_DB_USER", "LLF_NOTEBOOK_DB_USER", "POSTGRES_USER")}
+    assert backend.path.lstrip("/") not in {settings["AIRFLOW_DB_NAME"], settings["LLF_DB_NAME"], "postgres"}
+    assert (ROOT / "docker/postgres/30-airflow-celery-backend.sh").is_file()
+    postgres = services["postgres"]["environment"]
+    assert {postgres[key] for key in ("AIRFLOW_CELERY_DB_USER", "AIRFLOW_CELERY_DB_NAME")} == {
+        backend.username, backend.path.lstrip("/")}
+
+
+@pytest.mark.parametrize("name", ["airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
+                                  "airflow-triggerer", "llf-init", *WORKERS])
+def test_given_airflow_services_then_they_run_celery_executor_on_one_broker_and_result_backend(services, name):
+    environment = services[name]["environment"]
+    scheduler = services["airflow-scheduler"]["environment"]
+
+    assert environment["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    for key in ("AIRFLOW__CELERY__BROKER_URL", "AIRFLOW__CELERY__RESULT_BACKEND"):
+        assert environment[key] == scheduler[key], key
+
+
+@pytest.mark.parametrize(("name", "queue"), WORKERS.items())
+def test_given_a_worker_service_then_it_serves_its_queue_and_celery_pings_it_by_its_hostname(services, name, queue):
+    worker = services[name]
+    command = worker["command"]
+    healthcheck = " ".join(worker["healthcheck"]["test"])
+
+    assert command[:2] == ["celery", "worker"]
+    assert command[command.index("--queues") + 1] == queue
+    assert "celery --app airflow.providers.celery.executors.celery_executor.app inspect ping" in healthcheck
+    assert '-d "celery@$${HOSTNAME}"' in healthcheck  # escaped for compose: the container's shell expands it
+    assert worker["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert worker["depends_on"]["airflow-apiserver"]["condition"] == "service_healthy"  # the execution API
+
+
+@pytest.mark.parametrize("name", WORKERS)
+def test_given_a_worker_service_then_it_scales(services, raw_compose, name):
+    """`docker compose up -d --scale airflow-worker=N` needs replicas that differ: no fixed container name,
+    hostname or host port."""
+    worker = services[name]
+
+    assert "container_name" not in worker and "hostname" not in worker
+    assert not worker.get("ports")
+    assert "container_name" not in raw_compose["services"][name]
+
+
+def test_given_redis_then_it_is_pinned_health_checked_and_not_published(services):
+    redis = services["redis"]
+    repository, _, tag = redis["image"].rpartition(":")
+
+    assert repository == "redis" and re.match(r"7\.2\.\d+-", tag), redis["image"]  # the BSD-licensed line
+    assert redis["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    assert not redis.get("ports")
+
+
+def test_given_flower_then_it_runs_under_its_profile_only(services, example_env_file):
+    from tests.deploy.stack import compose
+
+    default = compose(example_env_file, "config", "--services")
+
+    assert services["flower"]["profiles"] == ["flower"]
+    assert services["flower"]["command"] == ["celery", "flower"]
+    assert "flower" not in default.stdout.split()
+
+
+def test_given_the_pools_then_they_are_synced_after_the_api_server_and_before_the_scheduler(services):
+    pools = services["llf-pools"]
+
+    assert "llf pools sync" in " ".join(pools["command"])
+    assert pools["restart"] == "no"
+    assert pools["depends_on"]["airflow-apiserver"]["condition"] == "service_healthy"
+    assert pools["depends_on"]["llf-init"]["condition"] == "service_completed_successfully"
+    assert urlsplit(pools["environment"]["LLF_AIRFLOW_URL"]).hostname == "airflow-apiserver"
+    assert services["airflow-scheduler"]["depends_on"]["llf-pools"]["condition"] == "service_completed_successfully"
+
+
+def test_given_the_scheduler_then_it_runs_no_notebook_and_waits_for_none_of_their_services(services):
+    scheduler = services["airflow-scheduler"]
+    mounted = {mount["target"] for mount in scheduler["volumes"]}
+
+    assert scheduler["environment"]["LLF_NOTEBOOKS_DIR"] not in mounted
+    assert not {"minio-init", "weaviate", "ollama-pull"} & set(scheduler["depends_on"])
+
+
+def test_given_ollama_then_its_parallelism_is_the_one_setting_of_env(services, raw_compose):
+    parallel = env_example()["OLLAMA_NUM_PARALLEL"]
+
+    for name in ("ollama", "ollama-gpu"):
+        assert services[name]["environment"]["OLLAMA_NUM_PARALLEL"] == parallel, name
+        assert raw_compose["services"][name]["environment"]["OLLAMA_NUM_PARALLEL"].startswith(
+            "${OLLAMA_NUM_PARALLEL:?")
+
+
+def test_given_the_example_llm_pool_then_its_slots_match_ollamas_parallelism():
+    registrations = " ".join(path.read_text(encoding="utf-8") for path in (ROOT / "control_sql").rglob("*.sql"))
+    pool = re.search(r"cntl_cfg_pool\b[^;]*?\(\s*'llm'\s*,\s*(\d+)", registrations, flags=re.IGNORECASE)
+    if pool is None:
+        pytest.skip("no example registration of the `llm` pool yet (control_sql/examples, issue 25)")
+
+    assert pool.group(1) == env_example()["OLLAMA_NUM_PARALLEL"]
