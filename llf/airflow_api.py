@@ -2,7 +2,9 @@
 and local mode and the end-to-end tests on theirs.
 
 It speaks HTTP only (httpx): no Airflow package is imported, so the CLI can drive any reachable Airflow.
-Starting an Airflow of one's own is `llf.local.airflow`'s job.
+Starting an Airflow of one's own is `llf.local.airflow`'s job. Its pools are made to match the registered ones
+(`sync_pools`) here, below the CLI and local mode, which both run it; what to change is `llf.control.pools`'s
+pure plan.
 """
 
 from __future__ import annotations
