@@ -2,7 +2,9 @@
 and local mode and the end-to-end tests on theirs.
 
 It speaks HTTP only (httpx): no Airflow package is imported, so the CLI can drive any reachable Airflow.
-Starting an Airflow of one's own is `llf.local.airflow`'s job.
+Starting an Airflow of one's own is `llf.local.airflow`'s job. Its pools are made to match the registered ones
+(`sync_pools`) here, below the CLI and local mode, which both run it; what to change is `llf.control.pools`'s
+pure plan.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
+from llf.control.pools import Pool, PoolPlan, plan_pools
 from llf.exceptions import LlfError
 
 FINAL_RUN_STATES = frozenset({"success", "failed"})
@@ -143,3 +147,38 @@ class AirflowClient:
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
         return self._get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", limit=100)["task_instances"]
+
+    def pools(self) -> list[dict]:
+        """Every pool of Airflow, page by page (the API returns at most [api] maximum_page_limit at a time)."""
+        pools: list[dict] = []
+        while True:
+            page = self._get("/pools", limit=100, offset=len(pools), order_by="name")
+            pools += page["pools"]
+            if not page["pools"] or len(pools) >= page["total_entries"]:
+                return pools
+
+    def create_pool(self, pool: Pool) -> None:
+        body = {"name": pool.name, "slots": pool.slots, "description": pool.description}
+        self.http.post("/pools", json=body).raise_for_status()
+
+    def update_pool(self, pool: Pool) -> None:
+        """Set a pool's slots and description; the update mask leaves its other fields (include_deferred) as
+        they are, though Airflow validates a body holding them all."""
+        current = self._get(f"/pools/{quote(pool.name, safe='')}")
+        body = {"name": pool.name, "slots": pool.slots, "description": pool.description,
+                "include_deferred": current["include_deferred"]}
+        self.http.patch(f"/pools/{quote(pool.name, safe='')}", json=body,
+                        params=[("update_mask", "slots"), ("update_mask", "description")]).raise_for_status()
+
+
+def sync_pools(api: AirflowClient, registered: list[Pool], dry_run: bool = False) -> PoolPlan:
+    """Make Airflow's pools match the registered ones (cntl_cfg_pool): create the missing, update the changed,
+    never delete. With `dry_run`, only say what would be done: the plan is the same either way."""
+    in_airflow = [Pool(pool["name"], pool["slots"], pool.get("description") or "") for pool in api.pools()]
+    plan = plan_pools(registered, in_airflow)
+    if not dry_run:
+        for pool in plan.create:
+            api.create_pool(pool)
+        for _, pool in plan.update:
+            api.update_pool(pool)
+    return plan

@@ -30,28 +30,31 @@ VALUES ('merchandise_recommendation',
         'Per customer, retrieve catalogue products similar to their purchases and let the LLM rank them with reasons.')
 ON CONFLICT (strem_nm) DO UPDATE SET strem_desc = EXCLUDED.strem_desc, updated_ts = now();
 
-INSERT INTO cntl_af.cntl_cfg_prcs_grp (strem_id, prcs_grp_nm, priority, max_parallel)
-SELECT strem_id, grp.nm, grp.priority, grp.max_parallel
+INSERT INTO cntl_af.cntl_cfg_prcs_grp (strem_id, prcs_grp_nm, priority, max_parallel, queue_nm)
+SELECT strem_id, grp.nm, grp.priority, grp.max_parallel, grp.queue_nm
 FROM cntl_af.cntl_cfg_strem,
-     (VALUES ('ingest', 1, 1), ('index', 2, 1), ('recommend', 3, 1)) AS grp (nm, priority, max_parallel)
+     -- the groups calling the LLM server go to the `llm` queue (00_pools.sql)
+     (VALUES ('ingest', 1, 1, 'default'), ('index', 2, 1, 'llm'), ('recommend', 3, 1, 'llm'))
+         AS grp (nm, priority, max_parallel, queue_nm)
 WHERE strem_nm = 'merchandise_recommendation'
 ON CONFLICT (strem_id, prcs_grp_nm) DO UPDATE
-    SET priority = EXCLUDED.priority, max_parallel = EXCLUDED.max_parallel, updated_ts = now();
+    SET priority = EXCLUDED.priority, max_parallel = EXCLUDED.max_parallel, queue_nm = EXCLUDED.queue_nm,
+        updated_ts = now();
 
-INSERT INTO cntl_af.cntl_cfg_prcs (prcs_grp_id, prcs_nm, prcs_desc, priority, params, timeout_min)
-SELECT g.prcs_grp_id, p.nm, p.descr, p.priority, p.params::jsonb, p.timeout_min
+INSERT INTO cntl_af.cntl_cfg_prcs (prcs_grp_id, prcs_nm, prcs_desc, priority, params, timeout_min, pool_nm)
+SELECT g.prcs_grp_id, p.nm, p.descr, p.priority, p.params::jsonb, p.timeout_min, p.pool_nm
 FROM cntl_af.cntl_cfg_prcs_grp g
 JOIN cntl_af.cntl_cfg_strem s USING (strem_id)
 JOIN (VALUES
-        ('ingest',    'mr_ingest',         'Catalogue and purchases into the lake', 1, '{"data_dir": "data"}', 10),
-        ('index',     'mr_embed_products', 'Embed the catalogue into the vector store', 1, '{"collection": "products"}', 30),
+        ('ingest',    'mr_ingest',         'Catalogue and purchases into the lake', 1, '{"data_dir": "data"}', 10, NULL),
+        ('index',     'mr_embed_products', 'Embed the catalogue into the vector store', 1, '{"collection": "products"}', 30, 'llm'),
         ('recommend', 'mr_recommend',      'Ranked recommendations with reasons per customer', 1,
-         '{"collection": "products", "candidates_per_customer": 5, "recommendations_per_customer": 3}', 60)
-     ) AS p (grp, nm, descr, priority, params, timeout_min) ON p.grp = g.prcs_grp_nm
+         '{"collection": "products", "candidates_per_customer": 5, "recommendations_per_customer": 3}', 60, 'llm')
+     ) AS p (grp, nm, descr, priority, params, timeout_min, pool_nm) ON p.grp = g.prcs_grp_nm
 WHERE s.strem_nm = 'merchandise_recommendation'
 ON CONFLICT (prcs_nm) DO UPDATE
     SET prcs_desc = EXCLUDED.prcs_desc, priority = EXCLUDED.priority,
-        params = EXCLUDED.params, timeout_min = EXCLUDED.timeout_min, updated_ts = now();
+        params = EXCLUDED.params, timeout_min = EXCLUDED.timeout_min, pool_nm = EXCLUDED.pool_nm, updated_ts = now();
 
 INSERT INTO cntl_af.cntl_cfg_sys_file (prcs_id, file_path)
 SELECT prcs_id, f.path

@@ -45,13 +45,15 @@ INSERT INTO cntl_af.cntl_cfg_strem (strem_nm, strem_desc)
 VALUES ('llm_question', 'Ask the LLM questions; answers or errors land in llf_results.llm_answers through LLM hooks.')
 ON CONFLICT (strem_nm) DO UPDATE SET strem_desc = EXCLUDED.strem_desc, updated_ts = now();
 
-INSERT INTO cntl_af.cntl_cfg_prcs_grp (strem_id, prcs_grp_nm, priority, max_parallel)
-SELECT strem_id, 'ask', 1, 2 FROM cntl_af.cntl_cfg_strem WHERE strem_nm = 'llm_question'
+-- Both questions call the LLM server: the `llm` queue and the `llm` pool (00_pools.sql).
+INSERT INTO cntl_af.cntl_cfg_prcs_grp (strem_id, prcs_grp_nm, priority, max_parallel, queue_nm)
+SELECT strem_id, 'ask', 1, 2, 'llm' FROM cntl_af.cntl_cfg_strem WHERE strem_nm = 'llm_question'
 ON CONFLICT (strem_id, prcs_grp_nm) DO UPDATE
-    SET priority = EXCLUDED.priority, max_parallel = EXCLUDED.max_parallel, updated_ts = now();
+    SET priority = EXCLUDED.priority, max_parallel = EXCLUDED.max_parallel, queue_nm = EXCLUDED.queue_nm,
+        updated_ts = now();
 
-INSERT INTO cntl_af.cntl_cfg_prcs (prcs_grp_id, prcs_nm, prcs_desc, priority, params, timeout_min)
-SELECT g.prcs_grp_id, p.nm, p.descr, p.priority, p.params::jsonb, 10
+INSERT INTO cntl_af.cntl_cfg_prcs (prcs_grp_id, prcs_nm, prcs_desc, priority, params, timeout_min, pool_nm)
+SELECT g.prcs_grp_id, p.nm, p.descr, p.priority, p.params::jsonb, 10, 'llm'
 FROM cntl_af.cntl_cfg_prcs_grp g
 JOIN cntl_af.cntl_cfg_strem s USING (strem_id)
 JOIN (VALUES
@@ -61,7 +63,7 @@ JOIN (VALUES
 WHERE s.strem_nm = 'llm_question'
 ON CONFLICT (prcs_nm) DO UPDATE
     SET prcs_desc = EXCLUDED.prcs_desc, priority = EXCLUDED.priority,
-        params = EXCLUDED.params, timeout_min = EXCLUDED.timeout_min, updated_ts = now();
+        params = EXCLUDED.params, timeout_min = EXCLUDED.timeout_min, pool_nm = EXCLUDED.pool_nm, updated_ts = now();
 
 INSERT INTO cntl_af.cntl_cfg_sys_file (prcs_id, file_path)
 SELECT prcs_id, 'examples/llm_question/ask.ipynb' FROM cntl_af.cntl_cfg_prcs

@@ -15,11 +15,12 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from llf.local.demo import start_local
+    from llf.local.demo import start_local, sync_local_pools
     from llf.local.stack import LocalSettings
     from llf.settings import STATE_DIR, state_dir_of
 
     stack, _ = start_local(console)
+    sync_local_pools(stack, console)  # the pools registered so far (cntl_cfg_pool); `llf pools sync` after more
     console.print(f"Airflow UI: {stack.base_url} · control DB: LLF_CONTROL_DB_URL='{stack.control_db_url}'",
                   markup=False)
     # what the other commands (validate, sync, run, log, refresh) need to reach this stack, ready to paste

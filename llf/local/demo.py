@@ -16,8 +16,9 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from llf.airflow_api import FINAL_RUN_STATES, AirflowClient
+from llf.airflow_api import FINAL_RUN_STATES, AirflowClient, sync_pools
 from llf.control.model import DONE, FAILING, Status, process_dag_id, stream_dag_id
+from llf.control.pools import registered_pools
 from llf.control.repository import read_snapshot
 from llf.control.sql_files import apply_files
 from llf.control.status import ProcessStatus, latest_statuses
@@ -50,6 +51,15 @@ def start_local(console: Console) -> tuple[RunningStack, str]:
     return stack, llm.env.get("LLF_LLM_PROVIDER", "")
 
 
+def sync_local_pools(stack: RunningStack, console: Console) -> None:
+    """`llf pools sync` on the local stack: a process in a pool Airflow does not have would wait forever, and
+    LocalExecutor honours pools (it ignores queues), so the registered pools must exist before any run."""
+    plan = sync_pools(AirflowClient(stack.base_url), registered_pools(stack.control_db_url))
+    for line in plan.lines(dry_run=False):
+        if not line.startswith("unchanged: "):  # on a reused stack, only what changed, then the count
+            console.print(line, markup=False)
+
+
 def run_demo(options: DemoOptions, console: Console) -> int:
     started = time.monotonic()
     stack, llm_provider = start_local(console)
@@ -61,6 +71,7 @@ def run_demo(options: DemoOptions, console: Console) -> int:
     problems = validate(snapshot, notebooks_dir())
     if problems:
         raise RegistrationError("The registrations have problems (llf validate):\n" + "\n".join(map(str, problems)))
+    sync_local_pools(stack, console)
     streams = [stream.strem_nm for stream in snapshot.active_streams()]
     console.print(f"Registered {len(examples)} example file(s); running {len(streams)} active stream(s) for "
                   f"business date {options.business_date}: {', '.join(streams)}", markup=False)

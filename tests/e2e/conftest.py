@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from llf.airflow_api import AirflowClient
+from llf.airflow_api import AirflowClient, sync_pools
+from llf.control.pools import registered_pools
 from llf.local.airflow import AirflowStack, AirflowStackError
 from llf.local.postgres import EmbeddedPostgres, with_database
 from tests.e2e.scenarios.streams import Scenario
@@ -107,7 +108,8 @@ def airflow(
     e2e_lake_dir: Path,
     e2e_ollama: OllamaStandin,
 ) -> Iterator[AirflowStack]:
-    """Scheduler, dag-processor, triggerer and api-server, started once and stopped at session end."""
+    """Scheduler, dag-processor, triggerer and api-server, started once and stopped at session end; the session's
+    registered pools synced into it, as every stack's init does (`llf pools sync`)."""
     postgres.execute_admin(f"DROP DATABASE IF EXISTS {METADATA_DATABASE}")
     postgres.execute_admin(f"CREATE DATABASE {METADATA_DATABASE}")
     metadata_url = with_database(postgres.admin_url, METADATA_DATABASE).replace(
@@ -133,6 +135,7 @@ def airflow(
     )
     stack.start()
     try:
+        sync_pools(stack.client(), registered_pools(e2e_control_db_url))
         _warm_up(stack.client())
     except BaseException:
         stack.stop()

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from llf.airflow_api import AirflowClient
+from llf.airflow_api import AirflowClient, sync_pools
 from llf.control.model import process_dag_id, stream_dag_id
+from llf.control.pools import registered_pools
 from llf.settings import PROJECT_ROOT
 from tests.e2e.scenarios.streams import BUSINESS_DATE, DAG_VISIBLE_TIMEOUT, STREAM_RUN_TIMEOUT
 from tests.support.registry import Run
@@ -21,12 +22,14 @@ STREAMS = ("merchandise_recommendation", "sentiment_analysis", "transcript_qa", 
 
 
 @pytest.fixture(scope="module")
-def example_runs(airflow_api: AirflowClient, e2e_sql: Run, e2e_notebooks_dir: Path) -> dict[str, tuple[str, str]]:
-    """Copy the example notebooks, apply control_sql/examples/02..05, trigger all four streams, wait for each:
-    stream -> (run id, final state)."""
+def example_runs(airflow_api: AirflowClient, e2e_sql: Run, e2e_control_db_url: str,
+                 e2e_notebooks_dir: Path) -> dict[str, tuple[str, str]]:
+    """Copy the example notebooks, apply control_sql/examples/00 (the `llm` pool) and 02..05, sync the pools into
+    Airflow as every stack's init does, trigger all four streams, wait for each: stream -> (run id, final state)."""
     shutil.copytree(PROJECT_ROOT / "notebooks" / "examples", e2e_notebooks_dir / "examples", dirs_exist_ok=True)
-    for path in sorted((PROJECT_ROOT / "control_sql" / "examples").glob("0[2-5]_*.sql")):
+    for path in sorted((PROJECT_ROOT / "control_sql" / "examples").glob("0[02-5]_*.sql")):
         e2e_sql(path.read_text(encoding="utf-8"))
+    sync_pools(airflow_api, registered_pools(e2e_control_db_url))
     processes = [row[0] for row in e2e_sql(
         "SELECT p.prcs_nm FROM cntl_af.cntl_cfg_prcs p JOIN cntl_af.cntl_cfg_prcs_grp USING (prcs_grp_id) "
         "JOIN cntl_af.cntl_cfg_strem s USING (strem_id) WHERE s.strem_nm = ANY(%s)", (list(STREAMS),))]

@@ -44,8 +44,8 @@ def example_llm(monkeypatch: pytest.MonkeyPatch) -> Iterator[OllamaStandin]:
 
 @pytest.fixture
 def example_stream(sql, control_db_url, example_llm, lake_dir, monkeypatch) -> Callable[[str], list[str]]:
-    """`run(stream, params, full_rerun)`: apply the stream's registration file (then merge `params` per process
-    into the registered ones), run its processes in stream order, return their names.
+    """`run(stream, params, full_rerun)`: apply the pools file and the stream's registration file (then merge
+    `params` per process into the registered ones), run its processes in stream order, return their names.
 
     A failed process does not stop the others (fail policy CONTINUE); its dependants end BLOCKED.
     Stream order is what a stream run uses: groups by priority, then processes by priority; the example
@@ -58,7 +58,8 @@ def example_stream(sql, control_db_url, example_llm, lake_dir, monkeypatch) -> C
     def run(strem_nm: str, params: dict[str, dict] | None = None, full_rerun: bool = False) -> list[str]:
         run = "run" if (number := next(runs)) == 1 else f"run{number}"
         (registration,) = EXAMPLES_SQL.glob(f"0*_{strem_nm}.sql")
-        sql(registration.read_text(encoding="utf-8"))
+        for path in (EXAMPLES_SQL / "00_pools.sql", registration):  # the pools its processes name, then the stream
+            sql(path.read_text(encoding="utf-8"))
         for prcs_nm, changed in (params or {}).items():  # as a user would: UPDATE the registration
             sql("UPDATE cntl_af.cntl_cfg_prcs SET params = params || %s::jsonb WHERE prcs_nm = %s",
                 (json.dumps(changed), prcs_nm))

@@ -14,6 +14,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
+from llf.airflow_api import AirflowClient
 from llf.local.airflow import free_port, is_alive
 from llf.settings import PROJECT_ROOT
 from tests.support.chromium import RENDER_BUDGET, chromium
@@ -66,6 +67,16 @@ def test_given_ollama_answering_when_demo_runs_then_every_example_process_succee
     connection.close()
     assert len(statuses) == registered >= 16
     assert set(statuses.values()) == {"SUCCESS"}, statuses
+
+
+def test_given_the_demo_ran_then_airflow_has_the_examples_llm_pool_with_the_llm_servers_parallelism(
+    demo, local_env
+) -> None:
+    pools = AirflowClient(f"http://127.0.0.1:{local_env['LLF_LOCAL_PORT']}").pools()
+
+    assert "created: llm (2 slots)" in demo.stdout
+    assert [(pool["slots"], "OLLAMA_NUM_PARALLEL" in pool["description"]) for pool in pools
+            if pool["name"] == "llm"] == [(2, True)]
 
 
 def test_given_the_demo_ran_then_it_ends_with_the_status_table_and_where_to_look(demo, local_env) -> None:
