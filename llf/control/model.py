@@ -58,6 +58,7 @@ RESERVED_GROUP_IDS = frozenset({FINISH_STREAM_TASK_ID})
 # Where a process runs when its registration says nothing (llf/control/sql/0026): Airflow's [operators]
 # default_queue, and a pool_slots of 1 of Airflow's default_pool.
 DEFAULT_QUEUE = "default"
+AIRFLOW_DEFAULT_POOL = "default_pool"  # Airflow's own pool, never registered in cntl_cfg_pool
 
 
 class Status(StrEnum):

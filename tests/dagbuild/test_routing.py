@@ -57,3 +57,18 @@ def test_given_a_registration_without_routing_when_parsed_then_every_task_keeps_
     assert bag.import_errors == {}
     tasks = [task for dag in bag.dags.values() for task in dag.tasks]
     assert tasks and {where(task) for task in tasks} == {("default", "default_pool", 1)}
+
+
+def test_given_a_process_naming_an_unregistered_pool_when_parsed_then_its_stream_is_the_invalid_placeholder(
+    scenario, sql, dagbag,
+):
+    scenario("routing")
+    sql("UPDATE cntl_af.cntl_cfg_prcs SET pool_nm = 'lm' WHERE prcs_nm = 'ask'")
+
+    bag = dagbag()
+
+    assert bag.import_errors == {}
+    routed = bag.dags["stream__routed"]
+    assert "llf:invalid" in routed.tags
+    assert "prcs_nm=ask" in routed.doc_md and "'lm'" in routed.doc_md and "the closest is 'llm'" in routed.doc_md
+    assert "process__ask" not in bag.dags
