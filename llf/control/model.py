@@ -59,6 +59,9 @@ RESERVED_GROUP_IDS = frozenset({FINISH_STREAM_TASK_ID})
 # default_queue, and a pool_slots of 1 of Airflow's default_pool.
 DEFAULT_QUEUE = "default"
 AIRFLOW_DEFAULT_POOL = "default_pool"  # Airflow's own pool, never registered in cntl_cfg_pool
+# The CHECKs of llf/control/sql/0026: the slots a process takes, and the slots a pool has.
+POOL_SLOTS_MAX = 1000
+POOL_SIZE_MAX = 10000
 
 
 class Status(StrEnum):
