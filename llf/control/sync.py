@@ -23,8 +23,8 @@ from llf.exceptions import ControlDatabaseError, RegistrationError
 from llf.text import one_line
 
 # The order rows are written in: a row's parent before it, dependencies once every process exists.
-TABLES = ("cntl_cfg_pool", "cntl_cfg_strem", "cntl_cfg_schedule", "cntl_cfg_prcs_grp", "cntl_cfg_prcs", "cntl_cfg_sys_file",
-          "cntl_cfg_prcs_depn")
+TABLES = ("cntl_cfg_pool", "cntl_cfg_strem", "cntl_cfg_schedule", "cntl_cfg_prcs_grp", "cntl_cfg_prcs",
+          "cntl_cfg_sys_file", "cntl_cfg_prcs_depn")
 # Key columns that name a row in the output; strem_nm is a key of every row but shown only where it is the row.
 _LABEL_KEYS = {"cntl_cfg_pool": ("pool_nm",), "cntl_cfg_strem": ("strem_nm",), "cntl_cfg_schedule": ("strem_nm",),
                "cntl_cfg_prcs_grp": ("strem_nm", "prcs_grp_nm"), "cntl_cfg_prcs": ("prcs_nm",),
@@ -262,9 +262,9 @@ _UPSERT = {
                          "priority = EXCLUDED.priority, max_parallel = EXCLUDED.max_parallel, "
                          "actv_flg = EXCLUDED.actv_flg, queue_nm = EXCLUDED.queue_nm, updated_ts = now()",
     "cntl_cfg_prcs": "INSERT INTO cntl_af.cntl_cfg_prcs (prcs_grp_id, prcs_nm, prcs_desc, owner_nm, priority, "
-                     f"params, timeout_min, retries, actv_flg, queue_nm, pool_nm, pool_slots) SELECT {_GROUP}, %(prcs_nm)s, "
-                     "%(prcs_desc)s, %(owner_nm)s, %(priority)s, %(params)s::jsonb, %(timeout_min)s, %(retries)s, "
-                     "%(actv_flg)s, %(queue_nm)s, %(pool_nm)s, %(pool_slots)s "
+                     "params, timeout_min, retries, actv_flg, queue_nm, pool_nm, pool_slots) "
+                     f"SELECT {_GROUP}, %(prcs_nm)s, %(prcs_desc)s, %(owner_nm)s, %(priority)s, %(params)s::jsonb, "
+                     "%(timeout_min)s, %(retries)s, %(actv_flg)s, %(queue_nm)s, %(pool_nm)s, %(pool_slots)s "
                      "ON CONFLICT (prcs_nm) DO UPDATE SET prcs_grp_id = EXCLUDED.prcs_grp_id, "
                      "prcs_desc = EXCLUDED.prcs_desc, owner_nm = EXCLUDED.owner_nm, priority = EXCLUDED.priority, "
                      "params = EXCLUDED.params, timeout_min = EXCLUDED.timeout_min, retries = EXCLUDED.retries, "
