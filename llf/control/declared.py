@@ -18,10 +18,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator, model_validator
 
 from llf.control.model import (
+    AIRFLOW_DEFAULT_POOL,
+    DEFAULT_QUEUE,
     MAX_PARALLEL_MAX,
     NAME_PATTERN,
     OWNER_MAX_LENGTH,
     PARAMS_MAX_DEPTH,
+    POOL_SIZE_MAX,
+    POOL_SLOTS_MAX,
     RESERVED_GROUP_IDS,
     RETRIES_MAX,
     TIMEOUT_MIN_MAX,
@@ -55,6 +59,9 @@ class DeclaredProcess(Declared):
     retries: Annotated[int, Field(ge=0, le=RETRIES_MAX)] = 0
     active: bool = True
     depends_on: list[Name] = []
+    queue: Name | None = None  # None: the group's queue
+    pool: Name | None = None  # None: Airflow's default_pool
+    pool_slots: Annotated[int, Field(ge=1, le=POOL_SLOTS_MAX)] = 1
 
     @field_validator("params")
     @classmethod
@@ -89,6 +96,7 @@ class DeclaredGroup(Declared):
     priority: Int32 = 1
     max_parallel: Annotated[int, Field(ge=1, le=MAX_PARALLEL_MAX)] = 1
     active: bool = True
+    queue: Name = DEFAULT_QUEUE
     processes: list[DeclaredProcess] = []
 
     @field_validator("name")
@@ -97,6 +105,22 @@ class DeclaredGroup(Declared):
         if task_group_id(name) in RESERVED_GROUP_IDS:
             raise ValueError(f"group {name} would be the Airflow id {task_group_id(name)}, a task every stream "
                              "DAG has; rename the group")
+        return name
+
+
+class DeclaredPool(Declared):
+    """A pool of cntl_cfg_pool. Pools are shared by every stream: a file declaring one adds or updates it,
+    and a file leaving it out never removes it (another stream's processes may take its slots)."""
+
+    name: Name
+    slots: Annotated[int, Field(ge=1, le=POOL_SIZE_MAX)]
+    description: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _not_airflows(cls, name: str) -> str:
+        if name == AIRFLOW_DEFAULT_POOL:
+            raise ValueError(f"{AIRFLOW_DEFAULT_POOL} is Airflow's own pool; llf does not register it")
         return name
 
 
@@ -114,11 +138,15 @@ class DeclaredStream(Declared):
     fail_policy: Literal["CONTINUE", "STOP"] = "CONTINUE"
     active: bool = True
     schedule: DeclaredSchedule | None = None
+    pools: list[DeclaredPool] = []
     groups: list[DeclaredGroup] = []
 
     @model_validator(mode="after")
     def _unique_names(self) -> DeclaredStream:
         """What the database would refuse midway (duplicate keys, two groups one Airflow id), refused up front."""
+        pools = [pool.name for pool in self.pools]
+        if len(set(pools)) != len(pools):
+            raise ValueError(f"pool {next(n for n in pools if pools.count(n) > 1)} is declared twice")
         group_ids: dict[str, str] = {}
         processes: set[str] = set()
         for group in self.groups:

@@ -55,6 +55,13 @@ NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,200}$"
 # The task every stream DAG ends with; a group id equal to it would collide with it.
 FINISH_STREAM_TASK_ID = "finish_stream"
 RESERVED_GROUP_IDS = frozenset({FINISH_STREAM_TASK_ID})
+# Where a process runs when its registration says nothing (llf/control/sql/0026): Airflow's [operators]
+# default_queue, and a pool_slots of 1 of Airflow's default_pool.
+DEFAULT_QUEUE = "default"
+AIRFLOW_DEFAULT_POOL = "default_pool"  # Airflow's own pool, never registered in cntl_cfg_pool
+# The CHECKs of llf/control/sql/0026: the slots a process takes, and the slots a pool has.
+POOL_SLOTS_MAX = 1000
+POOL_SIZE_MAX = 10000
 
 
 class Status(StrEnum):
@@ -121,6 +128,7 @@ class ProcessGroup(Record):
     priority: int = 1
     max_parallel: int = 1
     actv_flg: bool = True
+    queue_nm: str = DEFAULT_QUEUE
 
 
 class Process(Record):
@@ -134,6 +142,17 @@ class Process(Record):
     timeout_min: float = 60
     retries: int = 0
     actv_flg: bool = True
+    queue_nm: str | None = None  # the row's override; the queue it runs on is Snapshot.queue_of(process)
+    pool_nm: str | None = None  # None: Airflow's default_pool
+    pool_slots: int = 1
+
+
+class Pool(Record):
+    """A pool llf owns (cntl_cfg_pool): `llf pools sync` creates it in Airflow, processes take its slots."""
+
+    pool_nm: str
+    slots: int
+    pool_desc: str = ""
 
 
 class SystemFile(Record):
@@ -222,6 +241,7 @@ class Snapshot(Record):
     system_files: tuple[SystemFile, ...] = ()
     dependencies: tuple[Dependency, ...] = ()
     schedules: tuple[Schedule, ...] = ()
+    pools: tuple[Pool, ...] = ()
 
     # Lookups built once per snapshot; cached_property keeps them out of the JSON form.
     @cached_property
@@ -239,6 +259,10 @@ class Snapshot(Record):
     @cached_property
     def system_file_by_process_id(self) -> dict[int, SystemFile]:
         return {system_file.prcs_id: system_file for system_file in self.system_files}
+
+    @cached_property
+    def pool_by_name(self) -> dict[str, Pool]:
+        return {pool.pool_nm: pool for pool in self.pools}
 
     @cached_property
     def groups_by_stream_id(self) -> dict[int, list[ProcessGroup]]:
@@ -295,6 +319,10 @@ class Snapshot(Record):
 
     def group_of(self, process: Process) -> ProcessGroup:
         return self.group_by_id[process.prcs_grp_id]
+
+    def queue_of(self, process: Process) -> str:
+        """The Celery queue the process's notebook runs on: its own override, else its group's."""
+        return process.queue_nm or self.group_by_id[process.prcs_grp_id].queue_nm
 
     def is_active(self, process: Process) -> bool:
         """A process is active when it, its group and its stream all are."""

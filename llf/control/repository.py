@@ -38,6 +38,7 @@ _TABLES = {
     "system_files": ("cntl_cfg_sys_file", "sys_file_id", "t"),
     "dependencies": ("cntl_cfg_prcs_depn", "prcs_id, depn_prcs_id", "t"),
     "schedules": ("cntl_cfg_schedule", "schedule_id", "t"),
+    "pools": ("cntl_cfg_pool", "pool_nm", "t"),
 }
 
 # Built from the constants above, never from user input.

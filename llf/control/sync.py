@@ -23,10 +23,10 @@ from llf.exceptions import ControlDatabaseError, RegistrationError
 from llf.text import one_line
 
 # The order rows are written in: a row's parent before it, dependencies once every process exists.
-TABLES = ("cntl_cfg_strem", "cntl_cfg_schedule", "cntl_cfg_prcs_grp", "cntl_cfg_prcs", "cntl_cfg_sys_file",
-          "cntl_cfg_prcs_depn")
+TABLES = ("cntl_cfg_pool", "cntl_cfg_strem", "cntl_cfg_schedule", "cntl_cfg_prcs_grp", "cntl_cfg_prcs",
+          "cntl_cfg_sys_file", "cntl_cfg_prcs_depn")
 # Key columns that name a row in the output; strem_nm is a key of every row but shown only where it is the row.
-_LABEL_KEYS = {"cntl_cfg_strem": ("strem_nm",), "cntl_cfg_schedule": ("strem_nm",),
+_LABEL_KEYS = {"cntl_cfg_pool": ("pool_nm",), "cntl_cfg_strem": ("strem_nm",), "cntl_cfg_schedule": ("strem_nm",),
                "cntl_cfg_prcs_grp": ("strem_nm", "prcs_grp_nm"), "cntl_cfg_prcs": ("prcs_nm",),
                "cntl_cfg_sys_file": ("prcs_nm",), "cntl_cfg_prcs_depn": ("prcs_nm", "depn_prcs_nm")}
 # One writer of registrations by sync at a time: the plan is made from what this transaction read.
@@ -93,10 +93,28 @@ def _one_file_per_stream(files: list[StreamFile]) -> None:
 def plan(snapshot: Snapshot, files: list[StreamFile]) -> list[Change]:
     """Every change that makes the streams of `files` match them, in the order they can be applied."""
     _check_ownership(snapshot, files)
-    changes: list[Change] = []
+    changes = _pool_changes(snapshot, files)
     for file in files:
         changes += _diff(_declared_rows(file.stream), _registered_rows(snapshot, file.stream.stream))
     return sorted(changes, key=lambda c: (c.kind == "deactivated", TABLES.index(c.table)))
+
+
+def _pool_changes(snapshot: Snapshot, files: list[StreamFile]) -> list[Change]:
+    """The pools the files declare, added or changed. A pool no file declares is left as it is: pools are
+    shared by every stream, so one stream's file cannot remove another's. Two files declaring one pool
+    differently are refused: whichever was applied last would win."""
+    declared: dict[RowKey, dict[str, Any]] = {}
+    declared_in: dict[str, StreamFile] = {}
+    for file in files:
+        for index, pool in enumerate(file.stream.pools):
+            key, values = _key("cntl_cfg_pool", pool_nm=pool.name), {"slots": pool.slots, "pool_desc": pool.description}
+            other = declared_in.setdefault(pool.name, file)
+            if declared.setdefault(key, values) != values:
+                raise RegistrationError(f"{file.point('pools', index, 'name')}: pool {pool.name} is declared "
+                                        f"differently in {other.path}; declare it alike in both, or in one file")
+    registered = {_key("cntl_cfg_pool", pool_nm=p.pool_nm): {"slots": p.slots, "pool_desc": p.pool_desc}
+                  for p in snapshot.pools}
+    return _diff(declared, {key: registered[key] for key in declared if key in registered})
 
 
 def _check_ownership(snapshot: Snapshot, files: list[StreamFile]) -> None:
@@ -136,12 +154,13 @@ def _declared_rows(stream: DeclaredStream) -> dict[RowKey, dict[str, Any]]:
     for group in stream.groups:
         rows[_key("cntl_cfg_prcs_grp", strem_nm=s, prcs_grp_nm=group.name)] = {
             "prcs_grp_desc": group.description, "priority": group.priority, "max_parallel": group.max_parallel,
-            "actv_flg": group.active}
+            "actv_flg": group.active, "queue_nm": group.queue}
     for group, process in stream.processes():
         rows[_key("cntl_cfg_prcs", strem_nm=s, prcs_nm=process.name)] = {
             "prcs_grp_nm": group.name, "prcs_desc": process.description, "owner_nm": process.owner,
             "priority": process.priority, "params": process.params, "timeout_min": float(process.timeout_min),
-            "retries": process.retries, "actv_flg": process.active}
+            "retries": process.retries, "actv_flg": process.active, "queue_nm": process.queue,
+            "pool_nm": process.pool, "pool_slots": process.pool_slots}
         rows[_key("cntl_cfg_sys_file", strem_nm=s, prcs_nm=process.name)] = {"file_path": process.notebook}
         for name in process.depends_on:
             rows[_key("cntl_cfg_prcs_depn", strem_nm=s, prcs_nm=process.name, depn_prcs_nm=name)] = {
@@ -164,7 +183,7 @@ def _registered_rows(snapshot: Snapshot, strem_nm: str) -> dict[RowKey, dict[str
     for group in snapshot.groups_by_stream_id.get(stream.strem_id, []):
         rows[_key("cntl_cfg_prcs_grp", strem_nm=strem_nm, prcs_grp_nm=group.prcs_grp_nm)] = {
             "prcs_grp_desc": group.prcs_grp_desc, "priority": group.priority,
-            "max_parallel": group.max_parallel, "actv_flg": group.actv_flg}
+            "max_parallel": group.max_parallel, "actv_flg": group.actv_flg, "queue_nm": group.queue_nm}
         for process in snapshot.processes_by_group_id.get(group.prcs_grp_id, []):
             rows.update(_registered_process_rows(snapshot, strem_nm, group.prcs_grp_nm, process.prcs_id))
     return rows
@@ -176,7 +195,8 @@ def _registered_process_rows(snapshot: Snapshot, strem_nm: str, prcs_grp_nm: str
     rows = {_key("cntl_cfg_prcs", strem_nm=strem_nm, prcs_nm=process.prcs_nm): {
         "prcs_grp_nm": prcs_grp_nm, "prcs_desc": process.prcs_desc, "owner_nm": process.owner_nm,
         "priority": process.priority, "params": process.params, "timeout_min": process.timeout_min,
-        "retries": process.retries, "actv_flg": process.actv_flg}}
+        "retries": process.retries, "actv_flg": process.actv_flg, "queue_nm": process.queue_nm,
+        "pool_nm": process.pool_nm, "pool_slots": process.pool_slots}}
     system_file = snapshot.system_file_by_process_id.get(prcs_id)
     if system_file:
         rows[_key("cntl_cfg_sys_file", strem_nm=strem_nm, prcs_nm=process.prcs_nm)] = {
@@ -226,24 +246,30 @@ _PROCESS = "(SELECT prcs_id FROM cntl_af.cntl_cfg_prcs WHERE prcs_nm = {})"
 # The process upsert only takes over a row of this stream (WHERE below): the plan checked that, and a row
 # moved to another stream since then makes the statement touch nothing, which _apply refuses.
 _UPSERT = {
+    "cntl_cfg_pool": "INSERT INTO cntl_af.cntl_cfg_pool (pool_nm, slots, pool_desc) "
+                     "VALUES (%(pool_nm)s, %(slots)s, %(pool_desc)s) "
+                     "ON CONFLICT (pool_nm) DO UPDATE SET slots = EXCLUDED.slots, pool_desc = EXCLUDED.pool_desc, "
+                     "updated_ts = now()",
     "cntl_cfg_strem": "INSERT INTO cntl_af.cntl_cfg_strem (strem_nm, strem_desc, owner_nm, fail_policy, actv_flg) "
                       "VALUES (%(strem_nm)s, %(strem_desc)s, %(owner_nm)s, %(fail_policy)s, %(actv_flg)s) "
                       "ON CONFLICT (strem_nm) DO UPDATE SET strem_desc = EXCLUDED.strem_desc, "
                       "owner_nm = EXCLUDED.owner_nm, fail_policy = EXCLUDED.fail_policy, "
                       "actv_flg = EXCLUDED.actv_flg, updated_ts = now()",
     "cntl_cfg_prcs_grp": "INSERT INTO cntl_af.cntl_cfg_prcs_grp (strem_id, prcs_grp_nm, prcs_grp_desc, priority, "
-                         f"max_parallel, actv_flg) SELECT {_STREAM}, %(prcs_grp_nm)s, %(prcs_grp_desc)s, "
-                         "%(priority)s, %(max_parallel)s, %(actv_flg)s "
+                         f"max_parallel, actv_flg, queue_nm) SELECT {_STREAM}, %(prcs_grp_nm)s, %(prcs_grp_desc)s, "
+                         "%(priority)s, %(max_parallel)s, %(actv_flg)s, %(queue_nm)s "
                          "ON CONFLICT (strem_id, prcs_grp_nm) DO UPDATE SET prcs_grp_desc = EXCLUDED.prcs_grp_desc, "
                          "priority = EXCLUDED.priority, max_parallel = EXCLUDED.max_parallel, "
-                         "actv_flg = EXCLUDED.actv_flg, updated_ts = now()",
+                         "actv_flg = EXCLUDED.actv_flg, queue_nm = EXCLUDED.queue_nm, updated_ts = now()",
     "cntl_cfg_prcs": "INSERT INTO cntl_af.cntl_cfg_prcs (prcs_grp_id, prcs_nm, prcs_desc, owner_nm, priority, "
-                     f"params, timeout_min, retries, actv_flg) SELECT {_GROUP}, %(prcs_nm)s, %(prcs_desc)s, "
-                     "%(owner_nm)s, %(priority)s, %(params)s::jsonb, %(timeout_min)s, %(retries)s, %(actv_flg)s "
+                     "params, timeout_min, retries, actv_flg, queue_nm, pool_nm, pool_slots) "
+                     f"SELECT {_GROUP}, %(prcs_nm)s, %(prcs_desc)s, %(owner_nm)s, %(priority)s, %(params)s::jsonb, "
+                     "%(timeout_min)s, %(retries)s, %(actv_flg)s, %(queue_nm)s, %(pool_nm)s, %(pool_slots)s "
                      "ON CONFLICT (prcs_nm) DO UPDATE SET prcs_grp_id = EXCLUDED.prcs_grp_id, "
                      "prcs_desc = EXCLUDED.prcs_desc, owner_nm = EXCLUDED.owner_nm, priority = EXCLUDED.priority, "
                      "params = EXCLUDED.params, timeout_min = EXCLUDED.timeout_min, retries = EXCLUDED.retries, "
-                     "actv_flg = EXCLUDED.actv_flg, updated_ts = now() "
+                     "actv_flg = EXCLUDED.actv_flg, queue_nm = EXCLUDED.queue_nm, pool_nm = EXCLUDED.pool_nm, "
+                     "pool_slots = EXCLUDED.pool_slots, updated_ts = now() "
                      "WHERE cntl_cfg_prcs.prcs_grp_id IN (SELECT prcs_grp_id FROM cntl_af.cntl_cfg_prcs_grp "
                      f"WHERE strem_id = {_STREAM})",
     "cntl_cfg_sys_file": "INSERT INTO cntl_af.cntl_cfg_sys_file (prcs_id, file_path) "
@@ -291,6 +317,15 @@ def _apply(cursor: psycopg2.extensions.cursor, change: Change) -> None:
                                 "took it); nothing was applied, run the sync again")
 
 
+def _pools_taken(snapshot: Snapshot, groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The registered pools the stream's processes take, by name: a file declares what its processes need,
+    so syncing it alone on an empty database registers them. A pool nobody registered is left out
+    (`llf validate` names the process)."""
+    taken = {process["pool"] for group in groups for process in group["processes"]}
+    return [{"name": pool.pool_nm, "slots": pool.slots, "description": pool.pool_desc}
+            for name, pool in sorted(snapshot.pool_by_name.items()) if name in taken]
+
+
 def registered_streams(snapshot: Snapshot, names: Iterable[str] | None = None) -> list[Stream]:
     """The streams to export, by name; RegistrationError naming one that is not registered."""
     by_name = {stream.strem_nm: stream for stream in snapshot.streams}
@@ -318,12 +353,15 @@ def export(snapshot: Snapshot, stream: Stream) -> DeclaredStream:
                 "name": process.prcs_nm, "description": process.prcs_desc, "notebook": system_file.file_path,
                 "owner": process.owner_nm, "priority": process.priority, "params": process.params,
                 "timeout_min": process.timeout_min, "retries": process.retries, "active": process.actv_flg,
-                "depends_on": [p.prcs_nm for p in snapshot.dependencies_of(process)]})
+                "depends_on": [p.prcs_nm for p in snapshot.dependencies_of(process)], "queue": process.queue_nm,
+                "pool": process.pool_nm, "pool_slots": process.pool_slots})
         groups.append({"name": group.prcs_grp_nm, "description": group.prcs_grp_desc, "priority": group.priority,
-                       "max_parallel": group.max_parallel, "active": group.actv_flg, "processes": processes})
+                       "max_parallel": group.max_parallel, "active": group.actv_flg, "queue": group.queue_nm,
+                       "processes": processes})
     schedule = snapshot.active_schedule(stream)
     document = {"stream": stream.strem_nm, "description": stream.strem_desc, "owner": stream.owner_nm,
                 "fail_policy": stream.fail_policy, "active": stream.actv_flg, "groups": groups,
+                "pools": _pools_taken(snapshot, groups),
                 "schedule": {"cron": schedule.cron_expr, "timezone": schedule.timezone} if schedule else None}
     try:
         return DeclaredStream.model_validate(document)

@@ -26,6 +26,7 @@ from typing import Any
 from llf.control.cron import schedule_problems
 from llf.control.memo import memoised, one_pass
 from llf.control.model import (
+    AIRFLOW_DEFAULT_POOL,
     AIRFLOW_ID_MAX_LENGTH,
     MAX_PARALLEL_MAX,
     OWNER_MAX_LENGTH,
@@ -302,6 +303,38 @@ def _process_value_problems(process: Process, group: ProcessGroup) -> Iterable[t
                "shorten the process name or its group's name (prcs_grp_nm)")
 
 
+def _pools(snapshot: Snapshot, stream: Stream, _: Path) -> list[Problem]:
+    """A process naming a pool nobody registered (no foreign key on purpose, llf/control/sql/0026): Airflow
+    would queue its task for a pool `llf pools sync` never created, and it would never start. So would one
+    asking for more slots than its pool has. Each is a problem of the process's own stream."""
+    registered = sorted(snapshot.pool_by_name)
+    problems = []
+    for process in _active_processes_of(snapshot, stream):
+        if process.pool_nm is None or process.pool_nm == AIRFLOW_DEFAULT_POOL:
+            continue
+        pool = snapshot.pool_by_name.get(process.pool_nm)
+        if pool is None:
+            # the closest however far: a short list of pools, and naming one beats naming none
+            close = difflib.get_close_matches(process.pool_nm, registered, n=1, cutoff=0)
+            message = (f"pool_nm {process.pool_nm!r} is not a pool registered in cntl_cfg_pool ("
+                       + (f"the closest is {close[0]!r}; registered: {_listed(registered)})" if close
+                          else "none is registered)"))
+            fix = (f"set pool_nm to a registered pool such as {close[0]!r}" if close else "correct pool_nm") + \
+                f", or register it: INSERT INTO cntl_af.cntl_cfg_pool (pool_nm, slots) VALUES ('{process.pool_nm}', N)"
+        elif process.pool_slots > pool.slots:
+            message = (f"pool_slots is {process.pool_slots}, more than the {pool.slots} slot(s) of pool "
+                       f"{pool.pool_nm}, so its task could never start")
+            fix = f"set pool_slots to at most {pool.slots}, or raise cntl_cfg_pool.slots of {pool.pool_nm}"
+        else:
+            continue
+        problems.append(Problem("cntl_cfg_prcs", _row(process), message, fix, frozenset({stream.strem_nm})))
+    return problems
+
+
+def _listed(names: list[str]) -> str:
+    return ", ".join(names[:_DECLARED_SHOWN]) + (", ..." if len(names) > _DECLARED_SHOWN else "")
+
+
 def params_depth(value: Any) -> int:
     """The level of the deepest value inside (the top one is level 0), as the database's jsonpath `.**{n}`
     counts it (llf/control/sql/0023); without recursion, since the value may be hostile."""
@@ -379,6 +412,7 @@ STREAM_CHECKS: tuple[StreamCheck, ...] = (
     _inactive_dependencies,
     _system_files,
     _processes,
+    _pools,
     _schedules,
     _stream,
     _groups,

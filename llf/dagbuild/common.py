@@ -10,7 +10,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Param
 
-from llf.control.model import Process, ProcessGroup
+from llf.control.model import Process, ProcessGroup, Snapshot
 
 TAG_MAX_LENGTH = 100  # Airflow refuses longer tags
 
@@ -73,3 +73,14 @@ def lane_count(group: ProcessGroup, processes: list[Process]) -> int:
     """How many lanes a stream runs the group's processes on (process i on lane i mod this, see
     llf.dagbuild.stream_dag): max_parallel, but no more lanes than processes."""
     return max(1, min(group.max_parallel, len(processes)))
+
+
+def routing(snapshot: Snapshot, process: Process) -> dict[str, Any]:
+    """Where Airflow runs a task that runs the process's notebook (llf/control/sql/0026): the Celery queue of
+    the process (its own, else its group's) and the slots of its pool. No pool registered: the argument is
+    left out, so the task keeps Airflow's default_pool as the constructor would set it. Only tasks running a
+    notebook take these; gates and finish_stream stay on the default queue and pool, costing no LLM slot."""
+    where: dict[str, Any] = {"queue": snapshot.queue_of(process), "pool_slots": process.pool_slots}
+    if process.pool_nm is not None:
+        where["pool"] = process.pool_nm
+    return where

@@ -21,7 +21,7 @@ from llf.control.model import Process, process_dag_id, task_timeout
 from llf.dagbuild import callables
 from llf.dagbuild.bounds import run_bounds
 from llf.dagbuild.catalog import Catalog
-from llf.dagbuild.common import add_run_params, tag
+from llf.dagbuild.common import add_run_params, routing, tag
 from llf.dagbuild.operators import DependencyTrigger, NotebookTask
 from llf.dagbuild.stamp import DagStamp, OperatorStamp, link
 from llf.dagbuild.stream_dag import trigger_and_wait
@@ -71,6 +71,7 @@ def build_process_dag(catalog: Catalog, process: Process, make_dag: DagStamp) ->
         execution_timeout=task_timeout(process.timeout_min),  # the runner's own bounds come first
         retries=process.retries,
         doc_md=f"Runs `{catalog.snapshot.notebook_of(process)}` with papermill.",
+        **routing(catalog.snapshot, process),
     )
     if dependencies:
         link([
@@ -98,5 +99,7 @@ def _doc(catalog: Catalog, process: Process, strem_nm: str, prcs_grp_nm: str,
         f"owner {process.owner_nm}",
         f"Notebook `{catalog.snapshot.notebook_of(process)}` · timeout {process.timeout_min:g} min · "
         f"retries {process.retries}",
+        f"Queue `{catalog.snapshot.queue_of(process)}` · pool "
+        + (f"`{process.pool_nm}` ({process.pool_slots} slot(s))" if process.pool_nm else "Airflow's default_pool"),
         "Depends on: " + (", ".join(f"`{d.prcs_nm}`" for d in dependencies) or "nothing"),
     ])

@@ -12,6 +12,9 @@ Inside a group, processes are spread over `max_parallel` lanes in priority order
 lane i mod max_parallel, each lane chained), so at most `max_parallel` run at once and the first
 ones by priority start first. A lane does not refill from other lanes; that is the price of keeping
 the limit in the DAG's shape instead of in pools that would have to exist in Airflow's database.
+A limit over all streams (the LLM server's parallelism) is a pool instead: a process registered with
+one (cntl_cfg_prcs.pool_nm, llf/control/sql/0026) takes its slots, and its queue, on the task running its
+notebook (llf.dagbuild.common.routing), here and in its process DAG; no other task does.
 
 The first task of each lane (a head) waits for every task of the previous group: all_done with fail
 policy CONTINUE, all_success with STOP, so one failure leaves the next group's heads upstream_failed
@@ -58,7 +61,7 @@ from llf.control.model import (
 from llf.dagbuild import callables
 from llf.dagbuild.bounds import run_bounds
 from llf.dagbuild.catalog import Catalog
-from llf.dagbuild.common import add_run_params, lane_count, note_row, tag
+from llf.dagbuild.common import add_run_params, lane_count, note_row, routing, tag
 from llf.dagbuild.config import stream_wait
 from llf.dagbuild.operators import StreamProcess
 from llf.dagbuild.stamp import DagStamp, OperatorStamp, link
@@ -165,6 +168,7 @@ def _group_tasks(
                 retries=process.retries,
                 execution_timeout=task_timeout(process.timeout_min),
                 trigger_rule=head_rule if predecessor is None else TriggerRule.ONE_DONE,
+                **_pooled_waits_defer(routing(catalog.snapshot, process)),
             )
             if len(task.task_id) > AIRFLOW_ID_MAX_LENGTH:  # Airflow checks the name alone, not <group>.<name>
                 raise ValueError(f"task id {task.task_id} has {len(task.task_id)} characters, more than the "
@@ -176,6 +180,13 @@ def _group_tasks(
         lanes[lane] = task
         tasks.append(task)
     return tasks
+
+
+def _pooled_waits_defer(where: dict[str, Any]) -> dict[str, Any]:
+    """A pooled process's task defers its wait for a triggered process run: polling, it would hold its pool
+    slot while that run's run_notebook waits for a slot of the same pool, and a pool full of polling stream
+    tasks would never free one. Deferred tasks hold no slot (Airflow's pool include_deferred, off by default)."""
+    return {**where, "deferrable": True} if "pool" in where else where
 
 
 def _doc(catalog: Catalog, stream: Stream, groups: list[ProcessGroup]) -> str:

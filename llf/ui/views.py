@@ -61,6 +61,9 @@ class ProcessView(BaseModel):
     notebook: str | None
     timeout_min: float
     retries: int
+    queue_nm: str  # the Celery queue it runs on: its own, else its group's
+    pool_nm: str | None  # None: Airflow's default_pool
+    pool_slots: int
     depends_on: list[str]
     dag_href: str
     latest: StatusView | None  # None for inactive processes: they are not run
@@ -71,6 +74,7 @@ class GroupView(BaseModel):
     priority: int
     max_parallel: int
     active: bool
+    queue_nm: str
     processes: list[ProcessView]
 
 
@@ -118,6 +122,7 @@ def _stream_view(snapshot: Snapshot, stream: Stream, statuses: dict[str, Process
                 priority=group.priority,
                 max_parallel=group.max_parallel,
                 active=group.actv_flg,
+                queue_nm=group.queue_nm,
                 processes=[
                     ProcessView(
                         prcs_nm=process.prcs_nm,
@@ -126,6 +131,9 @@ def _stream_view(snapshot: Snapshot, stream: Stream, statuses: dict[str, Process
                         notebook=getattr(snapshot.system_file_by_process_id.get(process.prcs_id), "file_path", None),
                         timeout_min=process.timeout_min,
                         retries=process.retries,
+                        queue_nm=snapshot.queue_of(process),
+                        pool_nm=process.pool_nm,
+                        pool_slots=process.pool_slots,
                         depends_on=[d.prcs_nm for d in snapshot.dependencies_of(process)],
                         dag_href=links.dag(process_dag_id(process.prcs_nm)),
                         latest=_status_view(statuses.get(process.prcs_nm), links),

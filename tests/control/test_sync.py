@@ -348,3 +348,119 @@ def test_given_json_nested_too_deep_outside_params_when_sync_or_validate_then_on
     assert "hold JSON nested too deeply to read" in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert _registrations(sql) == before
+
+
+ROUTED = """\
+stream: routed
+pools:
+  - name: llm
+    slots: 4
+    description: the LLM server's parallelism
+groups:
+  - name: fetch
+    processes:
+      - name: routed_load
+        notebook: examples/quickstart/extract.ipynb
+        timeout_min: 60
+  - name: think
+    priority: 2
+    queue: llm
+    processes:
+      - name: routed_ask
+        notebook: examples/quickstart/extract.ipynb
+        timeout_min: 60
+        pool: llm
+        pool_slots: 2
+      - name: routed_sum
+        notebook: examples/quickstart/extract.ipynb
+        timeout_min: 60
+        queue: gpu
+"""
+
+
+def _routing(sql) -> list[tuple]:
+    return sql("SELECT p.prcs_nm, g.queue_nm, p.queue_nm, p.pool_nm, p.pool_slots FROM cntl_af.cntl_cfg_prcs p "
+               "JOIN cntl_af.cntl_cfg_prcs_grp g USING (prcs_grp_id) ORDER BY 1")
+
+
+def test_given_queues_and_pools_in_a_file_when_synced_then_they_are_registered_and_export_writes_them_back(
+        control_db_url, tmp_path, sql, capsys):
+    path = tmp_path / "routed.yaml"
+    path.write_text(ROUTED, encoding="utf-8")
+
+    code, out, _ = _sync(capsys, path)
+
+    assert code == 0, out
+    assert out.splitlines()[:2] == ["cntl_cfg_pool:", "  added       pool_nm=llm"]  # before the processes taking it
+    assert sql("SELECT pool_nm, slots, pool_desc FROM cntl_af.cntl_cfg_pool") == [
+        ("llm", 4, "the LLM server's parallelism")]
+    assert _routing(sql) == [("routed_ask", "llm", None, "llm", 2), ("routed_load", "default", None, None, 1),
+                             ("routed_sum", "llm", "gpu", None, 1)]
+    assert main(["export", "--stream", "routed"]) == 0
+    exported = capsys.readouterr().out
+    assert exported.split("\n", 1)[1] == ROUTED  # default routing left out, the rest where it was written
+    path.write_text(exported, encoding="utf-8")
+    assert _sync(capsys, path)[1].startswith("Nothing to change")
+
+
+def test_given_a_routing_changed_in_the_file_when_synced_then_the_diff_shows_it_and_it_is_applied(
+        control_db_url, tmp_path, sql, capsys):
+    path = tmp_path / "routed.yaml"
+    path.write_text(ROUTED, encoding="utf-8")
+    _sync(capsys, path)
+    path.write_text(ROUTED.replace("slots: 4", "slots: 6").replace("queue: gpu", "pool: llm")
+                    .replace("    queue: llm\n", ""), encoding="utf-8")
+
+    code, out, _ = _sync(capsys, path)
+
+    assert code == 0
+    assert 'changed     pool_nm=llm: slots 4 → 6' in out
+    assert 'changed     strem_nm=routed, prcs_grp_nm=think: queue_nm "llm" → "default"' in out
+    assert 'changed     prcs_nm=routed_sum: queue_nm "gpu" → null; pool_nm null → "llm"' in out
+    assert sql("SELECT slots FROM cntl_af.cntl_cfg_pool") == [(6,)]
+    assert _routing(sql)[2] == ("routed_sum", "default", None, "llm", 1)
+
+
+def test_given_a_pool_left_out_of_the_file_when_synced_then_it_stays_registered_for_other_streams(
+        control_db_url, tmp_path, sql, capsys):
+    path = tmp_path / "routed.yaml"
+    path.write_text(ROUTED, encoding="utf-8")
+    _sync(capsys, path)
+    path.write_text(ROUTED.replace("pools:\n  - name: llm\n    slots: 4\n    description: the LLM server's "
+                                   "parallelism\n", ""), encoding="utf-8")
+
+    code, out, _ = _sync(capsys, path)
+
+    assert (code, out.splitlines()[0]) == (0, "Nothing to change: the registrations of routed match the file(s).")
+    assert sql("SELECT pool_nm, slots FROM cntl_af.cntl_cfg_pool") == [("llm", 4)]
+
+
+def test_given_two_files_declaring_one_pool_differently_when_synced_then_exit_two_and_nothing_applied(
+        stream_file, tmp_path, sql, capsys):
+    routed = tmp_path / "routed.yaml"
+    routed.write_text(ROUTED, encoding="utf-8")
+    stream_file.write_text(DAILY_SALES.replace("groups:\n", "pools:\n  - name: llm\n    slots: 1\ngroups:\n", 1),
+                           encoding="utf-8")
+
+    code, _, err = _sync(capsys, routed, stream_file)
+
+    assert code == 2
+    assert f"{stream_file}:" in err and "pool llm is declared differently in" in err
+    assert _registrations(sql) == [] and sql("SELECT pool_nm FROM cntl_af.cntl_cfg_pool") == []
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ("slots: 4", "slots: 0"),
+    ("name: llm\n    slots", "name: default_pool\n    slots"),
+    ("pool_slots: 2", "pool_slots: 1001"),
+])
+def test_given_a_pool_or_slots_the_database_refuses_when_synced_then_the_file_line_is_named(
+        change, message, control_db_url, tmp_path, sql, capsys):
+    path = tmp_path / "routed.yaml"
+    path.write_text(ROUTED.replace(change, message), encoding="utf-8")
+
+    code, _, err = _sync(capsys, path)
+
+    assert code == 2
+    assert err.startswith(f"error: {path}:") and ("pools[" in err or "pool_slots" in err)
+    assert _routing(sql) == []

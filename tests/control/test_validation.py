@@ -358,3 +358,41 @@ def test_the_cron_aliases_are_those_airflow_expands():
     from llf.control.cron import CRON_ALIASES
 
     assert CRON_ALIASES == CRON_PRESETS == cron_presets
+
+
+def test_given_a_process_naming_an_unregistered_pool_when_validated_then_the_row_and_the_closest_pool_are_named(
+    valid, registry, sql, capsys
+):
+    """No foreign key on pool_nm (llf/control/sql/0026): the typo reaches the table, validate names it."""
+    other = registry.process(registry.group(registry.stream("other"), "g"), "fine")
+    sql("INSERT INTO cntl_af.cntl_cfg_pool (pool_nm, slots) VALUES ('llm', 4), ('io', 2)")
+    sql(f"UPDATE cntl_af.cntl_cfg_prcs SET pool_nm = 'llm_pool' WHERE prcs_id = {valid['first']}")
+    sql(f"UPDATE cntl_af.cntl_cfg_prcs SET pool_nm = 'io' WHERE prcs_id = {other}")
+
+    code, lines = _validate(capsys)
+
+    assert code == 1
+    (line,) = [ln for ln in lines if "pool" in ln]
+    assert line.startswith(f"cntl_cfg_prcs (prcs_id={valid['first']}, prcs_nm=first): pool_nm 'llm_pool' is not")
+    assert "(the closest is 'llm'; registered: io, llm)" in line
+    assert "Fix: set pool_nm to a registered pool such as 'llm'" in line
+
+
+def test_given_a_process_taking_more_slots_than_its_pool_has_when_validated_then_it_is_named(valid, sql, capsys):
+    sql("INSERT INTO cntl_af.cntl_cfg_pool (pool_nm, slots) VALUES ('llm', 2)")
+    sql(f"UPDATE cntl_af.cntl_cfg_prcs SET pool_nm = 'llm', pool_slots = 3 WHERE prcs_id = {valid['second']}")
+
+    code, lines = _validate(capsys)
+
+    assert code == 1
+    (line,) = [ln for ln in lines if "pool" in ln]
+    assert "prcs_nm=second" in line and "pool_slots is 3, more than the 2 slot(s) of pool llm" in line
+
+
+def test_given_processes_on_registered_pools_or_none_when_validated_then_no_problem(valid, sql, capsys):
+    sql("INSERT INTO cntl_af.cntl_cfg_pool (pool_nm, slots) VALUES ('llm', 2)")
+    sql(f"UPDATE cntl_af.cntl_cfg_prcs SET pool_nm = 'llm', pool_slots = 2 WHERE prcs_id = {valid['second']}")
+
+    code, lines = _validate(capsys)
+
+    assert code == 0, lines

@@ -46,7 +46,7 @@ def test_given_a_task_run_when_the_file_is_parsed_then_only_the_dag_being_run_is
     assert set(dagbag().dags) == {"process__report"}
 
 
-@pytest.mark.parametrize("name", ["ordering", "stop_policy", "dependencies", "bad_stream"])
+@pytest.mark.parametrize("name", ["ordering", "stop_policy", "dependencies", "bad_stream", "routing"])
 def test_given_a_scenario_when_its_dags_are_serialized_like_the_dag_processor_does_then_nothing_fails(
     scenario, name
 ):

@@ -46,7 +46,7 @@ def populate(dag: DAG, make, link) -> None:
     second = make(TriggerDagRunOperator, dag, "load_b", group, trigger_dag_id="process__b", owner="team_b")
     gate = make(EmptyOperator, dag, "after__g1", None, owner="o")
     notebook = make(PythonOperator, dag, "run_notebook", None, owner="o", retries=2,
-                    execution_timeout=dt.timedelta(minutes=7),
+                    execution_timeout=dt.timedelta(minutes=7), queue="llm", pool="llm", pool_slots=2,
                     python_callable=partial(callables.run_notebook, prcs_nm="a", timezone="UTC"))
     link([first, second], gate)
     dependency = make(DependencyTrigger, dag, "dependency__c", None, owner="o", trigger_dag_id="process__c",
@@ -54,13 +54,13 @@ def populate(dag: DAG, make, link) -> None:
                                               timezone="UTC"))
     link([gate, dependency], notebook)
     in_stream = make(StreamProcess, dag, "report", None, owner="o", trigger_dag_id="process__r", retries=1,
-                     trigger_rule=TriggerRule.ONE_DONE,
+                     trigger_rule=TriggerRule.ONE_DONE, queue="gpu", pool="llm", pool_slots=3, deferrable=True,
                      run_here=partial(callables.run_in_stream, strem_nm="s", prcs_nm="r", timezone="UTC"))
     link([gate], in_stream)
 
 
 def constructed(cls, dag, task_id, group, **fields):
-    return cls(task_id=task_id, dag=dag, task_group=group, **SHARED[cls], **fields)
+    return cls(task_id=task_id, dag=dag, task_group=group, **{**SHARED[cls], **fields})  # a field overrides
 
 
 def stamped(cls, dag, task_id, group, **fields):

@@ -201,3 +201,41 @@ def test_given_registrations_when_the_overview_page_is_rendered_then_it_shows_tr
     assert "KeyError: &#39;sku&#39;" in html
     assert "0 6 * * 1-5 (Europe/Paris)" in html
     assert "<script" not in html and "https://" not in html and "//cdn" not in html
+
+
+def _route_sales(sql) -> None:
+    """Group score on the llm queue; score takes 2 slots of pool llm, clean overrides its group's queue."""
+    sql("INSERT INTO cntl_af.cntl_cfg_pool (pool_nm, slots) VALUES ('llm', 4)")
+    sql("UPDATE cntl_af.cntl_cfg_prcs_grp SET queue_nm = 'llm' WHERE prcs_grp_nm = 'score'")
+    sql("UPDATE cntl_af.cntl_cfg_prcs SET pool_nm = 'llm', pool_slots = 2 WHERE prcs_nm = 'score'")
+    sql("UPDATE cntl_af.cntl_cfg_prcs SET queue_nm = 'io' WHERE prcs_nm = 'clean'")
+
+
+def test_given_routed_processes_when_streams_are_listed_then_each_process_shows_its_queue_and_pool(
+    client: TestClient, registry, sql
+):
+    _register_sales(registry)
+    _route_sales(sql)
+
+    streams = client.get("/llf/api/streams", params={"stream": "sales"}).raise_for_status().json()
+
+    assert [(g["prcs_grp_nm"], g["queue_nm"]) for g in streams[0]["groups"]] == [("load", "default"), ("score", "llm")]
+    processes = {p["prcs_nm"]: (p["queue_nm"], p["pool_nm"], p["pool_slots"])
+                 for g in streams[0]["groups"] for p in g["processes"]}
+    assert processes == {"extract": ("default", None, 1), "clean": ("io", None, 1), "score": ("llm", "llm", 2),
+                         "retired": ("llm", None, 1)}
+
+
+def test_given_routed_processes_when_the_overview_page_is_rendered_then_each_process_row_shows_queue_and_pool(
+    client: TestClient, registry, sql
+):
+    _register_sales(registry)
+    _route_sales(sql)
+
+    html = client.get("/llf/", params={"stream": "sales"}).raise_for_status().text
+
+    # each process's table row (the last data-process of the page: the graph's node comes first)
+    rows = {name: html.rsplit(f'data-process="{name}"', 1)[1].split("</tr>", 1)[0] for name in ("extract", "score")}
+    assert "queue default · pool default_pool" in rows["extract"]
+    assert "queue llm · pool llm (2 slots)" in rows["score"]
+    assert "group score · max parallel 1 · queue llm" in html
