@@ -158,17 +158,20 @@ class AirflowClient:
                 return pools
 
     def create_pool(self, pool: Pool) -> None:
-        body = {"name": pool.name, "slots": pool.slots, "description": pool.description}
-        self.http.post("/pools", json=body).raise_for_status()
+        self.http.post("/pools", json=self._pool_body(pool)).raise_for_status()
 
     def update_pool(self, pool: Pool) -> None:
-        """Set a pool's slots and description; the update mask leaves its other fields (include_deferred) as
-        they are, though Airflow validates a body holding them all."""
-        current = self._get(f"/pools/{quote(pool.name, safe='')}")
-        body = {"name": pool.name, "slots": pool.slots, "description": pool.description,
-                "include_deferred": current["include_deferred"]}
-        self.http.patch(f"/pools/{quote(pool.name, safe='')}", json=body,
-                        params=[("update_mask", "slots"), ("update_mask", "description")]).raise_for_status()
+        """Set a pool's slots and description, and keep deferred tasks out of its slots (see _pool_body)."""
+        mask = {"update_mask": ["slots", "description", "include_deferred"]}
+        self.http.patch(f"/pools/{quote(pool.name, safe='')}", json=self._pool_body(pool),
+                        params=mask).raise_for_status()
+
+    @staticmethod
+    def _pool_body(pool: Pool) -> dict[str, Any]:
+        """A pool as llf owns it. include_deferred is always off: a pooled stream task that triggered its process
+        run defers while that run's notebook waits for a slot of the same pool, and a deferred task counted in
+        the pool would hold the slot its own run needs (llf.dagbuild: pooled tasks always defer that wait)."""
+        return {"name": pool.name, "slots": pool.slots, "description": pool.description, "include_deferred": False}
 
 
 def sync_pools(api: AirflowClient, registered: list[Pool], dry_run: bool = False) -> PoolPlan:
