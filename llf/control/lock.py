@@ -6,7 +6,8 @@ nobody holds is a dead attempt (llf.control.log sweeps those).
 
 The lock is only as good as its session. A PostgreSQL restart, pg_terminate_backend, an idle-session
 killer or a transaction-mode pooler ends or swaps the session under a live worker and PostgreSQL drops
-the lock without a word. So the session has TCP keepalives, and a watchdog thread asks it every
+the lock without a word. So the session has TCP keepalives at both ends (a host that vanishes must not
+keep its lock for the OS's two hours, see _DEAD_PEER_AFTER_MS), and a watchdog thread asks it every
 LLF_LOCK_CHECK_SECONDS whether it still holds the lock; the first answer that is not "yes" (an error
 included) marks the lock lost and calls the run's `on_lost` callbacks, which stop its kernel.
 
@@ -42,11 +43,35 @@ log = logging.getLogger(__name__)
 _SEED_SQL = "hashtextextended('llf.process-run', 0)"
 _THIS_DATABASE_SQL = "(SELECT oid FROM pg_database WHERE datname = current_database())"
 
-# The lock session's TCP keepalives (libpq options): a peer that vanished without closing the connection
-# (a crashed host, a dropped network) breaks the session within about 25 s of silence instead of hours, so
-# the watchdog's next check fails. tcp_user_timeout (libpq >= 12) bounds a check stuck on unacknowledged data.
-_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
-_TCP_USER_TIMEOUT_MS = 30_000
+# How long the lock session may hear nothing from the other end before that end counts as gone: one set of
+# numbers for both ends of the session. A worker host that vanishes (crash, power, cable, partition) closes
+# nothing, so without them the server keeps its session, and with it the lock, until the OS's own keepalive
+# notices (net.ipv4.tcp_keepalive_time: 7200 s by default): the RUNNING row cannot be swept and the retry
+# waits in pg_advisory_lock for two hours. With them the server drops the session about 12 s after it last
+# heard from the host (idle 5 s, then 3 unanswered probes 2 s apart; tcp_user_timeout bounds data left
+# unacknowledged just as long), and the worker's end gives up on the same bounds, so a cut-off worker's
+# watchdog stops its kernel about when the server lets another run take the lock. Probes are answered by
+# the peer's kernel, not by the worker or postgres, so a busy host does not look dead: only a silent network.
+_KEEPALIVE_IDLE_S = 5
+_KEEPALIVE_INTERVAL_S = 2
+_KEEPALIVE_COUNT = 3
+_DEAD_PEER_AFTER_MS = 1000 * (_KEEPALIVE_IDLE_S + _KEEPALIVE_INTERVAL_S * _KEEPALIVE_COUNT + 1)
+
+# The worker's end: libpq's connection options (tcp_user_timeout needs libpq >= 12, see _lock_session).
+_CLIENT_KEEPALIVES = {"keepalives": 1, "keepalives_idle": _KEEPALIVE_IDLE_S,
+                      "keepalives_interval": _KEEPALIVE_INTERVAL_S, "keepalives_count": _KEEPALIVE_COUNT}
+
+# The server's end: the same bounds as settings of the lock session only (PostgreSQL >= 12; ignored over a
+# Unix socket, where no host can vanish). Set by SET once connected rather than through libpq's `options`
+# startup parameter, which poolers such as PgBouncer refuse.
+_SERVER_KEEPALIVES_SQL = (
+    "SELECT set_config('tcp_keepalives_idle', %(idle)s, false), "
+    "set_config('tcp_keepalives_interval', %(interval)s, false), "
+    "set_config('tcp_keepalives_count', %(count)s, false), "
+    "set_config('tcp_user_timeout', %(user_timeout)s, false)"
+)
+_SERVER_KEEPALIVES = {"idle": str(_KEEPALIVE_IDLE_S), "interval": str(_KEEPALIVE_INTERVAL_S),
+                      "count": str(_KEEPALIVE_COUNT), "user_timeout": str(_DEAD_PEER_AFTER_MS)}
 
 
 def lock_key_sql(prcs_nm_sql: str, business_date_sql: str) -> str:
@@ -133,7 +158,7 @@ class RunLock:
     def stop_watching(self) -> None:
         self._stopped.set()
         if self._watchdog.is_alive():
-            self._watchdog.join(timeout=_TCP_USER_TIMEOUT_MS / 1000)
+            self._watchdog.join(timeout=_DEAD_PEER_AFTER_MS / 1000)
 
 
 class RunLockBusy(LlfError):
@@ -159,11 +184,18 @@ def _wait_for(cursor: psycopg2.extensions.cursor, key: int, label: str, wait_lim
 
 
 def _lock_session(url: str) -> psycopg2.extensions.connection:
-    options = dict(_KEEPALIVES)
+    """A session of its own for the lock, autocommit, which either end gives up on once the other is silent."""
+    options: dict[str, int] = dict(_CLIENT_KEEPALIVES)
     if psycopg2.__libpq_version__ >= 120000:
-        options["tcp_user_timeout"] = _TCP_USER_TIMEOUT_MS
+        options["tcp_user_timeout"] = _DEAD_PEER_AFTER_MS
     connection = connect(url, application_name="llf run lock", **options)  # its errors hide the URL's secrets
     connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(_SERVER_KEEPALIVES_SQL, _SERVER_KEEPALIVES)
+    except BaseException:
+        connection.close()
+        raise
     return connection
 
 

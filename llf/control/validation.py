@@ -62,17 +62,20 @@ class Problem:
 StreamCheck = Callable[[Snapshot, Stream, Path], Iterable[Problem]]
 
 
-def validate(snapshot: Snapshot, notebooks_dir: Path) -> list[Problem]:
+def validate(snapshot: Snapshot, notebooks_dir: Path | None) -> list[Problem]:
     """Every problem of the active registrations, in a stable order; never raises.
 
     The last ones are the dependants of invalid streams, which are invalid too (see invalid_dependants).
+    `notebooks_dir` None: the notebooks are not read, only the rows are checked (REGISTRATION_CHECKS): what
+    holds on any host, for a task's parse on a worker whose notebooks may lag (the runner checks its notebook).
     """
+    checks = STREAM_CHECKS if notebooks_dir is not None else REGISTRATION_CHECKS
     with one_pass():  # a notebook or a schedule many rows share is checked once (llf.control.memo)
         problems = _guarded_cycles(snapshot)
         for stream in snapshot.active_streams():
-            for check in STREAM_CHECKS:
+            for check in checks:
                 try:
-                    problems.extend(check(snapshot, stream, notebooks_dir))
+                    problems.extend(check(snapshot, stream, notebooks_dir or Path()))
                 except Exception as error:  # noqa: BLE001 - a check must not fail every stream: see the module docstring
                     problems.append(_check_failed(check.__name__, stream, error))
     return problems + invalid_dependants(snapshot, {name for problem in problems for name in problem.streams})
@@ -216,29 +219,41 @@ def _system_files(snapshot: Snapshot, stream: Stream, notebooks_dir: Path) -> li
     for process in _active_processes_of(snapshot, stream):
         system_file = snapshot.system_file_by_process_id.get(process.prcs_id)
         if system_file is None:
-            message, fix = "no system file registered", (
-                f"INSERT INTO cntl_af.cntl_cfg_sys_file (prcs_id, file_path) VALUES ({process.prcs_id}, "
-                "'<notebook path relative to the notebooks folder>')"
-            )
-        else:
-            reading = memoised(read_notebook, system_file.file_path, notebooks_dir)
-            message, fix = reading.message, reading.fix
-            if not message:
-                problems.extend(
-                    Problem("cntl_cfg_prcs", _row(process), typo, rename, frozenset({stream.strem_nm}))
-                    for typo, rename in _unknown_params(process, system_file.file_path, reading.parameters))
-                continue
+            problems.append(_no_system_file(process, stream))
+            continue
+        reading = memoised(read_notebook, system_file.file_path, notebooks_dir)
+        if not reading.message:
+            problems.extend(
+                Problem("cntl_cfg_prcs", _row(process), typo, rename, frozenset({stream.strem_nm}))
+                for typo, rename in _unknown_params(process, system_file.file_path, reading.parameters))
+            continue
         problems.append(
             Problem(
                 table="cntl_cfg_sys_file",
-                row=_row(process) + (f", file_path={one_line(system_file.file_path, DETAIL_MAX_LENGTH)}"
-                                     if system_file else ""),
-                message=message,
-                fix=fix,
+                row=f"{_row(process)}, file_path={one_line(system_file.file_path, DETAIL_MAX_LENGTH)}",
+                message=reading.message,
+                fix=reading.fix,
                 streams=frozenset({stream.strem_nm}),
             )
         )
     return problems
+
+
+def _system_file_rows(snapshot: Snapshot, stream: Stream, _: Path) -> list[Problem]:
+    """_system_files without reading the notebooks: only an active process with no system file row."""
+    return [_no_system_file(process, stream) for process in _active_processes_of(snapshot, stream)
+            if process.prcs_id not in snapshot.system_file_by_process_id]
+
+
+def _no_system_file(process: Process, stream: Stream) -> Problem:
+    return Problem(
+        table="cntl_cfg_sys_file",
+        row=_row(process),
+        message="no system file registered",
+        fix=(f"INSERT INTO cntl_af.cntl_cfg_sys_file (prcs_id, file_path) VALUES ({process.prcs_id}, "
+             "'<notebook path relative to the notebooks folder>')"),
+        streams=frozenset({stream.strem_nm}),
+    )
 
 
 def _unknown_params(process: Process, file_path: str, declared: tuple[str, ...]) -> Iterable[tuple[str, str]]:
@@ -417,3 +432,6 @@ STREAM_CHECKS: tuple[StreamCheck, ...] = (
     _stream,
     _groups,
 )
+# The same without reading a notebook: the verdict of the rows alone, the same on every host.
+REGISTRATION_CHECKS: tuple[StreamCheck, ...] = tuple(
+    _system_file_rows if check is _system_files else check for check in STREAM_CHECKS)

@@ -33,18 +33,21 @@ def build_dags(catalog: Catalog | None = None, only_dag_id: str | None = None) -
 
     A task run builds from the cache as it is when that holds its task (cached_catalog_for_task says
     why that is safe), and refreshes it only when it does not, then never handing the refresh off: a
-    catalog without its DAG would fail the task (load_catalog's for_task).
+    catalog without its DAG would fail the task (load_catalog's for_task). It judges the stream on its
+    registrations alone, never on this host's notebooks folder (Catalog.for_task says why).
     """
     parsing = get_parsing_context()
     only_dag_id = only_dag_id or parsing.dag_id
+    task_parse = catalog is None and bool(only_dag_id and parsing.task_id)
     with _no_cyclic_gc():
-        if catalog is None and only_dag_id and parsing.task_id:
+        if task_parse:
             cached = cached_catalog_for_task()
             if cached is not None:
-                dags = _build(cached, only_dag_id)
+                dags = _build(cached.for_task(), only_dag_id)
                 if only_dag_id in dags and parsing.task_id in dags[only_dag_id].task_dict:
                     return dags
-        return _build(catalog or load_catalog(for_task=bool(only_dag_id)), only_dag_id)
+        chosen = catalog or load_catalog(for_task=bool(only_dag_id))
+        return _build(chosen.for_task() if task_parse else chosen, only_dag_id)
 
 
 @contextmanager

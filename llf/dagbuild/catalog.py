@@ -36,25 +36,28 @@ class Catalog(BaseModel):
     # budget straight to a background process (llf.dagbuild.snapshot).
     refresh_seconds: float = 0.0
 
+    # The verdict of the rows alone (no notebook read): what a task's parse builds from (for_task). None in a
+    # cache written before it was recorded: a task then goes by `problems`, as it did.
+    task_problems: dict[str, tuple[str, ...]] | None = None
+
     @classmethod
     def of(cls, snapshot: Snapshot, notebooks_dir: Path) -> Catalog:
-        problems: dict[str, list[str]] = defaultdict(list)
-        try:
-            # Imported here: validation pulls in croniter and nbformat, needed only when the cache is refreshed.
-            from llf.control.validation import validate
+        return cls(snapshot=snapshot, problems=_verdict(snapshot, notebooks_dir),
+                   task_problems=_verdict(snapshot, None))
 
-            for problem in validate(snapshot, notebooks_dir):
-                for strem_nm in sorted(problem.streams):
-                    problems[strem_nm].append(str(problem))
-        except Exception as error:  # validate guards each check; this is the last line of defence
-            log.exception("llf validation failed; no stream is built until it succeeds")
-            detail = f"{type(error).__name__}: {one_line(error)}"
-            for stream in snapshot.active_streams():
-                problems[stream.strem_nm].append(
-                    f"cntl_cfg_strem (strem_nm={stream.strem_nm}): llf could not validate the registrations "
-                    f"({detail}). Fix: run `llf validate`; report the error if it persists."
-                )
-        return cls(snapshot=snapshot, problems={name: tuple(lines) for name, lines in problems.items()})
+    def for_task(self) -> Catalog:
+        """This catalog as a task's parse builds from it: judged on the registrations alone.
+
+        Whether a notebook exists and reads is a fact of the host that parses. The dag-processor's verdict
+        decides which DAGs exist and what the scheduler sends; a worker whose notebooks folder lags (a missing
+        or older file) must still build the DAG of the task it was sent, or the task dies with "Task not found
+        in Dag" and no llf message. The runner re-checks the notebook right before it runs and fails the
+        attempt with a sentence naming the path and the host (llf.runner.notebook_check).
+        """
+        if self.task_problems is None:
+            return self
+        return Catalog(snapshot=self.snapshot, problems=self.task_problems, refresh_seconds=self.refresh_seconds,
+                       task_problems=self.task_problems)
 
     def with_problems(self, more: Mapping[str, tuple[str, ...]]) -> Catalog:
         """This catalog with more problems (a stream whose DAGs failed to build), spread to its dependants."""
@@ -90,3 +93,24 @@ class Catalog(BaseModel):
         """Stream process tasks that can wait at once: every valid stream in its widest group."""
         groups = self.snapshot.active_groups
         return sum(max((g.max_parallel for g in groups(s)), default=0) for s in self.valid_streams())
+
+
+def _verdict(snapshot: Snapshot, notebooks_dir: Path | None) -> dict[str, tuple[str, ...]]:
+    """Problems by stream (validate's, notebooks read unless `notebooks_dir` is None); never raises."""
+    problems: dict[str, list[str]] = defaultdict(list)
+    try:
+        # Imported here: validation pulls in croniter and nbformat, needed only when the cache is refreshed.
+        from llf.control.validation import validate
+
+        for problem in validate(snapshot, notebooks_dir):
+            for strem_nm in sorted(problem.streams):
+                problems[strem_nm].append(str(problem))
+    except Exception as error:  # validate guards each check; this is the last line of defence
+        log.exception("llf validation failed; no stream is built until it succeeds")
+        detail = f"{type(error).__name__}: {one_line(error)}"
+        for stream in snapshot.active_streams():
+            problems[stream.strem_nm].append(
+                f"cntl_cfg_strem (strem_nm={stream.strem_nm}): llf could not validate the registrations "
+                f"({detail}). Fix: run `llf validate`; report the error if it persists."
+            )
+    return {name: tuple(lines) for name, lines in problems.items()}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import logging
 import shutil
+import socket
 import threading
 from functools import cache
 from pathlib import Path, PurePosixPath
@@ -137,19 +138,23 @@ def outputs_stored(output_path: str, prcs_nm: str) -> bool:
 
 
 def keep_unstored(context: RunContext, executed: Path, lake_error: Exception) -> str:
-    """Keep an executed notebook the lake refused; return the FAILED message naming the lake and the copy.
+    """Keep an executed notebook the lake refused; return the FAILED message naming the lake, the host and the copy.
 
     The copy goes to <LLF_STATE_DIR>/unstored-outputs/<the attempt's lake folder>/ on this worker, one per
     try as in the lake (a retry's copy never replaces the failed try's): not beside the run in the lake,
     which is what just failed, and not in the scratch folder, deleted when the run ends. The state dir is
     llf's own folder on the worker ($AIRFLOW_HOME/llf by default), and the path mirrors the lake's, so the
-    file can be copied to its place in the lake once the lake is fixed.
+    file can be copied to its place in the lake once the lake is fixed. With several workers, or throwaway
+    ones, a path alone does not say where to look, so the message names the host too: the name the log row's
+    hostname column records (llf.control.log), and a warning that the copy goes with that host.
     """
     problem = f"could not store the output notebook in the lake (check LLF_LAKE_URL): {str(lake_error).rstrip('.')}"
+    host = socket.gethostname()
     kept = state_dir() / UNSTORED / notebook_key(run_folder(context), context.prcs_nm)
     try:
         kept.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(executed, kept)
     except OSError as keep_error:
-        return f"{problem}; the executed notebook could not be kept on the worker either ({keep_error})"
-    return f"{problem}; the executed notebook is kept at {kept.resolve()}"
+        return f"{problem}; the executed notebook could not be kept on the worker {host} either ({keep_error})"
+    return (f"{problem}; the executed notebook is kept on the worker {host} at {kept.resolve()} "
+            "(that host's own disk: copy it to the lake before the worker is replaced)")

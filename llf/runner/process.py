@@ -21,6 +21,7 @@ from llf.db import ReusedConnections, reused_connections
 from llf.exceptions import ConfigurationError, FinalFailure, ProcessFailed
 from llf.runner import notebook as notebook_runner
 from llf.runner import stops
+from llf.runner.notebook_check import rejected_here
 from llf.runner.outputs import keep_unstored, output_location, outputs_stored, store_outputs, warm_up_html_export
 from llf.runner.run_rule import Decision, Verdict, decide, same_stream_run
 from llf.runner.stream import finish_stream_if_complete
@@ -258,7 +259,7 @@ def _execute(url: str, context: RunContext, registration: Registration,
         parameters = notebook_runner.parameters_for(notebook, context.params, _context_parameters(context))
         kernel_env = _kernel_env(context, url)
     except notebook_runner.NotebookRejected as rejected:
-        return _Ending(f"NotebookRejected: {rejected}")
+        return _Ending(rejected_here(rejected))
     except ConfigurationError as missing:
         return _Ending(f"ConfigurationError: {missing}")
     warm_up_html_export()

@@ -18,7 +18,7 @@ from tests.drills.conftest import log_rows, run_context
 from tests.support.notebooks import write_notebook
 
 
-def test_given_an_unwritable_lake_when_a_notebook_has_run_then_it_fails_naming_the_lake_and_where_the_notebook_is_kept(
+def test_given_an_unwritable_lake_when_a_notebook_has_run_then_it_fails_naming_the_lake_the_host_and_the_kept_path(
     registry, group, notebooks_dir, sql, tmp_path, monkeypatch
 ):
     write_notebook(notebooks_dir / "answer.ipynb", "answer = 6 * 7\nprint(answer)", parameters="x = 1")
@@ -31,12 +31,14 @@ def test_given_an_unwritable_lake_when_a_notebook_has_run_then_it_fails_naming_t
         run_process(run_context("p"))
 
     ((_, status, message),) = log_rows(sql, "p")
-    print(f"\n{status} | {message}")
+    ((hostname,),) = sql("SELECT hostname FROM cntl_af.cntl_cfg_log WHERE prcs_nm = 'p'")
+    print(f"\n{status} | {hostname} | {message}")
     assert status == "FAILED"
     assert "could not store the output notebook in the lake" in message
-    kept = re.search(r"kept at (\S+\.ipynb)", message)
+    kept = re.search(r"kept on the worker (\S+) at (/\S+\.ipynb)", message)  # a throwaway worker takes it along
     assert kept, message
-    kept_path = Path(kept.group(1))
+    assert kept.group(1) == hostname  # the host the row names: where to go and fetch it
+    kept_path = Path(kept.group(2))
     assert kept_path.is_relative_to(tmp_path / "state")
     executed = nbformat.read(kept_path, as_version=4)
     assert executed.cells[-1].outputs[0]["text"] == "42\n"  # the notebook as it ran, outputs included

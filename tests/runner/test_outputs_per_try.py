@@ -119,7 +119,8 @@ def test_given_a_lake_refusing_writes_when_a_run_is_retried_then_each_try_keeps_
         run_flaky_twice(registry, notebooks_dir, tmp_path)  # the retry fails too: its outputs cannot be stored
 
     messages = [row[0] for row in sql("SELECT message FROM cntl_af.cntl_cfg_log ORDER BY log_id")]
-    kept = [Path(match.group(1)) for message in messages if (match := re.search(r"kept at (\S+\.ipynb)", message))]
+    kept_at = r"kept on the worker \S+ at (\S+\.ipynb)"
+    kept = [Path(match.group(1)) for message in messages if (match := re.search(kept_at, message))]
     assert len(kept) == 2, messages
     assert len(set(kept)) == 2 and all(path.is_file() for path in kept)
     assert "the first try breaks here" in kept[0].read_text()
