@@ -21,6 +21,7 @@ from llf.db import ReusedConnections, reused_connections
 from llf.exceptions import ConfigurationError, FinalFailure, ProcessFailed
 from llf.runner import notebook as notebook_runner
 from llf.runner import stops
+from llf.runner.mirror import mirrored
 from llf.runner.notebook_check import rejected_here
 from llf.runner.outputs import keep_unstored, output_location, outputs_stored, store_outputs, warm_up_html_export
 from llf.runner.run_rule import Decision, Verdict, decide, same_stream_run
@@ -266,15 +267,16 @@ def _execute(url: str, context: RunContext, registration: Registration,
     timeline.mark("notebook prepared")
     with tempfile.TemporaryDirectory(prefix="llf-run-") as scratch:
         executed = Path(scratch) / notebook.name
-        try:
-            ending = _Ending(notebook_runner.execute(
-                notebook, executed, parameters, timeout_min=registration.timeout_min,
-                kernel_env=kernel_env, stopper=stopper, timeline=timeline,
-            ).error)
-        except Exception as unexpected:  # noqa: BLE001 - recorded with the notebook as far as it ran
-            ending = _Ending(f"{type(unexpected).__name__}: {unexpected}")
-        except BaseException as stop:  # noqa: BLE001 - Airflow's stops: raised again once recorded
-            ending = _stopped(stop, stopper, timeline)
+        with mirrored(context, executed):  # in the lake as far as it ran, should this process die before storing
+            try:
+                ending = _Ending(notebook_runner.execute(
+                    notebook, executed, parameters, timeout_min=registration.timeout_min,
+                    kernel_env=kernel_env, stopper=stopper, timeline=timeline,
+                ).error)
+            except Exception as unexpected:  # noqa: BLE001 - recorded with the notebook as far as it ran
+                ending = _Ending(f"{type(unexpected).__name__}: {unexpected}")
+            except BaseException as stop:  # noqa: BLE001 - Airflow's stops: raised again once recorded
+                ending = _stopped(stop, stopper, timeline)
         timeline.mark("papermill returned")
         return _stored(context, executed, ending, timeline)
 

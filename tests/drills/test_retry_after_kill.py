@@ -10,6 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
+
+from llf.airflow_api import poll
 from llf.context import RunContext
 from llf.runner.tasks import run_process
 from tests.drills.conftest import kill_if_alive, log_rows, run_context
@@ -58,11 +61,47 @@ def _outputs(sql) -> list[tuple]:
                                       "WHERE prcs_nm = 'p' ORDER BY log_id")]
 
 
-def test_given_a_worker_sigkilled_before_storing_when_its_row_is_swept_then_it_links_no_outputs(
-    registry, group, markers, sql, reap
+def _copied_notebook(lake_dir: Path, context: RunContext) -> Path:
+    from llf.services.lake.runs import notebook_key, run_folder
+
+    return lake_dir / notebook_key(run_folder(context), context.prcs_nm)
+
+
+def test_given_a_worker_sigkilled_mid_notebook_when_its_row_is_swept_then_it_links_the_notebook_as_far_as_it_ran(
+    registry, group, markers, sql, reap, lake_dir
 ):
-    # given a worker SIGKILLed mid-notebook: its RUNNING row named where the outputs would go, nothing went there
+    # given a worker SIGKILLed mid-notebook, after the runner copied the running notebook to the lake (runner.mirror)
+    registry.process(group, "p", notebook="sleep_once.ipynb", params=markers.params, retries=1)
+    first_try = run_context("p", try_number=1)
+    copied = _copied_notebook(lake_dir, first_try)
+    worker = subprocess.Popen([sys.executable, "-c", WORKER, first_try.model_dump_json()], cwd=REPO_ROOT)
+    reap(markers.kernel_pid())
+    assert poll(lambda: copied.exists() or None, timeout=30), "the running notebook never reached the lake"
+    worker.kill()
+    worker.wait()
+    kill_if_alive(markers.kernel_pid())
+
+    # when the retry sweeps the dead try's row and runs
+    run_process(first_try.model_copy(update={"try_number": 2}))
+
+    # then the dead try's link opens its own folder (try-1), whose notebook ran as far as the sleeping cell; the
+    # retry links its own folder
+    links = [row[0] for row in sql("SELECT output_path FROM cntl_af.cntl_cfg_log WHERE prcs_nm = 'p' ORDER BY log_id")]
+    assert len(links) == 2 and links[0] != links[1] and "/try-1/" in links[0]
+    assert copied.parent.as_uri() + "/" == links[0]
+    cells = nbformat.read(copied, as_version=4).cells
+    injected = next(cell for cell in cells if "injected-parameters" in cell.metadata.get("tags", []))
+    assert injected.execution_count is not None and str(markers.started) in injected.source
+
+
+def test_given_a_worker_sigkilled_before_its_notebook_reached_the_lake_when_its_row_is_swept_then_it_links_nothing(
+    registry, group, markers, sql, reap, lake_dir
+):
+    # given a worker SIGKILLed mid-notebook whose notebook never reached the lake (its copy removed, as when the
+    # kill comes before the first copy): its RUNNING row named where the outputs would go, nothing is there
     first_try = killed_mid_notebook(registry, group, markers, reap)
+    copied = _copied_notebook(lake_dir, first_try)
+    copied.unlink(missing_ok=True)
     assert _outputs(sql) == [(1, True)]
 
     # when the retry sweeps the dead try's row and runs
