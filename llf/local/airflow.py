@@ -180,7 +180,8 @@ class AirflowStack:
         for name, worker in zip(self.worker_names, self.celery.workers, strict=True):
             home = self.home / "workers" / worker.hostname
             home.mkdir(parents=True, exist_ok=True)
-            worker_env = worker_environment(env, worker, home, self.home / "logs", free_port())
+            worker_env = worker_environment(env, worker, home, self.home / "logs", free_port(),
+                                            preload=self.celery.preload)
             commands[name] = (self._airflow(*worker_arguments(worker)), worker_env)
         return commands
 

@@ -51,6 +51,7 @@ class CeleryExecution:
 
     result_backend_url: str
     workers: tuple[CeleryWorker, ...]
+    preload: bool = True  # the runner preloaded in each worker (llf.local.celery_config); off only to measure it
 
 
 def parse_workers(specs: list[str], concurrency: int = 4) -> tuple[CeleryWorker, ...]:
@@ -96,7 +97,7 @@ def celery_settings(broker_url: str, result_backend_url: str) -> dict[str, str]:
 
 
 def worker_environment(stack_env: Mapping[str, str], worker: CeleryWorker, home: Path, logs_folder: Path,
-                       log_port: int) -> dict[str, str]:
+                       log_port: int, *, preload: bool = True) -> dict[str, str]:
     """The stack's environment without its secrets, with the worker's own home, name and log port."""
     env = {name: value for name, value in stack_env.items() if name not in WORKER_SECRETS}
     env.update({
@@ -104,8 +105,12 @@ def worker_environment(stack_env: Mapping[str, str], worker: CeleryWorker, home:
         WORKER_HOSTNAME_ENV: worker.hostname,
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(logs_folder),
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_port),
-        "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": WORKER_CELERY_CONFIG,
+        # the worker's helper processes (log server) by plain fork: the stack's forkserver would preload the
+        # runner into each of them too, for nothing
+        "AIRFLOW__CELERY__MP_START_METHOD": "fork",
     })
+    if preload:
+        env["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"] = WORKER_CELERY_CONFIG
     return env
 
 

@@ -15,12 +15,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import pytest
 
 from llf.airflow_api import poll
 from llf.control.model import process_dag_id
 from llf.local.airflow import AirflowStack, kill_tree
-from llf.local.celery import CeleryExecution, CeleryWorker
+from llf.local.celery import WORKER_SECRETS, CeleryExecution, CeleryWorker
 from llf.local.postgres import EmbeddedPostgres
 from tests.e2e.conftest import running_stack, scenario_factory
 from tests.e2e.scenarios.streams import BUSINESS_DATE, DAG_VISIBLE_TIMEOUT, STREAM_RUN_TIMEOUT, Scenario, Step
@@ -116,6 +117,28 @@ def test_given_two_simultaneous_triggers_of_one_stream_and_date_on_two_workers_t
     assert states == ("success", "success"), scenario.story()
     assert scenario.executions() == {"dependant": 1, "slow": 1}
     assert scenario.running_rows() == []
+
+
+def environ(process: psutil.Process) -> dict[str, str]:
+    raw = Path(f"/proc/{process.pid}/environ").read_bytes().split(b"\0")
+    return dict(entry.decode(errors="replace").partition("=")[::2] for entry in raw if entry)
+
+
+def test_given_the_celery_stack_when_its_workers_run_then_none_of_their_processes_holds_a_stack_secret(
+    celery: CeleryHarness,
+) -> None:
+    stack = celery.stack
+    fernet_key = next(line.partition("=")[2].strip() for line in (stack.home / "airflow.cfg").read_text().splitlines()
+                      if line.startswith("fernet_key"))
+    scheduler = environ(psutil.Process(stack.processes["scheduler"].pid))
+
+    for name in stack.worker_names:
+        leader = psutil.Process(stack.processes[name].pid)
+        for process in [leader, *leader.children(recursive=True)]:
+            assert not set(WORKER_SECRETS) & set(environ(process)), f"{name}: {process.cmdline()}"
+        worker_cfg = stack.home / "workers" / name.removeprefix("worker-") / "airflow.cfg"
+        assert fernet_key not in worker_cfg.read_text()
+    assert set(WORKER_SECRETS) - {"AIRFLOW__CORE__FERNET_KEY"} <= set(scheduler)  # the key is in its airflow.cfg
 
 
 def test_given_one_retry_when_the_worker_running_a_notebook_is_sigkilled_then_the_other_worker_completes_it(
