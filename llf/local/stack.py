@@ -1,4 +1,5 @@
-"""The local stack: embedded PostgreSQL + Airflow's four components, started once and reused.
+"""The local stack: embedded PostgreSQL + Airflow's four components, started once and reused; on LocalExecutor,
+or on CeleryExecutor with a redis-server and the `airflow celery worker`s `llf local up --worker` names.
 
 Everything lives under one folder (LLF_LOCAL_DIR, default `.llf-local/` in the project): the database files,
 Airflow's home and logs, the lake, and `state.json` naming the component processes, so `make stop` (another

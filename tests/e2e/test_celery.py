@@ -9,6 +9,7 @@ Worker `llf-w-default` serves `default`, worker `llf-w-both` serves `default,llm
 from __future__ import annotations
 
 import gc
+import itertools
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -32,7 +33,7 @@ DEFAULT_ONLY = CeleryWorker(hostname="llf-w-default", queues="default", concurre
 BOTH_QUEUES = CeleryWorker(hostname="llf-w-both", queues="default,llm", concurrency=2)
 WORKERS = (DEFAULT_ONLY, BOTH_QUEUES)
 NAP_6 = "import time\ntime.sleep(6)"
-NAP_15 = "import time\ntime.sleep(15)"
+NAP_10 = "import time\ntime.sleep(10)"
 # Runs long on its first execution (the worker running it gets killed meanwhile), briefly on the next.
 HANG_ONCE = (
     "import pathlib, time\n"
@@ -41,6 +42,8 @@ HANG_ONCE = (
     "    started.write_text(prcs_nm)\n"
     "    time.sleep(120)"
 )
+# Routing from cntl_cfg_prcs.queue_nm / pool_nm reaches the DAGs with the dagbuild change of issue 25 (another slice).
+NEEDS_ROUTING = pytest.mark.skip(reason="needs the dagbuild routing of issue 25 (queue_nm/pool_nm on the tasks)")
 # the scheduler notices a vanished worker's task by its missing heartbeat (15 s in test stacks), then retries it
 KILLED_WORKER_TIMEOUT = 240
 
@@ -109,7 +112,7 @@ def test_given_two_simultaneous_triggers_of_one_stream_and_date_on_two_workers_t
 ) -> None:
     scenario = celery.new_scenario("twice")
     # `dependant` starts beside `slow` and asks for it while it runs: the at-most-once lock makes it wait.
-    scenario.register({"g1": [Step("slow", NAP_15), Step("dependant", depends_on=("slow",))]}, max_parallel=2)
+    scenario.register({"g1": [Step("slow", NAP_10), Step("dependant", depends_on=("slow",))]}, max_parallel=2)
 
     first, second = scenario.trigger(), scenario.trigger()
     states = scenario.wait(first), scenario.wait(second)
@@ -119,8 +122,84 @@ def test_given_two_simultaneous_triggers_of_one_stream_and_date_on_two_workers_t
     assert scenario.running_rows() == []
 
 
+def route(scenario: Scenario, step: str, *, queue_nm: str | None = None, pool_nm: str | None = None) -> None:
+    """Route a registered step's process (cntl_cfg_prcs.queue_nm / pool_nm), then wait until Airflow's DAG of its
+    stream carries the route (snapshot refresh, then the dag-processor's next parse)."""
+    scenario.sql("UPDATE cntl_af.cntl_cfg_prcs SET queue_nm = %s, pool_nm = %s WHERE prcs_nm = %s",
+                 (queue_nm, pool_nm, scenario.prcs_nm(step)))
+
+    def routed() -> bool | None:
+        tasks = scenario.api._get(f"/dags/{scenario.dag_id}/tasks")["tasks"]
+        (task,) = [task for task in tasks if task["task_id"].endswith(scenario.prcs_nm(step))]
+        return True if (task["queue"], task["pool"]) == (queue_nm or "default", pool_nm or "default_pool") else None
+
+    assert poll(routed, DAG_VISIBLE_TIMEOUT), f"{scenario.dag_id} never showed the route of {step}"
+
+
+@NEEDS_ROUTING
+def test_given_a_stream_routed_to_two_queues_when_it_runs_then_each_process_runs_on_a_worker_of_its_queue(
+    celery: CeleryHarness,
+) -> None:
+    scenario = celery.new_scenario("queues")
+    scenario.register({"g1": [Step("plain"), Step("prompt")]}, max_parallel=2)
+    route(scenario, "prompt", queue_nm="llm")
+
+    _, state = scenario.run()
+
+    assert state == "success", scenario.story()
+    rows = {step: (host, queue) for step, _, _, host, queue, _ in attempts(scenario)}
+    assert rows["prompt"] == (BOTH_QUEUES.hostname, "llm")  # the only worker serving llm
+    assert rows["plain"][1] == "default"
+
+
+@NEEDS_ROUTING
+def test_given_a_pool_of_one_slot_shared_by_two_streams_when_both_run_then_their_pooled_processes_never_overlap(
+    celery: CeleryHarness,
+) -> None:
+    """Needs `llf pools sync` in the harness too (the pool must exist in Airflow)."""
+    first, second = celery.new_scenario("pool_a"), celery.new_scenario("pool_b")
+    first.sql("INSERT INTO cntl_af.cntl_cfg_pool (pool_nm, slots, pool_desc) VALUES ('llf_e2e_one', 1, 'e2e') "
+              "ON CONFLICT DO NOTHING")
+    for scenario in (first, second):
+        scenario.register({"g1": [Step("x", NAP_6), Step("y", NAP_6)]}, max_parallel=2)
+        for step in ("x", "y"):
+            route(scenario, step, pool_nm="llf_e2e_one")
+
+    runs = [(scenario, scenario.trigger()) for scenario in (first, second)]
+    states = [scenario.wait(run_id) for scenario, run_id in runs]
+
+    assert states == ["success", "success"]
+    spans = sorted(tuple(row) for row in first.sql(
+        "SELECT start_ts, end_ts FROM cntl_af.cntl_cfg_log WHERE status = 'SUCCESS' AND (prcs_nm LIKE %s OR "
+        "prcs_nm LIKE %s)", (f"{first.name}\\_%", f"{second.name}\\_%")))
+    assert len(spans) == 4
+    assert all(earlier[1] <= later[0] for earlier, later in itertools.pairwise(spans)), spans
+
+
+@NEEDS_ROUTING
+def test_given_a_process_routed_to_a_queue_no_worker_serves_when_triggered_then_it_stays_queued_unrun(
+    celery: CeleryHarness,
+) -> None:
+    scenario = celery.new_scenario("nowhere")
+    scenario.register({"g1": [Step("stranded")]})
+    route(scenario, "stranded", queue_nm="nobody_serves_this")
+
+    run_id = scenario.trigger()
+    time.sleep(20)  # long enough for any worker to have taken it
+
+    (task,) = [ti for ti in scenario.api.task_instances(scenario.dag_id, run_id) if ti["task_id"].endswith("stranded")]
+    assert (task["state"], task["queue"]) == ("queued", "nobody_serves_this")
+    assert attempts(scenario) == [] and scenario.executions() == {}
+    # `llf status` naming the queue it waits for: with the status change of issue 25 (not in this slice)
+
+
 def environ(process: psutil.Process) -> dict[str, str]:
-    raw = Path(f"/proc/{process.pid}/environ").read_bytes().split(b"\0")
+    """The process's environment as the kernel shows it to anyone who may read /proc (a notebook of the same user);
+    empty for a process that ended meanwhile (a short-lived helper)."""
+    try:
+        raw = Path(f"/proc/{process.pid}/environ").read_bytes().split(b"\0")
+    except (ProcessLookupError, FileNotFoundError):
+        return {}
     return dict(entry.decode(errors="replace").partition("=")[::2] for entry in raw if entry)
 
 
