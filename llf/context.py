@@ -53,6 +53,10 @@ class RunContext(BaseModel):
     output_path: str | None = None
     params: dict = {}
     log_id: int | None = None
+    # Where Airflow ran the task: its TaskInstance's hostname (Airflow's [core] hostname_callable, so two
+    # workers on one machine differ) and the Celery queue it was sent to. None outside Airflow (`llf run`).
+    hostname: str | None = None
+    queue_nm: str | None = None
 
     @property
     def stream_run_key(self) -> StreamRunKey | None:

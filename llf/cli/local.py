@@ -15,11 +15,16 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
+    from llf.local.celery import parse_workers
     from llf.local.demo import start_local, sync_local_pools
     from llf.local.stack import LocalSettings
     from llf.settings import STATE_DIR, state_dir_of
 
-    stack, _ = start_local(console)
+    if args.worker and args.executor != "celery":
+        console.print("--worker starts Celery workers: add --executor celery (LocalExecutor has none).", markup=False)
+        return 2
+    workers = parse_workers(args.worker or [], args.worker_concurrency) if args.executor == "celery" else ()
+    stack, _ = start_local(console, workers)
     sync_local_pools(stack, console)  # the pools registered so far (cntl_cfg_pool); `llf pools sync` after more
     console.print(f"Airflow UI: {stack.base_url} · control DB: LLF_CONTROL_DB_URL='{stack.control_db_url}'",
                   markup=False)
@@ -47,5 +52,14 @@ def register(commands: argparse._SubParsersAction) -> None:
                       help="business date YYYY-MM-DD (default: today)")
     demo.add_argument("--full-rerun", action="store_true", help="rerun processes already successful for the date")
     demo.add_argument("--timeout-min", type=float, default=60, help="give up waiting after this long (default 60)")
-    add_command(into, "up", _up, "start (or reuse) local mode's PostgreSQL and Airflow, and return", db_url=False)
+    up = add_command(into, "up", _up, "start (or reuse) local mode's PostgreSQL and Airflow, and return",
+                     db_url=False)
+    up.add_argument("--executor", choices=("local", "celery"), default="local",
+                    help="Airflow's executor: LocalExecutor (default), or CeleryExecutor with a redis-server broker "
+                    "and the workers of --worker")
+    up.add_argument("--worker", action="append", metavar="QUEUES",
+                    help="with --executor celery: start one `airflow celery worker` serving these comma-separated "
+                    "queues (repeat for more workers; default: one worker on `default`)")
+    up.add_argument("--worker-concurrency", type=int, default=4, metavar="N",
+                    help="tasks each Celery worker runs at once (default 4)")
     add_command(into, "stop", _stop, "stop what local mode started; data stays in LLF_LOCAL_DIR", db_url=False)

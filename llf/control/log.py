@@ -36,8 +36,8 @@ lock is held, so no other attempt of the process and date starts meanwhile.
 # An attempt's row, open (end_ts NULL) or already final.
 INSERT_ATTEMPT_SQL = """
 INSERT INTO cntl_af.cntl_cfg_log (strem_nm, prcs_nm, business_date, run_id, strem_run_id, dag_id, task_id,
-                                  try_number, status, message, end_ts, output_path, hostname, pid)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, CASE WHEN %s THEN now() END, %s, %s, %s)
+                                  try_number, status, message, end_ts, output_path, hostname, pid, queue_nm)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, CASE WHEN %s THEN now() END, %s, %s, %s, %s)
 RETURNING log_id
 """
 
@@ -111,12 +111,14 @@ RETURNING log_id, prcs_nm, output_path
 
 
 def _insert(url: str, context: RunContext, status: Status, message: str, *, ended: bool) -> int:
+    """One attempt's row. The host is the one Airflow names the task's (context.hostname, which may be a worker's
+    own name on a shared machine), else this machine's: what a reader matches against Airflow's task instance."""
     with transaction(url) as cursor:
         cursor.execute(
             INSERT_ATTEMPT_SQL,
             (context.strem_nm, context.prcs_nm, context.business_date, context.run_id, context.strem_run_id,
              context.dag_id, context.task_id, context.try_number, status, message, ended,
-             context.output_path, socket.gethostname(), os.getpid()),
+             context.output_path, context.hostname or socket.gethostname(), os.getpid(), context.queue_nm),
         )
         return one_row(cursor)[0]
 

@@ -103,6 +103,8 @@ def run_context_of(context: Mapping[str, Any], *, prcs_nm: str, timezone: str) -
         try_number=ti.try_number,
         full_rerun=_as_flag(run_setting(context, "full_rerun")),
         triggered_by=conf.get("triggered_by", "manual"),
+        hostname=getattr(ti, "hostname", None),  # Airflow's get_hostname(): [core] hostname_callable
+        queue_nm=getattr(ti, "queue", None),
     )
 
 

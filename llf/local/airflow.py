@@ -28,6 +28,13 @@ import psutil
 
 from llf.airflow_api import AirflowClient, api_healthy, heartbeats_since, poll
 from llf.exceptions import LlfError
+from llf.local.celery import (
+    CeleryExecution,
+    celery_settings,
+    redis_command,
+    worker_arguments,
+    worker_environment,
+)
 
 COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
 TASK_INSTANCE_HEARTBEAT_TIMEOUT_SEC = 15
@@ -56,7 +63,8 @@ def _die_with_parent() -> None:
 
 @dataclass
 class AirflowStack:
-    """Scheduler, dag-processor, triggerer and api-server (LocalExecutor) on one metadata database.
+    """Scheduler, dag-processor, triggerer and api-server on one metadata database: LocalExecutor, or with
+    `celery` CeleryExecutor with a redis-server broker and its `airflow celery worker`s (llf.local.celery).
 
     Every DAG folder becomes its own LocalDagBundle, so harness DAGs and the project's `dags/` can be
     served side by side. A `detached` stack outlives the process that started it (local mode: `make demo`
@@ -69,8 +77,11 @@ class AirflowStack:
     extra_env: Mapping[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     detached: bool = False
+    celery: CeleryExecution | None = None
+    redis_port: int = field(default_factory=free_port)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict, init=False)
-    _env: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+    # component -> (command, environment), kept: a revived component needs the same secrets
+    _commands: dict[str, tuple[list[str], dict[str, str]]] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def base_url(self) -> str:
@@ -79,6 +90,11 @@ class AirflowStack:
     @property
     def logs_dir(self) -> Path:
         return self.home / "logs-of-components"
+
+    @property
+    def worker_names(self) -> list[str]:
+        """The component names of the Celery workers (none under LocalExecutor)."""
+        return [f"worker-{worker.hostname}" for worker in (self.celery.workers if self.celery else ())]
 
     def environment(self) -> dict[str, str]:
         """AIRFLOW__* settings tuned so that a trivial DAG run takes seconds, not a minute."""
@@ -124,6 +140,8 @@ class AirflowStack:
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
             "PYTHONPYCACHEPREFIX": str(BYTECODE_CACHE),
         }
+        if self.celery is not None:
+            settings.update(celery_settings(f"redis://127.0.0.1:{self.redis_port}/0", self.celery.result_backend_url))
         inherited = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
         return {**inherited, **settings, **self.extra_env}
 
@@ -131,7 +149,7 @@ class AirflowStack:
         """Migrate the metadata DB, start the components and wait until the API reports all healthy."""
         self.home.mkdir(parents=True, exist_ok=True)
         self.logs_dir.mkdir(exist_ok=True)
-        env = self._env = self.environment()  # kept: a revived component needs the same secrets
+        env = self.environment()
         migrate_log = self.logs_dir / "db-migrate.log"
         with migrate_log.open("w") as out:
             migrated = subprocess.run(
@@ -144,17 +162,35 @@ class AirflowStack:
             )
         if migrated.returncode != 0:
             raise AirflowStackError(f"`airflow db migrate` failed:\n{migrate_log.read_text()[-4000:]}")
-        for name in COMPONENTS:
+        self._commands = {name: (self._airflow(name), env) for name in COMPONENTS}
+        self._commands.update(self._celery_commands(env))
+        for name in self._commands:
             self._launch(name, mode="w")
         if poll(self._healthy, timeout) is None:
             self.stop()
             raise AirflowStackError(f"Airflow not healthy after {timeout:.0f}s\n{self.logs_tail()}")
 
+    def _celery_commands(self, env: Mapping[str, str]) -> dict[str, tuple[list[str], dict[str, str]]]:
+        """The broker and one `airflow celery worker` per worker, each worker in a home of its own."""
+        if self.celery is None:
+            return {}
+        broker_dir = self.home / "redis"
+        broker_dir.mkdir(exist_ok=True)
+        commands = {"redis": (redis_command(self.redis_port, broker_dir), dict(env))}
+        for name, worker in zip(self.worker_names, self.celery.workers, strict=True):
+            home = self.home / "workers" / worker.hostname
+            home.mkdir(parents=True, exist_ok=True)
+            worker_env = worker_environment(env, worker, home, self.home / "logs", free_port(),
+                                            preload=self.celery.preload)
+            commands[name] = (self._airflow(*worker_arguments(worker)), worker_env)
+        return commands
+
     def _launch(self, name: str, mode: str) -> None:
+        command, env = self._commands[name]
         with (self.logs_dir / f"{name}.log").open(mode) as out:
             self.processes[name] = subprocess.Popen(
-                self._airflow(name),
-                env=self._env,
+                command,
+                env=env,
                 cwd=self.home,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -191,7 +227,12 @@ class AirflowStack:
         dead = {name: p.returncode for name, p in self.processes.items() if p.poll() is not None}
         if dead:
             raise AirflowStackError(f"Airflow components exited early: {dead}\n{self.logs_tail()}")
-        return True if api_healthy(self.base_url) else None
+        return True if api_healthy(self.base_url) and all(map(self._worker_ready, self.worker_names)) else None
+
+    def _worker_ready(self, name: str) -> bool:
+        """Celery logs `<node> ready.` once the worker consumes its queues."""
+        log = self.logs_dir / f"{name}.log"
+        return log.exists() and " ready." in log.read_text(errors="replace")
 
     def logs_tail(self, lines: int = 40) -> str:
         """The last lines of each component's log, for failure reports."""
@@ -227,8 +268,14 @@ def is_alive(pid: int) -> bool:
 
 def stop_components(group_ids: Iterable[int], grace: float = 5) -> None:
     """SIGTERM each process group, wait up to `grace` seconds for its leader, then SIGKILL the group (which
-    also reaps task runners left in it). Works on groups started by another process (`make stop`)."""
+    also reaps task runners left in it) and every process it had started. Works on groups started by another
+    process (`make stop`).
+
+    The descendants are named before the first signal: Airflow's task supervisor puts each task process in a
+    process group of its own (`setpgid`), which a signal to the component's group misses, and a task whose
+    worker died would otherwise run its notebook to the end and record it."""
     groups = list(group_ids)
+    descendants = [child for group in groups for child in descendants_of(group)]
     for group in groups:
         _signal_group(group, signal.SIGTERM)
     deadline = time.monotonic() + grace
@@ -236,6 +283,27 @@ def stop_components(group_ids: Iterable[int], grace: float = 5) -> None:
         time.sleep(0.1)
     for group in groups:
         _signal_group(group, signal.SIGKILL)
+    for child in descendants:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
+
+
+def descendants_of(pid: int) -> list[psutil.Process]:
+    """Every process `pid` started, and theirs, alive now (none when it is gone)."""
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL a process and everything it started, at once: what a worker host's sudden death does."""
+    processes = [*descendants_of(pid)]
+    with contextlib.suppress(psutil.NoSuchProcess):
+        processes.insert(0, psutil.Process(pid))
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
 
 
 def _signal_group(group: int, signum: signal.Signals) -> None:

@@ -24,6 +24,7 @@ from llf.control.sql_files import apply_files
 from llf.control.status import ProcessStatus, latest_statuses
 from llf.control.validation import validate
 from llf.exceptions import RegistrationError
+from llf.local.celery import CeleryWorker
 from llf.local.llm import choose_llm, prepare_model
 from llf.local.stack import LocalSettings, LocalStack, RunningStack
 from llf.runner.tasks import mark_stale_stream_runs_finished
@@ -42,12 +43,15 @@ class DemoOptions:
     timeout_min: float
 
 
-def start_local(console: Console) -> tuple[RunningStack, str]:
-    """Choose the LLM, say which, and bring the stack up: (the running stack, the LLM provider)."""
+def start_local(console: Console, workers: tuple[CeleryWorker, ...] = ()) -> tuple[RunningStack, str]:
+    """Choose the LLM, say which, and bring the stack up: (the running stack, the LLM provider).
+
+    `workers`: run CeleryExecutor with these workers (llf.local.celery), else LocalExecutor."""
     llm = choose_llm()
     console.print(llm.description, markup=False)  # names models and hosts from the environment
     prepare_model(llm, say=lambda line: console.print(line, markup=False))
-    stack = LocalStack(LocalSettings.from_env()).up(llm.env, say=lambda line: console.print(line, markup=False))
+    stack = LocalStack(LocalSettings.from_env()).up(llm.env, say=lambda line: console.print(line, markup=False),
+                                                    workers=workers)
     return stack, llm.env.get("LLF_LLM_PROVIDER", "")
 
 

@@ -111,6 +111,27 @@ class EmbeddedPostgres:
             self.execute_admin(f'CREATE DATABASE "{name}"')
         return with_database(self.admin_url, name)
 
+    def owned_database(self, name: str, login: str) -> str:
+        """The URL of database `name` owned by `login` and connecting as it, both created when missing.
+
+        For what must not reach the other databases: the Celery result backend, which the workers hold
+        (a login that owns only its own database, where the superuser URL would open them all).
+        """
+        connection = psycopg2.connect(self.admin_url)
+        connection.autocommit = True
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (login,))
+                if cursor.fetchone() is None:
+                    cursor.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(login)))
+                cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+                if cursor.fetchone() is None:
+                    cursor.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                        sql.Identifier(name), sql.Identifier(login)))
+        finally:
+            connection.close()
+        return with_user(with_database(self.admin_url, name), login)
+
     def create_template(self) -> None:
         self.execute_admin(f"DROP DATABASE IF EXISTS {TEMPLATE_DATABASE}")
         self.execute_admin(f"CREATE DATABASE {TEMPLATE_DATABASE}")

@@ -1,4 +1,5 @@
-"""The local stack: embedded PostgreSQL + Airflow's four components, started once and reused.
+"""The local stack: embedded PostgreSQL + Airflow's four components, started once and reused; on LocalExecutor,
+or on CeleryExecutor with a redis-server and the `airflow celery worker`s `llf local up --worker` names.
 
 Everything lives under one folder (LLF_LOCAL_DIR, default `.llf-local/` in the project): the database files,
 Airflow's home and logs, the lake, and `state.json` naming the component processes, so `make stop` (another
@@ -10,7 +11,7 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from psycopg2 import sql
@@ -20,6 +21,7 @@ from llf.control.migrations import upgrade
 from llf.db import transaction
 from llf.exceptions import ConfigurationError
 from llf.local.airflow import AirflowStack, is_alive, stop_components
+from llf.local.celery import CeleryExecution, CeleryWorker, redis_server_path
 from llf.local.postgres import EmbeddedPostgres
 from llf.services.llm.settings import LlmSettings
 from llf.services.vectors.pgvector import SCHEMA as VECTOR_SCHEMA
@@ -27,6 +29,9 @@ from llf.settings import LOCAL_DIR, LOCAL_PORT, PROJECT_ROOT
 
 CONTROL_DATABASE = "llf"
 METADATA_DATABASE = "airflow"
+# Celery's task results: a database of its own, reached by a login that owns nothing else (the workers hold it).
+RESULT_DATABASE = "airflow_celery_results"
+RESULT_LOGIN = "llf_celery"
 # New registrations reach the DAGs within seconds (production default: half a minute).
 SNAPSHOT_REFRESH_SECONDS = "5"
 
@@ -83,8 +88,14 @@ class LocalStack:
     def __init__(self, settings: LocalSettings) -> None:
         self.settings = settings
 
-    def up(self, llm_env: Mapping[str, str], say: Say) -> RunningStack:
-        """Start (or reuse) PostgreSQL and Airflow; apply the control schema. Idempotent."""
+    def up(self, llm_env: Mapping[str, str], say: Say, workers: tuple[CeleryWorker, ...] = ()) -> RunningStack:
+        """Start (or reuse) PostgreSQL and Airflow; apply the control schema. Idempotent.
+
+        With `workers`, Airflow runs CeleryExecutor with these workers (and a redis-server broker), else
+        LocalExecutor; a running stack with another executor or other workers is started again.
+        """
+        if workers:
+            redis_server_path()  # a missing broker is said before anything starts
         settings = self.settings
         settings.home.mkdir(parents=True, exist_ok=True)
         settings.lake.mkdir(exist_ok=True)
@@ -95,14 +106,15 @@ class LocalStack:
         llm_changed = self._note_llm(control_db_url, llm_env, say)
         env = self._component_env(control_db_url, postgres.notebook_url(control_db_url), llm_env)
         state = self._read_state()
-        reused = state.get("env") == env and self._running(state)
+        executor = [asdict(worker) for worker in workers]  # as state.json keeps it
+        reused = state.get("env") == env and state.get("workers", []) == executor and self._running(state)
         if reused:
             say(f"Airflow: already running at {settings.base_url}, reused.")
         else:
             self._stop_components(state)
             _check_port_free(settings.port)
             say(f"Airflow: starting scheduler, dag-processor, triggerer and api-server on {settings.base_url} "
-                "(the first start migrates Airflow's database: about a minute)...")
+                f"({_executor_words(workers)}; the first start migrates Airflow's database: about a minute)...")
             stack = AirflowStack(
                 home=settings.airflow_home,
                 metadata_db_url=postgres.ensure_database(METADATA_DATABASE).replace(
@@ -111,12 +123,20 @@ class LocalStack:
                 extra_env=env,
                 port=settings.port,
                 detached=True,
+                celery=self._celery(postgres, workers),
             )
             stack.start()
-            self._write_state({"port": settings.port, "pids": stack.pids, "env": env})
+            self._write_state({"port": settings.port, "pids": stack.pids, "env": env, "workers": executor})
         return RunningStack(control_db_url=control_db_url, base_url=settings.base_url, lake=settings.lake,
                             logs=settings.airflow_home / "logs-of-components", reused=reused,
                             llm_changed=llm_changed)
+
+    @staticmethod
+    def _celery(postgres: EmbeddedPostgres, workers: tuple[CeleryWorker, ...]) -> CeleryExecution | None:
+        if not workers:
+            return None
+        backend = postgres.owned_database(RESULT_DATABASE, RESULT_LOGIN)
+        return CeleryExecution("db+" + backend.replace("postgresql://", "postgresql+psycopg2://", 1), workers)
 
     def stop(self, say: Say) -> None:
         """Stop the Airflow components and PostgreSQL this folder's stack started; keep their data."""
@@ -172,6 +192,13 @@ class LocalStack:
 
     def _write_state(self, state: Mapping) -> None:
         self.settings.state_file.write_text(json.dumps(state, indent=2), encoding="utf-8")
+
+
+def _executor_words(workers: tuple[CeleryWorker, ...]) -> str:
+    if not workers:
+        return "LocalExecutor"
+    served = ", ".join(f"{worker.hostname} on {worker.queues}" for worker in workers)
+    return f"CeleryExecutor with redis-server and {len(workers)} worker(s): {served}"
 
 
 def _drop_vector_collections(control_db_url: str) -> None:

@@ -10,6 +10,7 @@ import gc
 import os
 import secrets
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ import pytest
 from llf.airflow_api import AirflowClient, sync_pools
 from llf.control.pools import registered_pools
 from llf.local.airflow import AirflowStack, AirflowStackError
+from llf.local.celery import CeleryExecution
 from llf.local.postgres import EmbeddedPostgres, with_database
 from tests.e2e.scenarios.streams import Scenario
 from tests.support.registry import Registry, Run, sql_runner
@@ -47,9 +49,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[pytest.TestReport]:
     """A failed e2e test shows the tail of every Airflow component's log beside its traceback."""
     report = yield
-    stack = item.funcargs.get("airflow") if hasattr(item, "funcargs") else None
-    if report.failed and isinstance(stack, AirflowStack):
-        report.sections.append(("Airflow component logs", stack.logs_tail()))
+    stacks = [value for value in getattr(item, "funcargs", {}).values() if isinstance(value, AirflowStack)]
+    if report.failed:
+        for stack in stacks:
+            report.sections.append(("Airflow component logs", stack.logs_tail()))
     return report
 
 
@@ -110,38 +113,47 @@ def airflow(
 ) -> Iterator[AirflowStack]:
     """Scheduler, dag-processor, triggerer and api-server, started once and stopped at session end; the session's
     registered pools synced into it, as every stack's init does (`llf pools sync`)."""
-    postgres.execute_admin(f"DROP DATABASE IF EXISTS {METADATA_DATABASE}")
-    postgres.execute_admin(f"CREATE DATABASE {METADATA_DATABASE}")
-    metadata_url = with_database(postgres.admin_url, METADATA_DATABASE).replace(
+    with running_stack(postgres, tmp_path_factory.mktemp("airflow-home"), METADATA_DATABASE,
+                       {"LLF_CONTROL_DB_URL": e2e_control_db_url, "LLF_NOTEBOOKS_DIR": str(e2e_notebooks_dir),
+                        "LLF_LAKE_URL": e2e_lake_dir.as_uri(), "OLLAMA_HOST": e2e_ollama.url}) as stack:
+        yield stack
+
+
+@contextmanager
+def running_stack(postgres: EmbeddedPostgres, home: Path, metadata_database: str, llf_env: dict[str, str],
+                  celery: CeleryExecution | None = None) -> Iterator[AirflowStack]:
+    """A test stack on its own (new) metadata database, started and warmed up, stopped on leaving.
+
+    `llf_env`: LLF_CONTROL_DB_URL, LLF_NOTEBOOKS_DIR, LLF_LAKE_URL and OLLAMA_HOST of its tasks.
+    """
+    postgres.execute_admin(f"DROP DATABASE IF EXISTS {metadata_database}")
+    postgres.execute_admin(f"CREATE DATABASE {metadata_database}")
+    metadata_url = with_database(postgres.admin_url, metadata_database).replace(
         "postgresql://", "postgresql+psycopg2://", 1
     )
     stack = AirflowStack(
-        home=tmp_path_factory.mktemp("airflow-home"),
+        home=home,
         metadata_db_url=metadata_url,
         dags_folders=DAG_BUNDLES,
         extra_env={
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
-            "LLF_CONTROL_DB_URL": e2e_control_db_url,
-            "LLF_NOTEBOOK_DB_URL": postgres.notebook_url(e2e_control_db_url),
-            "LLF_NOTEBOOKS_DIR": str(e2e_notebooks_dir),
-            "LLF_LAKE_URL": e2e_lake_dir.as_uri(),
+            "LLF_NOTEBOOK_DB_URL": postgres.notebook_url(llf_env["LLF_CONTROL_DB_URL"]),
             "LLF_SNAPSHOT_REFRESH_SECONDS": SNAPSHOT_REFRESH_SECONDS,
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
-            "OLLAMA_HOST": e2e_ollama.url,
             "LLF_LLM_RETRY_WAIT": "0.1",
             # Retry drills should not wait Airflow's default 300 s between tries.
             "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": "2",
+            **llf_env,
         },
+        celery=celery,
     )
     stack.start()
     try:
-        sync_pools(stack.client(), registered_pools(e2e_control_db_url))
+        sync_pools(stack.client(), registered_pools(llf_env["LLF_CONTROL_DB_URL"]))
         _warm_up(stack.client())
-    except BaseException:
+        yield stack
+    finally:
         stack.stop()
-        raise
-    yield stack
-    stack.stop()
 
 
 def _warm_up(api: AirflowClient) -> None:
@@ -175,11 +187,15 @@ def new_scenario(
 
     Session-scoped so a module can share one stream run between tests (run once, asserted twice).
     """
-    markers = tmp_path_factory.mktemp("e2e-markers")
+    return scenario_factory(airflow_api, e2e_sql, e2e_notebooks_dir, tmp_path_factory.mktemp("e2e-markers"))
+
+
+def scenario_factory(api: AirflowClient, sql: Run, notebooks_dir: Path, markers: Path) -> Callable[[str], Scenario]:
+    """Scenarios named `<label>_<random>` on the stack of `api`, registered through `sql`."""
 
     def make(label: str) -> Scenario:
         name = f"{label}_{secrets.token_hex(3)}"
-        return Scenario(name=name, notebooks_dir=e2e_notebooks_dir, marker=markers / f"{name}.executions",
-                        registry=Registry(e2e_sql), sql=e2e_sql, api=airflow_api)
+        return Scenario(name=name, notebooks_dir=notebooks_dir, marker=markers / f"{name}.executions",
+                        registry=Registry(sql), sql=sql, api=api)
 
     return make
