@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import socket
 from dataclasses import dataclass
 from typing import Literal
 
@@ -57,6 +58,12 @@ class RunContext(BaseModel):
     # workers on one machine differ) and the Celery queue it was sent to. None outside Airflow (`llf run`).
     hostname: str | None = None
     queue_nm: str | None = None
+
+    @property
+    def worker_host(self) -> str:
+        """The host every record of this attempt names (log row, unstored outputs, notebook checks): Airflow's
+        name for it when it ran the task, else this machine's, so the sentences agree with the row."""
+        return self.hostname or socket.gethostname()
 
     @property
     def stream_run_key(self) -> StreamRunKey | None:

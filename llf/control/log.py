@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import socket
 from collections.abc import Callable
 
 import psycopg2
@@ -118,7 +117,7 @@ def _insert(url: str, context: RunContext, status: Status, message: str, *, ende
             INSERT_ATTEMPT_SQL,
             (context.strem_nm, context.prcs_nm, context.business_date, context.run_id, context.strem_run_id,
              context.dag_id, context.task_id, context.try_number, status, message, ended,
-             context.output_path, context.hostname or socket.gethostname(), os.getpid(), context.queue_nm),
+             context.output_path, context.worker_host, os.getpid(), context.queue_nm),
         )
         return one_row(cursor)[0]
 

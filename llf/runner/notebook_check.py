@@ -8,13 +8,12 @@ folder it looked in, and the setting that names the folder, or the reader looks 
 
 from __future__ import annotations
 
-import socket
-
+from llf.context import RunContext
 from llf.settings import NOTEBOOKS_DIR, notebooks_dir
 
 
-def rejected_here(rejected: Exception) -> str:
+def rejected_here(rejected: Exception, context: RunContext) -> str:
     """The FAILED message for a notebook rejected by llf.runner.notebook.resolve on this worker."""
-    return (f"NotebookRejected: {rejected}; checked on the worker {socket.gethostname()}, whose notebooks folder "
+    return (f"NotebookRejected: {rejected}; checked on the worker {context.worker_host}, whose notebooks folder "
             f"is {notebooks_dir()} ({NOTEBOOKS_DIR.name}): every worker needs the notebooks the dag-processor "
             "parses (the same image, volume or DAG bundle)")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import html
 import logging
 import shutil
-import socket
 import threading
 from functools import cache
 from pathlib import Path, PurePosixPath
@@ -149,7 +148,7 @@ def keep_unstored(context: RunContext, executed: Path, lake_error: Exception) ->
     hostname column records (llf.control.log), and a warning that the copy goes with that host.
     """
     problem = f"could not store the output notebook in the lake (check LLF_LAKE_URL): {str(lake_error).rstrip('.')}"
-    host = socket.gethostname()
+    host = context.worker_host
     kept = state_dir() / UNSTORED / notebook_key(run_folder(context), context.prcs_nm)
     try:
         kept.parent.mkdir(parents=True, exist_ok=True)

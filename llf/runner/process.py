@@ -260,7 +260,7 @@ def _execute(url: str, context: RunContext, registration: Registration,
         parameters = notebook_runner.parameters_for(notebook, context.params, _context_parameters(context))
         kernel_env = _kernel_env(context, url)
     except notebook_runner.NotebookRejected as rejected:
-        return _Ending(rejected_here(rejected))
+        return _Ending(rejected_here(rejected, context))
     except ConfigurationError as missing:
         return _Ending(f"ConfigurationError: {missing}")
     warm_up_html_export()
