@@ -29,7 +29,11 @@ WORKER_SECRETS = (
     "AIRFLOW__CORE__FERNET_KEY",
     "AIRFLOW__API__SECRET_KEY",
 )
-WORKER_CELERY_CONFIG = "llf.local.celery_config.CELERY_CONFIG"
+# The runner preloaded in each worker, the Celery counterpart of LocalExecutor's forkserver preload: Celery
+# imports `imports` in the worker's parent before its prefork pool forks, and each task's supervisor forks from a
+# pool child, so a task starts with papermill, nbconvert and the HTML exporter in memory. The same setting as
+# docker-compose.yml's workers (one mechanism, llf.runner.preload, for both executors).
+WORKER_PRELOAD = '{"imports": ["llf.runner.preload"]}'
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,7 @@ class CeleryExecution:
 
     result_backend_url: str
     workers: tuple[CeleryWorker, ...]
-    preload: bool = True  # the runner preloaded in each worker (llf.local.celery_config); off only to measure it
+    preload: bool = True  # the runner preloaded in each worker (WORKER_PRELOAD); off only to measure it
 
 
 def parse_workers(specs: list[str], concurrency: int = 4) -> tuple[CeleryWorker, ...]:
@@ -110,7 +114,7 @@ def worker_environment(stack_env: Mapping[str, str], worker: CeleryWorker, home:
         "AIRFLOW__CELERY__MP_START_METHOD": "fork",
     })
     if preload:
-        env["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"] = WORKER_CELERY_CONFIG
+        env["AIRFLOW__CELERY__EXTRA_CELERY_CONFIG"] = WORKER_PRELOAD
     return env
 
 

@@ -8,8 +8,11 @@ and each task process is forked from a worker, so it inherits them. Set
 
 and a task no longer spends about 3 s of CPU importing papermill and nbconvert and compiling the HTML
 templates and lexer (bench/overhead.py shows where that goes); on a small machine running several
-notebooks at once that CPU is wall time. The local stack, the tests' Airflow and docker-compose.yml
-set both. Python ignores a preload module that fails to import, so a worker without llf still starts.
+notebooks at once that CPU is wall time. The local stack and the tests' Airflow set both. Celery workers
+(docker-compose.yml, local mode with --executor celery) import this module through
+`[celery] extra_celery_config = {"imports": ["llf.runner.preload"]}`, in the worker's parent before its pool
+forks. The forkserver ignores a preload module that fails to import, so a LocalExecutor worker without llf still
+starts; a Celery worker whose image lacks llf stops at start, which is what a worker that cannot run llf should do.
 """
 
 from __future__ import annotations
