@@ -3,20 +3,11 @@ Against a real Airflow it is tests/e2e/test_pools.py; these need none (a port no
 
 from __future__ import annotations
 
-import pytest
-
 from llf.cli import main
 from llf.local.airflow import free_port
+from tests.support.cli import one_line_error
 
 SECRET = "s3cret-pw-77c1"
-
-
-def _one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    assert "Traceback" not in captured.err
-    assert len(captured.err.strip().splitlines()) == 1, captured.err
-    return captured.err
 
 
 def test_given_airflow_unreachable_when_pools_sync_then_exit_2_naming_the_url_and_llf_airflow_url(
@@ -26,7 +17,7 @@ def test_given_airflow_unreachable_when_pools_sync_then_exit_2_naming_the_url_an
 
     code = main(["pools", "sync"])
 
-    error = _one_line_error(capsys)
+    error = one_line_error(capsys)
     assert code == 2
     assert "Cannot reach Airflow at http://" in error and "set LLF_AIRFLOW_URL" in error
     assert SECRET not in error
@@ -40,7 +31,7 @@ def test_given_local_mode_down_and_no_airflow_url_when_pools_sync_dry_run_then_e
 
     code = main(["pools", "sync", "--dry-run"])
 
-    error = _one_line_error(capsys)
+    error = one_line_error(capsys)
     assert code == 2
     assert "local mode's address; LLF_AIRFLOW_URL is unset" in error and "llf local up" in error
 
@@ -52,7 +43,7 @@ def test_given_the_control_db_unreachable_when_pools_sync_then_exit_2_naming_it_
 
     code = main(["pools", "sync", "--db-url", f"postgresql://llf:{SECRET}@127.0.0.1:9/nowhere"])
 
-    error = _one_line_error(capsys)
+    error = one_line_error(capsys)
     assert code == 2
     assert "Cannot reach the control database" in error and "Airflow" not in error
     assert SECRET not in error

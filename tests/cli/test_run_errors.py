@@ -7,17 +7,10 @@ import pytest
 
 from llf.cli import main
 from llf.local.airflow import free_port
+from tests.support.cli import one_line_error
 from tests.support.standins.airflow_api import airflow_api
 
 SECRET = "s3cret-pw-4f9a"
-
-
-def _one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    assert "Traceback" not in captured.err
-    assert len(captured.err.strip().splitlines()) == 1, captured.err
-    return captured.err
 
 
 @pytest.fixture
@@ -32,14 +25,14 @@ def test_given_an_unknown_stream_when_run_or_backfill_then_exit_2_naming_it(cont
     code = main([command[0], "--stream", "nope", *command[1:]])
 
     assert code == 2
-    assert "--stream nope: no stream of that name is registered" in _one_line_error(capsys)
+    assert "--stream nope: no stream of that name is registered" in one_line_error(capsys)
 
 
 def test_given_an_inactive_stream_when_run_then_exit_2_saying_nothing_is_active(control_db_url, registry, capsys):
     registry.process(registry.group(registry.stream("off", active=False), "g"), "p")
 
     assert main(["run", "--stream", "off", "--date", "2026-05-01"]) == 2
-    assert "inactive or has no active process" in _one_line_error(capsys)
+    assert "inactive or has no active process" in one_line_error(capsys)
 
 
 def test_given_airflow_unreachable_when_run_then_exit_2_naming_llf_airflow_url_without_its_password(
@@ -49,7 +42,7 @@ def test_given_airflow_unreachable_when_run_then_exit_2_naming_llf_airflow_url_w
 
     code = main(["run", "--stream", stream, "--date", "2026-05-01", "--wait"])
 
-    error = _one_line_error(capsys)
+    error = one_line_error(capsys)
     assert code == 2
     assert "Cannot reach Airflow at http://" in error and "set LLF_AIRFLOW_URL" in error
     assert SECRET not in error
@@ -63,7 +56,7 @@ def test_given_no_airflow_url_and_local_mode_down_when_backfill_then_exit_2_poin
 
     code = main(["backfill", "--stream", stream, "--from", "2026-05-01", "--to", "2026-05-03"])
 
-    error = _one_line_error(capsys)
+    error = one_line_error(capsys)
     assert code == 2
     assert "local mode's address; LLF_AIRFLOW_URL is unset" in error and "llf local up" in error
 
@@ -75,13 +68,13 @@ def test_given_a_password_without_a_user_when_run_then_exit_2_naming_the_missing
     monkeypatch.setenv("LLF_AIRFLOW_PASSWORD", SECRET)
 
     assert main(["run", "--stream", stream, "--date", "2026-05-01"]) == 2
-    error = _one_line_error(capsys)
+    error = one_line_error(capsys)
     assert "LLF_AIRFLOW_USER is not set" in error and SECRET not in error
 
 
 def test_given_to_before_from_when_backfill_then_exit_2(control_db_url, stream, capsys):
     assert main(["backfill", "--stream", stream, "--from", "2026-05-03", "--to", "2026-05-01"]) == 2
-    assert "--to 2026-05-01 is before --from 2026-05-03" in _one_line_error(capsys)
+    assert "--to 2026-05-01 is before --from 2026-05-03" in one_line_error(capsys)
 
 
 def test_version_prints_the_installed_package_version(capsys):
@@ -101,7 +94,7 @@ def test_given_an_airflow_url_httpx_cannot_parse_when_run_then_exit_2_naming_llf
 
     code = main(["run", "--stream", stream, "--date", "2026-05-01"])
 
-    error = _one_line_error(capsys)
+    error = one_line_error(capsys)
     assert code == 2
     assert "LLF_AIRFLOW_URL" in error and "127.0.0.1:80x is not a valid URL (Invalid port)" in error
     assert SECRET not in error
@@ -117,7 +110,7 @@ def test_given_something_answering_json_without_a_token_when_run_then_exit_2_nam
 
         code = main(["run", "--stream", stream, "--date", "2026-05-01"])
 
-    error = _one_line_error(capsys)
+    error = one_line_error(capsys)
     assert code == 2
     assert f"{url} did not answer like Airflow's API" in error and "set LLF_AIRFLOW_URL" in error
     assert behaviour.triggered == []

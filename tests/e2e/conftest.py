@@ -199,3 +199,12 @@ def scenario_factory(api: AirflowClient, sql: Run, notebooks_dir: Path, markers:
                         registry=Registry(sql), sql=sql, api=api)
 
     return make
+
+
+@pytest.fixture
+def cli_env(airflow: AirflowStack, control_db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI points at the session's Airflow and control DB, wide enough that tables keep names whole."""
+    monkeypatch.setenv("LLF_AIRFLOW_URL", airflow.base_url)
+    monkeypatch.delenv("LLF_AIRFLOW_USER", raising=False)
+    monkeypatch.delenv("LLF_AIRFLOW_PASSWORD", raising=False)
+    monkeypatch.setenv("COLUMNS", "250")

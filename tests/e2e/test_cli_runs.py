@@ -10,7 +10,6 @@ import pytest
 
 from llf.airflow_api import AirflowClient
 from llf.cli import main
-from llf.local.airflow import AirflowStack
 from llf.local.postgres import EmbeddedPostgres
 from tests.e2e.scenarios.notebooks import FAIL, SUCCEED
 from tests.e2e.scenarios.streams import Scenario, Step
@@ -18,15 +17,6 @@ from tests.support.registry import Registry, sql_runner
 
 NewScenario = Callable[[str], Scenario]
 DAY = dt.date(2026, 4, 1)
-
-
-@pytest.fixture
-def cli_env(airflow: AirflowStack, control_db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The CLI points at the session's Airflow and control DB, wide enough that tables keep names whole."""
-    monkeypatch.setenv("LLF_AIRFLOW_URL", airflow.base_url)
-    monkeypatch.delenv("LLF_AIRFLOW_USER", raising=False)
-    monkeypatch.delenv("LLF_AIRFLOW_PASSWORD", raising=False)
-    monkeypatch.setenv("COLUMNS", "250")
 
 
 def dates_logged(scenario: Scenario) -> list[str]:

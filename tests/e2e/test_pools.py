@@ -11,19 +11,9 @@ import pytest
 from llf.airflow_api import AirflowClient
 from llf.cli import main
 from llf.control.pools import Pool
-from llf.local.airflow import AirflowStack
 from tests.support.registry import Run
 
 Register = Callable[[int, str], str]
-
-
-@pytest.fixture
-def cli_env(airflow: AirflowStack, control_db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The CLI points at the session's Airflow and control DB."""
-    monkeypatch.setenv("LLF_AIRFLOW_URL", airflow.base_url)
-    monkeypatch.delenv("LLF_AIRFLOW_USER", raising=False)
-    monkeypatch.delenv("LLF_AIRFLOW_PASSWORD", raising=False)
-    monkeypatch.setenv("COLUMNS", "250")
 
 
 @pytest.fixture
