@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -125,6 +125,16 @@ class AirflowClient:
 
     def run(self, dag_id: str, run_id: str) -> dict:
         return self._get(f"/dags/{dag_id}/dagRuns/{run_id}")
+
+    def end_run(self, dag_id: str, run_id: str, state: Literal["success", "failed"]) -> dict:
+        """Mark a run ended, as the UI's "Mark as" does: Airflow ends its unfinished tasks with it. For a run
+        that cannot end by itself (a task queued where no worker listens); returns the run as it is now."""
+        return self.http.patch(f"/dags/{dag_id}/dagRuns/{run_id}", json={"state": state}).raise_for_status().json()
+
+    def tasks(self, dag_id: str) -> list[dict]:
+        """The DAG's tasks as the dag-processor last serialized them (task_id, queue, pool, pool_slots, ...):
+        what a task will be sent with, before any run exists."""
+        return self._get(f"/dags/{dag_id}/tasks")["tasks"]
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 120) -> str:
         """The run's final state (success / failed); raises when it is still going after `timeout`."""

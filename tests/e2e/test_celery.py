@@ -8,6 +8,7 @@ Worker `llf-w-default` serves `default`, worker `llf-w-both` serves `default,llm
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import itertools
 import os
@@ -19,8 +20,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from llf.airflow_api import poll
+from llf.airflow_api import FINAL_RUN_STATES, poll, sync_pools
+from llf.cli import main
+from llf.cli.waiting import WAIT_NOTED_AFTER
 from llf.control.model import process_dag_id
+from llf.control.pools import registered_pools
 from llf.local.airflow import AirflowStack, kill_tree
 from llf.local.celery import WORKER_SECRETS, CeleryExecution, CeleryWorker
 from llf.local.postgres import EmbeddedPostgres
@@ -42,8 +46,6 @@ HANG_ONCE = (
     "    started.write_text(prcs_nm)\n"
     "    time.sleep(120)"
 )
-# Routing from cntl_cfg_prcs.queue_nm / pool_nm reaches the DAGs with the dagbuild change of issue 25 (another slice).
-NEEDS_ROUTING = pytest.mark.skip(reason="needs the dagbuild routing of issue 25 (queue_nm/pool_nm on the tasks)")
 # the scheduler notices a vanished worker's task by its missing heartbeat (15 s in test stacks), then retries it
 KILLED_WORKER_TIMEOUT = 240
 
@@ -51,6 +53,7 @@ KILLED_WORKER_TIMEOUT = 240
 @dataclass
 class CeleryHarness:
     stack: AirflowStack
+    control_db_url: str
     new_scenario: Callable[[str], Scenario]
 
 
@@ -69,7 +72,7 @@ def celery(postgres: EmbeddedPostgres, tmp_path_factory: pytest.TempPathFactory,
     with running_stack(postgres, tmp_path_factory.mktemp("celery-home"), "airflow_celery", llf_env,
                        CeleryExecution(result_backend, WORKERS)) as stack, sql_runner(control_db_url) as sql:
         print(f"\nCelery stack up in {time.monotonic() - started:.0f} s (load average {os.getloadavg()})")
-        yield CeleryHarness(stack, scenario_factory(stack.client(), sql, notebooks,
+        yield CeleryHarness(stack, control_db_url, scenario_factory(stack.client(), sql, notebooks,
                                                     tmp_path_factory.mktemp("celery-markers")))
 
 
@@ -122,75 +125,159 @@ def test_given_two_simultaneous_triggers_of_one_stream_and_date_on_two_workers_t
     assert scenario.running_rows() == []
 
 
-def route(scenario: Scenario, step: str, *, queue_nm: str | None = None, pool_nm: str | None = None) -> None:
-    """Route a registered step's process (cntl_cfg_prcs.queue_nm / pool_nm), then wait until Airflow's DAG of its
-    stream carries the route (snapshot refresh, then the dag-processor's next parse)."""
-    scenario.sql("UPDATE cntl_af.cntl_cfg_prcs SET queue_nm = %s, pool_nm = %s WHERE prcs_nm = %s",
-                 (queue_nm, pool_nm, scenario.prcs_nm(step)))
+@dataclass(frozen=True)
+class Route:
+    step: str
+    queue_nm: str | None = None
+    pool_nm: str | None = None
+
+
+def route(scenario: Scenario, *routes: Route) -> None:
+    """Route registered steps' processes (cntl_cfg_prcs.queue_nm / pool_nm)."""
+    for where in routes:
+        scenario.sql("UPDATE cntl_af.cntl_cfg_prcs SET queue_nm = %s, pool_nm = %s WHERE prcs_nm = %s",
+                     (where.queue_nm, where.pool_nm, scenario.prcs_nm(where.step)))
+
+
+def wait_routed(scenario: Scenario, *routes: Route) -> None:
+    """Wait until Airflow's DAG of the stream carries the routes (snapshot refresh, then the dag-processor's next
+    parse): a run triggered before would send its tasks where they ran before."""
 
     def routed() -> bool | None:
-        tasks = scenario.api._get(f"/dags/{scenario.dag_id}/tasks")["tasks"]
-        (task,) = [task for task in tasks if task["task_id"].endswith(scenario.prcs_nm(step))]
-        return True if (task["queue"], task["pool"]) == (queue_nm or "default", pool_nm or "default_pool") else None
+        tasks = {task["task_id"].rpartition(".")[2]: task for task in scenario.api.tasks(scenario.dag_id)}
+        shown = {(tasks[scenario.prcs_nm(where.step)]["queue"], tasks[scenario.prcs_nm(where.step)]["pool"])
+                 for where in routes}
+        return True if shown == {(where.queue_nm or "default", where.pool_nm or "default_pool")
+                                 for where in routes} else None
 
-    assert poll(routed, DAG_VISIBLE_TIMEOUT), f"{scenario.dag_id} never showed the route of {step}"
+    assert poll(routed, DAG_VISIBLE_TIMEOUT), f"{scenario.dag_id} never showed the routes {routes}"
 
 
-@NEEDS_ROUTING
+@dataclass
+class RoutedRuns:
+    """Four streams routed from the control tables, triggered at once (their waits overlap), each run's id."""
+
+    queues: Scenario
+    pooled: tuple[Scenario, Scenario]
+    nowhere: Scenario
+    run_ids: dict[str, str]
+
+
+ONE_SLOT_POOL = "llf_e2e_one"
+UNSERVED_QUEUE = "nobody_serves_this"
+
+
+@pytest.fixture(scope="module")
+def routed(celery: CeleryHarness) -> Iterator[RoutedRuns]:
+    """Registered, routed, then triggered together: the queue test, the two pool streams and the stranded run
+    wait side by side instead of one after the other. The stranded run is ended through the REST API at the
+    end whatever happened, so nothing of it is left queued for the tests after."""
+    queues, nowhere = celery.new_scenario("queues"), celery.new_scenario("nowhere")
+    pooled = celery.new_scenario("pool_a"), celery.new_scenario("pool_b")
+    queues.sql("INSERT INTO cntl_af.cntl_cfg_pool (pool_nm, slots, pool_desc) VALUES (%s, 1, 'e2e') "
+               "ON CONFLICT DO NOTHING", (ONE_SLOT_POOL,))
+    sync_pools(celery.stack.client(), registered_pools(celery.control_db_url))  # registered after the stack's start
+    routes: list[tuple[Scenario, tuple[Route, ...]]] = [
+        (queues, (Route("prompt", queue_nm="llm"),)),
+        (nowhere, (Route("stranded", queue_nm=UNSERVED_QUEUE),)),
+        *[(scenario, (Route("x", pool_nm=ONE_SLOT_POOL), Route("y", pool_nm=ONE_SLOT_POOL))) for scenario in pooled],
+    ]
+    queues.register({"g1": [Step("plain"), Step("prompt")]}, max_parallel=2)
+    # `opener` runs where workers listen and opens the stream run's row, beside `stranded`
+    nowhere.register({"g1": [Step("opener"), Step("stranded")]}, max_parallel=2)
+    for scenario in pooled:
+        scenario.register({"g1": [Step("x", NAP_6), Step("y", NAP_6)]}, max_parallel=2)
+    for scenario, where in routes:
+        route(scenario, *where)
+    for scenario, where in routes:
+        wait_routed(scenario, *where)
+    runs = RoutedRuns(queues, pooled, nowhere, {scenario.name: scenario.trigger() for scenario, _ in routes})
+    try:
+        yield runs
+    finally:
+        run_id = runs.run_ids[nowhere.name]
+        if nowhere.api.run(nowhere.dag_id, run_id)["state"] not in FINAL_RUN_STATES:
+            nowhere.api.end_run(nowhere.dag_id, run_id, "failed")
+
+
 def test_given_a_stream_routed_to_two_queues_when_it_runs_then_each_process_runs_on_a_worker_of_its_queue(
-    celery: CeleryHarness,
+    routed: RoutedRuns,
 ) -> None:
-    scenario = celery.new_scenario("queues")
-    scenario.register({"g1": [Step("plain"), Step("prompt")]}, max_parallel=2)
-    route(scenario, "prompt", queue_nm="llm")
+    scenario = routed.queues
 
-    _, state = scenario.run()
+    state = scenario.wait(routed.run_ids[scenario.name])
 
     assert state == "success", scenario.story()
-    rows = {step: (host, queue) for step, _, _, host, queue, _ in attempts(scenario)}
-    assert rows["prompt"] == (BOTH_QUEUES.hostname, "llm")  # the only worker serving llm
-    assert rows["plain"][1] == "default"
+    rows = {step: (status, host, queue) for step, _, status, host, queue, _ in attempts(scenario)}
+    print("\nrows (step | try | status | hostname | queue | message):\n" + table(attempts(scenario)))
+    assert rows["prompt"] == ("SUCCESS", BOTH_QUEUES.hostname, "llm")  # the only worker serving llm
+    assert rows["plain"][::2] == ("SUCCESS", "default")
+    assert rows["plain"][1] in {worker.hostname for worker in WORKERS}
 
 
-@NEEDS_ROUTING
 def test_given_a_pool_of_one_slot_shared_by_two_streams_when_both_run_then_their_pooled_processes_never_overlap(
-    celery: CeleryHarness,
+    routed: RoutedRuns,
 ) -> None:
-    """Needs `llf pools sync` in the harness too (the pool must exist in Airflow)."""
-    first, second = celery.new_scenario("pool_a"), celery.new_scenario("pool_b")
-    first.sql("INSERT INTO cntl_af.cntl_cfg_pool (pool_nm, slots, pool_desc) VALUES ('llf_e2e_one', 1, 'e2e') "
-              "ON CONFLICT DO NOTHING")
-    for scenario in (first, second):
-        scenario.register({"g1": [Step("x", NAP_6), Step("y", NAP_6)]}, max_parallel=2)
-        for step in ("x", "y"):
-            route(scenario, step, pool_nm="llf_e2e_one")
+    first, second = routed.pooled
 
-    runs = [(scenario, scenario.trigger()) for scenario in (first, second)]
-    states = [scenario.wait(run_id) for scenario, run_id in runs]
+    states = [scenario.wait(routed.run_ids[scenario.name]) for scenario in routed.pooled]
 
-    assert states == ["success", "success"]
+    assert states == ["success", "success"], first.story() + "\n" + second.story()
     spans = sorted(tuple(row) for row in first.sql(
-        "SELECT start_ts, end_ts FROM cntl_af.cntl_cfg_log WHERE status = 'SUCCESS' AND (prcs_nm LIKE %s OR "
-        "prcs_nm LIKE %s)", (f"{first.name}\\_%", f"{second.name}\\_%")))
+        "SELECT start_ts, end_ts, prcs_nm, hostname FROM cntl_af.cntl_cfg_log WHERE status = 'SUCCESS' AND "
+        "(prcs_nm LIKE %s OR prcs_nm LIKE %s)", (f"{first.name}\\_%", f"{second.name}\\_%")))
+    print("\nspans (start | end | process | hostname):\n" + table(spans))
     assert len(spans) == 4
-    assert all(earlier[1] <= later[0] for earlier, later in itertools.pairwise(spans)), spans
+    assert all(earlier[1] <= later[0] for earlier, later in itertools.pairwise(spans)), table(spans)
 
 
-@NEEDS_ROUTING
-def test_given_a_process_routed_to_a_queue_no_worker_serves_when_triggered_then_it_stays_queued_unrun(
-    celery: CeleryHarness,
+def queued_for(scenario: Scenario, run_id: str, step: str, seconds: float) -> dict | None:
+    """The step's task instance once it has been queued for `seconds`; None before."""
+    (task,) = [ti for ti in scenario.api.task_instances(scenario.dag_id, run_id)
+               if ti["task_id"].endswith(scenario.prcs_nm(step))]
+    since = task.get("queued_when")
+    if task["state"] != "queued" or not since:
+        return None
+    waited = dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(since.replace("Z", "+00:00"))
+    return task if waited.total_seconds() >= seconds else None
+
+
+def llf_status(harness: CeleryHarness, stream: str, monkeypatch: pytest.MonkeyPatch,
+               capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """`llf status --stream <stream>` as a user runs it against the Celery stack: (exit code, stdout, stderr)."""
+    monkeypatch.setenv("LLF_AIRFLOW_URL", harness.stack.base_url)
+    monkeypatch.setenv("LLF_CONTROL_DB_URL", harness.control_db_url)
+    monkeypatch.delenv("LLF_AIRFLOW_USER", raising=False)
+    monkeypatch.delenv("LLF_AIRFLOW_PASSWORD", raising=False)
+    capsys.readouterr()
+    code = main(["status", "--stream", stream])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_given_a_process_routed_to_a_queue_no_worker_serves_then_it_stays_queued_unrun_and_status_names_the_queue(
+    celery: CeleryHarness, routed: RoutedRuns, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    scenario = celery.new_scenario("nowhere")
-    scenario.register({"g1": [Step("stranded")]})
-    route(scenario, "stranded", queue_nm="nobody_serves_this")
+    scenario, run_id = routed.nowhere, routed.run_ids[routed.nowhere.name]
 
-    run_id = scenario.trigger()
-    time.sleep(20)  # long enough for any worker to have taken it
+    # past the bound after which `llf status` names a wait (a healthy Celery start takes seconds)
+    task = poll(lambda: queued_for(scenario, run_id, "stranded", WAIT_NOTED_AFTER.total_seconds() + 1),
+                STREAM_RUN_TIMEOUT)
+    code, _, err = llf_status(celery, scenario.name, monkeypatch, capsys)
 
-    (task,) = [ti for ti in scenario.api.task_instances(scenario.dag_id, run_id) if ti["task_id"].endswith("stranded")]
-    assert (task["state"], task["queue"]) == ("queued", "nobody_serves_this")
-    assert attempts(scenario) == [] and scenario.executions() == {}
-    # `llf status` naming the queue it waits for: with the status change of issue 25 (not in this slice)
+    assert task is not None and task["queue"] == UNSERVED_QUEUE, scenario.story()
+    assert [(step, status) for step, _, status, *_ in attempts(scenario)] == [("opener", "SUCCESS")]
+    assert scenario.executions() == {"opener": 1}
+    (waiting,) = [line for line in err.splitlines() if line.startswith("waiting:")]
+    assert f"in Celery queue '{UNSERVED_QUEUE}' and no worker has taken it" in waiting, err
+    assert scenario.prcs_nm("stranded") in waiting and run_id in waiting
+    assert code == 0
+
+    # ended through the REST API, the run is over: `llf status` closes its stream row and notes no wait any more
+    assert scenario.api.end_run(scenario.dag_id, run_id, "failed")["state"] == "failed"
+    _, _, err = llf_status(celery, scenario.name, monkeypatch, capsys)
+    assert "waiting:" not in err
+    assert scenario.stream_row(run_id).status == "FAILED", scenario.story()
 
 
 def environ(process: psutil.Process) -> dict[str, str]:
