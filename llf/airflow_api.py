@@ -131,6 +131,11 @@ class AirflowClient:
         that cannot end by itself (a task queued where no worker listens); returns the run as it is now."""
         return self.http.patch(f"/dags/{dag_id}/dagRuns/{run_id}", json={"state": state}).raise_for_status().json()
 
+    def running_runs(self) -> list[dict]:
+        """Every DAG run Airflow has running, of any DAG (`~`), up to the API's page: what `llf status` asks
+        which tasks wait, whether or not llf recorded anything of the run yet."""
+        return self._get("/dags/~/dagRuns", state="running", limit=100)["dag_runs"]
+
     def tasks(self, dag_id: str) -> list[dict]:
         """The DAG's tasks as the dag-processor last serialized them (task_id, queue, pool, pool_slots, ...):
         what a task will be sent with, before any run exists."""

@@ -83,6 +83,9 @@ class _AirflowRunStates:
         run = self._ask(lambda api: api.run(dag_id, run_id))
         return str(run.get("state") or "") or None if run else None
 
+    def running_runs(self) -> list[dict]:
+        return self._ask(lambda api: api.running_runs()) or []
+
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
         return self._ask(lambda api: api.task_instances(dag_id, run_id)) or []
 
@@ -121,14 +124,19 @@ def _close_runs_airflow_finished(url: str, states: _AirflowRunStates) -> None:
 
 def _print_waiting(url: str, stream: str | None, states: _AirflowRunStates) -> None:
     """A sentence per task of a running stream run that waits in a Celery queue no worker takes from, or for a
-    pool's slot (llf.cli.waiting): such a task has no row in the run log yet, so the table cannot show it."""
+    pool's slot (llf.cli.waiting): such a task has no row in the run log yet, and a run whose first tasks all wait
+    has no stream row either, so the runs asked about are Airflow's running stream runs. Airflow is asked when a
+    stream row is RUNNING or LLF_AIRFLOW_URL names it, so `llf status` with neither needs no Airflow."""
     from llf.cli.waiting import waiting_notes
-    from llf.control.model import stream_dag_id
+    from llf.control.model import STREAM_DAG_PREFIX
     from llf.control.stream_runs import running_stream_runs
+    from llf.settings import airflow_url
 
-    runs = [(key.strem_nm, stream_dag_id(key.strem_nm), key.run_id) for key in running_stream_runs(url)
-            if stream in (None, key.strem_nm)]
-    for note in waiting_notes(runs, states.task_instances):
+    if not airflow_url() and not running_stream_runs(url):
+        return
+    runs = [(str(run["dag_id"]).removeprefix(STREAM_DAG_PREFIX), str(run["dag_id"]), str(run["dag_run_id"]))
+            for run in states.running_runs() if str(run.get("dag_id", "")).startswith(STREAM_DAG_PREFIX)]
+    for note in waiting_notes([run for run in runs if stream in (None, run[0])], states.task_instances):
         errors.print(f"waiting: {note}", markup=False, soft_wrap=True)
 
 

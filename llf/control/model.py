@@ -80,10 +80,13 @@ FAILING = frozenset({Status.FAILED, Status.BLOCKED})
 DONE = frozenset({Status.SUCCESS, Status.SKIPPED})
 
 
+STREAM_DAG_PREFIX = "stream__"
+
+
 def stream_dag_id(strem_nm: str) -> str:
     """The id of a stream's DAG: here, beside the task ids, so the run log, the UI and local mode name DAGs
     the way the DAG builder does without importing Airflow."""
-    return f"stream__{strem_nm}"
+    return f"{STREAM_DAG_PREFIX}{strem_nm}"
 
 
 def process_dag_id(prcs_nm: str) -> str:
