@@ -26,7 +26,9 @@ When the DB cannot be reached or read (down, schema not upgraded, connection los
 keeps serving, with a warning, so no DAG disappears; the failed attempt is remembered so an outage costs one
 connection attempt per interval, not one per parse. Writing the cache is best effort: a read-only or full
 LLF_STATE_DIR costs a warning and the cache, never the DAGs (the parse then refreshes in place every time).
-A task start first tries `cached_catalog_for_task()`, which skips the refresh when the cache holds its task.
+A task start first tries `cached_catalog_for_task()`, which skips the refresh when the cache holds its task;
+when it does not, the task reads only its DAG's rows (llf.dagbuild.task_catalog), never refreshing this cache,
+and falls back on `last_cached_catalog()` when the control DB cannot be read.
 """
 
 from __future__ import annotations
@@ -198,6 +200,12 @@ def cached_catalog_for_task() -> Catalog | None:
     if time.time() - _mtime(cache) > max(refresh_seconds(), TASK_CACHE_MAX_AGE_SECONDS):
         return None
     return _read_cache(cache)
+
+
+def last_cached_catalog() -> Catalog | None:
+    """The cache whatever its age, or None: what a task builds from when the control DB cannot be read
+    (llf.dagbuild.task_catalog), as a parse serves the last snapshot during an outage."""
+    return _read_cache(state_dir() / CACHE_NAME)
 
 
 def _refresh_within(wait: float, cached: Catalog | None, folder: Path, hand_off: bool = True) -> Catalog:
