@@ -1,4 +1,5 @@
-"""Reads registrations from the control database: the whole snapshot, and what one run needs fresh.
+"""Reads registrations from the control database: the whole snapshot, the part one task's DAG needs, and
+what one run needs fresh.
 
 One statement builds the whole snapshot as JSON inside PostgreSQL: one round trip, and one MVCC
 snapshot, so a registration committed half-way through can never be seen half.
@@ -123,15 +124,19 @@ class TaskSnapshot:
     waiting_triggers: int  # Catalog.most_waiting_triggers over every active stream
 
 
-def read_task_snapshot(url: str, *, strem_nm: str | None = None, prcs_nm: str | None = None) -> TaskSnapshot:
+def read_task_snapshot(url: str, *, strem_nm: str | None = None, prcs_nm: str | None = None,
+                       timeout_seconds: float = 20.0) -> TaskSnapshot:
     """The registrations a task's DAG needs, in one statement: the stream named (or the one of the process
     named), the streams it depends on (_TASK_STREAMS), every pool. Empty when neither is registered.
+    `timeout_seconds` bounds the statement (waiting behind a migration's lock, say), so the task's parse can
+    still say why it failed before Airflow's import timeout ends it.
 
     Why not the whole snapshot: a Celery worker that ran nothing for a while starts each task with a parse,
     and reading and validating every registration there costs the whole catalog per task start."""
     connection = connect(url)
     try:
         with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL statement_timeout = %s", (max(1, int(timeout_seconds * 1000)),))
             document = _fetch_document(cursor, url, TASK_SNAPSHOT_SQL, {"strem_nm": strem_nm, "prcs_nm": prcs_nm})
             return TaskSnapshot(_validated(document, url), int(document.get("waiting_triggers") or 0))
     except psycopg2.Error as error:

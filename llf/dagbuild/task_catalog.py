@@ -38,7 +38,7 @@ def task_catalog(dag_id: str) -> Catalog:
     pauses = iter(RETRY_PAUSES_SECONDS)
     while True:
         try:
-            return _read(dag_id)
+            return _read(dag_id, deadline - time.monotonic())
         except ControlDatabaseError as error:
             pause = next(pauses, None)
             if pause is None or time.monotonic() + pause >= deadline:
@@ -48,13 +48,14 @@ def task_catalog(dag_id: str) -> Catalog:
             time.sleep(pause)
 
 
-def _read(dag_id: str) -> Catalog:
+def _read(dag_id: str, seconds_left: float) -> Catalog:
     # Imported here: a parse served by the cache never needs psycopg2.
     from llf.control.repository import read_task_snapshot
 
     strem_nm = _named(dag_id, stream_dag_id(""))
     prcs_nm = _named(dag_id, process_dag_id(""))
-    rows = read_task_snapshot(control_db_url(), strem_nm=strem_nm, prcs_nm=prcs_nm)
+    rows = read_task_snapshot(control_db_url(), strem_nm=strem_nm, prcs_nm=prcs_nm,
+                              timeout_seconds=max(1.0, seconds_left))
     return Catalog.of_task(rows.snapshot, rows.waiting_triggers)
 
 

@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from llf.dagbuild.snapshot import CACHE_NAME
+from llf.dagbuild.task_catalog import task_catalog
 from llf.settings import PROJECT_ROOT
 from tests.dagbuild.test_snapshot import closed_port_url
 
@@ -71,6 +72,24 @@ def two_streams(scenario, registry) -> None:
     registry.run("UPDATE cntl_af.cntl_cfg_prcs SET pool_nm = 'llm', pool_slots = 3 WHERE prcs_id = %s", (digest,))
     (summarise,) = registry.run("SELECT prcs_id FROM cntl_af.cntl_cfg_prcs WHERE prcs_nm = 'summarise'")
     registry.depend(digest, summarise[0])
+
+
+@pytest.mark.parametrize("dag_id", ["stream__later", "process__digest"])
+def test_given_an_unrelated_stream_when_a_tasks_rows_are_read_then_only_its_stream_and_those_it_depends_on_come(
+    two_streams, registry, dag_id
+):
+    registry.process(registry.group(registry.stream("unrelated"), "only"), "elsewhere")
+
+    catalog = task_catalog(dag_id)
+
+    assert [s.strem_nm for s in catalog.snapshot.streams] == ["routed", "later"]
+    assert {p.prcs_nm for p in catalog.snapshot.processes} == {"load", "ask", "summarise", "digest"}
+    assert {p.pool_nm for p in catalog.snapshot.pools} == {"llm", "io"}  # every pool: the routing fields
+    assert catalog.most_waiting_triggers == 2 + 2 + 1  # counted over the whole catalog, unrelated included
+
+
+def test_given_no_such_registration_when_a_tasks_rows_are_read_then_the_catalog_is_empty(two_streams):
+    assert task_catalog("process__nobody").snapshot.streams == ()
 
 
 @pytest.mark.parametrize(("dag_id", "task_id"), [
