@@ -2,7 +2,8 @@
 
 Never raises for a registration: a stream that cannot be built becomes its placeholder DAG (see _build).
 The import errors left are global: "no snapshot at all" (no cache and no readable control database,
-from load_catalog) and a bad setting (ConfigurationError naming it).
+from load_catalog; for a task's parse, its DAG's rows unreadable and no cache holding it, from
+task_catalog.task_parse_failed) and a bad setting (ConfigurationError naming it).
 """
 
 from __future__ import annotations

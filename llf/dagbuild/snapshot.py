@@ -19,8 +19,9 @@ With no usable cache (first start, or an unreadable one) there is nothing to ser
 Airflow's dagbag_import_timeout less PARSE_MARGIN_SECONDS instead of the budget. Only a refresh outlasting
 that is handed off, and the parse then builds no DAG and logs an error saying so: Airflow marks the llf
 DAGs it knew from earlier parses stale until the background refresh has filled the cache (`llf refresh`
-before starting Airflow avoids it). A task's parse never hands off: it needs its DAG, so it waits for its
-refresh within the same bound (see _load_for_task).
+before starting Airflow avoids it). A parse of one DAG (a dag id in Airflow's parsing context) never hands
+off: it needs its DAG, so it waits for its refresh within the same bound (see _load_for_task); a task's parse
+(a task id as well) does not refresh here at all (see the end of this docstring).
 
 When the DB cannot be reached or read (down, schema not upgraded, connection lost mid-query) the last cache
 keeps serving, with a warning, so no DAG disappears; the failed attempt is remembered so an outage costs one
