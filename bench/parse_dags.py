@@ -12,7 +12,11 @@ dags/ as DagBag reports it (dagbag_stats):
     LLF_SNAPSHOT_REFRESH_BUDGET_SECONDS, else in the background: then it builds no DAG);
   - warm: the cache is fresh (the common case: at most one refresh per LLF_SNAPSHOT_REFRESH_SECONDS);
   - one DAG: the parse a task run does, under get_parsing_context() for one process DAG;
-  - refresh alone: `python -m llf.dagbuild.refresh`, what a slow refresh runs in the background.
+  - refresh alone: `python -m llf.dagbuild.refresh`, what a slow refresh runs in the background;
+  - task starts: the parse a task run does (dag id and task id in the parsing context) of one stream DAG
+    with a stale cache (older than a task may build from, as on an idle Celery worker) and with none (a
+    fresh worker), alone and --task-starts at once; each line says how many control DB connections the
+    parses opened and whether the shared cache was rewritten (a full refresh).
 Each kind runs --repeat times (3 by default) and the median round is printed with the spread [min-max];
 the database is vacuumed and analysed after registering, as autovacuum would be. Prints one figure per line,
 each with the parse's CPU time, the time per registered process and the
@@ -45,6 +49,13 @@ if TYPE_CHECKING:
 
 CHILD_CODE = """
 import cProfile, json, sys, time
+import psycopg2
+connects = []
+real_connect = psycopg2.connect
+def counting_connect(*args, **kwargs):  # counts the control DB connections the parse opens
+    connects.append(1)
+    return real_connect(*args, **kwargs)
+psycopg2.connect = counting_connect
 import airflow.sdk, airflow.providers.standard.operators.trigger_dagrun  # what the dag-processor pre-imports
 import airflow.providers.standard.operators.python, airflow.providers.standard.operators.empty
 from airflow.dag_processing.dagbag import DagBag
@@ -59,7 +70,8 @@ if profile:
 print(json.dumps({"seconds": sum(s.duration.total_seconds() for s in bag.dagbag_stats),
                   "cpu": time.process_time() - cpu,
                   "dags": len(bag.dags), "tasks": sum(len(d.tasks) for d in bag.dags.values()),
-                  "errors": len(bag.import_errors), "messages": list(bag.import_errors.values())}))
+                  "errors": len(bag.import_errors), "messages": list(bag.import_errors.values()),
+                  "connects": len(connects)}))
 """
 
 
@@ -107,13 +119,55 @@ def parse(env: dict[str, str], profile: Path | None, only_dag_id: str = "") -> d
     """One parse of dags/ in a fresh interpreter, with its wall and CPU time and the load average after it."""
     if only_dag_id:  # what a task run sets before it parses the file
         env = {**env, "_AIRFLOW_PARSING_CONTEXT_DAG_ID": only_dag_id}
-    child = subprocess.run(
-        [sys.executable, "-c", CHILD_CODE, str(ROOT / "dags"), str(profile or "")],
-        env=env, capture_output=True, text=True,
-    )
-    if child.returncode:
-        sys.exit(f"the parse failed:\n{child.stderr}")
-    return {**json.loads(child.stdout.strip().splitlines()[-1]), "load": os.getloadavg()[0]}
+    return parses([env], profile)[0]
+
+
+def parses(envs: list[dict[str, str]], profile: Path | None = None) -> list[dict]:
+    """One parse per environment, all started at once, each in a fresh interpreter; their results."""
+    children = [subprocess.Popen([sys.executable, "-c", CHILD_CODE, str(ROOT / "dags"), str(profile or "")],
+                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for env in envs]
+    results = []
+    for child in children:
+        stdout, stderr = child.communicate()
+        if child.returncode:
+            sys.exit(f"the parse failed:\n{stderr}")
+        results.append({**json.loads(stdout.strip().splitlines()[-1]), "load": os.getloadavg()[0]})
+    return results
+
+
+# The task a task-start parse runs: the first process of the second stream (it depends on the first stream's last).
+TASK_DAG_ID, TASK_ID = "stream__bench_s1", "g1.bench_p000010"
+# How far back a stale cache is set: older than any cache a task may build from as it is.
+STALE_SECONDS = 7200
+
+
+def task_starts(env: dict[str, str], state: Path, concurrent: int, cache: str) -> dict:
+    """`concurrent` task-start parses of one stream DAG at once, on a `cache` that is "stale" or "none"
+    (rebuilt before each round); wall time of the slowest, connections opened, whether the cache was
+    rewritten."""
+    shutil.rmtree(state, ignore_errors=True)
+    if cache == "stale":
+        refresh(env)
+        os.utime(state / "snapshot.json", (time.time() - STALE_SECONDS,) * 2)
+    before = (state / "snapshot.json").stat().st_mtime if (state / "snapshot.json").exists() else 0.0
+    task_env = {**env, "_AIRFLOW_PARSING_CONTEXT_DAG_ID": TASK_DAG_ID, "_AIRFLOW_PARSING_CONTEXT_TASK_ID": TASK_ID}
+    results = parses([task_env] * concurrent)
+    after = (state / "snapshot.json").stat().st_mtime if (state / "snapshot.json").exists() else 0.0
+    # A parse that built no DAG (an import error: the task would fail at start) is counted and named, not fatal.
+    failed = [r for r in results if r["errors"] or r["dags"] != 1]
+    slowest = max(results, key=lambda r: r["seconds"])
+    return {**slowest, "cpu": sum(r["cpu"] for r in results), "connects": sum(r["connects"] for r in results),
+            "rewritten": after > before, "load": os.getloadavg()[0], "failed": len(failed),
+            "why": failed[0]["messages"][0].strip().splitlines()[-1][:300] if failed and failed[0]["messages"] else ""}
+
+
+def task_figure(name: str, result: dict) -> str:
+    low, high = result.get("spread", (result["seconds"], result["seconds"]))
+    failed = f"; FAILED AT PARSE: {result['failed']} ({result['why']})" if result["failed"] else ""
+    return (f"{name}: slowest {result['seconds']:.2f} s [{low:.2f}-{high:.2f}] (cpu of all {result['cpu']:.2f} s, "
+            f"{result['connects']} control DB connection(s), cache rewritten: {result['rewritten']}, "
+            f"load {result['load']:.2f}){failed}")
 
 
 def figure(name: str, result: dict, processes: int) -> str:
@@ -125,7 +179,7 @@ def figure(name: str, result: dict, processes: int) -> str:
 
 
 def measure(server: EmbeddedPostgres, folder: Path, processes: int, profiles: Path | None,
-            repeat: int) -> dict[str, dict]:
+            repeat: int, concurrent: int) -> dict[str, dict]:
     """Register `processes` in a fresh database and time the cold, warm and one-DAG parses: each kind
     `repeat` times, the median kept (by wall time), since one slow round (a checkpoint of the database
     just filled, another process) would otherwise decide a figure."""
@@ -153,6 +207,9 @@ def measure(server: EmbeddedPostgres, folder: Path, processes: int, profiles: Pa
     results["warm"] = median(lambda: parse(env, profile("warm")), repeat)
     results["one"] = median(lambda: parse(env, None, "process__bench_p000001"), repeat)
     results["refresh"] = median(lambda: refresh(env), repeat)
+    for cache in ("stale", "none"):
+        results[f"task {cache}"] = median(lambda c=cache: task_starts(env, state, 1, c), repeat)
+        results[f"tasks {cache}"] = median(lambda c=cache: task_starts(env, state, concurrent, c), repeat)
     return results
 
 
@@ -178,6 +235,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, nargs="+", default=[1000])
     parser.add_argument("--profile", type=Path, help="write cProfile files of the cold and warm parses here")
     parser.add_argument("--repeat", type=int, default=3, help="rounds of each kind; the median is printed")
+    parser.add_argument("--task-starts", type=int, default=4, help="task-start parses at once")
     args = parser.parse_args()
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
@@ -193,7 +251,7 @@ def main() -> None:
             server.create_template()  # the control schema, applied by llf's own migrations
             write_notebooks(folder / "notebooks", max(args.processes), write_notebook)
             for processes in args.processes:
-                results = measure(server, folder, processes, args.profile, args.repeat)
+                results = measure(server, folder, processes, args.profile, args.repeat, args.task_starts)
                 warm, one = results["warm"], results["one"]
                 print(f"registered: {processes} processes in {max(1, processes // 10)} streams")
                 print(f"dags: {warm['dags']} ({warm['tasks']} tasks), import errors: {warm['errors']}")
@@ -205,7 +263,11 @@ def main() -> None:
                       f"load {one['load']:.2f})")
                 print(figure("refresh alone, python -m llf.dagbuild.refresh (interpreter start included)",
                              results["refresh"], processes))
-                print(figure(f"parse {processes} processes", warm, processes), flush=True)
+                print(figure(f"parse {processes} processes", warm, processes))
+                for cache in ("stale", "none"):
+                    print(task_figure(f"task start, {cache} cache, 1 parse", results[f"task {cache}"]))
+                    print(task_figure(f"task start, {cache} cache, {args.task_starts} at once",
+                                      results[f"tasks {cache}"]), flush=True)
                 table.append((processes, results))
         finally:
             server.stop()

@@ -1,4 +1,5 @@
-"""Reads registrations from the control database: the whole snapshot, and what one run needs fresh.
+"""Reads registrations from the control database: the whole snapshot, the part one task's DAG needs, and
+what one run needs fresh.
 
 One statement builds the whole snapshot as JSON inside PostgreSQL: one round trip, and one MVCC
 snapshot, so a registration committed half-way through can never be seen half.
@@ -41,12 +42,56 @@ _TABLES = {
     "pools": ("cntl_cfg_pool", "pool_nm", "t"),
 }
 
-# Built from the constants above, never from user input.
-SNAPSHOT_SQL = "SELECT json_build_object('taken_at', now(), {}) ".format(
-    ", ".join(
-        f"'{key}', (SELECT coalesce(json_agg({row} ORDER BY {order}), '[]'::json) FROM cntl_af.{table} t)"
-        for key, (table, order, row) in _TABLES.items()
+
+
+def _snapshot_sql(where: dict[str, str] | None = None, prefix: str = "", extra: str = "") -> str:
+    """The one statement reading the tables of _TABLES as a snapshot document; `where` filters the rows of
+    some of them (by key), `prefix` defines what those filters name, `extra` adds keys. Built from the
+    constants of this module, never from user input."""
+    where = where or {}
+    return prefix + "SELECT json_build_object('taken_at', now(), {}{}) ".format(
+        ", ".join(
+            f"'{key}', (SELECT coalesce(json_agg({row} ORDER BY {order}), '[]'::json) FROM cntl_af.{table} t"
+            f"{' WHERE ' + where[key] if key in where else ''})"
+            for key, (table, order, row) in _TABLES.items()
+        ),
+        extra,
     )
+
+
+SNAPSHOT_SQL = _snapshot_sql()
+
+# The streams a task's DAG is built from: the stream named, or the one of the process named, and then again and
+# again the streams of the processes their processes depend on (every dependency row, active or not: validation
+# names an inactive one). Whole streams, so their validation, the spreading of an invalid stream to its
+# dependants and the run bounds through the dependencies come out as from the whole snapshot.
+_TASK_STREAMS = """WITH RECURSIVE wanted (strem_id) AS (
+    SELECT s.strem_id FROM cntl_af.cntl_cfg_strem s WHERE s.strem_nm = %(strem_nm)s
+    UNION SELECT g.strem_id FROM cntl_af.cntl_cfg_prcs_grp g JOIN cntl_af.cntl_cfg_prcs p USING (prcs_grp_id)
+          WHERE p.prcs_nm = %(prcs_nm)s
+    UNION SELECT dg.strem_id FROM wanted w
+          JOIN cntl_af.cntl_cfg_prcs_grp g ON g.strem_id = w.strem_id
+          JOIN cntl_af.cntl_cfg_prcs p ON p.prcs_grp_id = g.prcs_grp_id
+          JOIN cntl_af.cntl_cfg_prcs_depn d ON d.prcs_id = p.prcs_id
+          JOIN cntl_af.cntl_cfg_prcs q ON q.prcs_id = d.depn_prcs_id
+          JOIN cntl_af.cntl_cfg_prcs_grp dg ON dg.prcs_grp_id = q.prcs_grp_id
+), wanted_processes AS (
+    SELECT p.prcs_id FROM cntl_af.cntl_cfg_prcs p JOIN cntl_af.cntl_cfg_prcs_grp g USING (prcs_grp_id)
+    WHERE g.strem_id IN (SELECT strem_id FROM wanted)
+) """
+_IN_STREAMS = "t.strem_id IN (SELECT strem_id FROM wanted)"
+_IN_PROCESSES = "t.prcs_id IN (SELECT prcs_id FROM wanted_processes)"
+# What Catalog.most_waiting_triggers counts over the whole catalog (every active stream in its widest active group),
+# which a stream DAG's waiting mode depends on (llf.dagbuild.stream_dag.triggers_defer).
+_WAITING_TRIGGERS = (
+    ", 'waiting_triggers', (SELECT coalesce(sum(widest), 0) FROM (SELECT max(g.max_parallel) AS widest "
+    "FROM cntl_af.cntl_cfg_strem s JOIN cntl_af.cntl_cfg_prcs_grp g USING (strem_id) "
+    "WHERE s.actv_flg AND g.actv_flg GROUP BY s.strem_id) w)"
+)
+TASK_SNAPSHOT_SQL = _snapshot_sql(
+    {"streams": _IN_STREAMS, "groups": _IN_STREAMS, "schedules": _IN_STREAMS, "processes": _IN_PROCESSES,
+     "system_files": _IN_PROCESSES, "dependencies": _IN_PROCESSES},
+    prefix=_TASK_STREAMS, extra=_WAITING_TRIGGERS,
 )
 
 # What a database without (all of) the control schema answers.
@@ -70,17 +115,60 @@ def read_snapshot(url: str) -> Snapshot:
         connection.close()
 
 
+@dataclass(frozen=True)
+class TaskSnapshot:
+    """The rows one DAG of one task is built from (read_task_snapshot), and the one figure of the whole
+    catalog its build needs."""
+
+    snapshot: Snapshot
+    waiting_triggers: int  # Catalog.most_waiting_triggers over every active stream
+
+
+def read_task_snapshot(url: str, *, strem_nm: str | None = None, prcs_nm: str | None = None,
+                       timeout_seconds: float = 20.0) -> TaskSnapshot:
+    """The registrations a task's DAG needs, in one statement: the stream named (or the one of the process
+    named), the streams it depends on (_TASK_STREAMS), every pool. Empty when neither is registered.
+    `timeout_seconds` bounds the statement (waiting behind a migration's lock, say), so the task's parse can
+    still say why it failed before Airflow's import timeout ends it.
+
+    Why not the whole snapshot: a Celery worker that ran nothing for a while starts each task with a parse,
+    and reading and validating every registration there costs the whole catalog per task start."""
+    connection = connect(url)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL statement_timeout = %s", (max(1, int(timeout_seconds * 1000)),))
+            document = _fetch_document(cursor, url, TASK_SNAPSHOT_SQL, {"strem_nm": strem_nm, "prcs_nm": prcs_nm})
+            return TaskSnapshot(_validated(document, url), int(document.get("waiting_triggers") or 0))
+    except psycopg2.Error as error:
+        raise database_error(error, url) from error
+    finally:
+        connection.close()
+
+
 def fetch_snapshot(cursor: psycopg2.extensions.cursor, url: str) -> Snapshot:
     """The snapshot read with `cursor`, inside the caller's transaction (`llf sync` plans its changes from it),
     as a Snapshot; one ControlDatabaseError naming the fix when the rows cannot be read, so every reader of
     the snapshot fails alike. psycopg2 errors are left to the caller, who knows what failed with them."""
+    return _validated(_fetch_document(cursor, url, SNAPSHOT_SQL), url)
+
+
+def _fetch_document(cursor: psycopg2.extensions.cursor, url: str, statement: str,
+                    parameters: dict[str, str | None] | None = None) -> dict:
+    """The snapshot document one statement builds; JSON nested beyond what Python reads as one sentence."""
     try:
-        cursor.execute(SNAPSHOT_SQL)
+        cursor.execute(statement, parameters)
         (document,) = one_row(cursor)
-        return Snapshot.model_validate(document)
+        return document
     except RecursionError as error:  # JSON nested beyond what Python reads, outside params (a site's own column)
-        raise ControlDatabaseError(f"The control tables at {redact(url)} hold JSON nested too deeply to read.") \
-            from error
+        raise _too_deep(url) from error
+
+
+def _validated(document: dict, url: str) -> Snapshot:
+    """The document as a Snapshot; rows llf cannot read as one ControlDatabaseError naming the first."""
+    try:
+        return Snapshot.model_validate(document)
+    except RecursionError as error:  # the same, should the validator recurse deeper than the reader did
+        raise _too_deep(url) from error
     except ValidationError as error:
         first = error.errors()[0]
         raise ControlDatabaseError(
@@ -88,6 +176,10 @@ def fetch_snapshot(cursor: psycopg2.extensions.cursor, url: str) -> Snapshot:
             f"first at {'.'.join(map(str, first['loc']))}: {first['msg']}). "
             "Fix: run `llf db upgrade`, then correct the rows named."
         ) from error
+
+
+def _too_deep(url: str) -> ControlDatabaseError:
+    return ControlDatabaseError(f"The control tables at {redact(url)} hold JSON nested too deeply to read.")
 
 
 def database_error(error: psycopg2.Error, url: str | None = None) -> ControlDatabaseError:

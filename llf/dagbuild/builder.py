@@ -2,7 +2,8 @@
 
 Never raises for a registration: a stream that cannot be built becomes its placeholder DAG (see _build).
 The import errors left are global: "no snapshot at all" (no cache and no readable control database,
-from load_catalog) and a bad setting (ConfigurationError naming it).
+from load_catalog; for a task's parse, its DAG's rows unreadable and no cache holding it, from
+task_catalog.task_parse_failed) and a bad setting (ConfigurationError naming it).
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from llf.dagbuild.catalog import Catalog
 from llf.dagbuild.common import DAG_DEFAULTS, note_row, noted_rows
 from llf.dagbuild.placeholder import build_placeholder_dag
 from llf.dagbuild.process_dag import build_process_dag
-from llf.dagbuild.snapshot import cached_catalog_for_task, load_catalog
+from llf.dagbuild.snapshot import cached_catalog_for_task, last_cached_catalog, load_catalog
 from llf.dagbuild.stamp import DagStamp
 from llf.dagbuild.stream_dag import build_stream_dag
-from llf.exceptions import ConfigurationError
+from llf.dagbuild.task_catalog import task_catalog, task_parse_failed
+from llf.exceptions import ConfigurationError, ControlDatabaseError
 from llf.text import one_line
 
 log = logging.getLogger(__name__)
@@ -31,23 +33,42 @@ log = logging.getLogger(__name__)
 def build_dags(catalog: Catalog | None = None, only_dag_id: str | None = None) -> dict[str, DAG]:
     """DAGs by id. Inside a task run, only the DAG being run is built, however many are registered.
 
-    A task run builds from the cache as it is when that holds its task (cached_catalog_for_task says
-    why that is safe), and refreshes it only when it does not, then never handing the refresh off: a
-    catalog without its DAG would fail the task (load_catalog's for_task). It judges the stream on its
-    registrations alone, never on this host's notebooks folder (Catalog.for_task says why).
+    A task run builds from the cache as it is when that holds its task, else from its DAG's rows alone
+    (_task_dags). It judges the stream on its registrations alone, never on this host's notebooks folder
+    (Catalog.for_task says why).
     """
     parsing = get_parsing_context()
     only_dag_id = only_dag_id or parsing.dag_id
-    task_parse = catalog is None and bool(only_dag_id and parsing.task_id)
     with _no_cyclic_gc():
-        if task_parse:
-            cached = cached_catalog_for_task()
-            if cached is not None:
-                dags = _build(cached.for_task(), only_dag_id)
-                if only_dag_id in dags and parsing.task_id in dags[only_dag_id].task_dict:
-                    return dags
-        chosen = catalog or load_catalog(for_task=bool(only_dag_id))
-        return _build(chosen.for_task() if task_parse else chosen, only_dag_id)
+        if catalog is None and only_dag_id and parsing.task_id:
+            return _task_dags(only_dag_id, parsing.task_id)
+        return _build(catalog or load_catalog(for_task=bool(only_dag_id)), only_dag_id)
+
+
+def _task_dags(dag_id: str, task_id: str) -> dict[str, DAG]:
+    """A task's parse: from the cache when it is recent and holds the task (cached_catalog_for_task says why
+    that is safe), else from the rows of its DAG alone (llf.dagbuild.task_catalog says why), else, the control
+    DB being unreadable, from the cache whatever its age; a sentence naming LLF_CONTROL_DB_URL without one."""
+    cached = cached_catalog_for_task()
+    if cached is not None:
+        dags = _build(cached.for_task(), dag_id)
+        if _holds(dags, dag_id, task_id):
+            return dags
+    try:
+        rows = task_catalog(dag_id)
+    except (ControlDatabaseError, ConfigurationError) as error:
+        last = last_cached_catalog()
+        dags = _build(last.for_task(), dag_id) if last is not None else {}
+        if last is None or not _holds(dags, dag_id, task_id):
+            raise task_parse_failed(dag_id, task_id, error) from error
+        log.warning("The llf registrations of %s could not be read (%s); building it from the snapshot taken at %s.",
+                    dag_id, one_line(error), last.snapshot.taken_at.isoformat())
+        return dags
+    return _build(rows, dag_id)
+
+
+def _holds(dags: dict[str, DAG], dag_id: str, task_id: str) -> bool:
+    return dag_id in dags and task_id in dags[dag_id].task_dict
 
 
 @contextmanager

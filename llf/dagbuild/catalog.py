@@ -39,11 +39,21 @@ class Catalog(BaseModel):
     # The verdict of the rows alone (no notebook read): what a task's parse builds from (for_task). None in a
     # cache written before it was recorded: a task then goes by `problems`, as it did.
     task_problems: dict[str, tuple[str, ...]] | None = None
+    # most_waiting_triggers as the database counted it, for a catalog of part of the registrations (of_task);
+    # None: counted from this catalog's own streams.
+    waiting_triggers: int | None = None
 
     @classmethod
     def of(cls, snapshot: Snapshot, notebooks_dir: Path) -> Catalog:
         return cls(snapshot=snapshot, problems=_verdict(snapshot, notebooks_dir),
                    task_problems=_verdict(snapshot, None))
+
+    @classmethod
+    def of_task(cls, snapshot: Snapshot, waiting_triggers: int) -> Catalog:
+        """The catalog of the rows one task's DAG needs (llf.control.repository.read_task_snapshot), judged on
+        the registrations alone as for_task judges them; `waiting_triggers` stands for the streams not read."""
+        verdict = _verdict(snapshot, None)
+        return cls(snapshot=snapshot, problems=verdict, task_problems=verdict, waiting_triggers=waiting_triggers)
 
     def for_task(self) -> Catalog:
         """This catalog as a task's parse builds from it: judged on the registrations alone.
@@ -57,7 +67,7 @@ class Catalog(BaseModel):
         if self.task_problems is None:
             return self
         return Catalog(snapshot=self.snapshot, problems=self.task_problems, refresh_seconds=self.refresh_seconds,
-                       task_problems=self.task_problems)
+                       task_problems=self.task_problems, waiting_triggers=self.waiting_triggers)
 
     def with_problems(self, more: Mapping[str, tuple[str, ...]]) -> Catalog:
         """This catalog with more problems (a stream whose DAGs failed to build), spread to its dependants."""
@@ -70,7 +80,8 @@ class Catalog(BaseModel):
         for problem in invalid_dependants(self.snapshot, problems):
             for strem_nm in sorted(problem.streams):
                 problems[strem_nm].append(str(problem))
-        return Catalog(snapshot=self.snapshot, problems={name: tuple(lines) for name, lines in problems.items()})
+        return Catalog(snapshot=self.snapshot, problems={name: tuple(lines) for name, lines in problems.items()},
+                       waiting_triggers=self.waiting_triggers)
 
     def valid_streams(self) -> list[Stream]:
         return [s for s in self.snapshot.active_streams() if s.strem_nm not in self.problems]
@@ -90,7 +101,10 @@ class Catalog(BaseModel):
 
     @cached_property
     def most_waiting_triggers(self) -> int:
-        """Stream process tasks that can wait at once: every valid stream in its widest group."""
+        """Stream process tasks that can wait at once: every valid stream in its widest group (every active
+        stream, for a task's catalog of_task: the invalid ones are not known there)."""
+        if self.waiting_triggers is not None:
+            return self.waiting_triggers
         groups = self.snapshot.active_groups
         return sum(max((g.max_parallel for g in groups(s)), default=0) for s in self.valid_streams())
 

@@ -19,14 +19,17 @@ With no usable cache (first start, or an unreadable one) there is nothing to ser
 Airflow's dagbag_import_timeout less PARSE_MARGIN_SECONDS instead of the budget. Only a refresh outlasting
 that is handed off, and the parse then builds no DAG and logs an error saying so: Airflow marks the llf
 DAGs it knew from earlier parses stale until the background refresh has filled the cache (`llf refresh`
-before starting Airflow avoids it). A task's parse never hands off: it needs its DAG, so it waits for its
-refresh within the same bound (see _load_for_task).
+before starting Airflow avoids it). A parse of one DAG (a dag id in Airflow's parsing context) never hands
+off: it needs its DAG, so it waits for its refresh within the same bound (see _load_for_task); a task's parse
+(a task id as well) does not refresh here at all (see the end of this docstring).
 
 When the DB cannot be reached or read (down, schema not upgraded, connection lost mid-query) the last cache
 keeps serving, with a warning, so no DAG disappears; the failed attempt is remembered so an outage costs one
 connection attempt per interval, not one per parse. Writing the cache is best effort: a read-only or full
 LLF_STATE_DIR costs a warning and the cache, never the DAGs (the parse then refreshes in place every time).
-A task start first tries `cached_catalog_for_task()`, which skips the refresh when the cache holds its task.
+A task start first tries `cached_catalog_for_task()`, which skips the refresh when the cache holds its task;
+when it does not, the task reads only its DAG's rows (llf.dagbuild.task_catalog), never refreshing this cache,
+and falls back on `last_cached_catalog()` when the control DB cannot be read.
 """
 
 from __future__ import annotations
@@ -198,6 +201,12 @@ def cached_catalog_for_task() -> Catalog | None:
     if time.time() - _mtime(cache) > max(refresh_seconds(), TASK_CACHE_MAX_AGE_SECONDS):
         return None
     return _read_cache(cache)
+
+
+def last_cached_catalog() -> Catalog | None:
+    """The cache whatever its age, or None: what a task builds from when the control DB cannot be read
+    (llf.dagbuild.task_catalog), as a parse serves the last snapshot during an outage."""
+    return _read_cache(state_dir() / CACHE_NAME)
 
 
 def _refresh_within(wait: float, cached: Catalog | None, folder: Path, hand_off: bool = True) -> Catalog:
