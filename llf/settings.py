@@ -314,10 +314,10 @@ SNAPSHOT_REFRESH_BUDGET_SECONDS = _setting(Setting(
     "LLF_SNAPSHOT_REFRESH_BUDGET_SECONDS", Seconds(zero_ok=True), "how long a DAG file parse waits for that re-read "
     "(DB read + validation + cache write) before serving the last snapshot and leaving the re-read to a background "
     "process (log: `snapshot.refresh.log` in `LLF_STATE_DIR`); keep it well under Airflow's `dagbag_import_timeout` "
-    "(30 s). With no usable snapshot yet, and in a task's own parse, the wait is `dagbag_import_timeout` less 5 s "
-    "instead (a task's parse never hands off); only a re-read outlasting that leaves a parse with no DAG (Airflow "
-    "marks the llf DAGs stale until the next parse after the background re-read), with an error in the log. "
-    "`llf refresh` re-reads on demand", 10.0))
+    "(30 s). With no usable snapshot yet, and in a parse for one DAG, the wait is `dagbag_import_timeout` less 5 s "
+    "instead; only a re-read outlasting that leaves a parse with no DAG (Airflow marks the llf DAGs stale until the "
+    "next parse after the background re-read), with an error in the log. A task's own parse never refreshes: it "
+    "reads its DAG's rows alone. `llf refresh` re-reads on demand", 10.0))
 STREAM_WAIT = _setting(Setting(
     "LLF_STREAM_WAIT", Choice(("auto", "poll", "defer")), "how a stream's process task waits when it has to trigger "
     "its process DAG run (a dependency needed a run first): `poll` keeps its worker slot and checks every second "
@@ -395,6 +395,10 @@ AIRFLOW_USER = _setting(Setting(
 AIRFLOW_PASSWORD = _setting(Setting(
     "LLF_AIRFLOW_PASSWORD", Text("a password", "..."), "its password (compose: `AIRFLOW_ADMIN_PASSWORD`); from the "
     "environment only, never a flag", secret=True, documented="– (no login: local mode)"))
+WORKER_HOSTNAME = _setting(Setting(
+    "LLF_WORKER_HOSTNAME", Text("a host name", "llf-worker-1"), "set by `llf local up --executor celery` for each "
+    "Celery worker: the name it reports to Airflow (`[core] hostname_callable = llf.local.hostname.worker_hostname`) "
+    "and the run log records, so two workers on one machine differ; you never set it", internal=True))
 RUN_CONTEXT = _setting(Setting(
     "LLF_RUN_CONTEXT", Text("a JSON run context", "{}"), "set by the runner for the notebook kernel (the JSON run "
     "context); you never set it", internal=True))

@@ -8,13 +8,14 @@ worker on a real host of its own) falls back to the machine's name, as Airflow's
 
 from __future__ import annotations
 
-import os
 import socket
 
-WORKER_HOSTNAME_ENV = "LLF_WORKER_HOSTNAME"
+from llf.settings import WORKER_HOSTNAME
+
+WORKER_HOSTNAME_ENV = WORKER_HOSTNAME.name
 HOSTNAME_CALLABLE = f"{__name__}.worker_hostname"
 
 
 def worker_hostname() -> str:
     """This process's worker name when the stack gave it one, else the machine's fully qualified name."""
-    return os.environ.get(WORKER_HOSTNAME_ENV) or socket.getfqdn()
+    return WORKER_HOSTNAME.read() or socket.getfqdn()
