@@ -97,7 +97,7 @@ def reported(stack: AirflowStack, run: TimedRun, why: str = "") -> float | None:
     Airflow's): a failed run is a finding to count, not the end of the bench."""
     if run.succeeded and not why:
         return run.seconds
-    print(failure_report(stack.client(), stack.home / "logs", run) + (f"\n  {why}" if why else ""), flush=True)
+    print(failure_report(stack, run) + (f"\n  {why}" if why else ""), flush=True)
     return None
 
 
@@ -123,33 +123,52 @@ def measured_alternating(repeat: int, *measures: Callable[[int], float | None]) 
     return [[seconds for seconds in column if seconds is not None] for column in columns]
 
 
-def failure_report(api: AirflowClient, logs: Path, run: TimedRun) -> str:
+def failure_report(stack: AirflowStack, run: TimedRun) -> str:
     """Which tasks of a failed run failed and why: each failed task instance with the tail of its log's
-    warnings and errors; tasks left upstream_failed are counted; a run that never ended lists what still ran."""
-    instances = api.task_instances(run.dag_id, run.run_id)
+    errors (else warnings) and what the scheduler said of it (a task killed for a missed heartbeat on a busy
+    machine leaves nothing in its own log); tasks left upstream_failed are counted; a run that never ended
+    lists what still ran and counts what never started."""
+    instances = stack.client().task_instances(run.dag_id, run.run_id)
+    logs = stack.home / "logs"
     lines = [f"{run.dag_id}/{run.run_id} ended {run.state} after {run.seconds:.1f} s ({load()})"]
     for ti in instances:
-        if ti["state"] == "failed" or (run.state == "timeout" and ti["state"] not in ("success", "skipped")):
+        unfinished = ti["start_date"] and ti["state"] not in ("success", "skipped")
+        if ti["state"] == "failed" or (run.state == "timeout" and unfinished):
             lines.append(f"  task {ti['task_id']} {ti['state']} (try {ti['try_number']}, host {ti.get('hostname')}, "
                          f"{ti.get('duration') or 0:.1f} s)")
-            lines.extend(f"    | {line}" for line in log_tail(logs, ti))
+            attempt = (logs / f"dag_id={run.dag_id}" / f"run_id={run.run_id}" / f"task_id={ti['task_id']}"
+                       / f"attempt={ti['try_number']}.log")
+            lines.extend(f"    | {line}" for line in log_tail(attempt))
+            lines.extend(f"    | scheduler: {line}" for line in
+                         scheduler_notes(stack.logs_dir / "scheduler.log", run.run_id, ti["task_id"]))
     blocked = sum(ti["state"] == "upstream_failed" for ti in instances)
     if blocked:
         lines.append(f"  {blocked} task(s) upstream_failed, never started")
+    waiting = sum(not ti["start_date"] and ti["state"] != "upstream_failed" for ti in instances)
+    if run.state == "timeout" and waiting:
+        lines.append(f"  {waiting} task(s) never started (states: "
+                     f"{sorted({str(ti['state']) for ti in instances if not ti['start_date']})})")
     return "\n".join(lines)
 
 
-def log_tail(logs: Path, ti: Mapping) -> list[str]:
-    """The last errors of a task instance's log file (Airflow 3 writes JSON lines), else its last warnings,
+def log_tail(path: Path) -> list[str]:
+    """The last errors of a task attempt's log file (Airflow 3 writes JSON lines), else its last warnings,
     else its last lines; the workers of a bench stack write into the stack's log folder, so it is read from disk."""
-    path = (logs / f"dag_id={ti['dag_id']}" / f"run_id={ti['run_id']}" / f"task_id={ti['task_id']}"
-            / f"attempt={ti['try_number']}.log")
     if not path.exists():
         return [f"(no log at {path})"]
     entries = [_entry(line) for line in path.read_text(errors="replace").splitlines() if line.strip()]
     errors = [text for level, text in entries if level in ("error", "critical")]
     warnings = [text for level, text in entries if level == "warning"]
     return (errors or warnings or [text for _, text in entries])[-LOG_TAIL_LINES:]
+
+
+def scheduler_notes(path: Path, run_id: str, task_id: str) -> list[str]:
+    """The scheduler's last warnings and errors naming the task of this run (its own log is plain text)."""
+    if not path.exists():
+        return []
+    notes = [line.strip()[:300] for line in path.read_text(errors="replace").splitlines()
+             if run_id in line and task_id in line and ("warn" in line.lower() or "error" in line.lower())]
+    return notes[-3:]
 
 
 def _entry(line: str) -> tuple[str, str]:
