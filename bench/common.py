@@ -13,6 +13,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -38,7 +39,8 @@ RUN_TIMEOUT = 600
 FIRST_DATE = dt.date(2026, 1, 1)
 LOG_TAIL_LINES = 6
 # What a failed task instance is: the ones Airflow ran and failed, and the ones it never ran because of them.
-FAILED_STATES = ("failed", "upstream_failed")
+# "zmq.error.ZMQError: Address already in use", "RuntimeError: Kernel died": a traceback's last line
+EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Timeout|Exit|Interrupt)\b.*")
 
 
 def load() -> str:
@@ -152,14 +154,17 @@ def failure_report(stack: AirflowStack, run: TimedRun) -> str:
 
 
 def log_tail(path: Path) -> list[str]:
-    """The last errors of a task attempt's log file (Airflow 3 writes JSON lines), else its last warnings,
-    else its last lines; the workers of a bench stack write into the stack's log folder, so it is read from disk."""
+    """Why a task attempt failed, from its log file (Airflow 3 writes JSON lines): every distinct exception
+    line it logged, in order (a kernel's stderr traceback comes long before the task's own failure, and the
+    first one is often the cause), else its last errors, warnings or lines. The workers of a bench stack
+    write into the stack's log folder, so it is read from disk."""
     if not path.exists():
         return [f"(no log at {path})"]
     entries = [_entry(line) for line in path.read_text(errors="replace").splitlines() if line.strip()]
     errors = [text for level, text in entries if level in ("error", "critical")]
+    exceptions = list(dict.fromkeys(text.strip() for text in errors if EXCEPTION_LINE.match(text.strip())))
     warnings = [text for level, text in entries if level == "warning"]
-    return (errors or warnings or [text for _, text in entries])[-LOG_TAIL_LINES:]
+    return (exceptions or errors or warnings or [text for _, text in entries])[-LOG_TAIL_LINES:]
 
 
 def scheduler_notes(path: Path, run_id: str, task_id: str) -> list[str]:
