@@ -35,7 +35,7 @@ from llf.local.celery import CeleryExecution, CeleryWorker  # noqa: E402
 from llf.local.postgres import EmbeddedPostgres, with_database  # noqa: E402
 
 METADATA_DATABASE = "airflow_bench"
-RUN_TIMEOUT = 600
+RUN_TIMEOUT = 300  # a 5x10 overhead run takes about 100 s at load 15
 FIRST_DATE = dt.date(2026, 1, 1)
 LOG_TAIL_LINES = 6
 # What a failed task instance is: the ones Airflow ran and failed, and the ones it never ran because of them.
@@ -100,7 +100,15 @@ def reported(stack: AirflowStack, run: TimedRun, why: str = "") -> float | None:
     if run.succeeded and not why:
         return run.seconds
     print(failure_report(stack, run) + (f"\n  {why}" if why else ""), flush=True)
+    if run.state == "timeout":
+        stop_run(stack.client(), run)
     return None
+
+
+def stop_run(api: AirflowClient, run: TimedRun) -> None:
+    """Mark a run that never ended failed (Airflow stops its running tasks), so that a hung task (papermill
+    waiting on a kernel that never started) does not hold a slot through the rounds after it."""
+    api.http.patch(f"/dags/{run.dag_id}/dagRuns/{run.run_id}", json={"state": "failed"}).raise_for_status()
 
 
 def measured_alternating(repeat: int, *measures: Callable[[int], float | None]) -> list[list[float]]:
