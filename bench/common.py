@@ -113,9 +113,10 @@ def stop_run(api: AirflowClient, run: TimedRun) -> None:
 
 def measured_alternating(repeat: int, *measures: Callable[[int], float | None]) -> list[list[float]]:
     """Warm up each measurement once (index 0), then `repeat` rounds taking one of each in turn; each
-    measurement's figures from the rounds where it succeeded (a measure returns None when its run failed,
-    having said why). The order flips every round, so neither side always runs right after the other.
-    Prints every round, since single runs vary by seconds on a shared machine, and the failures counted.
+    measurement's figures from the rounds where every measurement succeeded (a measure returns None when its
+    run failed, having said why): the medians then compare runs made side by side, not one side's quiet
+    rounds with the other's busy ones. The order flips every round, so neither side always runs right after
+    the other. Prints every round, since single runs vary by seconds on a shared machine, and the failures.
     """
     for measure in measures:
         measure(0)
@@ -126,11 +127,12 @@ def measured_alternating(repeat: int, *measures: Callable[[int], float | None]) 
         rounds.append([figures[position] for position in range(len(measures))])
         shown = ", ".join("FAILED" if seconds is None else f"{seconds:.1f} s" for seconds in rounds[-1])
         print(f"round {index}: {shown} ({load()})", flush=True)
-    columns = [list(column) for column in zip(*rounds, strict=True)]
-    failed = [sum(seconds is None for seconds in column) for column in columns]
+    failed = [sum(figures[position] is None for figures in rounds) for position in range(len(measures))]
+    complete = [figures for figures in rounds if None not in figures]
     if any(failed):
-        print(f"failed runs among the {repeat} timed rounds, per measurement in order: {failed}", flush=True)
-    return [[seconds for seconds in column if seconds is not None] for column in columns]
+        print(f"failed runs per measurement, in order: {failed} of {repeat}; figures below from the "
+              f"{len(complete)} round(s) where all succeeded", flush=True)
+    return [[float(figures[position] or 0) for figures in complete] for position in range(len(measures))]
 
 
 def failure_report(stack: AirflowStack, run: TimedRun) -> str:
