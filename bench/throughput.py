@@ -19,7 +19,7 @@ the ceiling; with 4 slots it is 5 waves vs 3 (20 / 8 rounds up), a ceiling of 1.
 Each kind is warmed up once, then timed in --repeat rounds (wall time from the REST trigger until the run is
 seen finished); each llf run has a fresh business date. A failed run is reported (which task, why) and
 counted. Prints every round with the load average, the medians, the speed-up (goal >= 1.8x) and how many
-processes each worker ran in the last round of each kind (cntl_cfg_log.hostname).
+processes each worker ran in the last round of each kind (cntl_cfg_log.hostname), with its task timeline.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from bench.common import (
     reported,
     spread,
     timed,
+    timeline,
 )
 from llf.local.airflow import AirflowStack
 from llf.local.celery import CeleryWorker
@@ -109,7 +110,8 @@ def _measure(stack: AirflowStack, sql: Callable, repeat: int, size: str) -> None
         hosts = sql("SELECT hostname, count(*) FROM cntl_af.cntl_cfg_log WHERE strem_run_id = %s "
                     "AND prcs_nm IS NOT NULL AND status = 'SUCCESS' GROUP BY hostname ORDER BY hostname", (run_id,))
         print(f"{stream} last run: processes per worker {dict(hosts)}, "
-              f"mean RUNNING -> SUCCESS {notebook_seconds(sql, run_id):.1f} s")
+              f"mean RUNNING -> SUCCESS {notebook_seconds(sql, run_id):.1f} s; tasks (seconds after the run started):")
+        print("\n".join(timeline(api, f"stream__{stream}", run_id)))
 
 
 if __name__ == "__main__":
