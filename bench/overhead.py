@@ -1,9 +1,12 @@
 """What llf costs on top of plain Airflow + papermill, measured on one running Airflow.
 
     .venv/bin/python bench/overhead.py [--repeat 5] [--stream-size 5x10 --max-parallel 4]
+    .venv/bin/python bench/overhead.py --executor celery [--workers 2 --worker-concurrency 4]
 
 Starts an embedded PostgreSQL and a real Airflow (scheduler, dag-processor, triggerer, api-server;
-LocalExecutor) serving two DAG folders: the project's `dags/` and a temporary folder holding a
+LocalExecutor, or with --executor celery CeleryExecutor: a redis-server broker and --workers
+`airflow celery worker`s of --worker-concurrency slots each, all serving the default queue, so both sides
+run on the same workers) serving two DAG folders: the project's `dags/` and a temporary folder holding a
 hand-written DAG. Both run the same G groups x N trivial notebooks (--stream-size, 3x3 by default):
   (a) the llf stream: G process groups, max_parallel M, each process run by its stream task;
   (b) the hand-written DAG: G TaskGroups in a chain, one PythonOperator running papermill per notebook,
@@ -12,39 +15,49 @@ hand-written DAG. Both run the same G groups x N trivial notebooks (--stream-siz
 Every kind is warmed up once, then timed in --repeat rounds (wall time from the REST trigger until the
 run is seen finished, polled every 0.2 s). (a) and (b) alternate, and so do the two sides of (c), so a
 change in the machine's load (it is shared) weighs on both alike. Each llf run uses a fresh business
-date, so nothing is SKIPPED as already done. Prints every round with the load average, the medians with
-their spread (min-max), then the timeline of the last llf and hand-written runs (from Airflow's task
-instances) to show where the difference goes.
+date, so nothing is SKIPPED as already done. A run that fails is reported (which task, why: Airflow's task
+instances and the tail of the task's log) and counted, and the rounds go on; the medians are of the runs
+that succeeded. Prints every round with the load average, the medians with their spread (min-max), then the
+timeline of the last llf and hand-written runs (from Airflow's task instances) to show where the time goes.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import os
-import shutil
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from llf.airflow_api import AirflowClient, poll  # noqa: E402
-from llf.local.airflow import AirflowStack  # noqa: E402
-from llf.local.postgres import EmbeddedPostgres, with_database  # noqa: E402
-from tests.support.notebooks import write_notebook  # noqa: E402
-from tests.support.registry import Registry, sql_runner  # noqa: E402
+from bench.common import (
+    ROOT,
+    BenchSetup,
+    TimedRun,
+    add_executor_arguments,
+    bench_folder,
+    bench_stack,
+    business_date,
+    default_workers,
+    load,
+    measured_alternating,
+    notebook_seconds,
+    ratio,
+    reported,
+    spread,
+    timed,
+    timeline,
+)
+from llf.airflow_api import AirflowClient
+from llf.local.airflow import AirflowStack
+from tests.support.notebooks import write_notebook
+from tests.support.registry import Registry, sql_runner
 
 STREAM = "bench_overhead"
 HANDWRITTEN = "bench_handwritten"
 NOTEBOOK = "trivial.ipynb"
-FIRST_DATE = dt.date(2026, 1, 1)
 
 HANDWRITTEN_DAG = '''
 """The baseline: what a user would write by hand for {groups} groups x {per_group} notebooks."""
@@ -87,59 +100,16 @@ def register_stream(registry: Registry, groups: int, per_group: int, max_paralle
             registry.process(group_id, process_name(group, position), priority=position + 1, notebook=NOTEBOOK)
 
 
-def timed(api: AirflowClient, dag_id: str, conf: dict | None = None) -> tuple[float, str]:
-    """(wall seconds from trigger to seen-finished, run id); raises when the run did not succeed."""
+def papermill_cli(notebook: Path, scratch: Path) -> float | None:
+    """Seconds of the bare `papermill` CLI on the notebook, or None after printing why it failed."""
     started = time.perf_counter()
-    run_id = api.trigger(dag_id, conf)
-    state = poll(lambda: _final(api, dag_id, run_id), timeout=600, interval=0.2)
-    elapsed = time.perf_counter() - started
-    if state != "success":
-        raise SystemExit(f"{dag_id}/{run_id} ended {state}: {api.task_instances(dag_id, run_id)}")
-    return elapsed, run_id
-
-
-def _final(api: AirflowClient, dag_id: str, run_id: str) -> str | None:
-    state = api.run(dag_id, run_id)["state"]
-    return state if state in ("success", "failed") else None
-
-
-def papermill_cli(notebook: Path, scratch: Path) -> float:
-    started = time.perf_counter()
-    subprocess.run([str(Path(sys.executable).with_name("papermill")), str(notebook), str(scratch / "out.ipynb"),
-                    "-k", "python3", "--no-progress-bar", "-p", "greeting", "bench"],
-                   check=True, capture_output=True, cwd=notebook.parent)
+    done = subprocess.run([str(Path(sys.executable).with_name("papermill")), str(notebook), str(scratch / "out.ipynb"),
+                           "-k", "python3", "--no-progress-bar", "-p", "greeting", "bench"],
+                          capture_output=True, text=True, cwd=notebook.parent, check=False)
+    if done.returncode != 0:
+        print(f"papermill CLI exited {done.returncode} ({load()}):\n{done.stderr[-2000:]}", flush=True)
+        return None
     return time.perf_counter() - started
-
-
-def load() -> str:
-    """The load average (1, 5, 15 min): the machine is shared, so every figure is printed beside it."""
-    return "load " + " ".join(f"{value:.2f}" for value in os.getloadavg())
-
-
-def measured_alternating(repeat: int, *measures: Callable[[int], float]) -> list[list[float]]:
-    """Warm up each measurement once (index 0), then `repeat` rounds taking one of each in turn; each
-    measurement's figures. The order flips every round, so neither side always runs right after the
-    other. Prints every round, since single runs vary by seconds on a shared machine.
-    """
-    for measure in measures:
-        measure(0)
-    rounds = []
-    for index in range(1, repeat + 1):
-        order = list(enumerate(measures))[:: 1 if index % 2 else -1]
-        figures = dict((position, measure(index)) for position, measure in order)
-        rounds.append([figures[position] for position in range(len(measures))])
-        print(f"round {index}: " + ", ".join(f"{seconds:.1f} s" for seconds in rounds[-1]) + f" ({load()})",
-              flush=True)
-    return [list(column) for column in zip(*rounds, strict=True)]
-
-
-def spread(figures: list[float]) -> str:
-    """The median, and the spread around it, of one measurement's rounds."""
-    return f"{statistics.median(figures):.1f} s (min {min(figures):.1f}, max {max(figures):.1f})"
-
-
-def ratio(numerators: list[float], denominators: list[float]) -> float:
-    return statistics.median(numerators) / statistics.median(denominators)
 
 
 def stream_size(text: str) -> tuple[int, int]:
@@ -150,27 +120,6 @@ def stream_size(text: str) -> tuple[int, int]:
     return int(groups), int(per_group)
 
 
-def _seconds(later: str | None, earlier: str | None) -> float:
-    return (dt.datetime.fromisoformat(later) - dt.datetime.fromisoformat(earlier)).total_seconds()
-
-
-def timeline(api: AirflowClient, dag_id: str, run_id: str) -> list[str]:
-    """One line per task that ran: start and end in seconds after the DAG run started, in start order."""
-    run = api.run(dag_id, run_id)
-    ran = sorted((ti for ti in api.task_instances(dag_id, run_id) if ti["start_date"]),
-                 key=lambda ti: ti["start_date"])
-    lines = [f"  {ti['task_id']:<40} {_seconds(ti['start_date'], run['start_date']):5.1f} -> "
-             f"{_seconds(ti['end_date'], run['start_date']):5.1f} s" for ti in ran]
-    return [*lines, f"  {'(run ends)':<40} {_seconds(run['end_date'], run['start_date']):14.1f} s"]
-
-
-def notebook_seconds(sql: Callable, stream_run_id: str) -> float:
-    """Mean RUNNING -> SUCCESS time of the stream run's processes: papermill, HTML and lake."""
-    ((mean,),) = sql("SELECT avg(extract(epoch FROM end_ts - start_ts)) FROM cntl_af.cntl_cfg_log "
-                     "WHERE strem_run_id = %s AND prcs_nm IS NOT NULL AND status = 'SUCCESS'", (stream_run_id,))
-    return float(mean)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5, help="timed rounds of each kind after the warm-up")
@@ -178,98 +127,75 @@ def main() -> None:
                         help="G groups of N notebooks, such as 5x10 (default 3x3)")
     parser.add_argument("--max-parallel", type=int, default=None,
                         help="notebooks of a group at once, in both DAGs (default: N, at most 4)")
+    # 2 x 4 slots: the LocalExecutor side's [core] parallelism (8) spread over two workers
+    add_executor_arguments(parser, workers=2, concurrency=4)
     parser.add_argument("--keep", action="store_true", help="keep the work folder (Airflow task logs) and print it")
     args = parser.parse_args()
     groups, per_group = args.stream_size
     max_parallel = args.max_parallel or min(per_group, 4)
+    workers = default_workers(args.workers, args.worker_concurrency) if args.executor == "celery" else ()
 
-    work = Path(tempfile.mkdtemp(prefix="llf-bench-overhead-"))
-    notebooks, handwritten = work / "notebooks", work / "handwritten-dags"
-    notebook = write_notebook(notebooks / NOTEBOOK, "message = f'{greeting}, world'")
-    handwritten.mkdir()
-    (handwritten / f"{HANDWRITTEN}.py").write_text(HANDWRITTEN_DAG.format(
-        dag_id=HANDWRITTEN, groups=groups, per_group=per_group, max_parallel=max_parallel, notebook=notebook))
-
-    postgres = EmbeddedPostgres(work / "pgdata")
-    stack = None
-    try:
-        postgres.create_template()
-        control_url = postgres.fresh_database(prefix="bench")
-        postgres.execute_admin("CREATE DATABASE airflow_bench")
-        with sql_runner(control_url) as sql:
-            register_stream(Registry(sql), groups, per_group, max_parallel)
-            stack = _start_airflow(work, postgres, control_url, notebooks, handwritten)
-            _measure(stack.client(), sql, notebook, work, args.repeat,
-                     f"{groups} groups x {per_group} notebooks, max_parallel {max_parallel}")
-    finally:
-        if stack is not None:
-            stack.stop()
-        postgres.stop()
-        if args.keep:
-            print(f"kept {work} (task logs under airflow-home/logs)")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+    with bench_folder("overhead", args.keep) as setup, sql_runner(setup.control_url) as sql:
+        notebook = write_notebook(setup.notebooks / NOTEBOOK, "message = f'{greeting}, world'")
+        handwritten = setup.work / "handwritten-dags"
+        handwritten.mkdir()
+        (handwritten / f"{HANDWRITTEN}.py").write_text(HANDWRITTEN_DAG.format(
+            dag_id=HANDWRITTEN, groups=groups, per_group=per_group, max_parallel=max_parallel, notebook=notebook))
+        register_stream(Registry(sql), groups, per_group, max_parallel)
+        with bench_stack(setup, {"llf": ROOT / "dags", "handwritten": handwritten}, workers) as stack:
+            api = stack.client()
+            for dag_id in (f"stream__{STREAM}", HANDWRITTEN, f"process__{process_name(0, 0)}"):
+                api.wait_for_dag(dag_id, timeout=120)
+            _measure(stack, sql, setup, args.repeat,
+                     f"{groups} groups x {per_group} notebooks, max_parallel {max_parallel}, {args.executor}")
 
 
-def _start_airflow(work: Path, postgres: EmbeddedPostgres, control_url: str, notebooks: Path,
-                   handwritten: Path) -> AirflowStack:
-    """Airflow serving the llf DAGs and the hand-written one, with every DAG the benchmark runs parsed."""
-    stack = AirflowStack(
-        home=work / "airflow-home",
-        metadata_db_url=with_database(postgres.admin_url, "airflow_bench").replace(
-            "postgresql://", "postgresql+psycopg2://", 1),
-        dags_folders={"llf": ROOT / "dags", "handwritten": handwritten},
-        extra_env={"PYTHONPATH": str(ROOT), "LLF_CONTROL_DB_URL": control_url,
-                   "LLF_NOTEBOOK_DB_URL": postgres.notebook_url(control_url),
-                   "LLF_NOTEBOOKS_DIR": str(notebooks), "LLF_LAKE_URL": (work / "lake").as_uri(),
-                   "LLF_SNAPSHOT_REFRESH_SECONDS": "2"},
-    )
-    stack.start()
-    api = stack.client()
-    for dag_id in (f"stream__{STREAM}", HANDWRITTEN, f"process__{process_name(0, 0)}"):
-        api.wait_for_dag(dag_id, timeout=120)
-    return stack
-
-
-def _measure(api: AirflowClient, sql: Callable, notebook: Path, work: Path, repeat: int, size: str) -> None:
+def _measure(stack: AirflowStack, sql: Callable, setup: BenchSetup, repeat: int, size: str) -> None:
     """Time (a) against (b), then (c), in alternating rounds; print the figures and the last timelines."""
-    stream_runs: list[str] = []
-    handwritten_runs: list[str] = []
+    api = stack.client()
+    ran: dict[str, list[str]] = {f"stream__{STREAM}": [], HANDWRITTEN: []}
 
-    def stream_once(index: int) -> float:
-        conf = {"business_date": (FIRST_DATE + dt.timedelta(days=index)).isoformat()}
-        elapsed, run_id = timed(api, f"stream__{STREAM}", conf)
+    def figure(run: TimedRun, why: str = "") -> float | None:
+        seconds = reported(stack, run, why)
+        if seconds is not None:
+            ran.setdefault(run.dag_id, []).append(run.run_id)
+        return seconds
+
+    def stream_once(index: int) -> float | None:
+        run = timed(api, f"stream__{STREAM}", business_date(index))
         # the figure counts until the run is seen finished: by then the stream's log row must be closed
         row = sql("SELECT status FROM cntl_af.cntl_cfg_log WHERE strem_nm = %s AND run_id = %s "
-                  "AND prcs_nm IS NULL AND end_ts IS NOT NULL", (STREAM, run_id))
-        if row != [("SUCCESS",)]:
-            raise SystemExit(f"stream row of {run_id} not closed SUCCESS when the run ended: {row}")
-        stream_runs.append(run_id)
-        return elapsed
+                  "AND prcs_nm IS NULL AND end_ts IS NOT NULL", (STREAM, run.run_id))
+        return figure(run, "" if row == [("SUCCESS",)] or not run.succeeded
+                      else f"stream row not closed SUCCESS when the run ended: {row}")
 
-    def handwritten_once(_index: int) -> float:
-        elapsed, run_id = timed(api, HANDWRITTEN)
-        handwritten_runs.append(run_id)
-        return elapsed
+    def process_once(index: int) -> float | None:
+        return figure(timed(api, f"process__{process_name(0, 0)}", business_date(1000 + index)))
 
-    def process_once(index: int) -> float:
-        conf = {"business_date": (FIRST_DATE + dt.timedelta(days=1000 + index)).isoformat()}
-        return timed(api, f"process__{process_name(0, 0)}", conf)[0]
-
-    llf_stream, handwritten_dag = measured_alternating(repeat, stream_once, handwritten_once)
+    llf_stream, handwritten_dag = measured_alternating(repeat, stream_once, lambda _i: figure(timed(api, HANDWRITTEN)))
     print(f"(a) llf stream, {size}: {spread(llf_stream)}")
     print(f"(b) hand-written DAG, same groups, PythonOperator + papermill: {spread(handwritten_dag)}")
     print(f"ratio a/b: {ratio(llf_stream, handwritten_dag):.2f} (goal <= 1.0; {load()})")
+    notebook = setup.notebooks / NOTEBOOK
     process_run, bare_papermill = measured_alternating(repeat, process_once,
-                                                       lambda _i: papermill_cli(notebook, work))
+                                                       lambda _i: papermill_cli(notebook, setup.work))
     print(f"(c) one process DAG run: {spread(process_run)}")
     print(f"(c) bare papermill CLI, same notebook: {spread(bare_papermill)}")
     print(f"ratio process/papermill: {ratio(process_run, bare_papermill):.2f} (goal <= 1.0; {load()})")
+    _print_timelines(api, sql, ran)
+
+
+def _print_timelines(api: AirflowClient, sql: Callable, ran: dict[str, list[str]]) -> None:
+    """Where the time goes: the last successful run of each side, task by task."""
     print("where the time goes, last timed runs (seconds after each DAG run started):")
-    print(f"llf stream (process runs RUNNING -> SUCCESS: mean {notebook_seconds(sql, stream_runs[-1]):.1f} s)")
-    print("\n".join(timeline(api, f"stream__{STREAM}", stream_runs[-1])))
-    print("hand-written DAG")
-    print("\n".join(timeline(api, HANDWRITTEN, handwritten_runs[-1])))
+    for dag_id, label in ((f"stream__{STREAM}", "llf stream"), (HANDWRITTEN, "hand-written DAG")):
+        if not ran[dag_id]:
+            print(f"{label}: no successful run")
+            continue
+        extra = (f" (process runs RUNNING -> SUCCESS: mean {notebook_seconds(sql, ran[dag_id][-1]):.1f} s)"
+                 if dag_id != HANDWRITTEN else "")
+        print(label + extra)
+        print("\n".join(timeline(api, dag_id, ran[dag_id][-1])))
 
 
 if __name__ == "__main__":

@@ -25,16 +25,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import load  # noqa: E402
 from llf.local.postgres import EmbeddedPostgres  # noqa: E402
 from tests.support.notebooks import write_notebook  # noqa: E402
 from tests.support.registry import Registry, sql_runner  # noqa: E402
 
 STREAM = "bench_timeline"
 NOTEBOOK = "trivial.ipynb"
-
-
-def load() -> str:
-    return "load " + " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def spread(values: list[float]) -> str:
