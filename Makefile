@@ -66,3 +66,5 @@ bench: $(STAMP)  ## run the benchmarks in bench/
 	$(BIN)/python bench/llm.py
 	$(BIN)/python bench/overhead.py
 	$(BIN)/python bench/overhead.py --stream-size 5x10 --max-parallel 4
+	$(BIN)/python bench/overhead.py --executor celery
+	$(BIN)/python bench/throughput.py --repeat 3
