@@ -61,7 +61,7 @@ lock:  ## re-pin requirements/dev.lock after changing pyproject.toml
 pictures: $(STAMP)  ## regenerate resource/*.png and resource/data_dictionary.md from the code
 	$(BIN)/python scripts/draw_pictures.py
 
-bench: $(STAMP)  ## run the benchmarks in bench/
+bench: $(STAMP) redis  ## run the benchmarks in bench/
 	$(BIN)/python bench/parse_dags.py --processes 1000 2000 4000 10000
 	$(BIN)/python bench/llm.py
 	$(BIN)/python bench/overhead.py
