@@ -71,6 +71,16 @@ def _unmet_dependencies(url: str, dependencies: list[str], context: RunContext) 
     ]
 
 
+def _refuse_unmet_dependencies(url: str, context: RunContext, registration: Registration) -> None:
+    """Record BLOCKED and raise FinalFailure when a dependency has no SUCCESS as its newest attempt for the date:
+    the dependencies' runs are over, so a retry would only block again."""
+    unmet = _unmet_dependencies(url, registration.dependencies, context)
+    if unmet:
+        message = f"blocked: dependencies not SUCCESS for {context.business_date}: {', '.join(unmet)}"
+        run_log.mark_blocked(url, context, message)
+        raise FinalFailure(message)
+
+
 def run_process(url: str, context: RunContext, timeline: Timeline | None = None,
                 registration: Registration | None = None, *, lock_wait: dt.timedelta | None = None) -> None:
     """Run the process's notebook for the context's business date, recording every outcome.
@@ -107,13 +117,6 @@ def _run_process(url: str, context: RunContext, timeline: Timeline, registration
     if registration is None:
         registration = process_registration(url, context.prcs_nm)
         timeline.mark("registration read")
-    unmet = _unmet_dependencies(url, registration.dependencies, context)
-    timeline.mark("dependencies checked")
-    if unmet:
-        message = f"blocked: dependencies not SUCCESS for {context.business_date}: {', '.join(unmet)}"
-        run_log.mark_blocked(url, context, message)
-        raise FinalFailure(message)  # the dependencies' runs are over: a retry would only block again
-
     # A wait for another attempt's lock can be long: no idle connection is kept through it. It is bounded on
     # its own, apart from the notebook's timeout, whose clock starts with the notebook (notebook.execute).
     wait = lock_wait_limit(registration.timeout_min) if lock_wait is None else lock_wait
@@ -141,6 +144,11 @@ def _run_holding_lock(url: str, context: RunContext, registration: Registration,
     if decision.verdict is not Verdict.RUN:
         _record_not_run(url, context, decision)
         return
+    # Dependencies after the done-check: a process done for the date is SKIPPED, whatever its dependencies'
+    # newest attempts say since; a BLOCKED row for it would hide its SUCCESS from the next asker, which would run
+    # it again (chaos soak, round 5 seed 6: a dependency failed and recovered between two triggers).
+    _refuse_unmet_dependencies(url, context, registration)
+    timeline.mark("dependencies checked")
     context = context.model_copy(update={"output_path": output_location(context), "params": registration.params})
     log_id = run_log.mark_running(url, context)
     timeline.mark("RUNNING row written")

@@ -57,3 +57,31 @@ def test_given_try_1_of_a_manual_run_succeeded_when_airflow_runs_try_2_then_the_
     assert counted.read_text() == "1"
     assert statuses(sql, "p") == ["SUCCESS", "SKIPPED"]
     assert "try 1 of this run already succeeded" in last_message(sql, "p")
+
+
+def test_given_a_process_done_for_the_date_when_its_dependency_later_fails_and_recovers_then_no_trigger_reruns_it(
+    registry, stream, sql, counted, notebooks_dir
+):
+    # given P (depends on Q) done for the date in stream run S1: Q, then P, SUCCESS. Then Q's newest attempt fails
+    # (a manual rerun of it), while dependants of P in two stream runs still trigger P's process DAG.
+    write_notebook(notebooks_dir / "flaky_q.ipynb", "if fail:\n    raise ValueError('q failed')",
+                   parameters="fail = False")
+    q = registry.process(stream["group"], "q", notebook="flaky_q.ipynb")
+    p = registry.process(stream["group"], "p", notebook="count.ipynb")
+    registry.depend(p, q)
+    run_process(run_context("q", run_id="s1", strem_run_id="s1"))
+    run_process(run_context("p", run_id="s1", strem_run_id="s1"))
+    sql("UPDATE cntl_af.cntl_cfg_prcs SET params = '{\"fail\": true}' WHERE prcs_nm = 'q'")
+    with pytest.raises(ProcessFailed, match="q failed"):
+        run_process(run_context("q", run_id="manual__q", triggered_by="manual", strem_nm=None))
+
+    # when a dependant in another stream's run S2 triggers P while Q's newest attempt is FAILED
+    run_process(run_context("p", run_id="process_p_1", strem_nm="t", strem_run_id="s2", triggered_by="dependency"))
+    # and, once Q succeeded again, a dependant of S1 triggers P
+    sql("UPDATE cntl_af.cntl_cfg_prcs SET params = '{\"fail\": false}' WHERE prcs_nm = 'q'")
+    run_process(run_context("q", run_id="manual__q2", triggered_by="manual", strem_nm=None))
+    run_process(run_context("p", run_id="process_p_2", strem_run_id="s1", triggered_by="dependency"))
+
+    # then P's work for the date stands: both triggers SKIPPED it (no BLOCKED row hides its SUCCESS), it ran once
+    assert counted.read_text() == "1"
+    assert statuses(sql, "p") == ["SUCCESS", "SKIPPED", "SKIPPED"]
