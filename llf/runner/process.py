@@ -1,4 +1,4 @@
-"""One process run, in the order users rely on: dependencies, at-most-once, skip-if-done, notebook, log."""
+"""One process run, in the order users rely on: at-most-once (the lock), skip-if-done, dependencies, notebook, log."""
 
 from __future__ import annotations
 
