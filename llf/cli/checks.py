@@ -72,8 +72,9 @@ def _status(args: argparse.Namespace) -> int:
 
 class _AirflowRunStates:
     """Airflow's state of a stream run and of its tasks, asked through its REST API; logs in at the first
-    question only, so `llf status` needs no Airflow while no stream row is RUNNING. An Airflow it cannot reach
-    answers None (state unknown: the row stays as it is) and leaves the reason in `problem`."""
+    question only, so `llf status` needs no Airflow while no stream row is RUNNING and LLF_AIRFLOW_URL is
+    unset. An Airflow it cannot reach answers None (state unknown: the row stays as it is) and leaves the
+    reason in `problem`."""
 
     def __init__(self) -> None:
         self._airflow: Airflow | None = None

@@ -23,13 +23,12 @@ import pytest
 from llf.airflow_api import FINAL_RUN_STATES, poll, sync_pools
 from llf.cli import main
 from llf.cli.waiting import WAIT_NOTED_AFTER
-from llf.control.model import process_dag_id
 from llf.control.pools import registered_pools
 from llf.local.airflow import AirflowStack, kill_tree
 from llf.local.celery import WORKER_SECRETS, CeleryExecution, CeleryWorker
 from llf.local.postgres import EmbeddedPostgres
 from tests.e2e.conftest import running_stack, scenario_factory
-from tests.e2e.scenarios.streams import BUSINESS_DATE, DAG_VISIBLE_TIMEOUT, STREAM_RUN_TIMEOUT, Scenario, Step
+from tests.e2e.scenarios.streams import DAG_VISIBLE_TIMEOUT, STREAM_RUN_TIMEOUT, Scenario, Step
 from tests.support.registry import sql_runner
 from tests.support.standins.ollama_server import OllamaStandin
 
@@ -313,13 +312,7 @@ def test_given_one_retry_when_the_worker_running_a_notebook_is_sigkilled_then_th
 ) -> None:
     """Last in the module: it leaves one worker dead."""
     scenario = celery.new_scenario("killed")
-    group = scenario.registry.group(scenario.registry.stream(scenario.name), f"{scenario.name}_g1")
-    prcs_nm = scenario.prcs_nm("victim")
-    scenario.registry.process(group, prcs_nm, params={"marker": str(scenario.marker)}, retries=1,
-                              notebook=scenario.write_notebook("victim", HANG_ONCE))
-    dag_id = process_dag_id(prcs_nm)
-    scenario.api.wait_for_dag(dag_id, timeout=DAG_VISIBLE_TIMEOUT)
-    run_id = scenario.api.trigger(dag_id, {"business_date": BUSINESS_DATE.isoformat()})
+    prcs_nm, dag_id, run_id = scenario.trigger_retried_victim(HANG_ONCE)
     started = Path(str(scenario.marker) + ".started")
     assert poll(lambda: True if started.exists() else None, STREAM_RUN_TIMEOUT), scenario.story()
     ((running_on,),) = scenario.sql(

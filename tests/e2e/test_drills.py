@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from llf.control.model import process_dag_id
 from tests.e2e.scenarios.notebooks import KILL_TASK_ONCE
-from tests.e2e.scenarios.streams import BUSINESS_DATE, DAG_VISIBLE_TIMEOUT, STREAM_RUN_TIMEOUT, Scenario
+from tests.e2e.scenarios.streams import BUSINESS_DATE, STREAM_RUN_TIMEOUT, Scenario
 
 NewScenario = Callable[[str], Scenario]
 # llf sets no retry_delay, so Airflow's [core] default_task_retry_delay separates the two tries: 2 s in the
@@ -22,14 +21,7 @@ def test_given_a_process_with_one_retry_when_its_task_is_sigkilled_mid_notebook_
     new_scenario: NewScenario,
 ) -> None:
     scenario = new_scenario("retried")
-    group = scenario.registry.group(scenario.registry.stream(scenario.name), f"{scenario.name}_g1")
-    prcs_nm = scenario.prcs_nm("victim")
-    scenario.registry.process(group, prcs_nm, params={"marker": str(scenario.marker)}, retries=1,
-                              notebook=scenario.write_notebook("victim", KILL_TASK_ONCE))
-    dag_id = process_dag_id(prcs_nm)
-    scenario.api.wait_for_dag(dag_id, timeout=DAG_VISIBLE_TIMEOUT)
-
-    run_id = scenario.api.trigger(dag_id, {"business_date": BUSINESS_DATE.isoformat()})
+    prcs_nm, dag_id, run_id = scenario.trigger_retried_victim(KILL_TASK_ONCE)
     state = scenario.api.wait_for_run(dag_id, run_id, timeout=RETRY_DELAY_SECONDS + 2 * STREAM_RUN_TIMEOUT)
 
     rows = scenario.sql(

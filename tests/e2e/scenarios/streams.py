@@ -63,6 +63,17 @@ class Scenario:
         scenario_notebook(self.notebooks_dir / relative, behaviour)
         return relative
 
+    def trigger_retried_victim(self, behaviour: str) -> tuple[str, str, str]:
+        """Register step `victim` alone in its stream, with one retry, and trigger its process DAG for
+        BUSINESS_DATE once Airflow shows it (the drills that kill its task or worker); (prcs_nm, dag_id, run_id)."""
+        group = self.registry.group(self.registry.stream(self.name), f"{self.name}_g1")
+        prcs_nm = self.prcs_nm("victim")
+        self.registry.process(group, prcs_nm, params={"marker": str(self.marker)}, retries=1,
+                              notebook=self.write_notebook("victim", behaviour))
+        dag_id = process_dag_id(prcs_nm)
+        self.api.wait_for_dag(dag_id, timeout=DAG_VISIBLE_TIMEOUT)
+        return prcs_nm, dag_id, self.api.trigger(dag_id, {"business_date": BUSINESS_DATE.isoformat()})
+
     def register(self, groups: dict[str, list[Step]], *, fail_policy: str = "CONTINUE",
                  max_parallel: int = 1) -> None:
         """Notebooks first (validation reads them), then the rows; returns once Airflow shows every DAG."""
