@@ -42,6 +42,7 @@ TASK_INSTANCE_HEARTBEAT_TIMEOUT_SEC = 15
 # the venv, each component and each task process would compile Airflow from source (3x slower start).
 BYTECODE_CACHE = Path(tempfile.gettempdir()) / "llf-e2e-pycache"
 _PR_SET_PDEATHSIG = 1
+_GONE_TIMEOUT_SEC = 15
 
 
 class AirflowStackError(LlfError):
@@ -286,6 +287,15 @@ def stop_components(group_ids: Iterable[int], grace: float = 5) -> None:
     for child in descendants:
         with contextlib.suppress(psutil.NoSuchProcess):
             child.kill()
+    _await_gone([*groups, *(child.pid for child in descendants)], timeout=_GONE_TIMEOUT_SEC)
+
+
+def _await_gone(pids: list[int], timeout: float) -> None:
+    """A SIGKILL is delivered, not awaited: on a loaded host a killed api-server can hold its port for a moment
+    after `kill` returns, and a restart right after (`llf local up` with another LLM) would find it taken."""
+    deadline = time.monotonic() + timeout
+    while any(map(is_alive, pids)) and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 def descendants_of(pid: int) -> list[psutil.Process]:

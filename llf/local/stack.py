@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ RESULT_DATABASE = "airflow_celery_results"
 RESULT_LOGIN = "llf_celery"
 # New registrations reach the DAGs within seconds (production default: half a minute).
 SNAPSHOT_REFRESH_SECONDS = "5"
+PORT_PATIENCE_SEC = 10  # how long `up` waits for the port of the components it just stopped
 
 Say = Callable[[str], None]
 
@@ -217,11 +219,17 @@ def _read_json(path: Path) -> dict:
         return {}
 
 
-def _check_port_free(port: int) -> None:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError as error:
-            raise ConfigurationError(
-                f"Port {port} on 127.0.0.1 is taken ({error.strerror}): stop what uses it or set LLF_LOCAL_PORT."
-            ) from error
+def _check_port_free(port: int, patience: float = PORT_PATIENCE_SEC) -> None:
+    """Wait a little for the port: the components just stopped may still be closing their sockets."""
+    deadline = time.monotonic() + patience
+    while True:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+                return
+            except OSError as error:
+                if time.monotonic() >= deadline:
+                    raise ConfigurationError(
+                        f"Port {port} on 127.0.0.1 is taken ({error.strerror}): stop what uses it or set "
+                        "LLF_LOCAL_PORT.") from error
+        time.sleep(0.2)

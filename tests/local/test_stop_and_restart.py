@@ -1,0 +1,67 @@
+"""Stopping the local stack's components and starting them again on the same port.
+
+CI at b7295c1 saw `llf local up` (another LLM, so a restart) refuse its own port: the api-server just SIGKILLed
+still held it. Stopping now waits for the processes to be gone, and the port check gives them a moment.
+"""
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from llf.exceptions import ConfigurationError
+from llf.local.airflow import free_port, is_alive, stop_components
+from llf.local.stack import _check_port_free
+
+# A component that ignores SIGTERM and holds a listening port until it is killed, with a child of its own.
+_STUBBORN = """
+import signal, socket, subprocess, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+server = socket.socket(); server.bind(("127.0.0.1", int(sys.argv[1]))); server.listen()
+print(child.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_given_a_component_that_ignores_sigterm_when_stopped_then_it_and_its_child_are_gone_and_its_port_free(
+) -> None:
+    port = free_port()
+    component = subprocess.Popen([sys.executable, "-c", _STUBBORN, str(port)], stdout=subprocess.PIPE,
+                                 text=True, start_new_session=True)
+    child_pid = int(component.stdout.readline())
+    reaper = threading.Thread(target=component.wait, daemon=True)  # as init reaps a detached component
+    reaper.start()
+
+    stop_components([component.pid], grace=0.5)
+
+    assert not is_alive(component.pid) and not is_alive(child_pid)
+    _check_port_free(port, patience=0)
+
+
+def test_given_a_port_released_within_the_patience_when_checked_then_it_is_accepted() -> None:
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    threading.Timer(0.5, holder.close).start()
+
+    _check_port_free(port, patience=10)
+
+
+def test_given_a_port_held_past_the_patience_when_checked_then_the_error_names_the_port_and_setting() -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        started = time.monotonic()
+
+        with pytest.raises(ConfigurationError, match=rf"Port {port} .*LLF_LOCAL_PORT"):
+            _check_port_free(port, patience=0.3)
+
+    assert time.monotonic() - started >= 0.3
+
