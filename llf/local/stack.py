@@ -220,10 +220,14 @@ def _read_json(path: Path) -> dict:
 
 
 def _check_port_free(port: int, patience: float = PORT_PATIENCE_SEC) -> None:
-    """Wait a little for the port: the components just stopped may still be closing their sockets."""
+    """Wait a little for the port: the components just stopped may still be closing their sockets.
+
+    The probe binds as the api-server does (SO_REUSEADDR): connections the killed server closed linger in
+    TIME-WAIT on its port for a minute, and a plain bind would call the port taken while uvicorn can use it."""
     deadline = time.monotonic() + patience
     while True:
         with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind(("127.0.0.1", port))
                 return

@@ -1,7 +1,8 @@
 """Stopping the local stack's components and starting them again on the same port.
 
-CI at b7295c1 saw `llf local up` (another LLM, so a restart) refuse its own port: the api-server just SIGKILLed
-still held it. Stopping now waits for the processes to be gone, and the port check gives them a moment.
+CI at b7295c1 saw `llf local up` (another LLM, so a restart) refuse its own port: the connections the killed
+api-server had closed were in TIME-WAIT on it, which a bind without SO_REUSEADDR counts as taken (uvicorn does
+not). Stopping also waits for the processes to be gone, and the port check gives them a moment.
 """
 from __future__ import annotations
 
@@ -65,3 +66,19 @@ def test_given_a_port_held_past_the_patience_when_checked_then_the_error_names_t
 
     assert time.monotonic() - started >= 0.3
 
+
+
+def test_given_connections_the_stopped_server_closed_in_time_wait_when_checked_then_the_port_is_free() -> None:
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    served, _ = listener.accept()
+    served.close()  # the server closes first: its end of the connection goes to TIME-WAIT on `port`
+    client.recv(1)
+    client.close()
+    listener.close()
+
+    _check_port_free(port, patience=0)
