@@ -21,7 +21,7 @@ from llf.settings import control_db_url
 from llf.ui.auth import Access, access_dependency, airflow_dag_run_reader
 from llf.ui.no_store import NoStore
 from llf.ui.routes import api, outputs, pages
-from llf.ui.sources import MOUNT_PREFIX, Sources
+from llf.ui.sources import MOUNT_PREFIX, Sources, printable_query
 
 __all__ = ["MOUNT_PREFIX", "create_app"]
 
@@ -35,8 +35,10 @@ def create_app(database_url: Callable[[], str] = control_db_url, lake: Callable[
     def check_access(request: Request, access: Annotated[Access, Depends(read_access)]) -> None:
         request.state.llf_access = access  # what every route reads through llf.ui.sources.Reader
 
-    # App-wide, so every route, present or future, answers 403 to a user allowed on no llf DAG.
-    app = FastAPI(title="llf control plane", dependencies=[airflow_dag_run_reader(), Depends(check_access)],
+    # App-wide, so every route, present or future, answers 403 to a user allowed on no llf DAG (checked first)
+    # and 400 to a query parameter with a control character.
+    app = FastAPI(title="llf control plane",
+                  dependencies=[airflow_dag_run_reader(), Depends(check_access), Depends(printable_query)],
                   docs_url=None, redoc_url=None, openapi_url=None)
     app.state.llf_sources = Sources(database_url, lake)
     app.add_exception_handler(LlfError, _llf_error)

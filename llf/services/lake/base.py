@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import io
-import unicodedata
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Protocol, Union, cast
 
 from llf.exceptions import LlfError
 from llf.settings import PROJECT_ROOT
+from llf.text import control_character
 
 if TYPE_CHECKING:
     import pandas
@@ -96,7 +96,7 @@ def _refuse_control_characters(raw: str) -> None:
     system call fail with ValueError, a newline forges log lines, and no run writes such a key. Refused here,
     where every key is confined, so each caller (the runner, notebooks, the UI's outputs route) gets the same
     sentence instead of an error from deep in the backend."""
-    found = next((char for char in raw if unicodedata.category(char) == "Cc"), None)
+    found = control_character(raw)
     if found is not None:
         raise LakePathError(f"Lake path {raw!r} contains the control character {found!r}; "
                             "lake paths are printable keys like 'runs/x.csv'.")
