@@ -21,6 +21,15 @@ MASK = "***"
 # signatures of other services' URLs (an OpenAI-compatible base URL, a presigned S3 URL). Over-matching
 # (sslkey, passfile: file paths) only hides a path.
 _SECRET_NAME = re.compile(r"pass|secret|token|key|signature|credential", re.IGNORECASE)
+# Short names that are secrets as a whole name only: `sig` (an Azure SAS signature), `code` (an OAuth
+# authorization code, an Azure Functions key), `auth`, `authorization`, `pwd`, `jwt`. Inside a longer name they
+# mostly are not (`design`, `country_code`, `author`), and hiding those would hide ordinary data.
+_SECRET_WHOLE_NAMES = frozenset(("sig", "code", "auth", "authorization", "pwd", "jwt"))
+# Schemes whose URL user name, given with no password, is itself the credential: Git hosts take a token as the
+# user name (https://<token>@github.com), APIs a key (https://<key>:@api.stripe.com), S3 URLs an access key.
+# Elsewhere a lone user name is a login (postgresql://llf_notebook@h, ssh://git@h) or a container
+# (abfss://container@account) and stays visible.
+_TOKEN_USER_SCHEMES = frozenset(("http", "https", "s3", "s3a", "s3n", "ws", "wss"))
 _URL_SCHEME = re.compile(r"\s*[A-Za-z][A-Za-z0-9+.-]*://")
 # libpq's connection keywords (PostgreSQL 17; `ssl` is a URL alias). Only one of them ends an unquoted secret
 # value: in `password=a b=c dbname=d` the password is `a b=c` (libpq rejects the string, quoting `b`).
@@ -121,7 +130,23 @@ def _url_spans(url: str, start: int) -> list[Span]:
         colon = url.find(":", start, at)
         if 0 <= colon < at - 1:
             spans.append((colon + 1, at))
+        elif _user_is_token(url, start, at if colon < 0 else colon):
+            spans.append((start, at if colon < 0 else colon))
     return spans + _query_spans(url, start)
+
+
+def _user_is_token(url: str, start: int, end: int) -> bool:
+    """Whether the user name `url[start:end]`, given with no password, is a credential: on a scheme of
+    _TOKEN_USER_SCHEMES (alone or in a `git+https` pair), and plainly a user name (no '/', '?' or '#' in it:
+    `https://medium.com/@someone` has an '@' in its path, not a user)."""
+    scheme = url[:start].strip().removesuffix("://").lower()
+    return (end > start and not _TOKEN_USER_SCHEMES.isdisjoint(scheme.split("+"))
+            and not any(mark in url[start:end] for mark in "/?#"))
+
+
+def _is_secret_name(name: str) -> bool:
+    """Whether a query parameter or keyword called `name` (percent-decoded) holds a secret."""
+    return bool(_SECRET_NAME.search(name)) or name.lower() in _SECRET_WHOLE_NAMES
 
 
 def _userinfo_end(url: str, start: int) -> int:
@@ -160,7 +185,7 @@ def _query_spans(url: str, start: int) -> list[Span]:
                    and (not libpq or unquote(param.group(1)) in _LIBPQ_KEYWORDS)]
     spans = []
     for param in params:
-        if _SECRET_NAME.search(unquote(param.group(1))):
+        if _is_secret_name(unquote(param.group(1))):
             end = next((at for at in next_params if at > param.end()), len(url))
             if end > param.end():
                 spans.append((param.end(), end))
@@ -174,7 +199,7 @@ def _keyword_spans(text: str) -> list[Span]:
     for match in _KEYWORD.finditer(text):
         start, end = match.span("value")
         value = match.group("value")
-        if _SECRET_NAME.search(match.group("key")):
+        if _is_secret_name(match.group("key")):
             if end > start:
                 spans.append((start, end))
         elif "=" in value or "://" in value:
@@ -196,7 +221,7 @@ def _libpq_secrets(dsn: str) -> list[str] | None:
         options = parse_dsn(dsn)
     except (psycopg2.ProgrammingError, UnicodeDecodeError):  # malformed, or percent-encodes no UTF-8
         return None
-    found = [value for key, value in options.items() if _SECRET_NAME.search(key)]
+    found = [value for key, value in options.items() if _is_secret_name(key)]
     nested = options.get("dbname", "")
     if "=" in nested or "://" in nested:
         found += _libpq_secrets(nested) or []
@@ -216,7 +241,7 @@ def _canonical(url: str) -> str:
     itself left one visible."""
     options = parse_dsn(url)
     for key, value in options.items():
-        if _SECRET_NAME.search(key):
+        if _is_secret_name(key):
             options[key] = MASK
         elif key == "dbname" and ("=" in value or "://" in value):
             options[key] = redact(value)

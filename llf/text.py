@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 
 # How much of a foreign error message (a driver's, jsonschema's: they run to pages) a one-line report quotes.
 DETAIL_MAX_LENGTH = 300
@@ -21,6 +22,15 @@ def one_line(text: object, limit: int | None = None) -> str:
     with a final '…' when longer: a problem, an error or a log line is exactly one line."""
     flat = " ".join(str(text).split())
     return flat if limit is None or len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def control_character(text: str) -> str | None:
+    """The first control character (NUL, newline, escape, DEL, C1...) in `text`, None when it has none.
+
+    No key, name or filter llf reads from a person holds one: a NUL makes file system calls and psycopg2 fail
+    with ValueError (a 500 where a refusal was due), a newline forges log lines, an escape rewrites a terminal.
+    """
+    return next((char for char in text if unicodedata.category(char) == "Cc"), None)
 
 
 def parse_date(text: str) -> dt.date:

@@ -49,6 +49,29 @@ HIDDEN = [
     ("https://api.example.com/v1?api-key=kpApi", "https://api.example.com/v1?api-key=***", ["kpApi"]),
     ("http://user:kpProxy@ollama:11434", "http://user:***@ollama:11434", ["kpProxy"]),
     ("postgresql+psycopg2://u:pwAlchemy@h/db", "postgresql+psycopg2://u:***@h/db", ["pwAlchemy"]),
+    # a web or S3 URL's user name with no password is the credential itself (a Git token, an API key)
+    ("https://ghp_tkGitHub@github.com/org/repo.git", "https://***@github.com/org/repo.git", ["ghp_tkGitHub"]),
+    ("https://sk_tkStripe:@api.stripe.com/v1", "https://***:@api.stripe.com/v1", ["sk_tkStripe"]),
+    ("git+https://tkPip@git.example.com/r.git", "git+https://***@git.example.com/r.git", ["tkPip"]),
+    ("s3://AKtkAccess@bucket/prefix", "s3://***@bucket/prefix", ["AKtkAccess"]),
+    ("https://tkBoth@h/x?sig=kpBoth", "https://***@h/x?sig=***", ["tkBoth", "kpBoth"]),
+    # query parameters named for a signature, an auth code or a token, beside the pass/secret/token/key ones
+    ("https://acct.blob.core.windows.net/c/b?sv=2024&se=2026&sp=r&sig=kpSas%2Bsig",
+     "https://acct.blob.core.windows.net/c/b?sv=2024&se=2026&sp=r&sig=***", ["kpSas%2Bsig", "kpSas+sig"]),
+    ("https://fn.azurewebsites.net/api/f?code=kpFunction", "https://fn.azurewebsites.net/api/f?code=***",
+     ["kpFunction"]),
+    ("https://app.example.com/cb?state=s1&code=kpOauth", "https://app.example.com/cb?state=s1&code=***",
+     ["kpOauth"]),
+    ("https://h/feed?auth=kpAuth&page=2", "https://h/feed?auth=***&page=2", ["kpAuth"]),
+    ("https://h/x?Authorization=kpBearer", "https://h/x?Authorization=***", ["kpBearer"]),
+    ("https://h/x?SIG=kpUpper", "https://h/x?SIG=***", ["kpUpper"]),
+    ("https://h/x?pwd=pwShort", "https://h/x?pwd=***", ["pwShort"]),
+    ("https://h/x?jwt=kpJwt", "https://h/x?jwt=***", ["kpJwt"]),
+    ("https://h/x?access_token=kpAccess", "https://h/x?access_token=***", ["kpAccess"]),
+    ("https://h/x?apikey=kpApikey", "https://h/x?apikey=***", ["kpApikey"]),
+    ("https://b.s3.amazonaws.com/k?X-Amz-Credential=AKkpId%2F2026&X-Amz-Signature=kpAmzSig",
+     "https://b.s3.amazonaws.com/k?X-Amz-Credential=***&X-Amz-Signature=***", ["AKkpId", "kpAmzSig"]),
+    ("https://h/x?X-Amz-Security-Token=kpSession", "https://h/x?X-Amz-Security-Token=***", ["kpSession"]),
 ]
 
 
@@ -69,6 +92,15 @@ def test_given_a_connection_string_with_secrets_when_redacted_then_none_shows_an
     "postgresql://postgres:@/postgres?host=/tmp/pg",
     "host=x port=5432 dbname=y user=u",
     "http://127.0.0.1:11434",
+    # a database login name is not a secret, with or without an empty password
+    "postgresql://llf_notebook@h/db",
+    "postgresql://tkLogin:@h/db",
+    "postgres+psycopg2://llf_owner@h/db",
+    # a login or container in the user name of other schemes, an '@' in a path, harmless query names
+    "ssh://git@github.com/org/repo.git",
+    "abfss://container@acct.dfs.core.windows.net/path",
+    "https://medium.com/@someone/a-post",
+    "https://h/x?design=a&country_code=DE&signal=1&author=me",
     "/models/gemma-3-270m.gguf",
     "",
 ])
@@ -105,3 +137,11 @@ def test_given_a_driver_message_quoting_part_of_a_password_when_redacted_then_th
     message = redact_message('invalid dsn: missing "=" after "right" in connection info string', url)
 
     assert message == 'invalid dsn: missing "=" after "***" in connection info string'
+
+
+def test_given_a_driver_message_quoting_a_token_user_name_when_redacted_then_the_token_goes() -> None:
+    url = "https://ghp_tkQuoted@github.com/org/repo.git"
+
+    message = redact_message('could not read from "https://ghp_tkQuoted@github.com": 403', url)
+
+    assert "ghp_tkQuoted" not in message

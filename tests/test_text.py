@@ -8,7 +8,7 @@ import pytest
 from fastapi import HTTPException
 
 from llf.cli import parser
-from llf.text import one_line, parse_date
+from llf.text import control_character, one_line, parse_date
 from llf.ui.sources import _date as ui_date
 
 GOOD = {"2026-01-01": dt.date(2026, 1, 1), "2024-02-29": dt.date(2024, 2, 29)}
@@ -53,3 +53,11 @@ def test_given_a_limit_when_the_line_is_longer_then_it_is_cut_with_an_ellipsis_t
     assert one_line("abcdef", limit=4) == "abc…"
     assert one_line("abcd", limit=4) == "abcd"
     assert one_line("a " * 1000) == " ".join(["a"] * 1000)  # no limit: all of it
+
+
+@pytest.mark.parametrize(("text", "found"), [("a\x00b", "\x00"), ("a\nb\x00", "\n"), ("\x1b[2J", "\x1b"),
+                                             ("a\x7f", "\x7f"), ("a\x85", "\x85"), ("runs/ä é/x-1.html", None),
+                                             ("", None)])
+def test_given_a_text_when_checked_for_control_characters_then_the_first_one_is_named(text: str,
+                                                                                      found: str | None) -> None:
+    assert control_character(text) == found

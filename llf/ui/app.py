@@ -2,8 +2,9 @@
 
 Mounted by plugins/llf_control_plane.py at MOUNT_PREFIX inside Airflow's api-server; every route requires
 Airflow's login and shows only the streams and processes whose DAGs the user may read (llf.ui.auth): another
-stream's page or output is a 404, as if it did not exist. No OpenAPI schema or docs page is served (they would
-be reachable without login). Errors name no database host, database or user: those go to the log.
+stream's page or output is a 404, as if it did not exist. No answer may be cached (llf.ui.no_store). No
+OpenAPI schema or docs page is served (they would be reachable without login). Errors name no database host,
+database or user: those go to the log.
 """
 
 import logging
@@ -18,8 +19,9 @@ from llf.exceptions import LlfError
 from llf.services.lake import Lake, open_lake
 from llf.settings import control_db_url
 from llf.ui.auth import Access, access_dependency, airflow_dag_run_reader
+from llf.ui.no_store import NoStore
 from llf.ui.routes import api, outputs, pages
-from llf.ui.sources import MOUNT_PREFIX, Sources
+from llf.ui.sources import MOUNT_PREFIX, Sources, printable_query
 
 __all__ = ["MOUNT_PREFIX", "create_app"]
 
@@ -33,11 +35,14 @@ def create_app(database_url: Callable[[], str] = control_db_url, lake: Callable[
     def check_access(request: Request, access: Annotated[Access, Depends(read_access)]) -> None:
         request.state.llf_access = access  # what every route reads through llf.ui.sources.Reader
 
-    # App-wide, so every route, present or future, answers 403 to a user allowed on no llf DAG.
-    app = FastAPI(title="llf control plane", dependencies=[airflow_dag_run_reader(), Depends(check_access)],
+    # App-wide, so every route, present or future, answers 403 to a user allowed on no llf DAG (checked first)
+    # and 400 to a query parameter with a control character.
+    app = FastAPI(title="llf control plane",
+                  dependencies=[airflow_dag_run_reader(), Depends(check_access), Depends(printable_query)],
                   docs_url=None, redoc_url=None, openapi_url=None)
     app.state.llf_sources = Sources(database_url, lake)
     app.add_exception_handler(LlfError, _llf_error)
+    app.add_middleware(NoStore)  # every answer holds data of one user's grant: no cache may keep it
     for router in (api.router, pages.router, outputs.router):
         app.include_router(router)
     return app

@@ -19,7 +19,7 @@ from llf.control.log import attempts_of_stream_run
 from llf.control.model import LogEntry, Snapshot
 from llf.exceptions import LlfError
 from llf.services.lake import Lake
-from llf.text import parse_date
+from llf.text import control_character, parse_date
 from llf.ui.auth import Access
 from llf.ui.views import Links, StreamView, read_overview
 
@@ -41,6 +41,17 @@ def _date(value: str | None) -> dt.date | None:
         return parse_date(value)
     except ValueError as error:
         raise HTTPException(422, f"date={error}.") from error
+
+
+def printable_query(request: Request) -> None:
+    """400 for a query parameter holding a control character: no stream, process, status or date has one, and a
+    NUL would reach the database as a filter, where psycopg2 refuses it with a ValueError (a 500). App-wide
+    (create_app), so every route, present or future, answers with this sentence."""
+    for name, value in request.query_params.multi_items():
+        found = control_character(name + value)
+        if found is not None:
+            raise HTTPException(400, f"Query parameter {name!r} contains the control character {found!r}; "
+                                     "filters are printable names and dates.")
 
 
 def _readable_stream(access: Access, stream: str | None) -> str | None:

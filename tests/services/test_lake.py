@@ -18,6 +18,7 @@ import pytest
 from llf.exceptions import ConfigurationError
 from llf.services.lake import Lake, LakePathError, open_lake
 from llf.services.lake.base import LakeWriteError
+from llf.services.lake.runs import confined_key
 from llf.services.lake.s3 import PART_BYTES
 
 _buckets = itertools.count()
@@ -74,6 +75,22 @@ def test_given_a_put_when_exists_is_asked_then_only_stored_keys_exist(lake: Lake
 def test_given_a_path_outside_the_lake_when_put_then_it_is_refused(lake: Lake, bad: str) -> None:
     with pytest.raises(LakePathError):
         lake.put(bad, "x")
+
+
+@pytest.mark.parametrize("bad", ["runs/a\x00.html", "runs/\x00/../../x", "runs/a\nb.txt", "runs/a\rb.txt",
+                                 "runs/a\tb.txt", "runs/a\x7fb.txt", "runs/a\x85b.txt", "\x00"])
+def test_given_a_key_with_a_nul_or_other_control_character_when_used_then_every_operation_refuses_it_by_name(
+    lake: Lake, bad: str
+) -> None:
+    operations = [lambda: lake.put(bad, "x"), lambda: lake.get(bad), lambda: lake.stream(bad), lambda: lake.exists(bad),
+                  lambda: lake.stored_key(bad), lambda: lake.location(bad), lambda: lake.list(bad),
+                  lambda: confined_key(bad)]
+
+    for operation in operations:
+        with pytest.raises(LakePathError, match="control character"):
+            operation()
+    assert lake.list() == []
+    assert lake.key_of(lake.location("runs/") + bad.removeprefix("runs/")) is None
 
 
 def test_given_a_folder_lake_when_url_then_a_file_uri_of_the_stored_file(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from fastapi.testclient import TestClient
 
 from llf.context import RunContext, StreamRunKey
@@ -239,3 +240,17 @@ def test_given_routed_processes_when_the_overview_page_is_rendered_then_each_pro
     assert "queue default · pool default_pool" in rows["extract"]
     assert "queue llm · pool llm (2 slots)" in rows["score"]
     assert "group score · max parallel 1 · queue llm" in html
+
+
+@pytest.mark.parametrize("path", ["/llf/api/log?stream=%00", "/llf/api/log?process=a%00", "/llf/api/log?status=%00",
+                                  "/llf/api/streams?stream=s%00", "/llf/api/stream-runs?date=%00", "/llf/?stream=%00",
+                                  "/llf/log?process=a%0Ab", "/llf/api/log?anything=%1B"])
+def test_given_a_filter_with_a_nul_or_other_control_character_when_requested_then_a_400_names_it(
+    client: TestClient, registry, path: str
+):
+    _register_sales(registry)
+
+    response = client.get(path)
+
+    assert response.status_code == 400
+    assert "control character" in response.text

@@ -117,3 +117,72 @@ def test_given_an_output_larger_than_a_piece_when_served_from_minio_then_it_is_r
 
     assert response.status_code == 200 and response.content == body
     assert [len(piece) for piece in minio_lake.stream(KEY, 1000)] == [1000] * 5 + [120]
+
+
+@pytest.mark.parametrize("path", [
+    "runs/sales/extract/2026-05-01/run-1/extract%00.html",
+    "runs/sales/extract/2026-05-01/run-1/%00/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/secret.txt",
+    "runs/sales/a%0Db.html",
+    "runs/sales/a%09b.html",
+    "runs/sales/a%7Fb.html",
+    "runs/sales/a%C2%85b.html",
+])
+def test_given_a_key_with_a_nul_or_other_control_character_when_requested_then_a_400_names_it(
+    client: TestClient, lake_with_output, path: str
+):
+    response = client.get(f"/llf/outputs/{path}")
+
+    assert response.status_code == 400
+    assert "control character" in response.text
+    assert "lake secret" not in response.text
+
+
+def test_given_a_key_with_a_newline_when_requested_then_no_route_matches_and_it_is_not_found(
+    client: TestClient, lake_with_output
+):
+    response = client.get(f"/llf/outputs/{KEY}%0A")  # a path parameter never spans lines: the router's 404
+
+    assert response.status_code == 404
+    assert "extract output" not in response.text
+    assert response.headers["cache-control"] == "no-store"
+
+
+def test_given_a_key_with_a_nul_when_requested_from_minio_then_a_400_names_it(client: TestClient,
+                                                                              minio_with_output):
+    response = client.get(f"/llf/outputs/{KEY}%00", follow_redirects=False)
+
+    assert response.status_code == 400
+    assert "control character" in response.text
+
+
+@pytest.mark.parametrize(("path", "status"), [
+    (KEY, 200),
+    ("runs/../secret.txt", 400),
+    ("runs/sales/a%00b.html", 400),
+    ("runs/sales/none.html", 404),
+])
+def test_given_any_output_request_when_answered_then_no_cache_may_store_the_answer(
+    client: TestClient, lake_with_output, path: str, status: int
+):
+    response = client.get(f"/llf/outputs/{path}")
+
+    assert response.status_code == status
+    assert response.headers["cache-control"] == "no-store"
+
+
+def test_given_an_output_in_minio_when_served_then_no_cache_may_store_it(client: TestClient, minio_with_output):
+    response = client.get(f"/llf/outputs/{KEY}")
+
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-store"
+
+
+def test_given_a_browser_without_login_or_grant_when_an_output_is_requested_then_the_refusal_is_not_stored_either(
+    anonymous: TestClient, viewer_of, lake_with_output
+):
+    logged_out = anonymous.get(f"/llf/outputs/{KEY}")
+    no_grant = viewer_of().get(f"/llf/outputs/{KEY}")
+
+    assert (logged_out.status_code, no_grant.status_code) == (401, 403)
+    for response in (logged_out, no_grant):
+        assert response.headers["cache-control"] == "no-store"

@@ -9,6 +9,7 @@ from typing import IO, TYPE_CHECKING, Protocol, Union, cast
 
 from llf.exceptions import LlfError
 from llf.settings import PROJECT_ROOT
+from llf.text import control_character
 
 if TYPE_CHECKING:
     import pandas
@@ -21,7 +22,8 @@ CHUNK_BYTES = 8 * 1024 * 1024
 
 
 class LakePathError(LlfError, ValueError):
-    """A lake path is absolute or climbs out of the lake root; lake paths are relative keys."""
+    """A lake path is absolute, climbs out of the lake root or holds a control character; lake paths are
+    printable relative keys."""
 
 
 class LakeWriteError(LlfError, OSError):
@@ -77,6 +79,7 @@ def default_lake_url() -> str:
 def clean_key(path: str | PurePosixPath) -> str:
     """`path` as a normalised relative key; absolute paths and `..` are refused: no write leaves the lake."""
     raw = str(path).replace("\\", "/")
+    _refuse_control_characters(raw)
     key = PurePosixPath(raw)
     if key.is_absolute() or (len(raw) > 1 and raw[1] == ":"):
         raise LakePathError(f"Lake path {raw!r} is absolute; lake paths are relative keys like 'runs/x.csv'.")
@@ -86,6 +89,17 @@ def clean_key(path: str | PurePosixPath) -> str:
     if not parts:
         raise LakePathError(f"Lake path {raw!r} is empty; name an object such as 'runs/x.csv'.")
     return "/".join(parts)
+
+
+def _refuse_control_characters(raw: str) -> None:
+    """LakePathError for a key holding a control character (NUL, newline, DEL, C1...): a NUL makes every file
+    system call fail with ValueError, a newline forges log lines, and no run writes such a key. Refused here,
+    where every key is confined, so each caller (the runner, notebooks, the UI's outputs route) gets the same
+    sentence instead of an error from deep in the backend."""
+    found = control_character(raw)
+    if found is not None:
+        raise LakePathError(f"Lake path {raw!r} contains the control character {found!r}; "
+                            "lake paths are printable keys like 'runs/x.csv'.")
 
 
 def key_under(base: str, location: str) -> str | None:
