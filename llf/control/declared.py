@@ -202,8 +202,10 @@ def load(path: Path) -> StreamFile:
     except (OSError, UnicodeDecodeError) as error:
         raise RegistrationError(f"{path}: cannot be read ({error})") from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node, data = _parse(text)
+    except _AnchorRefused as refused:
+        raise RegistrationError(f"{path}:{refused.line}: YAML anchors and aliases (here {refused.token}) are not "
+                                "accepted in a registration file: write the value out in full") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
@@ -219,6 +221,38 @@ def load(path: Path) -> StreamFile:
     except ValidationError as error:
         raise _schema_error(path, data, lines, error) from None
     return StreamFile(path, stream, lines)
+
+
+class _AnchorRefused(yaml.YAMLError):
+    def __init__(self, token: str, line: int) -> None:
+        super().__init__(token)
+        self.token, self.line = token, line
+
+
+class _NoAnchorsLoader(yaml.SafeLoader):
+    """SafeLoader refusing anchors and aliases as the composer meets them, before anything is expanded.
+
+    Registrations are short and need neither, and an alias lets a few lines stand for billions of values
+    ("billion laughs"): the line index, validation and storage would each walk every one of them.
+    """
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event = self.peek_event()
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            sigil = "*" if isinstance(event, yaml.AliasEvent) else "&"
+            raise _AnchorRefused(f"{sigil}{anchor}", event.start_mark.line + 1)
+        return super().compose_node(parent, index)
+
+
+def _parse(text: str) -> tuple[yaml.Node | None, Any]:
+    """The document's node tree (for the line index) and its data, from one parse with no anchors."""
+    loader = _NoAnchorsLoader(text)
+    try:
+        node = loader.get_single_node()
+        return node, None if node is None else loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 def _index_lines(node: yaml.Node | None, loc: tuple[str | int, ...], lines: dict, path: Path) -> None:
@@ -267,7 +301,11 @@ def _field(loc: tuple, data: Any) -> str:
 
 
 class _Dumper(yaml.SafeDumper):
-    """Indents list items under their key, the way people write YAML by hand."""
+    """Indents list items under their key, the way people write YAML by hand; never writes an anchor, which
+    `load` refuses (a value seen twice is written out twice)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         return super().increase_indent(flow, False)

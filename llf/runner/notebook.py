@@ -21,11 +21,10 @@ from papermill.exceptions import PapermillExecutionError
 
 from llf.control.notebooks import notebook_problem, resolve_notebook
 from llf.exceptions import LlfError
+from llf.runner.kernel_env import kernel_environment
 from llf.runner.timeline import Timeline
 
 log = logging.getLogger(__name__)
-# What a worker's environment holds for Airflow itself (see kernel_environment): never handed to notebook code.
-WITHHELD_FROM_KERNELS = ("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_")
 KILL_WAIT_SECONDS = 5.0  # a SIGKILLed kernel is gone within milliseconds; past this, something is wrong
 
 
@@ -140,21 +139,6 @@ def parameters_for(notebook: Path, registered: Mapping[str, Any], run_context: M
         log.warning("params %s are not declared in the parameters cell of %s; they are injected anyway",
                     unknown, notebook.name)
     return {**registered, **{name: value for name, value in run_context.items() if name in declared}}
-
-
-def kernel_environment(extra: Mapping[str, str], worker: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The kernel's environment: the worker's, less Airflow's own settings and secrets, plus `extra`.
-
-    A worker holds Airflow's configuration in its environment (AIRFLOW__DATABASE__SQL_ALCHEMY_CONN with the
-    metadata DB's password, the Fernet key, the JWT secret that signs execution-API tokens) and may hold
-    connections and variables (AIRFLOW_CONN_*, AIRFLOW_VAR_*). Notebook code needs none of them: what llf
-    gives it arrives in `extra` (the run context, the notebook role's DB URL, the Weaviate key). Without them,
-    the least-privilege role is not one `os.environ` lookup away from the owner's rights. (Code running as the
-    worker's OS user can still read the worker's /proc environ: a hard boundary needs another user or container.)
-    """
-    source = os.environ if worker is None else worker
-    kept = {name: value for name, value in source.items() if not name.startswith(WITHHELD_FROM_KERNELS)}
-    return {**kept, **extra}
 
 
 def kernel_manager_class(env: Mapping[str, str], stopper: KernelStopper | None,

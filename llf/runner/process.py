@@ -303,7 +303,8 @@ def _stored(context: RunContext, executed: Path, ending: _Ending, timeline: Time
 
 
 def _kernel_env(context: RunContext, control_url: str) -> Mapping[str, str]:
-    """What the kernel gets on top of the worker's environment: the run context and the notebook role's URL.
+    """What the kernel gets on top of the worker's allowlisted variables (llf.runner.kernel_env): the run context
+    and the notebook role's URL.
 
     The SDK connects with LLF_CONTROL_DB_URL, so the notebook URL goes in under that name too, replacing
     the owner's URL the worker holds: notebook code (nb.sql included) can then write progress, LLM usage

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -464,3 +467,64 @@ def test_given_a_pool_or_slots_the_database_refuses_when_synced_then_the_file_li
     assert code == 2
     assert err.startswith(f"error: {path}:") and ("pools[" in err or "pool_slots" in err)
     assert _routing(sql) == []
+
+
+def _laughs(levels: int) -> str:
+    """DAILY_SALES with a "billion laughs" in a process's params: anchor l0 is a string, each next anchor a list
+    of nine aliases of the one before, so `levels` short lines stand for 9**levels strings once expanded."""
+    bomb = ["        params:", '          l0: &l0 "lol"']
+    bomb += [f"          l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]" for n in range(1, levels + 1)]
+    return DAILY_SALES.replace("        params: {n_orders: 8}", "\n".join(bomb), 1)
+
+
+def test_given_yaml_aliases_in_a_file_when_synced_then_exit_two_naming_the_file_and_line_and_nothing_applied(
+        stream_file, sql, capsys):
+    """Registrations are small and need no anchors: an alias is refused before anything expands it (on the old
+    code this file of 9**5 strings was walked, validated and stored)."""
+    stream_file.write_text(_laughs(5), encoding="utf-8")
+
+    code, _, err = _sync(capsys, stream_file)
+
+    assert code == 2
+    assert f"{stream_file}:13: YAML anchors and aliases (here &l0) are not accepted in a registration file" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert _registrations(sql) == []
+
+
+@pytest.mark.parametrize(("change", "line"), [
+    ("depends_on: [sales_extract, sales_returns]",
+     "depends_on: &deps [sales_extract, sales_returns]\n        description: *deps"),
+    ("max_parallel: 2", "max_parallel: &two 2"),
+    ("  - name: publish\n", "  - &publish\n    name: publish\n"),
+], ids=["alias", "anchor alone", "anchor on a mapping"])
+def test_given_any_anchor_or_alias_when_synced_then_it_is_refused_with_its_line(
+        change, line, stream_file, sql, capsys):
+    stream_file.write_text(DAILY_SALES.replace(change, line, 1), encoding="utf-8")
+
+    code, _, err = _sync(capsys, stream_file)
+
+    assert code == 2
+    assert re.search(rf"{re.escape(str(stream_file))}:\d+: YAML anchors and aliases", err), err
+    assert _registrations(sql) == []
+
+
+def test_given_a_nine_level_billion_laughs_when_loaded_then_it_is_refused_in_milliseconds(tmp_path):
+    """9**9 strings if expanded. Loaded in a child with a deadline, so code that expands it fails the test
+    instead of eating the machine."""
+    path = tmp_path / "laughs.yaml"
+    path.write_text(_laughs(9), encoding="utf-8")
+    child = ("import sys, time\n"
+             "from llf.control.declared import load\n"
+             "from llf.exceptions import RegistrationError\n"
+             "start = time.perf_counter()\n"
+             "try:\n"
+             "    load(__import__('pathlib').Path(sys.argv[1]))\n"
+             "except RegistrationError as error:\n"
+             "    print(f'{time.perf_counter() - start:.6f}', error)\n")
+
+    result = subprocess.run([sys.executable, "-c", child, str(path)], capture_output=True, text=True, timeout=60,
+                            check=False, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
+
+    seconds, message = result.stdout.split(" ", 1)
+    assert "YAML anchors and aliases" in message, result.stderr
+    assert float(seconds) < 0.1

@@ -205,3 +205,81 @@ def test_given_minio_init_then_the_llf_user_gets_a_policy_for_the_lake_bucket_on
     assert "admin policy attach lake llf-lake-llf-lake --user llf" in calls
     assert "admin policy detach lake readwrite --user llf" in calls  # left by the previous version
     assert not any(call.startswith("admin policy attach lake readwrite") for call in calls)
+
+
+PLACEHOLDERS = {key: value for key, value in env_example().items() if value.startswith("change-me")}
+CHECKED = "LLF_INIT_CHECK_"  # the prefix compose gives llf-init each .env secret under, for the check only
+
+
+def _init_env(services: dict, *, keep: tuple[str, ...] = ()) -> dict[str, str]:
+    """llf-init's environment as compose renders it from .env.example, each placeholder but those of `keep`
+    replaced by a real-looking secret everywhere it appears (inside URLs too); python on PATH."""
+    environment = {key: str(value) for key, value in services["llf-init"]["environment"].items()}
+    for key, placeholder in PLACEHOLDERS.items():
+        if key not in keep:
+            environment = {name: value.replace(placeholder, f"set-{key.lower()}-4d2f")
+                           for name, value in environment.items()}
+    return {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", **environment}
+
+
+def _run_llf_init(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", str(ROOT / "docker/init/llf-init.sh")], env=env, capture_output=True, text=True,
+                          timeout=60, check=False)
+
+
+def test_given_compose_then_llf_init_is_given_every_secret_of_env_example_to_check(services):
+    """What llf-init cannot see it cannot refuse: each change-me setting of .env.example reaches it, under its
+    .env name behind the prefix, with the value compose read from .env."""
+    environment = services["llf-init"]["environment"]
+
+    given = {name.removeprefix(CHECKED): value for name, value in environment.items() if name.startswith(CHECKED)}
+
+    assert given == PLACEHOLDERS
+
+
+@pytest.mark.parametrize("key", sorted(PLACEHOLDERS))
+def test_given_one_placeholder_left_in_env_when_llf_init_starts_then_it_stops_naming_that_setting_only(
+        services, key):
+    result = _run_llf_init(_init_env(services, keep=(key,)))
+
+    assert result.returncode == 1
+    named = [line.removeprefix("  - ") for line in result.stderr.splitlines() if line.startswith("  - ")]
+    assert named == [key]
+    assert PLACEHOLDERS[key] not in result.stderr + result.stdout
+    assert "migrating" not in result.stdout
+
+
+def test_given_every_placeholder_left_when_llf_init_starts_then_each_setting_is_named_once_by_its_env_name(
+        services):
+    """Compose builds URLs and Airflow's settings from .env values: the line names what to set in .env
+    (AIRFLOW_FERNET_KEY, LLF_DB_PASSWORD), not what compose made of it (AIRFLOW__CORE__FERNET_KEY, a URL)."""
+    result = _run_llf_init(_init_env(services, keep=tuple(PLACEHOLDERS)))
+
+    named = [line.removeprefix("  - ") for line in result.stderr.splitlines() if line.startswith("  - ")]
+    assert result.returncode == 1
+    assert named == sorted(PLACEHOLDERS)
+    assert not any(placeholder in result.stderr + result.stdout for placeholder in PLACEHOLDERS.values())
+
+
+def test_given_no_placeholder_then_the_secrets_given_only_for_the_check_are_gone_before_anything_runs(
+        services, postgres, tmp_path):
+    """llf-init holds the superuser's, MinIO root's and Jupyter's secrets only to refuse placeholders in them:
+    `airflow` (a stand-in that records its environment) runs without them."""
+    recorder = tmp_path / "bin" / "airflow"
+    recorder.parent.mkdir()
+    recorder.write_text('#!/bin/sh\nenv > "$AIRFLOW_ENV_DUMP"\nexit 3\n')
+    recorder.chmod(0o755)
+    env = _init_env(services)
+    backend = with_user(postgres.admin_url, urlsplit(postgres.admin_url).username).replace(
+        "postgresql://", "db+postgresql://", 1)
+    env.update(PATH=f"{recorder.parent}:{env['PATH']}", AIRFLOW_ENV_DUMP=str(tmp_path / "env"),
+               AIRFLOW__CELERY__RESULT_BACKEND=backend,
+               AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(tmp_path / "passwords.json"))
+
+    result = _run_llf_init(env)
+
+    assert result.returncode == 3, result.stderr
+    seen = (tmp_path / "env").read_text()
+    assert CHECKED not in seen
+    for key in ("POSTGRES_PASSWORD", "MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "JUPYTER_TOKEN", "FLOWER_PASSWORD"):
+        assert f"set-{key.lower()}-4d2f" not in seen, key

@@ -119,9 +119,9 @@ def test_given_a_row_closed_by_another_session_when_the_attempt_ends_then_it_is_
     registry, stream, notebooks_dir, sql, control_db_url, monkeypatch
 ):
     """What a sweep does to an attempt whose lock was lost: the attempt's own SUCCESS must not replace it."""
-    monkeypatch.setenv("SWEEP_DB_URL", control_db_url)  # the sweep's rights: the notebook role has no UPDATE
     write_notebook_closing_its_row(notebooks_dir / "closed.ipynb")
-    registry.process(stream["group"], "p", notebook="closed.ipynb")
+    # the sweep's rights (the notebook role has no UPDATE), as a parameter: the kernel gets no other variable
+    registry.process(stream["group"], "p", notebook="closed.ipynb", params={"sweep_db_url": control_db_url})
 
     with pytest.raises(ProcessFailed, match=r"already closed FAILED .*closed by a sweep.*ended SUCCESS"):
         run_process(run_context("p"))
@@ -137,12 +137,12 @@ def test_given_a_row_closed_by_another_session_when_the_attempt_ends_then_it_is_
 def write_notebook_closing_its_row(path) -> None:
     write_notebook(
         path,
-        "import os, psycopg2\n"
-        "with psycopg2.connect(os.environ['SWEEP_DB_URL']) as db, db.cursor() as cursor:\n"
+        "import psycopg2\n"
+        "with psycopg2.connect(sweep_db_url) as db, db.cursor() as cursor:\n"
         "    cursor.execute(\"UPDATE cntl_af.cntl_cfg_log SET status = 'FAILED', message = 'closed by a sweep', \"\n"
         "                   \"end_ts = now(), output_path = NULL \"\n"
         "                   \"WHERE prcs_nm = %s AND status = 'RUNNING'\", (prcs_nm,))",
-        parameters="prcs_nm = ''",
+        parameters="prcs_nm = ''\nsweep_db_url = ''",
     )
 
 

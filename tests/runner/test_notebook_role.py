@@ -184,13 +184,12 @@ def test_given_airflow_settings_and_secrets_in_the_worker_environment_when_a_not
     monkeypatch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", "jwt-signing-secret")
     monkeypatch.setenv("AIRFLOW_CONN_CNTL_AF", control_db_url)
     monkeypatch.setenv("AIRFLOW_VAR_TOKEN", "variable-secret")
-    monkeypatch.setenv("LLF_EXAMPLE_SETTING", "kept")
+    monkeypatch.setenv("LLF_LLM_MODEL", "kept-model")
     write_notebook(notebooks_dir / "env.ipynb",
                    "import os\n"
-                   "leaked = sorted(name for name in os.environ\n"
-                   "                if name.startswith('AIRFLOW_') and name != 'AIRFLOW_HOME')\n"
+                   "leaked = sorted(name for name in os.environ if name.startswith('AIRFLOW_'))\n"
                    "assert not leaked, leaked\n"
-                   "assert os.environ['LLF_EXAMPLE_SETTING'] == 'kept'\n"
+                   "assert os.environ['LLF_LLM_MODEL'] == 'kept-model'\n"
                    "assert os.environ['LLF_CONTROL_DB_URL'] == os.environ['LLF_NOTEBOOK_DB_URL'] != "
                    f"{control_db_url!r}\n"
                    "assert 'LLF_RUN_CONTEXT' in os.environ")
@@ -199,3 +198,40 @@ def test_given_airflow_settings_and_secrets_in_the_worker_environment_when_a_not
     run_process(run_context("nb"))
 
     assert statuses(sql, "nb") == ["SUCCESS"], last_message(sql, "nb")
+
+
+# What a worker may hold that notebook code has no business with: libpq's defaults, cloud credentials, any
+# token, Airflow's own settings, and llf's settings of the platform (the owner's URL, Airflow's login).
+WORKER_ONLY = {
+    "PGPASSWORD": "pg-secret", "PGUSER": "postgres", "PGSERVICEFILE": "/etc/pg_service.conf",
+    "AWS_SECRET_ACCESS_KEY": "aws-secret", "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SESSION_TOKEN": "aws-session",
+    "GOOGLE_APPLICATION_CREDENTIALS": "/secrets/gcp.json", "AZURE_CLIENT_SECRET": "azure-secret",
+    "FOO_TOKEN": "foo-token", "AIRFLOW__CORE__FERNET_KEY": "fernet-key", "JUPYTER_TOKEN": "jupyter-token",
+    "LLF_AIRFLOW_PASSWORD": "airflow-admin-password", "LLF_EXAMPLE_SETTING": "unknown to llf",
+}
+
+
+def test_given_secrets_of_every_kind_in_the_worker_environment_when_a_notebook_runs_then_only_the_allowlist_arrives(
+    registry, stream, notebooks_dir, sql, tmp_path, monkeypatch
+):
+    """The kernel's environment is built from an allowlist, not the worker's less a denylist: what the worker
+    holds for itself never reaches notebook code; what a Python kernel and the SDK need does."""
+    for name, value in WORKER_ONLY.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    monkeypatch.setenv("LLF_LLM_MODEL", "kept-model")
+    monkeypatch.setenv("LLF_LAKE_URL", (tmp_path / "lake").as_uri())
+    write_notebook(notebooks_dir / "env.ipynb",
+                   "import json, os, pathlib\n"
+                   "pathlib.Path(marker).write_text(json.dumps(dict(os.environ)))", parameters="marker = ''")
+    registry.process(stream["group"], "p", notebook="env.ipynb", params={"marker": str(tmp_path / "env.json")})
+
+    run_process(run_context("p"))
+
+    kernel = json.loads((tmp_path / "env.json").read_text())
+    assert sorted(set(WORKER_ONLY) & set(kernel)) == []
+    assert not {value for value in kernel.values()} & set(WORKER_ONLY.values())
+    assert {name: kernel.get(name) for name in ("LANG", "LLF_LLM_MODEL", "LLF_LAKE_URL")} == {
+        "LANG": "C.UTF-8", "LLF_LLM_MODEL": "kept-model", "LLF_LAKE_URL": (tmp_path / "lake").as_uri()}
+    assert kernel["PATH"] and kernel["HOME"] and "LLF_RUN_CONTEXT" in kernel and "LLF_CONTROL_DB_URL" in kernel
+    assert statuses(sql, "p") == ["SUCCESS"]
