@@ -6,8 +6,9 @@ import argparse
 from pathlib import Path
 
 from llf.cli.common import add_command, console
+from llf.cli.pins import print_pins
 from llf.exceptions import ConfigurationError
-from llf.settings import control_db_url
+from llf.settings import control_db_url, notebooks_dir
 
 _DEACTIVATE_NOTE = ("Rows registered for a synced stream but absent from its file are deactivated "
                     "(actv_flg = false), never deleted: the run history references them.")
@@ -16,11 +17,13 @@ _DEACTIVATE_NOTE = ("Rows registered for a synced stream but absent from its fil
 def _sync(args: argparse.Namespace) -> int:
     """Print the diff per table, then apply it in one transaction (or, with --dry-run, say nothing changed)."""
     from llf.control.declared import load
-    from llf.control.sync import TABLES, sync
+    from llf.control.sync import TABLES, sync_and_pin
 
     files = [load(path) for path in args.files]  # every file is checked before the database is read
-    changes = sync(control_db_url(args.db_url), files, dry_run=args.dry_run)
+    synced = sync_and_pin(control_db_url(args.db_url), files, notebooks_dir(), dry_run=args.dry_run)
+    changes = synced.changes
     names = ", ".join(file.stream.stream for file in files)
+    print_pins(synced.pins, args.dry_run)
     if not changes:
         console.print(f"Nothing to change: the registrations of {names} match the file(s).", markup=False)
         return 0
