@@ -15,7 +15,8 @@ _DEACTIVATE_NOTE = ("Rows registered for a synced stream but absent from its fil
 
 
 def _sync(args: argparse.Namespace) -> int:
-    """Print the diff per table, then apply it in one transaction (or, with --dry-run, say nothing changed)."""
+    """Print the diff per table and the notebooks pinned, then apply both in one transaction (or, with --dry-run,
+    say nothing changed)."""
     from llf.control.declared import load
     from llf.control.sync import TABLES, sync_and_pin
 
@@ -23,9 +24,9 @@ def _sync(args: argparse.Namespace) -> int:
     synced = sync_and_pin(control_db_url(args.db_url), files, notebooks_dir(), dry_run=args.dry_run)
     changes = synced.changes
     names = ", ".join(file.stream.stream for file in files)
-    print_pins(synced.pins, args.dry_run)
     if not changes:
         console.print(f"Nothing to change: the registrations of {names} match the file(s).", markup=False)
+        print_pins(synced.pins, args.dry_run)
         return 0
     for table in TABLES:
         rows = [change for change in changes if change.table == table]
@@ -35,6 +36,7 @@ def _sync(args: argparse.Namespace) -> int:
                 console.print(f"  {change}", markup=False, soft_wrap=True)
     if any(change.kind == "deactivated" for change in changes):
         console.print(_DEACTIVATE_NOTE, markup=False)
+    print_pins(synced.pins, args.dry_run)
     if args.dry_run:
         console.print(f"Dry run: {len(changes)} change(s) found, nothing applied.", markup=False)
     else:
