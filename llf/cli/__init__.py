@@ -12,11 +12,11 @@ from importlib.metadata import PackageNotFoundError, version
 
 import psycopg2
 
-from llf.cli import checks, dags, db, local, pools, registrations, runs
+from llf.cli import checks, dags, db, local, pins, pools, registrations, runs
 from llf.cli.common import Parser, print_error
 from llf.exceptions import LlfError
 
-COMMAND_GROUPS = (db, checks, dags, local, pools, registrations, runs)
+COMMAND_GROUPS = (db, checks, dags, local, pins, pools, registrations, runs)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -12,8 +12,11 @@ from llf.settings import control_db_url, notebooks_dir
 from llf.text import one_line
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from llf.airflow_api import AirflowClient
     from llf.cli.runs import Airflow
+    from llf.control.model import Snapshot
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -34,9 +37,9 @@ def _validate(args: argparse.Namespace) -> int:
         errors.print(f"error: reading the registrations failed: {one_line(f'{type(error).__name__}: {error}')}",
                      markup=False, soft_wrap=True)
         return 2
-    problems = validate(snapshot, folder)
+    problems = [*map(str, validate(snapshot, folder)), *_pin_problems(snapshot, folder)]
     for problem in problems:
-        console.print(str(problem), markup=False, soft_wrap=True)
+        console.print(problem, markup=False, soft_wrap=True)
     if problems:
         errors.print(f"{len(problems)} problem(s) found.")
         return 1
@@ -45,6 +48,16 @@ def _validate(args: argparse.Namespace) -> int:
         f"{len(snapshot.active_processes())} active process(es), no problems."
     )
     return 0
+
+
+def _pin_problems(snapshot: Snapshot, folder: Path) -> list[str]:
+    """Notebooks changed since they were pinned (their runs fail: problems); unpinned ones as warnings."""
+    from llf.control.pins import pin_report
+
+    report = pin_report(snapshot, folder)
+    for unpinned in report.unpinned:
+        errors.print(f"warning: {unpinned}", markup=False, soft_wrap=True)
+    return [f"cntl_cfg_sys_file: {changed}" for changed in report.changed]
 
 
 def _status(args: argparse.Namespace) -> int:

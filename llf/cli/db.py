@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from llf.cli.common import add_command, console, errors
-from llf.settings import control_db_url
+from llf.settings import control_db_url, notebooks_dir
 
 
 def _upgrade(args: argparse.Namespace) -> int:
@@ -22,9 +22,13 @@ def _upgrade(args: argparse.Namespace) -> int:
 
 def _apply(args: argparse.Namespace) -> int:
     """Exit 1 when a file lost a registration (an INSERT whose SELECT found nothing): that file is rolled back."""
+    from llf.cli.pins import print_pins
+    from llf.control.pins import Pin
     from llf.control.sql_files import apply_files
 
-    empty = apply_files(control_db_url(args.db_url), args.files)
+    pinned: list[Pin] = []
+    empty = apply_files(control_db_url(args.db_url), args.files, notebooks_dir(), pinned)
+    print_pins(pinned, dry_run=False)
     if not empty:
         console.print(f"Applied {len(args.files)} file(s).")
         return 0

@@ -6,23 +6,27 @@ import argparse
 from pathlib import Path
 
 from llf.cli.common import add_command, console
+from llf.cli.pins import print_pins
 from llf.exceptions import ConfigurationError
-from llf.settings import control_db_url
+from llf.settings import control_db_url, notebooks_dir
 
 _DEACTIVATE_NOTE = ("Rows registered for a synced stream but absent from its file are deactivated "
                     "(actv_flg = false), never deleted: the run history references them.")
 
 
 def _sync(args: argparse.Namespace) -> int:
-    """Print the diff per table, then apply it in one transaction (or, with --dry-run, say nothing changed)."""
+    """Print the diff per table and the notebooks pinned, then apply both in one transaction (or, with --dry-run,
+    say nothing changed)."""
     from llf.control.declared import load
-    from llf.control.sync import TABLES, sync
+    from llf.control.sync import TABLES, sync_and_pin
 
     files = [load(path) for path in args.files]  # every file is checked before the database is read
-    changes = sync(control_db_url(args.db_url), files, dry_run=args.dry_run)
+    synced = sync_and_pin(control_db_url(args.db_url), files, notebooks_dir(), dry_run=args.dry_run)
+    changes = synced.changes
     names = ", ".join(file.stream.stream for file in files)
     if not changes:
         console.print(f"Nothing to change: the registrations of {names} match the file(s).", markup=False)
+        print_pins(synced.pins, args.dry_run)
         return 0
     for table in TABLES:
         rows = [change for change in changes if change.table == table]
@@ -32,6 +36,7 @@ def _sync(args: argparse.Namespace) -> int:
                 console.print(f"  {change}", markup=False, soft_wrap=True)
     if any(change.kind == "deactivated" for change in changes):
         console.print(_DEACTIVATE_NOTE, markup=False)
+    print_pins(synced.pins, args.dry_run)
     if args.dry_run:
         console.print(f"Dry run: {len(changes)} change(s) found, nothing applied.", markup=False)
     else:

@@ -34,6 +34,8 @@ MESSAGES: dict[str, str] = {
     "cntl_cfg_prcs_params_depth": "params may nest at most 32 levels deep",
     "cntl_cfg_prcs_owner_nm_length": "owner_nm may have at most 2000 characters (what Airflow stores)",
     "cntl_cfg_sys_file_file_type_check": "file_type must be 'NOTEBOOK' (or left to its default)",
+    "cntl_cfg_sys_file_content_sha256_format": "content_sha256 must be the 64 lower-case hex digits of a SHA-256, "
+                                               "or null; leave it out and let `llf pin` set it",
     "cntl_cfg_prcs_depn_not_self": "a process cannot depend on itself (prcs_id = depn_prcs_id)",
     # UNIQUE
     "cntl_cfg_strem_strem_nm_key": "a stream of that strem_nm is already registered; use another name, or "

@@ -163,6 +163,7 @@ class SystemFile(Record):
     prcs_id: int
     file_type: Literal["NOTEBOOK"] = "NOTEBOOK"
     file_path: str
+    content_sha256: str | None = None  # the pin (llf.control.pins); None: not pinned, or before 0027
 
 
 class Dependency(Record):

@@ -203,6 +203,7 @@ class Registration:
     timeout_min: float
     params: dict
     dependencies: list[str]
+    content_sha256: str | None = None  # the notebook's pin (llf.control.pins); None: not pinned
 
 
 def process_registration(url: str, prcs_nm: str) -> Registration:
@@ -210,18 +211,18 @@ def process_registration(url: str, prcs_nm: str) -> Registration:
     with transaction(url) as cursor:
         cursor.execute(
             "SELECT f.file_path, p.timeout_min, p.params, coalesce(array_agg(d.prcs_nm ORDER BY d.prcs_nm) "
-            "FILTER (WHERE d.prcs_nm IS NOT NULL), '{}') "
+            "FILTER (WHERE d.prcs_nm IS NOT NULL), '{}'), f.content_sha256 "
             "FROM cntl_af.cntl_cfg_prcs p LEFT JOIN cntl_af.cntl_cfg_sys_file f USING (prcs_id) "
             "LEFT JOIN cntl_af.cntl_cfg_prcs_depn pd ON pd.prcs_id = p.prcs_id AND pd.actv_flg "
             "LEFT JOIN cntl_af.cntl_cfg_prcs d ON d.prcs_id = pd.depn_prcs_id "
-            "WHERE p.prcs_nm = %s GROUP BY f.file_path, p.timeout_min, p.params",
+            "WHERE p.prcs_nm = %s GROUP BY f.file_path, p.timeout_min, p.params, f.content_sha256",
             (prcs_nm,),
         )
         row = cursor.fetchone()
     if row is None:
         raise ProcessFailed(f"process {prcs_nm} is not registered in cntl_af.cntl_cfg_prcs")
-    file_path, timeout_min, params, dependencies = row
-    return Registration(file_path, float(timeout_min), params, list(dependencies))
+    file_path, timeout_min, params, dependencies, content_sha256 = row
+    return Registration(file_path, float(timeout_min), params, list(dependencies), content_sha256)
 
 
 def stream_processes(url: str, strem_nm: str) -> tuple[str, list[str]]:

@@ -24,6 +24,7 @@ import psycopg2
 import sqlparse
 
 from llf.control.constraints import explain
+from llf.control.pins import Pin, pin_rows, registered_rows, unpinned_new_rows
 from llf.db import one_row, transaction
 from llf.exceptions import RegistrationError
 from llf.text import one_line
@@ -58,24 +59,32 @@ class _RollBack(Exception):
     """Raised inside a file's transaction to undo it when it lost a registration."""
 
 
-def apply_files(url: str, paths: list[Path]) -> list[EmptyInsert]:
+def apply_files(url: str, paths: list[Path], notebooks_dir: Path | None = None,
+                pinned: list[Pin] | None = None) -> list[EmptyInsert]:
     """Apply each file in one transaction, in order; stop at the first that fails or loses a registration.
 
     Returns the empty INSERTs of the file it stopped at (that file rolled back), [] when all were applied.
     Every file is read first, so a missing or unreadable one stops the command before anything is applied.
+    With `notebooks_dir`, the notebooks each file registered (rows it added or pointed at another file, with no
+    pin) are pinned in its transaction (llf.control.pins), and their pins appended to `pinned`.
     """
     scripts = [(path, _read(path)) for path in paths]
     for path, text in scripts:
         statements = split_statements(path, text)
         try:
             with transaction(url) as cursor:
+                before = registered_rows(cursor) if notebooks_dir is not None else []
                 empty = [found for statement in statements if (found := _execute(cursor, statement))]
                 if empty:
                     raise _RollBack
+                new_pins = [] if notebooks_dir is None else \
+                    pin_rows(cursor, unpinned_new_rows(cursor, before), notebooks_dir)
         except _RollBack:
             return empty
         except psycopg2.Error as error:  # a refusal while committing (deferred constraints)
             raise _refused(Statement(path, 1, text), error) from error
+        if pinned is not None:  # committed
+            pinned.extend(new_pins)
     return []
 
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import psycopg2
 
 from llf.control.declared import DeclaredStream, StreamFile
 from llf.control.model import Snapshot, Stream
+from llf.control.pins import Pin, declared_rows, pin_rows
 from llf.control.repository import database_error, fetch_snapshot
 from llf.db import transaction
 from llf.exceptions import ControlDatabaseError, RegistrationError
@@ -65,8 +67,25 @@ def sync(url: str, files: list[StreamFile], dry_run: bool = False) -> list[Chang
     """Compare the files with the database and, unless `dry_run`, apply the changes in one transaction.
 
     RegistrationError (one line naming the file or row) on anything that cannot be applied; then nothing is.
+    Pins no notebook: `sync_and_pin` does (what `llf sync` runs).
     """
+    return sync_and_pin(url, files, None, dry_run).changes
+
+
+@dataclass(frozen=True)
+class Synced:
+    """What a sync changed, and the notebooks it pinned (or would pin, in a dry run)."""
+
+    changes: list[Change]
+    pins: list[Pin]
+
+
+def sync_and_pin(url: str, files: list[StreamFile], notebooks_dir: Path | None, dry_run: bool = False) -> Synced:
+    """`sync`, then, in the same transaction, pin each notebook the files register that has no pin yet (a new
+    row, a row pointed at another file, a row registered before pins): a pinned notebook that changed is
+    re-pinned by `llf pin` only, after someone reviewed it. `notebooks_dir` None: no pinning."""
     _one_file_per_stream(files)
+    declared = {process.name: process.notebook for file in files for _, process in file.stream.processes()}
     try:
         with transaction(url) as cursor:
             cursor.execute(_SYNC_LOCK)
@@ -74,11 +93,13 @@ def sync(url: str, files: list[StreamFile], dry_run: bool = False) -> list[Chang
             if not dry_run:
                 for change in changes:
                     _apply(cursor, change)
+            pinned = [] if notebooks_dir is None else \
+                pin_rows(cursor, declared_rows(cursor, declared), notebooks_dir, dry_run)
     except psycopg2.Error as error:
         raise RegistrationError(f"sync failed, nothing was applied: {database_error(error, url)}") from None
     except ControlDatabaseError as error:  # rows `llf validate` cannot read either
         raise RegistrationError(f"sync failed, nothing was applied: {error}") from None
-    return changes
+    return Synced(changes, pinned)
 
 
 def _one_file_per_stream(files: list[StreamFile]) -> None:

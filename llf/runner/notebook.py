@@ -20,6 +20,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.exceptions import PapermillExecutionError
 
 from llf.control.notebooks import notebook_problem, resolve_notebook
+from llf.control.pins import changed_since_pinned, content_sha256, short
 from llf.exceptions import LlfError
 from llf.runner.kernel_env import kernel_environment
 from llf.runner.timeline import Timeline
@@ -120,6 +121,31 @@ def resolve(file_path: str, notebooks_dir: Path) -> Path:
     return resolve_notebook(file_path, notebooks_dir)
 
 
+def pinned_copy(notebook: Path, file_path: str, pin: str | None, scratch: Path) -> Path:
+    """The notebook's bytes, read once, checked against its pin and copied into `scratch`: the copy is what
+    papermill reads, so what was checked is what runs; a file changed after this read is not run.
+
+    NotebookRejected, before any kernel starts, when the content is not the pinned one (a registered notebook
+    edited in JupyterLab since it was pinned). A notebook with no pin (registered before pins) runs, with a
+    warning: an upgrade must not stop deployments that have not pinned yet (`llf validate` names them too).
+    """
+    try:
+        content = notebook.read_bytes()
+    except OSError as error:
+        raise NotebookRejected(f"the notebook cannot be read ({type(error).__name__}: {error.strerror or error})") \
+            from None
+    now = content_sha256(content)
+    if pin is None:
+        log.warning("%s is not pinned: it runs as the file is now (%s); review it, then run `llf pin %s`",
+                    file_path, short(now), file_path)
+    elif now != pin:
+        raise NotebookRejected(changed_since_pinned(file_path, pin, now))
+    copy = scratch / "pinned" / notebook.name
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    copy.write_bytes(content)
+    return copy
+
+
 def parameters_for(notebook: Path, registered: Mapping[str, Any], run_context: Mapping[str, Any]) -> dict[str, Any]:
     """The parameters to inject: every registered param, plus the run-context values the notebook declares.
 
@@ -187,12 +213,15 @@ def execute(
     kernel_env: Mapping[str, str],
     stopper: KernelStopper | None = None,
     timeline: Timeline | None = None,
+    cwd: Path | None = None,
 ) -> NotebookOutcome:
     """Run the notebook; the whole run (not each cell) is bounded by `timeout_min`; `stopper` can kill it.
 
     Once the last cell's outputs are in, the kernel is killed with its process group, not asked to exit:
     a graceful shutdown waits for the kernel, and about one kernel in ten took 2.5 s more to go (then
     SIGTERM, then 5 s SIGKILL). The price: the notebook's atexit hooks do not run (README, Notebooks).
+    The kernel runs in `cwd` (default: the notebook's folder), so that a pinned copy (pinned_copy) runs where
+    its registered file is, next to the files it opens.
     """
     deadline = time.monotonic() + timeout_min * 60
 
@@ -204,17 +233,17 @@ def execute(
     with tempfile.TemporaryDirectory(prefix="llf-k-") as sockets:
         manager = kernel_manager_class(kernel_environment(kernel_env), stopper, timeline, Path(sockets) / "k")
         return _run_papermill(notebook, output_notebook, parameters, manager, seconds_left, ready,
-                              timeout_min, stopper)
+                              timeout_min, stopper, cwd or notebook.parent)
 
 
 def _run_papermill(notebook: Path, output_notebook: Path, parameters: Mapping[str, Any], manager: type,
                    seconds_left: Callable[[object], int], ready: Callable[..., None] | None, timeout_min: float,
-                   stopper: KernelStopper | None) -> NotebookOutcome:
+                   stopper: KernelStopper | None, cwd: Path) -> NotebookOutcome:
     """papermill's run of the notebook, every way it can end turned into a NotebookOutcome."""
     try:
         papermill.execute_notebook(
             str(notebook), str(output_notebook), parameters=dict(parameters),
-            kernel_name="python3", progress_bar=False, cwd=str(notebook.parent),
+            kernel_name="python3", progress_bar=False, cwd=str(cwd),
             timeout_func=seconds_left, kernel_manager_class=manager, on_notebook_start=ready,
             shutdown_kernel="immediate",
         )

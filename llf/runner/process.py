@@ -263,23 +263,26 @@ def _execute(url: str, context: RunContext, registration: Registration,
     """
     if registration.file_path is None:
         return _Ending("no system file registered; INSERT one into cntl_af.cntl_cfg_sys_file")
-    try:
-        notebook = notebook_runner.resolve(registration.file_path, notebooks_dir())
-        parameters = notebook_runner.parameters_for(notebook, context.params, _context_parameters(context))
-        kernel_env = _kernel_env(context, url)
-    except notebook_runner.NotebookRejected as rejected:
-        return _Ending(rejected_here(rejected, context))
-    except ConfigurationError as missing:
-        return _Ending(f"ConfigurationError: {missing}")
-    warm_up_html_export()
-    timeline.mark("notebook prepared")
     with tempfile.TemporaryDirectory(prefix="llf-run-") as scratch:
+        try:
+            notebook = notebook_runner.resolve(registration.file_path, notebooks_dir())
+            # read once, checked against its pin: the copy is what the parameters are read from and what runs
+            source = notebook_runner.pinned_copy(notebook, registration.file_path, registration.content_sha256,
+                                                 Path(scratch))
+            parameters = notebook_runner.parameters_for(source, context.params, _context_parameters(context))
+            kernel_env = _kernel_env(context, url)
+        except notebook_runner.NotebookRejected as rejected:
+            return _Ending(rejected_here(rejected, context))
+        except ConfigurationError as missing:
+            return _Ending(f"ConfigurationError: {missing}")
+        warm_up_html_export()
+        timeline.mark("notebook prepared")
         executed = Path(scratch) / notebook.name
         with mirrored(context, executed):  # in the lake as far as it ran, should this process die before storing
             try:
                 ending = _Ending(notebook_runner.execute(
-                    notebook, executed, parameters, timeout_min=registration.timeout_min,
-                    kernel_env=kernel_env, stopper=stopper, timeline=timeline,
+                    source, executed, parameters, timeout_min=registration.timeout_min,
+                    kernel_env=kernel_env, stopper=stopper, timeline=timeline, cwd=notebook.parent,
                 ).error)
             except Exception as unexpected:  # noqa: BLE001 - recorded with the notebook as far as it ran
                 ending = _Ending(f"{type(unexpected).__name__}: {unexpected}")

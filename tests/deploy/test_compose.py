@@ -166,12 +166,19 @@ def test_given_workers_then_notebooks_are_mounted_read_only(services, name):
     assert _mounts(worker)[worker["environment"]["LLF_NOTEBOOKS_DIR"]]["read_only"] is True
 
 
-def test_given_jupyter_then_notebooks_are_mounted_writable_where_llf_looks(services):
+def test_given_jupyter_then_registered_notebooks_are_read_only_and_drafts_writable_both_in_its_root(services):
+    """Issue 26: editing a registered notebook in JupyterLab must not change what runs (it is pinned too)."""
     jupyter = services["jupyter"]
-    notebooks = _mounts(jupyter)[jupyter["environment"]["LLF_NOTEBOOKS_DIR"]]
+    mounts = _mounts(jupyter)
+    notebooks = mounts[jupyter["environment"]["LLF_NOTEBOOKS_DIR"]]
+    drafts = next(mount for mount in mounts.values() if Path(mount["source"]).name == "drafts")
+    root = next(arg.split("=", 1)[1] for arg in jupyter["command"] if arg.startswith("--ServerApp.root_dir="))
 
     assert Path(notebooks["source"]).name == "notebooks"
-    assert not notebooks.get("read_only", False)
+    assert notebooks.get("read_only") is True
+    assert not drafts.get("read_only", False)
+    assert {Path(notebooks["target"]).parent, Path(drafts["target"]).parent} == {Path(root)}
+    assert (Path(COMPOSE_FILE).parent / "drafts").is_dir()  # else docker creates it, owned by root
     assert jupyter["environment"]["LLF_CONTROL_DB_URL"] == services["airflow-scheduler"]["environment"][
         "LLF_NOTEBOOK_DB_URL"]  # the database notebooks get under Airflow: the notebook role (test_boundaries.py)
 
