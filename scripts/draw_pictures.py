@@ -200,7 +200,9 @@ def services_diagram() -> graphviz.Digraph:
     def resolve(text: str) -> str:
         return re.sub(r"\$\{(\w+)[^}]*\}", lambda match: settings.get(match.group(1), ""), str(text))
 
-    tiers = {"Airflow (image llf-airflow, LocalExecutor)": ("airflow-", "llf-init"),
+    executor = resolve(compose.get("x-airflow-common-env", {}).get(
+        "AIRFLOW__CORE__EXECUTOR", "")).rsplit(".", 1)[-1] or "executor from .env"
+    tiers = {f"Airflow (image llf-airflow, {executor})": ("airflow-", "llf-init", "llf-pools", "flower", "redis"),
              "Authoring": ("jupyter", "adminer"), "LLM, vectors, lake": ("ollama", "weaviate", "minio"),
              "Database": ("postgres",)}
     graph = graphviz.Digraph("services", graph_attr={
