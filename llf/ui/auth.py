@@ -10,11 +10,13 @@ Plugin FastAPI apps are mounted in Airflow's api-server but get no auth of their
   (the stream DAG runs it, so its readers see the process's task logs in Airflow anyway). A caller allowed on
   no llf DAG gets 403. Every page, API route and output filters by the resulting `Access`.
 
-Per-DAG grants (FAB's `DAG:<dag_id>`, Keycloak's per-resource policies) are asked through
-`filter_authorized_dag_ids`, over the DAG ids of the registered streams and processes. A caller the auth
-manager lets read every DAG (no DAG id: FAB's global `DAGs` permission, SimpleAuthManager's viewer) reads
-everything, the run log of streams no longer registered included; in multi-team mode nobody is taken to read
-everything, and each DAG is asked about with its team, as Airflow's own routes do.
+The readable DAGs are always asked of the auth manager in one `filter_authorized_dag_ids` call per request,
+over the DAG ids of the registered streams and processes. "Authorized on a DAG without a DAG id" is never taken
+to mean "every DAG": FAB (provider 3.x) answers it with "may list DAGs", true for any user holding read on one
+`DAG:<id>`, and Keycloak maps it to `Dag#LIST`, which every per-DAG user holds. A caller reads everything (the
+run log of streams no longer registered included) only under an auth manager whose own code says so, see
+`_reads_every_dag`; in multi-team mode nobody does, and each DAG is asked about with its team, as Airflow's own
+routes do.
 """
 
 from collections import defaultdict
@@ -30,6 +32,10 @@ from llf.services.lake.runs import run_of
 
 # (strem_nm, prcs_nm) of every registered process, (strem_nm, None) for a stream without any.
 Registered = Callable[[], Iterable[tuple[str, str | None]]]
+
+# The auth managers `_reads_every_dag` knows, by the dotted path `[core] auth_manager` names them with.
+SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 
 
 @dataclass(frozen=True)
@@ -91,20 +97,47 @@ def user_access(user: Any, registered: Registered) -> Access:
 
     manager = get_auth_manager()
     multi_team = conf.getboolean("core", "multi_team", fallback=False)
-    if not multi_team and manager.is_authorized_dag(method="GET", user=user):
+    if not multi_team and _reads_every_dag(manager, user):
         return Access(everything=True)
     pairs = list(registered())
     candidates = {stream_dag_id(s) for s, _ in pairs} | {process_dag_id(p) for _, p in pairs if p}
     readable = _readable_dag_ids(manager, user, candidates, multi_team)
     streams = frozenset(s for s, _ in pairs if stream_dag_id(s) in readable)
     processes = frozenset(p for s, p in pairs if p and (s in streams or process_dag_id(p) in readable))
-    if not streams and not processes:
+    if candidates and not streams and not processes:
         raise HTTPException(403, "Airflow lets you read no llf stream or process DAG.")
     return Access(streams=streams, processes=processes)
 
 
+def _reads_every_dag(manager: Any, user: Any) -> bool:
+    """Whether `user` reads every DAG, asked only of the auth managers known to answer it; False for any other.
+
+    Decided from each manager's own code (Airflow 3.3, FAB provider 3.10), for the exact class only: a subclass
+    may grant per DAG (tests/support/per_dag_auth_manager.py does), so it is asked per DAG like any other.
+
+    * SimpleAuthManager: its `is_authorized_dag` looks only at the role (and at the team, never set here
+      outside multi-team mode), never at the DAG id, so "authorized without a DAG id" is "authorized on every
+      DAG": admin, viewer and the roles between read everything.
+    * FabAuthManager: only the global `DAGs` resource reads every DAG (its `_is_authorized_dag` checks it
+      first, then `DAG:<id>`). Its `is_authorized_dag` without a DAG id means "may list DAGs", so the
+      permission is read from the user's own `perms` (the (action, resource) pairs of its roles) instead.
+    """
+    kind = _class_path(manager)
+    if kind == SIMPLE_AUTH_MANAGER:
+        return bool(manager.is_authorized_dag(method="GET", user=user))
+    if kind == FAB_AUTH_MANAGER:
+        return ("can_read", "DAGs") in (getattr(user, "perms", None) or ())
+    return False
+
+
+def _class_path(manager: Any) -> str:
+    """The dotted path of `manager`'s own class, as `[core] auth_manager` names it."""
+    kind = type(manager)
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
 def _readable_dag_ids(manager: Any, user: Any, dag_ids: set[str], multi_team: bool) -> set[str]:
-    """`dag_ids` filtered by the auth manager; in multi-team mode each asked about with its DAG's team."""
+    """`dag_ids` filtered by the auth manager in one call; in multi-team mode one call per team of those DAGs."""
     if not dag_ids:
         return set()
     if not multi_team:

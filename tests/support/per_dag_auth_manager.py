@@ -1,17 +1,17 @@
-"""An Airflow auth manager with per-DAG read grants, for the UI tests: Airflow's SimpleAuthManager plus
-FAB's per-DAG semantics.
+"""An Airflow auth manager with per-DAG read grants, for the UI tests: Airflow's SimpleAuthManager plus the
+per-DAG semantics of Keycloak's auth manager (and of FAB's since provider 3.x).
 
 Configured through Airflow's own integration point (`[core] auth_manager`). A user whose JWT carries `dags`
-(a list of DAG ids) is what FAB makes of a role holding `can_read` on `DAG:<id>` for each of them and on the
-entity resources (`DAG Runs`, `Task Instances`...), but not on the global `DAGs` resource:
+(a list of DAG ids) holds read on those DAGs only:
 
 * a DAG id in `dags`: readable; any other DAG id: not;
-* no DAG id with an access entity (e.g. "may read DAG runs"): yes, as FAB answers from the entity's global
-  permission - the check the control plane relied on alone before it filtered per DAG;
-* no DAG id and no entity ("may read every DAG"): no;
+* no DAG id (with or without an access entity such as "DAG runs"): yes. Keycloak maps a DAG request without
+  an id to `Dag#LIST`, which every per-DAG user holds, and FAB answers "may list DAGs" the same way. So "no
+  DAG id authorized" does not mean "reads every DAG" here: the case the UI must not take as a shortcut;
 * anything but GET: no.
 
-A user without `dags` is SimpleAuthManager's, unchanged (a viewer reads every DAG).
+A user without `dags` is SimpleAuthManager's, unchanged (a viewer reads every DAG). The class is not
+SimpleAuthManager itself, so llf.ui.auth treats it as an auth manager it does not know: it asks per DAG.
 """
 
 from __future__ import annotations
@@ -54,4 +54,4 @@ class PerDagAuthManager(SimpleAuthManager):
             return False
         if details is not None and details.id:
             return details.id in dags
-        return access_entity is not None
+        return True

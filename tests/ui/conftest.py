@@ -1,7 +1,8 @@
 """UI fixtures: the control-plane app mounted like Airflow mounts it, behind a real Airflow auth manager.
 
 The auth manager is configured through `[core] auth_manager`, as in a deployment: SimpleAuthManager with
-FAB-like per-DAG grants (tests/support/per_dag_auth_manager.py). Airflow checks every JWT against the
+Keycloak-like per-DAG grants (tests/support/per_dag_auth_manager.py), Airflow's SimpleAuthManager itself for
+`client`, the real FAB in test_fab_access.py. Airflow checks every JWT against the
 `revoked_token` table of the metadata database, so the tests of this package point Airflow's ORM at a private
 SQLite file holding that table (created from Airflow's own model); the previous engine and auth manager are
 restored when the package is done. Outputs on MinIO are served from moto's S3 on a real socket.
@@ -23,6 +24,7 @@ from llf.services.lake import open_lake
 from llf.services.lake.s3 import MinioLake
 from llf.ui import MOUNT_PREFIX, create_app
 from tests.support.per_dag_auth_manager import DOTTED_PATH, PerDagUser
+from tests.ui.two_streams import build_two_streams
 
 
 class TokenFactory(Protocol):
@@ -74,8 +76,14 @@ def anonymous(control_db_url: str, lake_dir: Path, airflow_token: TokenFactory) 
 
 
 @pytest.fixture
-def client(anonymous: TestClient, airflow_token: TokenFactory) -> TestClient:
-    """A browser logged in to Airflow as a viewer: the `_token` cookie the Airflow UI sets."""
+def client(anonymous: TestClient, airflow_token: TokenFactory, monkeypatch: pytest.MonkeyPatch) -> TestClient:
+    """A browser logged in to Airflow as a viewer (the `_token` cookie the Airflow UI sets), under Airflow's own
+    SimpleAuthManager, as docker-compose.yml configures it: a viewer there reads every DAG, registered or not."""
+    from airflow.api_fastapi.app import _AuthManagerState
+    from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
+
+    monkeypatch.setenv("AIRFLOW__CORE__AUTH_MANAGER", f"{SimpleAuthManager.__module__}.SimpleAuthManager")
+    monkeypatch.setattr(_AuthManagerState, "instance", SimpleAuthManager())
     anonymous.cookies.set("_token", airflow_token("viewer"))
     return anonymous
 
@@ -89,6 +97,12 @@ def viewer_of(anonymous: TestClient, airflow_token: TokenFactory) -> Callable[..
         return anonymous
 
     return login
+
+
+@pytest.fixture
+def two_streams(registry, control_db_url: str, lake_dir: Path) -> None:
+    """Streams a and b registered, with runs, log rows and outputs (tests/ui/two_streams.py)."""
+    build_two_streams(registry, control_db_url, lake_dir)
 
 
 @pytest.fixture

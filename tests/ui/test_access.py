@@ -1,55 +1,18 @@
 """Per-DAG access: a user sees only the streams and processes whose Airflow DAGs they may read.
 
-Stream `a` (a_extract, then a_clean, which waits for b_feed) and stream `b` (b_feed), each with a run, log rows
-and output notebooks in a folder lake. Users get read on some DAGs only, through a real Airflow auth manager
-with FAB's per-DAG semantics (tests/support/per_dag_auth_manager.py). Another stream is a 404, never a 403:
-the answer does not tell that it exists.
+Streams `a` and `b` (tests/ui/two_streams.py). Users get read on some DAGs only, through a real Airflow auth
+manager with Keycloak's per-DAG semantics (tests/support/per_dag_auth_manager.py: a request without a DAG id is
+authorized for every per-DAG user, so no shortcut may read it as "every DAG"). Another stream is a 404, never a
+403: the answer does not tell that it exists. tests/ui/test_fab_access.py does the same with the real FAB.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from pathlib import Path
-
 import pytest
 from fastapi.testclient import TestClient
 
-from llf.context import RunContext, StreamRunKey
-from llf.control import log as run_log
-from llf.control import stream_runs
-
-DAY = dt.date(2026, 5, 1)
-A_OUTPUT = "runs/a/a_extract/2026-05-01/run-a-a_extract/a_extract.html"
-B_OUTPUT = "runs/b/b_feed/2026-05-01/run-b-b_feed/b_feed.html"
-B_ALONE_OUTPUT = "runs/_no_stream/b_feed/2026-05-01/manual-b_feed/b_feed.html"
-B_SECRETS = ("b secret message", "b stream secret", "b alone secret")
-
-
-def _attempt(url: str, lake: Path, stream: str | None, process: str, message: str, run: str) -> None:
-    """A successful attempt of `process` with its HTML output in the lake where the runner would put it."""
-    folder = f"runs/{stream or '_no_stream'}/{process}/{DAY}/{run}"
-    (lake / folder).mkdir(parents=True)
-    (lake / folder / f"{process}.html").write_text(f"<h1>output of {process}</h1>")
-    context = RunContext(strem_nm=stream, prcs_nm=process, business_date=DAY, run_id=run,
-                         strem_run_id=f"run-{stream}" if stream else None, dag_id=f"process__{process}")
-    run_log.mark_success(url, context, message, f"{(lake / folder).as_uri()}/")
-
-
-@pytest.fixture
-def two_streams(registry, control_db_url: str, lake_dir: Path) -> None:
-    a_group = registry.group(registry.stream("a"), "load")
-    b_group = registry.group(registry.stream("b"), "feed")
-    extract, clean = registry.process(a_group, "a_extract"), registry.process(a_group, "a_clean", priority=2)
-    feed = registry.process(b_group, "b_feed")
-    registry.depend(clean, extract)
-    registry.depend(clean, feed)
-    for stream, message in (("a", "a stream done"), ("b", "b stream secret")):
-        stream_run = StreamRunKey(stream, f"run-{stream}", DAY)
-        stream_runs.mark_stream_running(control_db_url, stream_run)
-        stream_runs.mark_stream_finished(control_db_url, stream_run, "SUCCESS", message)
-    _attempt(control_db_url, lake_dir, "a", "a_extract", "a extract message", "run-a-a_extract")
-    _attempt(control_db_url, lake_dir, "b", "b_feed", "b secret message", "run-b-b_feed")
-    _attempt(control_db_url, lake_dir, None, "b_feed", "b alone secret", "manual-b_feed")
+from tests.support.counting_auth_manager import counting_auth_manager
+from tests.ui.two_streams import A_OUTPUT, B_ALONE_OUTPUT, B_OUTPUT, B_SECRETS, REGISTERED_DAG_IDS
 
 
 def _messages(browser: TestClient, **params) -> list[str]:
@@ -152,6 +115,48 @@ def test_given_a_user_allowed_on_no_llf_dag_when_anything_is_requested_then_it_i
 
     assert response.status_code == 403
     assert "a extract message" not in response.text and "output of" not in response.text
+
+
+def test_given_a_per_dag_user_the_manager_authorizes_without_a_dag_id_when_read_then_no_shortcut_shows_stream_b(
+    viewer_of, two_streams
+):
+    from airflow.api_fastapi.app import get_auth_manager
+
+    from tests.support.per_dag_auth_manager import PerDagUser
+
+    browser = viewer_of("stream__a")
+    user = PerDagUser(username="ui-viewer", role="viewer", dags=["stream__a"])
+
+    assert get_auth_manager().is_authorized_dag(method="GET", user=user)  # "may list DAGs", as Keycloak says
+    assert [s["strem_nm"] for s in browser.get("/llf/api/streams").raise_for_status().json()] == ["a"]
+    assert "b stream secret" not in browser.get("/llf/api/stream-runs").text
+
+
+def test_given_a_viewer_of_every_dag_under_a_manager_llf_does_not_know_when_read_then_each_registered_stream_shows(
+    anonymous: TestClient, airflow_token, two_streams
+):
+    anonymous.cookies.set("_token", airflow_token("viewer"))  # no `dags`: SimpleAuthManager's viewer, per DAG
+
+    streams = anonymous.get("/llf/api/streams").raise_for_status().json()
+
+    assert [s["strem_nm"] for s in streams] == ["a", "b"]
+    assert sorted(_messages(anonymous)) == ["a extract message", "a stream done", "b alone secret",
+                                            "b secret message", "b stream secret"]
+
+
+@pytest.mark.parametrize("path", ["/llf/", "/llf/log", "/llf/api/streams", "/llf/api/log", f"/llf/outputs/{A_OUTPUT}"])
+def test_given_a_per_dag_user_when_a_page_is_read_then_the_auth_manager_is_asked_once_for_every_registered_dag(
+    viewer_of, two_streams, path: str
+):
+    browser = viewer_of("stream__a")
+
+    with counting_auth_manager() as manager:
+        browser.get(path).raise_for_status()
+
+    [batch] = manager.named("filter_authorized_dag_ids")
+    assert batch.kwargs["dag_ids"] == REGISTERED_DAG_IDS
+    assert [call.dag_id for call in manager.named("is_authorized_dag") if call.dag_id] == []
+    assert manager.named("get_authorized_dag_ids") == []
 
 
 @pytest.mark.parametrize("path", ["/llf/api/openapi.json", "/llf/openapi.json", "/llf/docs", "/llf/redoc",

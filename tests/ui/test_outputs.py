@@ -178,8 +178,9 @@ def test_given_an_output_in_minio_when_served_then_no_cache_may_store_it(client:
 
 
 def test_given_a_browser_without_login_or_grant_when_an_output_is_requested_then_the_refusal_is_not_stored_either(
-    anonymous: TestClient, viewer_of, lake_with_output
+    anonymous: TestClient, viewer_of, lake_with_output, registry
 ):
+    registry.stream("sales")  # registered, and not granted to the viewer below
     logged_out = anonymous.get(f"/llf/outputs/{KEY}")
     no_grant = viewer_of().get(f"/llf/outputs/{KEY}")
 
