@@ -27,10 +27,10 @@ ALTER TABLE cntl_af.cntl_cfg_prcs
             cardinality(conn_ids) = 0
             OR (array_ndims(conn_ids) = 1 AND cardinality(conn_ids) <= 50
                 -- each element an id, none NULL (array_to_string writes a NULL as '!', which the pattern refuses)
-                AND array_to_string(conn_ids, ',', '!') ~ '^[A-Za-z0-9_.-]{1,200}(,[A-Za-z0-9_.-]{1,200})*$')),
+                AND array_to_string(conn_ids, ',', '!') ~ '^[A-Za-z0-9_.-]{1,200}(,[A-Za-z0-9_.-]{1,200})*$'))
         CONSTRAINT cntl_cfg_prcs_conn_ids_not_platform CHECK (
             -- ids hold no quote or comma (the format above), so the text form of the array round-trips
-            NOT (upper(conn_ids::text)::text[] && ARRAY['CNTL_AF', 'CNTL_AF_NOTEBOOK', 'LLF_VECTORS'])),
+            NOT (upper(conn_ids::text)::text[] && ARRAY['CNTL_AF', 'CNTL_AF_NOTEBOOK', 'LLF_VECTORS']))
         CONSTRAINT cntl_cfg_prcs_conn_ids_unique CHECK (cntl_af.distinct_elements(conn_ids));
 COMMENT ON COLUMN cntl_af.cntl_cfg_prcs.conn_ids IS
     'Airflow connection ids the notebook may use (nb.connection(id)): resolved through Airflow when the attempt '
