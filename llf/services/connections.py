@@ -10,15 +10,15 @@ Here both ends of that transport: the runner writes it (encode), the SDK reads i
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from llf.context import current_run_context
 from llf.exceptions import ConfigurationError
+from llf.settings import CONNECTIONS
 
-CONNECTIONS_ENV = "LLF_CONNECTIONS"
+CONNECTIONS_ENV = CONNECTIONS.name
 
 
 @dataclass(frozen=True)
@@ -43,9 +43,9 @@ def encode(connections: Mapping[str, Connection]) -> str:
     return json.dumps({conn_id: asdict(connection) for conn_id, connection in connections.items()})
 
 
-def registered_connections(environ: Mapping[str, str] | None = None) -> dict[str, Connection]:
+def registered_connections() -> dict[str, Connection]:
     """The connections the runner handed this kernel (none outside a run, or when the process registered none)."""
-    text = (os.environ if environ is None else environ).get(CONNECTIONS_ENV, "")
+    text = CONNECTIONS.read()
     if not text:
         return {}
     try:
