@@ -75,7 +75,9 @@ def hidden(text: str | None, connections: Mapping[str, Connection]) -> str | Non
     if not text:
         return text
     for connection in connections.values():
-        for secret in (connection.uri, connection.password, quote(connection.password or "", safe="")):
+        if not connection.password:
+            continue  # its URI holds no secret then, only what the notebook may show
+        for secret in (connection.uri, connection.password, quote(connection.password, safe="")):
             if secret and len(secret) >= MIN_MASKED_LENGTH:
                 text = text.replace(secret, MASK)
     return text
