@@ -1,5 +1,5 @@
 """The notebook SDK: `from llf import notebook as nb`, then nb.context(), nb.log(), nb.llm(), nb.vectors(),
-nb.lake().
+nb.lake(), nb.connection().
 
 Every service is configured by environment variables (set by the runner or the user), so the same notebook
 runs under Airflow, under papermill in a test, or in plain Jupyter.
@@ -15,11 +15,12 @@ from llf.exceptions import ConfigurationError
 from llf.services.control_store import control_store
 
 if TYPE_CHECKING:
+    from llf.services.connections import Connection
     from llf.services.lake import Lake
     from llf.services.llm import LlmClient
     from llf.services.vectors import VectorStore
 
-__all__ = ["context", "lake", "llm", "log", "sql", "vectors"]
+__all__ = ["connection", "context", "lake", "llm", "log", "sql", "vectors"]
 
 
 def context() -> RunContext:
@@ -67,3 +68,12 @@ def lake() -> Lake:
     from llf.services.lake import open_lake
 
     return open_lake()
+
+
+def connection(conn_id: str) -> Connection:
+    """The Airflow connection `conn_id` (host, port, login, password, schema, extra, uri), when the process
+    registered it in cntl_cfg_prcs.conn_ids; any other name raises ConfigurationError naming those it did.
+    The runner resolved it through Airflow when the run started: no other connection or variable is here."""
+    from llf.services.connections import registered_connection
+
+    return registered_connection(conn_id)

@@ -402,6 +402,10 @@ WORKER_HOSTNAME = _setting(Setting(
 RUN_CONTEXT = _setting(Setting(
     "LLF_RUN_CONTEXT", Text("a JSON run context", "{}"), "set by the runner for the notebook kernel (the JSON run "
     "context); you never set it", internal=True))
+CONNECTIONS = _setting(Setting(
+    "LLF_CONNECTIONS", Text("a JSON object of connections", "{}"), "set by the runner for the notebook kernel: the "
+    "Airflow connections its process registered in `cntl_cfg_prcs.conn_ids`, read by `nb.connection`; you never set "
+    "it", secret=True, internal=True))
 
 # The names other modules quote in their messages.
 NOTEBOOK_DB_URL_ENV = NOTEBOOK_DB_URL.name

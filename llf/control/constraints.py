@@ -36,6 +36,12 @@ MESSAGES: dict[str, str] = {
     "cntl_cfg_sys_file_file_type_check": "file_type must be 'NOTEBOOK' (or left to its default)",
     "cntl_cfg_sys_file_content_sha256_format": "content_sha256 must be the 64 lower-case hex digits of a SHA-256, "
                                                "or null; leave it out and let `llf pin` set it",
+    "cntl_cfg_prcs_conn_ids_format": "conn_ids must be a list of at most 50 Airflow connection ids, each 1 to 200 "
+                                     "letters, digits, _ . or - (e.g. '{crm_db,partner_api}')",
+    "cntl_cfg_prcs_conn_ids_not_platform": "conn_ids may not name cntl_af, cntl_af_notebook or llf_vectors (in any "
+                                           "case): a notebook must not get the control tables' owner or the "
+                                           "platform's keys; define a connection of its own in Airflow",
+    "cntl_cfg_prcs_conn_ids_unique": "conn_ids names a connection twice; list each once",
     "cntl_cfg_prcs_depn_not_self": "a process cannot depend on itself (prcs_id = depn_prcs_id)",
     # UNIQUE
     "cntl_cfg_strem_strem_nm_key": "a stream of that strem_nm is already registered; use another name, or "

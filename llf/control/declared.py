@@ -29,6 +29,7 @@ from llf.control.model import (
     RESERVED_GROUP_IDS,
     RETRIES_MAX,
     TIMEOUT_MIN_MAX,
+    conn_ids_problems,
     task_group_id,
 )
 from llf.control.validation import params_depth  # the depth the database's CHECK counts
@@ -62,6 +63,16 @@ class DeclaredProcess(Declared):
     queue: Name | None = None  # None: the group's queue
     pool: Name | None = None  # None: Airflow's default_pool
     pool_slots: Annotated[int, Field(ge=1, le=POOL_SLOTS_MAX)] = 1
+    connections: list[str] = []  # Airflow connection ids its notebook gets (cntl_cfg_prcs.conn_ids)
+
+    @field_validator("connections")
+    @classmethod
+    def _connections(cls, connections: list[str]) -> list[str]:
+        """What cntl_cfg_prcs.conn_ids accepts (llf/control/sql/0028), refused here with the file's line."""
+        problems = conn_ids_problems(connections)
+        if problems:
+            raise ValueError(problems[0])
+        return connections
 
     @field_validator("params")
     @classmethod

@@ -9,6 +9,7 @@ refuse the same values for new rows and `llf validate` reports rows older than t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -16,6 +17,8 @@ from functools import cached_property
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
+
+from llf.settings import CONTROL_CONNECTION_ID, NOTEBOOK_CONNECTION_ID, VECTORS_CONNECTION_ID
 
 # Minutes: a notebook run of more than a week is a hung run, and Airflow's execution_timeout is built from it.
 TIMEOUT_MIN_MAX = 10080
@@ -62,6 +65,32 @@ AIRFLOW_DEFAULT_POOL = "default_pool"  # Airflow's own pool, never registered in
 # The CHECKs of llf/control/sql/0026: the slots a process takes, and the slots a pool has.
 POOL_SLOTS_MAX = 1000
 POOL_SIZE_MAX = 10000
+# The Airflow connections a process may name for its notebook (cntl_cfg_prcs.conn_ids, llf/control/sql/0028): at most
+# this many, each an id like a name, never one of the platform's own (llf.settings), compared in upper case as
+# Airflow's environment-variable backend reads them (AIRFLOW_CONN_CNTL_AF is found for cntl_af and CNTL_AF alike).
+CONN_IDS_MAX = 50
+PLATFORM_CONNECTION_IDS = (CONTROL_CONNECTION_ID, NOTEBOOK_CONNECTION_ID, VECTORS_CONNECTION_ID)
+
+
+def conn_ids_problems(conn_ids: Sequence[str]) -> list[str]:
+    """What is wrong with a process's connection ids, one sentence each (none: fine): the CHECKs of 0028, said
+    the same way by the stream files, `llf validate` and the runner, which refuses them again before any lookup
+    (the database's constraint is not the only thing standing between a notebook and the owner's URL)."""
+    problems = []
+    if len(conn_ids) > CONN_IDS_MAX:
+        problems.append(f"{len(conn_ids)} connections are named; at most {CONN_IDS_MAX}")
+    malformed = [conn_id for conn_id in conn_ids if not re.match(NAME_PATTERN, str(conn_id))]
+    if malformed:
+        problems.append(f"connection id {str(malformed[0])[:200]!r} is not 1 to 200 letters, digits, _ . or -")
+    reserved = sorted({str(conn_id) for conn_id in conn_ids
+                       if str(conn_id).upper() in {platform.upper() for platform in PLATFORM_CONNECTION_IDS}})
+    if reserved:
+        problems.append(f"connection {reserved[0]} is one of the platform's own ({', '.join(PLATFORM_CONNECTION_IDS)}"
+                        "): a notebook must not get the control tables' owner or the platform's keys")
+    twice = sorted({conn_id for conn_id in conn_ids if conn_ids.count(conn_id) > 1})
+    if twice:
+        problems.append(f"connection {twice[0]} is named twice")
+    return problems
 
 
 class Status(StrEnum):
@@ -148,6 +177,7 @@ class Process(Record):
     queue_nm: str | None = None  # the row's override; the queue it runs on is Snapshot.queue_of(process)
     pool_nm: str | None = None  # None: Airflow's default_pool
     pool_slots: int = 1
+    conn_ids: tuple[str, ...] = ()  # the Airflow connections its notebook gets (nb.connection); () before 0028
 
 
 class Pool(Record):

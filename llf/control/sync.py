@@ -181,7 +181,7 @@ def _declared_rows(stream: DeclaredStream) -> dict[RowKey, dict[str, Any]]:
             "prcs_grp_nm": group.name, "prcs_desc": process.description, "owner_nm": process.owner,
             "priority": process.priority, "params": process.params, "timeout_min": float(process.timeout_min),
             "retries": process.retries, "actv_flg": process.active, "queue_nm": process.queue,
-            "pool_nm": process.pool, "pool_slots": process.pool_slots}
+            "pool_nm": process.pool, "pool_slots": process.pool_slots, "conn_ids": list(process.connections)}
         rows[_key("cntl_cfg_sys_file", strem_nm=s, prcs_nm=process.name)] = {"file_path": process.notebook}
         for name in process.depends_on:
             rows[_key("cntl_cfg_prcs_depn", strem_nm=s, prcs_nm=process.name, depn_prcs_nm=name)] = {
@@ -217,7 +217,7 @@ def _registered_process_rows(snapshot: Snapshot, strem_nm: str, prcs_grp_nm: str
         "prcs_grp_nm": prcs_grp_nm, "prcs_desc": process.prcs_desc, "owner_nm": process.owner_nm,
         "priority": process.priority, "params": process.params, "timeout_min": process.timeout_min,
         "retries": process.retries, "actv_flg": process.actv_flg, "queue_nm": process.queue_nm,
-        "pool_nm": process.pool_nm, "pool_slots": process.pool_slots}}
+        "pool_nm": process.pool_nm, "pool_slots": process.pool_slots, "conn_ids": list(process.conn_ids)}}
     system_file = snapshot.system_file_by_process_id.get(prcs_id)
     if system_file:
         rows[_key("cntl_cfg_sys_file", strem_nm=strem_nm, prcs_nm=process.prcs_nm)] = {
@@ -283,14 +283,15 @@ _UPSERT = {
                          "priority = EXCLUDED.priority, max_parallel = EXCLUDED.max_parallel, "
                          "actv_flg = EXCLUDED.actv_flg, queue_nm = EXCLUDED.queue_nm, updated_ts = now()",
     "cntl_cfg_prcs": "INSERT INTO cntl_af.cntl_cfg_prcs (prcs_grp_id, prcs_nm, prcs_desc, owner_nm, priority, "
-                     "params, timeout_min, retries, actv_flg, queue_nm, pool_nm, pool_slots) "
+                     "params, timeout_min, retries, actv_flg, queue_nm, pool_nm, pool_slots, conn_ids) "
                      f"SELECT {_GROUP}, %(prcs_nm)s, %(prcs_desc)s, %(owner_nm)s, %(priority)s, %(params)s::jsonb, "
-                     "%(timeout_min)s, %(retries)s, %(actv_flg)s, %(queue_nm)s, %(pool_nm)s, %(pool_slots)s "
+                     "%(timeout_min)s, %(retries)s, %(actv_flg)s, %(queue_nm)s, %(pool_nm)s, %(pool_slots)s, "
+                     "%(conn_ids)s::text[] "
                      "ON CONFLICT (prcs_nm) DO UPDATE SET prcs_grp_id = EXCLUDED.prcs_grp_id, "
                      "prcs_desc = EXCLUDED.prcs_desc, owner_nm = EXCLUDED.owner_nm, priority = EXCLUDED.priority, "
                      "params = EXCLUDED.params, timeout_min = EXCLUDED.timeout_min, retries = EXCLUDED.retries, "
                      "actv_flg = EXCLUDED.actv_flg, queue_nm = EXCLUDED.queue_nm, pool_nm = EXCLUDED.pool_nm, "
-                     "pool_slots = EXCLUDED.pool_slots, updated_ts = now() "
+                     "pool_slots = EXCLUDED.pool_slots, conn_ids = EXCLUDED.conn_ids, updated_ts = now() "
                      "WHERE cntl_cfg_prcs.prcs_grp_id IN (SELECT prcs_grp_id FROM cntl_af.cntl_cfg_prcs_grp "
                      f"WHERE strem_id = {_STREAM})",
     "cntl_cfg_sys_file": "INSERT INTO cntl_af.cntl_cfg_sys_file (prcs_id, file_path) "
@@ -375,7 +376,7 @@ def export(snapshot: Snapshot, stream: Stream) -> DeclaredStream:
                 "owner": process.owner_nm, "priority": process.priority, "params": process.params,
                 "timeout_min": process.timeout_min, "retries": process.retries, "active": process.actv_flg,
                 "depends_on": [p.prcs_nm for p in snapshot.dependencies_of(process)], "queue": process.queue_nm,
-                "pool": process.pool_nm, "pool_slots": process.pool_slots})
+                "pool": process.pool_nm, "pool_slots": process.pool_slots, "connections": list(process.conn_ids)})
         groups.append({"name": group.prcs_grp_nm, "description": group.prcs_grp_desc, "priority": group.priority,
                        "max_parallel": group.max_parallel, "active": group.actv_flg, "queue": group.queue_nm,
                        "processes": processes})

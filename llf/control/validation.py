@@ -39,6 +39,7 @@ from llf.control.model import (
     ProcessGroup,
     Snapshot,
     Stream,
+    conn_ids_problems,
     stream_dag_id,
     stream_task_id,
     task_group_id,
@@ -346,6 +347,16 @@ def _pools(snapshot: Snapshot, stream: Stream, _: Path) -> list[Problem]:
     return problems
 
 
+def _connections(snapshot: Snapshot, stream: Stream, _: Path) -> list[Problem]:
+    """The shape of each process's connection ids (llf/control/sql/0028 refuses the same; named here for a
+    database whose constraint is missing). Whether Airflow has them is not asked: a connection may live in a
+    secrets backend only the workers read, so the run checks it, and fails before its kernel starts without it."""
+    return [Problem("cntl_cfg_prcs", _row(process), f"conn_ids: {message}",
+                    "correct cntl_cfg_prcs.conn_ids (or `connections:` of the process in its stream file)",
+                    frozenset({stream.strem_nm}))
+            for process in _active_processes_of(snapshot, stream) for message in conn_ids_problems(process.conn_ids)]
+
+
 def _listed(names: list[str]) -> str:
     return ", ".join(names[:_DECLARED_SHOWN]) + (", ..." if len(names) > _DECLARED_SHOWN else "")
 
@@ -428,6 +439,7 @@ STREAM_CHECKS: tuple[StreamCheck, ...] = (
     _system_files,
     _processes,
     _pools,
+    _connections,
     _schedules,
     _stream,
     _groups,

@@ -18,6 +18,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from llf.context import RunContext, TriggeredBy
 from llf.control.model import process_dag_id
+from llf.dagbuild.connections import airflow_connection
 from llf.dagbuild.operators import StreamProcess
 from llf.exceptions import ConfigurationError, FinalFailure, RegistrationError
 from llf.text import parse_date
@@ -179,7 +180,7 @@ def run_in_stream(
     run_context = run_context_of(context, prcs_nm=prcs_nm, timezone=timezone).model_copy(
         update={"strem_nm": strem_nm, "strem_run_id": context["run_id"], "triggered_by": "stream"})
     with final_failures_not_retried():
-        if run_stream_process(run_context, stream_processes(context["dag"])):
+        if run_stream_process(run_context, stream_processes(context["dag"]), connection_lookup=airflow_connection):
             return None
     refuse_paused(context, process_dag_id(prcs_nm))
     return process_run_conf(business_date=run_context.business_date, full_rerun=run_context.full_rerun,
@@ -202,7 +203,7 @@ def run_notebook(*, prcs_nm: str, timezone: str, **context: Any) -> None:
     from llf.runner.tasks import run_process
 
     with final_failures_not_retried():
-        run_process(run_context_of(context, prcs_nm=prcs_nm, timezone=timezone))
+        run_process(run_context_of(context, prcs_nm=prcs_nm, timezone=timezone), connection_lookup=airflow_connection)
 
 
 def close_abandoned_attempts(context: Mapping[str, Any]) -> None:

@@ -6,8 +6,9 @@ AIRFLOW_VAR_*), the control tables' owner URL, libpq's defaults (PGPASSWORD, PGS
 (AWS_*, GOOGLE_APPLICATION_CREDENTIALS, AZURE_*) and whatever tokens a site adds. A denylist has to name every
 one of them in advance and misses the next; an allowlist hands notebook code only what a Python kernel needs
 to start and behave, and the llf settings the SDK reads, and a variable nobody listed stays in the worker.
-What llf hands a kernel on purpose (the run context, the notebook role's DB URL, the Weaviate key) comes in
-`extra` and wins over the worker's value of the same name.
+What llf hands a kernel on purpose (the run context, the notebook role's DB URL, the Weaviate key, the Airflow
+connections its process registered in LLF_CONNECTIONS) comes in `extra` and wins over the worker's value of the
+same name.
 
 This keeps secrets out of `os.environ`; it is not an OS boundary: code running as the worker's OS user can
 still read the worker's own /proc/<pid>/environ (README, Security).

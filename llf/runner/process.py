@@ -19,14 +19,17 @@ from llf.control.model import FAILING, Status, lock_wait_limit
 from llf.control.repository import Registration, process_registration
 from llf.db import ReusedConnections, reused_connections
 from llf.exceptions import ConfigurationError, FinalFailure, ProcessFailed
+from llf.runner import connections as airflow_connections
 from llf.runner import notebook as notebook_runner
 from llf.runner import stops
+from llf.runner.connections import ConnectionLookup
 from llf.runner.mirror import mirrored
 from llf.runner.notebook_check import rejected_here
 from llf.runner.outputs import keep_unstored, output_location, outputs_stored, store_outputs, warm_up_html_export
 from llf.runner.run_rule import Decision, Verdict, decide, same_stream_run
 from llf.runner.stream import finish_stream_if_complete
 from llf.runner.timeline import Timeline
+from llf.services.connections import Connection
 from llf.settings import (
     NOTEBOOK_DB_URL_ENV,
     WEAVIATE_API_KEY_ENV,
@@ -82,7 +85,8 @@ def _refuse_unmet_dependencies(url: str, context: RunContext, registration: Regi
 
 
 def run_process(url: str, context: RunContext, timeline: Timeline | None = None,
-                registration: Registration | None = None, *, lock_wait: dt.timedelta | None = None) -> None:
+                registration: Registration | None = None, *, lock_wait: dt.timedelta | None = None,
+                connection_lookup: ConnectionLookup | None = None) -> None:
     """Run the process's notebook for the context's business date, recording every outcome.
 
     A process of a stream run then closes the stream's row if it was the run's last to end.
@@ -91,11 +95,13 @@ def run_process(url: str, context: RunContext, timeline: Timeline | None = None,
     share one control-DB connection (closed while the notebook runs). The registration's params are the ones
     the notebook gets: read at run time, so a params change reaches the next run without a DAG refresh.
     `lock_wait` bounds the wait for the run lock (default: control.model.lock_wait_limit of the process).
+    `connection_lookup` reads an Airflow connection (llf.runner.connections): the process's registered ones
+    are resolved with it before the kernel starts; None (outside Airflow) fails a process that names any.
     """
     timeline = timeline or Timeline()
     with reused_connections() as connections:
         try:
-            _run_process(url, context, timeline, registration, connections, lock_wait)
+            _run_process(url, context, timeline, registration, connections, lock_wait, connection_lookup)
         finally:
             stream_run = context.stream_run_key
             if context.triggered_by == "stream" and stream_run is not None:
@@ -113,7 +119,8 @@ def _finish_stream_if_complete(url: str, stream_run: StreamRunKey) -> None:
 
 
 def _run_process(url: str, context: RunContext, timeline: Timeline, registration: Registration | None,
-                 connections: ReusedConnections, lock_wait: dt.timedelta | None) -> None:
+                 connections: ReusedConnections, lock_wait: dt.timedelta | None,
+                 lookup: ConnectionLookup | None) -> None:
     if registration is None:
         registration = process_registration(url, context.prcs_nm)
         timeline.mark("registration read")
@@ -124,14 +131,14 @@ def _run_process(url: str, context: RunContext, timeline: Timeline, registration
         with process_run_lock(url, context.prcs_nm, context.business_date, before_waiting=connections.close,
                               wait_limit=wait) as lock:
             timeline.mark("lock taken")
-            _run_holding_lock(url, context, registration, lock, connections, timeline)
+            _run_holding_lock(url, context, registration, lock, connections, timeline, lookup)
     except RunLockBusy as busy:
         _record_lock_wait_ended(url, context, busy.waited)
     timeline.mark("lock released")
 
 
 def _run_holding_lock(url: str, context: RunContext, registration: Registration, lock: RunLock,
-                      connections: ReusedConnections, timeline: Timeline) -> None:
+                      connections: ReusedConnections, timeline: Timeline, lookup: ConnectionLookup | None) -> None:
     # Holding the lock, any RUNNING row of this process and date is dead (a killed try Airflow now
     # retries); the global sweep leaves it alone since it sees the lock held, by us.
     if run_log.mark_stale_attempts_failed(url, context.prcs_nm, context.business_date, outputs_stored):
@@ -153,7 +160,7 @@ def _run_holding_lock(url: str, context: RunContext, registration: Registration,
     log_id = run_log.mark_running(url, context)
     timeline.mark("RUNNING row written")
     connections.close()  # idle through the notebook run, a session could be ended under it
-    _execute_and_record(url, context.model_copy(update={"log_id": log_id}), registration, lock, timeline)
+    _execute_and_record(url, context.model_copy(update={"log_id": log_id}), registration, lock, timeline, lookup)
 
 
 def _record_lock_wait_ended(url: str, context: RunContext, waited: dt.timedelta) -> None:
@@ -191,7 +198,7 @@ class _Ending:
 
 
 def _execute_and_record(url: str, context: RunContext, registration: Registration, lock: RunLock,
-                        timeline: Timeline) -> None:
+                        timeline: Timeline, lookup: ConnectionLookup | None) -> None:
     """Close the RUNNING row whatever happens: SUCCESS, or FAILED with the reason and any stored output.
 
     A lost run lock stops the kernel (through the lock's watchdog) and always ends FAILED: another run
@@ -202,7 +209,7 @@ def _execute_and_record(url: str, context: RunContext, registration: Registratio
     lock.on_lost(stopper.stop)
     with stops.running(stopper):  # so that the task's on_kill reaches this kernel
         try:
-            ending = _execute(url, context, registration, stopper, timeline)
+            ending = _execute(url, context, registration, stopper, timeline, lookup)
         except Exception as unexpected:  # noqa: BLE001 - whatever broke, the row must close with the reason
             ending = _Ending(f"{type(unexpected).__name__}: {unexpected}")
         except BaseException as stop:  # noqa: BLE001 - Airflow's stops, before or after the notebook: raised again
@@ -255,11 +262,13 @@ def _record(url: str, context: RunContext, error: str | None, output_path: str |
 
 
 def _execute(url: str, context: RunContext, registration: Registration,
-             stopper: notebook_runner.KernelStopper, timeline: Timeline) -> _Ending:
+             stopper: notebook_runner.KernelStopper, timeline: Timeline, lookup: ConnectionLookup | None) -> _Ending:
     """Run the notebook and store its outputs, on failure too, and when Airflow stops the task mid-notebook:
     the executed notebook as far as it ran (papermill saves it after every cell and when it is interrupted).
 
     When the lake refuses them, the executed notebook is kept on the worker and the error says where.
+    The registered connections are resolved last before the kernel starts (none missing, or no kernel), and
+    their passwords are hidden from the notebook's error, which the run log stores.
     """
     if registration.file_path is None:
         return _Ending("no system file registered; INSERT one into cntl_af.cntl_cfg_sys_file")
@@ -270,9 +279,12 @@ def _execute(url: str, context: RunContext, registration: Registration,
             source = notebook_runner.pinned_copy(notebook, registration.file_path, registration.content_sha256,
                                                  Path(scratch))
             parameters = notebook_runner.parameters_for(source, context.params, _context_parameters(context))
-            kernel_env = _kernel_env(context, url)
+            handed = airflow_connections.resolve(context.prcs_nm, registration.conn_ids, lookup)
+            kernel_env = _kernel_env(context, url, handed)
         except notebook_runner.NotebookRejected as rejected:
             return _Ending(rejected_here(rejected, context))
+        except airflow_connections.ConnectionsUnavailable as unavailable:
+            return _Ending(str(unavailable))
         except ConfigurationError as missing:
             return _Ending(f"ConfigurationError: {missing}")
         warm_up_html_export()
@@ -289,6 +301,7 @@ def _execute(url: str, context: RunContext, registration: Registration,
             except BaseException as stop:  # noqa: BLE001 - Airflow's stops: raised again once recorded
                 ending = _stopped(stop, stopper, timeline)
         timeline.mark("papermill returned")
+        ending = replace(ending, error=airflow_connections.hidden(ending.error, handed))
         return _stored(context, executed, ending, timeline)
 
 
@@ -305,9 +318,9 @@ def _stored(context: RunContext, executed: Path, ending: _Ending, timeline: Time
     return replace(ending, output_path=output_path)
 
 
-def _kernel_env(context: RunContext, control_url: str) -> Mapping[str, str]:
-    """What the kernel gets on top of the worker's allowlisted variables (llf.runner.kernel_env): the run context
-    and the notebook role's URL.
+def _kernel_env(context: RunContext, control_url: str, handed: Mapping[str, Connection]) -> Mapping[str, str]:
+    """What the kernel gets on top of the worker's allowlisted variables (llf.runner.kernel_env): the run context,
+    the notebook role's URL, and the Airflow connections its process registered (`handed`, in LLF_CONNECTIONS).
 
     The SDK connects with LLF_CONTROL_DB_URL, so the notebook URL goes in under that name too, replacing
     the owner's URL the worker holds: notebook code (nb.sql included) can then write progress, LLM usage
@@ -321,7 +334,7 @@ def _kernel_env(context: RunContext, control_url: str) -> Mapping[str, str]:
                     "and the run log. Point it at a login in the role llf_notebook (README, Security).",
                     NOTEBOOK_DB_URL_ENV, owner or "the default user")
     env = {RUN_CONTEXT_ENV: context.model_dump_json(), "LLF_CONTROL_DB_URL": notebook_url,
-           NOTEBOOK_DB_URL_ENV: notebook_url}
+           NOTEBOOK_DB_URL_ENV: notebook_url, **airflow_connections.kernel_variables(handed)}
     api_key = weaviate_api_key()
     if api_key:
         env[WEAVIATE_API_KEY_ENV] = api_key

@@ -18,11 +18,13 @@ from llf.control.repository import Registration, process_registration
 from llf.db import reused_connections
 from llf.exceptions import ControlDatabaseError
 from llf.runner import process, stops, stream
+from llf.runner.connections import ConnectionLookup
 from llf.runner.outputs import warm_html_exporter
 from llf.runner.timeline import Timeline
 from llf.settings import control_db_url
 
 __all__ = [
+    "ConnectionLookup",
     "Timeline",
     "close_stream_runs_airflow_finished",
     "dependencies_to_trigger",
@@ -36,11 +38,12 @@ __all__ = [
 
 
 def run_stream_process(context: RunContext, expected: Sequence[str], timeline: Timeline | None = None, *,
-                       url: str | None = None) -> bool:
+                       url: str | None = None, connection_lookup: ConnectionLookup | None = None) -> bool:
     """A stream task's work: open the stream run's row, then run the process; False (and nothing run)
     when a dependency needs a run first, which the stream task then triggers and awaits.
 
     `expected`: the processes of the stream DAG that runs (its process tasks), which the run accounts for.
+    `connection_lookup`: how the process's registered Airflow connections are read (llf.runner.connections).
     """
     url = control_db_url(url)
     timeline = timeline or Timeline()
@@ -53,7 +56,7 @@ def run_stream_process(context: RunContext, expected: Sequence[str], timeline: T
         timeline.mark("dependencies to trigger")
         if waiting:
             return False
-        process.run_process(url, context, timeline, registration)
+        process.run_process(url, context, timeline, registration, connection_lookup=connection_lookup)
     return True
 
 
@@ -65,9 +68,10 @@ def _stream_run_of(context: RunContext) -> StreamRunKey:
 
 
 def run_process(context: RunContext, timeline: Timeline | None = None, registration: Registration | None = None,
-                *, url: str | None = None) -> None:
-    """Run the process for the context's business date, recording every outcome (llf.runner.process)."""
-    process.run_process(control_db_url(url), context, timeline, registration)
+                *, url: str | None = None, connection_lookup: ConnectionLookup | None = None) -> None:
+    """Run the process for the context's business date, recording every outcome (llf.runner.process);
+    `connection_lookup` reads its registered Airflow connections (llf.runner.connections)."""
+    process.run_process(control_db_url(url), context, timeline, registration, connection_lookup=connection_lookup)
 
 
 def dependencies_to_trigger(context: RunContext, *, url: str | None = None) -> list[str]:

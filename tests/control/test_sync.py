@@ -528,3 +528,74 @@ def test_given_a_nine_level_billion_laughs_when_loaded_then_it_is_refused_in_mil
     seconds, message = result.stdout.split(" ", 1)
     assert "YAML anchors and aliases" in message, result.stderr
     assert float(seconds) < 0.1
+
+
+CONNECTED = """\
+stream: connected
+groups:
+  - name: g
+    processes:
+      - name: connected_crm
+        notebook: examples/quickstart/extract.ipynb
+        timeout_min: 60
+        connections:
+          - crm_db
+          - partner.api
+      - name: connected_none
+        notebook: examples/quickstart/extract.ipynb
+        timeout_min: 60
+"""
+
+
+def _conn_ids(sql) -> list[tuple]:
+    return sql("SELECT prcs_nm, conn_ids FROM cntl_af.cntl_cfg_prcs ORDER BY 1")
+
+
+def test_given_connections_in_a_file_when_synced_and_exported_then_they_are_registered_and_written_back(
+        control_db_url, tmp_path, sql, capsys):
+    path = tmp_path / "connected.yaml"
+    path.write_text(CONNECTED, encoding="utf-8")
+
+    code, out, err = _sync(capsys, path)
+
+    assert code == 0, err
+    assert _conn_ids(sql) == [("connected_crm", ["crm_db", "partner.api"]), ("connected_none", [])]
+    assert main(["export", "--stream", "connected"]) == 0
+    exported = capsys.readouterr().out
+    assert exported.split("\n", 1)[1] == CONNECTED  # where they were written; none given, none written
+    path.write_text(exported, encoding="utf-8")
+    assert _sync(capsys, path)[1].startswith("Nothing to change")
+
+
+def test_given_a_connection_removed_from_the_file_when_synced_then_the_diff_shows_it_and_it_is_applied(
+        control_db_url, tmp_path, sql, capsys):
+    path = tmp_path / "connected.yaml"
+    path.write_text(CONNECTED, encoding="utf-8")
+    _sync(capsys, path)
+    path.write_text(CONNECTED.replace("          - partner.api\n", ""), encoding="utf-8")
+
+    code, out, _ = _sync(capsys, path)
+
+    assert code == 0
+    assert 'changed     prcs_nm=connected_crm: conn_ids ["crm_db", "partner.api"] → ["crm_db"]' in out
+    assert _conn_ids(sql)[0] == ("connected_crm", ["crm_db"])
+
+
+@pytest.mark.parametrize(("connection", "says"), [
+    ("cntl_af", "connection cntl_af is one of the platform's own"),
+    ("LLF_VECTORS", "connection LLF_VECTORS is one of the platform's own"),
+    ("cntl_af_notebook", "a notebook must not get the control tables' owner"),
+    ("crm db", "'crm db' is not 1 to 200 letters, digits, _ . or -"),
+    ("crm_db", "connection crm_db is named twice"),
+])
+def test_given_a_connection_no_notebook_may_get_in_a_file_when_synced_then_the_line_is_named_and_nothing_applied(
+        connection, says, control_db_url, tmp_path, sql, capsys):
+    path = tmp_path / "connected.yaml"
+    path.write_text(CONNECTED.replace("partner.api", connection), encoding="utf-8")
+
+    code, _, err = _sync(capsys, path)
+
+    assert code == 2
+    assert err.startswith(f"error: {path}:8: groups[g].processes[connected_crm].connections"), err
+    assert says in err
+    assert _registrations(sql) == []

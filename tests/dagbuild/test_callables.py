@@ -143,3 +143,28 @@ def test_given_a_trigger_conf_naming_the_date_when_airflow_lets_conf_override_pa
     resolved = run_context_of(run, prcs_nm="report", timezone="UTC")
 
     assert (resolved.business_date, resolved.full_rerun) == (dt.date(2024, 1, 31), True)
+
+
+@pytest.mark.parametrize("task", ["process DAG", "stream DAG"])
+def test_given_a_process_registering_a_connection_when_its_task_runs_then_airflow_resolves_it_for_the_notebook(
+    task, registry, sql, notebooks_dir, lake_dir, tmp_path, monkeypatch
+):
+    """Both tasks hand the runner Airflow's lookup (llf.dagbuild.connections): the connection defined the way
+    Airflow reads it here (AIRFLOW_CONN_<ID>) reaches the notebook as nb.connection."""
+    from tests.support.notebooks import write_notebook
+
+    monkeypatch.setenv("AIRFLOW_CONN_CRM_DB", '{"conn_type": "postgres", "host": "crm.example", "password": "pw-1x9"}')
+    write_notebook(notebooks_dir / "crm.ipynb", "import pathlib\nfrom llf import notebook as nb\n"
+                   "pathlib.Path(marker).write_text(nb.connection('crm_db').host)", parameters="marker = ''")
+    registry.process(registry.group(registry.stream("sales"), "g"), "report", notebook="crm.ipynb",
+                     params={"marker": str(tmp_path / "host.txt")})
+    sql("UPDATE cntl_af.cntl_cfg_prcs SET conn_ids = '{crm_db}' WHERE prcs_nm = 'report'")
+
+    if task == "process DAG":
+        run_notebook(prcs_nm="report", timezone="UTC", **context(business_date="2024-05-02"))
+    else:
+        in_stream = context(business_date="2024-05-02") | {"dag": SimpleNamespace(tasks=[])}
+        assert run_in_stream(in_stream, strem_nm="sales", prcs_nm="report", timezone="UTC") is None
+
+    assert (tmp_path / "host.txt").read_text() == "crm.example"
+    assert sql("SELECT status FROM cntl_af.cntl_cfg_log WHERE prcs_nm = 'report'") == [("SUCCESS",)]
