@@ -49,7 +49,7 @@ class ControlStore:
 
     def __init__(self, url: str, token: str | None = None) -> None:
         self.url = url
-        self._options = {"options": session_options(token)} if token else {}
+        self._options: dict[str, Any] = {"options": session_options(token)} if token else {}
         self._connection: psycopg2.extensions.connection | None = None
         self._lock = threading.Lock()
         self._warned = False

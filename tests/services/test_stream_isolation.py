@@ -144,9 +144,9 @@ def test_given_b_forging_rows_on_a_attempt_when_inserted_then_refused(
     b = notebook_session(attempts["b"].token)
 
     with pytest.raises(psycopg2.errors.InsufficientPrivilege, match="row-level security"):
-        b.execute(f"INSERT INTO cntl_af.{table} {columns}", (log_id, a.prcs_nm, a.business_date, a.run_id))  # noqa: S608
+        b.execute(f"INSERT INTO cntl_af.{table} {columns}", (log_id, a.prcs_nm, a.business_date, a.run_id))
 
-    assert sql(f"SELECT count(*) FROM cntl_af.{table}") == [(0,)]  # noqa: S608
+    assert sql(f"SELECT count(*) FROM cntl_af.{table}") == [(0,)]
 
 
 def test_given_its_own_attempt_when_the_sdk_writes_progress_and_usage_then_they_are_recorded(
@@ -238,3 +238,15 @@ def test_given_rows_of_both_streams_when_the_owner_reads_then_it_sees_them_all(
     assert {row.prcs_nm: (row.latest.tokens > 0, row.latest.message)
             for row in latest_statuses(control_db_url, business_date=BUSINESS_DATE)} == {
         "a_proc": (True, "a working"), "b_proc": (True, "b working")}
+
+
+def test_given_the_notebook_login_then_its_sessions_are_limited(postgres, notebook_db_url) -> None:
+    from llf.local.postgres import NOTEBOOK_CONNECTION_LIMIT, NOTEBOOK_LOGIN
+
+    connection = psycopg2.connect(postgres.admin_url)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT rolconnlimit FROM pg_roles WHERE rolname = %s", (NOTEBOOK_LOGIN,))
+            assert cursor.fetchall() == [(NOTEBOOK_CONNECTION_LIMIT,)]
+    finally:
+        connection.close()
