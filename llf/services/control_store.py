@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 import psycopg2
 import psycopg2.extensions
 
+from llf.control.attempt_tokens import session_options
 from llf.db import connect
 from llf.exceptions import LlfError
 from llf.secrets import redact
-from llf.settings import CONTROL_DB_URL
+from llf.settings import ATTEMPT_TOKEN, CONTROL_DB_URL
 
 if TYPE_CHECKING:
     from psycopg2.extras import Json
@@ -39,10 +40,16 @@ def configured_control_url() -> str | None:
 
 
 class ControlStore:
-    """One shared autocommit connection, reopened after a failure; safe to use from several threads."""
+    """One shared autocommit connection, reopened after a failure; safe to use from several threads.
 
-    def __init__(self, url: str) -> None:
+    With an attempt token (LLF_ATTEMPT_TOKEN, which the runner hands a notebook's kernel) the session speaks for
+    that attempt: as the notebook role it then reads and writes the rows of its own attempt and stream alone
+    (llf.control.attempt_tokens); without one, a notebook session gets none, and the owner's is unaffected.
+    """
+
+    def __init__(self, url: str, token: str | None = None) -> None:
         self.url = url
+        self._options: dict[str, Any] = {"options": session_options(token)} if token else {}
         self._connection: psycopg2.extensions.connection | None = None
         self._lock = threading.Lock()
         self._warned = False
@@ -53,7 +60,7 @@ class ControlStore:
         with self._lock:
             try:
                 if self._connection is None or self._connection.closed:
-                    self._connection = connect(self.url)
+                    self._connection = connect(self.url, **self._options)
                     self._connection.autocommit = True
                 with self._connection.cursor() as cursor:
                     cursor.execute(statement, parameters)
@@ -94,17 +101,22 @@ class ControlStore:
         self._connection = None
 
 
-_stores: dict[str, ControlStore] = {}
+_stores: dict[tuple[str, str | None], ControlStore] = {}
 _stores_lock = threading.Lock()
 
 
 def control_store(url: str | None = None) -> ControlStore | None:
-    """The store of `url` (default LLF_CONTROL_DB_URL), shared per URL; None when there is none."""
+    """The store of `url` (default LLF_CONTROL_DB_URL) with this process's attempt token (LLF_ATTEMPT_TOKEN), shared
+    per URL and token; None when there is no URL."""
     url = url or configured_control_url()
     if url is None:
         return None
+    token = ATTEMPT_TOKEN.read() or None
     with _stores_lock:
-        return _stores.setdefault(url, ControlStore(url))
+        store = _stores.get((url, token))
+        if store is None:
+            store = _stores[(url, token)] = ControlStore(url, token)
+        return store
 
 
 def as_json(value: Any) -> Json:

@@ -55,6 +55,14 @@ def _sync(capsys, *args: str | Path) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
+def _exported_then_synced(capsys, path: Path, stream: str) -> tuple[str, str]:
+    """`llf export` of `stream` (less its header line) written to `path`, and how `llf sync` of it then begins."""
+    assert main(["export", "--stream", stream]) == 0
+    exported = capsys.readouterr().out
+    path.write_text(exported, encoding="utf-8")
+    return exported.split("\n", 1)[1], _sync(capsys, path)[1][:len("Nothing to change")]
+
+
 def _registrations(sql) -> list[tuple]:
     """Every registration row that sync may write, to compare before and after."""
     return sql(
@@ -399,11 +407,8 @@ def test_given_queues_and_pools_in_a_file_when_synced_then_they_are_registered_a
         ("llm", 4, "the LLM server's parallelism")]
     assert _routing(sql) == [("routed_ask", "llm", None, "llm", 2), ("routed_load", "default", None, None, 1),
                              ("routed_sum", "llm", "gpu", None, 1)]
-    assert main(["export", "--stream", "routed"]) == 0
-    exported = capsys.readouterr().out
-    assert exported.split("\n", 1)[1] == ROUTED  # default routing left out, the rest where it was written
-    path.write_text(exported, encoding="utf-8")
-    assert _sync(capsys, path)[1].startswith("Nothing to change")
+    # default routing left out, the rest where it was written
+    assert _exported_then_synced(capsys, path, "routed") == (ROUTED, "Nothing to change")
 
 
 def test_given_a_routing_changed_in_the_file_when_synced_then_the_diff_shows_it_and_it_is_applied(
@@ -560,11 +565,8 @@ def test_given_connections_in_a_file_when_synced_and_exported_then_they_are_regi
 
     assert code == 0, err
     assert _conn_ids(sql) == [("connected_crm", ["crm_db", "partner.api"]), ("connected_none", [])]
-    assert main(["export", "--stream", "connected"]) == 0
-    exported = capsys.readouterr().out
-    assert exported.split("\n", 1)[1] == CONNECTED  # where they were written; none given, none written
-    path.write_text(exported, encoding="utf-8")
-    assert _sync(capsys, path)[1].startswith("Nothing to change")
+    # where they were written; none given, none written
+    assert _exported_then_synced(capsys, path, "connected") == (CONNECTED, "Nothing to change")
 
 
 def test_given_a_connection_removed_from_the_file_when_synced_then_the_diff_shows_it_and_it_is_applied(

@@ -76,8 +76,9 @@ def test_given_a_first_start_when_llf_upgrades_then_the_notebook_login_writes_se
     _rows(owner, "INSERT INTO cntl_af.cntl_cfg_strem (strem_nm) VALUES ('kept')")
 
     assert _rows(notebook, "SELECT current_user") == [("llf_notebook",)]
-    _rows(notebook, "INSERT INTO cntl_af.cntl_prcs_progress (prcs_nm, business_date, run_id, message) "
-                    "VALUES ('p', current_date, 'r', 'hello')")
+    with pytest.raises(psycopg2.errors.InsufficientPrivilege, match="row-level security"):  # no attempt token
+        _rows(notebook, "INSERT INTO cntl_af.cntl_prcs_progress (prcs_nm, business_date, run_id, message) "
+                        "VALUES ('p', current_date, 'r', 'hello')")
     _rows(notebook, "INSERT INTO llf_results.answers (answer) VALUES ('42')")
     _rows(notebook, "CREATE TABLE llf_vectors.items (id uuid PRIMARY KEY, embedding vector(3))")
     for statement in ("UPDATE cntl_af.cntl_cfg_strem SET actv_flg = false", "DELETE FROM cntl_af.cntl_cfg_log",
@@ -85,9 +86,30 @@ def test_given_a_first_start_when_llf_upgrades_then_the_notebook_login_writes_se
         with pytest.raises(psycopg2.errors.InsufficientPrivilege, match="permission denied"):
             _rows(notebook, statement)
     assert _rows(owner, "SELECT strem_nm, actv_flg FROM cntl_af.cntl_cfg_strem") == [("kept", True)]
-    assert _rows(postgres.admin_url, "SELECT rolpassword IS NOT NULL, rolcanlogin, rolsuper, rolcreaterole "
-                 "FROM pg_authid WHERE rolname = %s", (first_start["LLF_NOTEBOOK_DB_USER"],)) == [
-        (True, True, False, False)]
+    assert _rows(postgres.admin_url, "SELECT rolpassword IS NOT NULL, rolcanlogin, rolsuper, rolcreaterole, "
+                 "rolconnlimit FROM pg_authid WHERE rolname = %s", (first_start["LLF_NOTEBOOK_DB_USER"],)) == [
+        (True, True, False, False, 50)]
+
+
+def test_given_a_first_start_then_the_notebook_login_connects_to_the_llf_database_alone(postgres, first_start):
+    """PostgreSQL lets PUBLIC connect to every new database: the notebook login would reach Airflow's metadata DB."""
+    for script in ("10-llf-databases.sh", "20-llf-notebook-role.sh"):
+        assert _init(script, first_start).returncode == 0, script
+    login = first_start["LLF_NOTEBOOK_DB_USER"]
+
+    assert _rows(with_user(with_database(postgres.admin_url, first_start["LLF_DB_NAME"]), login), "SELECT 1") == [(1,)]
+    for database in (first_start["AIRFLOW_DB_NAME"], "postgres", "template1"):
+        with pytest.raises(psycopg2.OperationalError, match="permission denied for database"):
+            _rows(with_user(with_database(postgres.admin_url, database), login), "SELECT 1")
+    assert _rows(with_user(with_database(postgres.admin_url, first_start["AIRFLOW_DB_NAME"]),
+                           first_start["AIRFLOW_DB_USER"]), "SELECT 1") == [(1,)]
+
+
+def test_given_a_connection_limit_that_is_no_number_when_the_script_runs_then_it_refuses(first_start):
+    result = _init("20-llf-notebook-role.sh", {**first_start, "LLF_NOTEBOOK_DB_CONNECTION_LIMIT": "50; DROP"})
+
+    assert result.returncode == 1
+    assert "LLF_NOTEBOOK_DB_CONNECTION_LIMIT must be a whole number" in result.stderr
 
 
 def test_given_the_notebook_role_script_when_run_again_then_it_succeeds_and_keeps_one_login(postgres, first_start):
@@ -127,7 +149,7 @@ def test_given_a_first_start_then_celerys_login_keeps_task_states_in_its_own_dat
         (first_start["AIRFLOW_CELERY_DB_USER"],)]
     celery_on_metadata = with_user(with_database(postgres.admin_url, first_start["AIRFLOW_DB_NAME"]),
                                    first_start["AIRFLOW_CELERY_DB_USER"])
-    with pytest.raises(psycopg2.errors.InsufficientPrivilege, match="permission denied"):
+    with pytest.raises(psycopg2.OperationalError, match="permission denied for database"):  # 20-*.sh: no CONNECT
         _rows(celery_on_metadata, "SELECT * FROM connection")
     with pytest.raises(psycopg2.OperationalError, match="permission denied for database"):
         _rows(with_user(celery_db, first_start["LLF_NOTEBOOK_DB_USER"]), "SELECT 1")

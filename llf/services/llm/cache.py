@@ -17,7 +17,12 @@ def cache_key(request: dict[str, Any]) -> str:
 
 
 class ResponseCache:
-    """Replies by request key in cntl_af.cntl_llm_cache; failures to read or write only cost a server call."""
+    """Replies by request key in cntl_af.cntl_llm_cache; failures to read or write only cost a server call.
+
+    Each stream has its own answers: a row's stream is filled in by the database from the session's attempt token
+    (cntl_af.attempt_stream(), null without one), and row-level security holds a notebook session to it. The
+    filter below says the same for the owner's session, which row-level security does not hold.
+    """
 
     def __init__(self, store: ControlStore) -> None:
         self.store = store
@@ -25,7 +30,7 @@ class ResponseCache:
     def get(self, key: str) -> Reply | None:
         rows = self.store.try_execute(
             "UPDATE cntl_af.cntl_llm_cache SET hit_cnt = hit_cnt + 1, last_hit_ts = now()"
-            " WHERE cache_key = %s RETURNING response",
+            " WHERE cache_key = %s AND strem_nm IS NOT DISTINCT FROM cntl_af.attempt_stream() RETURNING response",
             (key,),
         )
         return Reply(**rows[0][0]) if rows else None
@@ -33,6 +38,6 @@ class ResponseCache:
     def put(self, key: str, request: dict[str, Any], reply: Reply) -> None:
         self.store.try_execute(
             "INSERT INTO cntl_af.cntl_llm_cache (cache_key, provider_nm, model_nm, request, response)"
-            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (cache_key) DO NOTHING",
+            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (strem_nm, cache_key) DO NOTHING",
             (key, request["provider"], request["model"], as_json(request), as_json(reply.__dict__)),
         )
