@@ -1,4 +1,4 @@
--- depends: 0028_process_connections
+-- depends: 0029_attempt_scope
 -- Run identity from the scheduler, not from the caller (issue 26): a process DAG run is filed under a stream run
 -- only when the trigger that started it vouched for it. Before, anyone allowed to trigger one process DAG could
 -- file its attempt and outputs under another stream's run by writing strem_nm/strem_run_id in the run's conf.
