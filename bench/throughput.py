@@ -11,8 +11,11 @@ server, it does not use the CPU), in one group whose max_parallel lets them all 
   (2) the group on `default`: both workers run it, twice the slots.
 Routing one stack's work, rather than starting a second stack with one worker, keeps everything else the
 same (scheduler, broker, warm workers) and lets the two kinds alternate round by round, so a change in the
-machine's load (it is shared) weighs on both alike. [core] parallelism is raised to both workers' slots so
-the scheduler hands them all out.
+machine's load (it is shared) weighs on both alike. [core] parallelism covers every process of the stream
+plus both workers' slots, so the scheduler queues all ready processes on the broker at once and a worker
+takes the next the moment a slot frees, as Celery is meant to run. (With parallelism equal to the slots, the
+next task left the scheduler only a loop after it had seen a slot free, and unevenly: the one-worker side
+always had one task waiting on the broker, the two-worker side none.)
 
 Why 5 slots a worker by default: equal tasks run in waves, 20 of them in 4 waves of 5 vs 2 of 10, so 2.0x is
 the ceiling; with 4 slots it is 5 waves vs 3 (20 / 8 rounds up), a ceiling of 1.67x whatever the workers do.
@@ -82,7 +85,7 @@ def main() -> None:
     with bench_folder("throughput", args.keep) as setup, sql_runner(setup.control_url) as sql:
         write_notebook(setup.notebooks / NOTEBOOK, f"import time\ntime.sleep({args.wait})")
         register_streams(Registry(sql), args.processes)
-        parallelism = {"AIRFLOW__CORE__PARALLELISM": str(2 * args.worker_concurrency)}
+        parallelism = {"AIRFLOW__CORE__PARALLELISM": str(args.processes + 2 * args.worker_concurrency)}
         with bench_stack(setup, {"llf": ROOT / "dags"}, workers(args.worker_concurrency), parallelism) as stack:
             for stream in STREAMS:
                 stack.client().wait_for_dag(f"stream__{stream}", timeout=120)
