@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import json
+import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -20,6 +21,25 @@ from llf.text import DETAIL_MAX_LENGTH, one_line
 # Every registered notebook is read at each snapshot refresh, inside the DAG file's import timeout: one
 # huge file (saved outputs, a data dump renamed .ipynb) must not stall the parse of every stream.
 NOTEBOOK_MAX_BYTES = 32 * 2**20
+
+
+def too_large(size: int) -> str:
+    """The sentence for a notebook past NOTEBOOK_MAX_BYTES (validate's, the pin's and the runner's)."""
+    return f"the notebook is {size / 2**20:.0f} MiB, more than the {NOTEBOOK_MAX_BYTES // 2**20} MiB llf reads"
+
+
+def bounded_bytes(path: Path) -> bytes:
+    """A notebook's bytes, never more than NOTEBOOK_MAX_BYTES read: ValueError (a sentence) past the bound, and
+    for a FIFO, device or socket, whose read would wait for a writer or never end. Whatever reads a registered
+    notebook's bytes (a pin, the runner's pinned copy) goes through here, so one stray file in the notebooks
+    folder can fill neither the memory of `llf pin` nor a worker's."""
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise ValueError(f"{path} is not a regular file")
+    with path.open("rb") as file:
+        data = file.read(NOTEBOOK_MAX_BYTES + 1)  # +1: a file that grew past the bound since stat() is still caught
+    if len(data) > NOTEBOOK_MAX_BYTES:
+        raise ValueError(too_large(max(path.stat().st_size, len(data))))
+    return data
 
 
 def resolve_notebook(file_path: str, notebooks_dir: Path) -> Path:
@@ -66,11 +86,10 @@ def read_notebook(file_path: str, notebooks_dir: Path) -> NotebookReading:
         notebook_path = resolve_notebook(file_path, notebooks_dir)
         if not notebook_path.is_file():
             return NotebookReading(f"notebook not found at {notebook_path}", "create the notebook or correct file_path")
-        stat = notebook_path.stat()
-        if stat.st_size > NOTEBOOK_MAX_BYTES:
-            return NotebookReading(
-                f"the notebook is {stat.st_size / 2**20:.0f} MiB, more than the {NOTEBOOK_MAX_BYTES // 2**20} MiB "
-                "llf reads", "clear its outputs (Edit > Clear Outputs of All Cells) or keep data in the lake")
+        size = notebook_path.stat().st_size
+        if size > NOTEBOOK_MAX_BYTES:
+            return NotebookReading(too_large(size), "clear its outputs (Edit > Clear Outputs of All Cells) or keep "
+                                                    "data in the lake")
     except ValueError as error:
         return NotebookReading(one_line(error, DETAIL_MAX_LENGTH),
                                f"use a path relative to {notebooks_dir}, without ../")

@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg2.extensions
 
 from llf.control.model import Snapshot
-from llf.control.notebooks import resolve_notebook
+from llf.control.notebooks import bounded_bytes, resolve_notebook
 from llf.db import transaction
 from llf.text import DETAIL_MAX_LENGTH, one_line
 
@@ -46,10 +46,11 @@ def changed_since_pinned(file_path: str, pinned: str, now: str, processes: Itera
 
 
 def file_sha256(file_path: str, notebooks_dir: Path) -> str:
-    """The hash of the registered notebook's current bytes; ValueError (a sentence) when it cannot be read."""
+    """The hash of the registered notebook's current bytes; ValueError (a sentence) when it cannot be read, is no
+    regular file, or is larger than llf reads (llf.control.notebooks.bounded_bytes)."""
     try:
         path = resolve_notebook(file_path, notebooks_dir)
-        return content_sha256(path.read_bytes())
+        return content_sha256(bounded_bytes(path))
     except FileNotFoundError:
         raise ValueError(f"notebook not found at {resolve_notebook(file_path, notebooks_dir)}") from None
     except (OSError, RuntimeError) as error:  # a folder, no permission, a symlink loop (RuntimeError) ...

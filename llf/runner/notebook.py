@@ -19,7 +19,7 @@ import papermill
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.exceptions import PapermillExecutionError
 
-from llf.control.notebooks import notebook_problem, resolve_notebook
+from llf.control.notebooks import bounded_bytes, notebook_problem, resolve_notebook
 from llf.control.pins import changed_since_pinned, content_sha256, short
 from llf.exceptions import LlfError
 from llf.runner.kernel_env import kernel_environment
@@ -130,10 +130,12 @@ def pinned_copy(notebook: Path, file_path: str, pin: str | None, scratch: Path) 
     warning: an upgrade must not stop deployments that have not pinned yet (`llf validate` names them too).
     """
     try:
-        content = notebook.read_bytes()
+        content = bounded_bytes(notebook)
     except OSError as error:
         raise NotebookRejected(f"the notebook cannot be read ({type(error).__name__}: {error.strerror or error})") \
             from None
+    except ValueError as refused:  # past the bound, or no regular file: the sentence says which
+        raise NotebookRejected(str(refused)) from None
     now = content_sha256(content)
     if pin is None:
         log.warning("%s is not pinned: it runs as the file is now (%s); review it, then run `llf pin %s`",

@@ -152,3 +152,26 @@ def test_given_unpinned_rows_of_a_synced_stream_when_synced_again_then_they_are_
 
     assert _pins(sql) == {"d_extract": _sha256(notebook), "d_again": _sha256(notebook)}
     assert "pinned daily/extract.ipynb" in capsys.readouterr().out
+
+
+def test_given_a_file_larger_than_llf_reads_when_hashed_then_refused_with_the_bound_without_reading_it(tmp_path):
+    from llf.control.notebooks import NOTEBOOK_MAX_BYTES
+    from llf.control.pins import file_sha256
+
+    huge = tmp_path / "huge.ipynb"
+    with huge.open("wb") as file:  # sparse: costs no disk, would cost 33 MiB of memory if read whole
+        file.truncate(NOTEBOOK_MAX_BYTES + 2**20)
+
+    with pytest.raises(ValueError, match=r"33 MiB, more than the 32 MiB llf reads"):
+        file_sha256("huge.ipynb", tmp_path)
+
+
+def test_given_a_fifo_named_as_a_notebook_when_hashed_then_refused_at_once_not_blocked(tmp_path):
+    import os
+
+    from llf.control.pins import file_sha256
+
+    os.mkfifo(tmp_path / "pipe.ipynb")  # a read would wait for a writer forever
+
+    with pytest.raises(ValueError, match="not a regular file"):
+        file_sha256("pipe.ipynb", tmp_path)
