@@ -230,3 +230,79 @@ def test_given_an_owner_that_may_not_create_roles_when_a_kernel_starts_then_it_g
             assert cursor.fetchall() == [(1,)]
     finally:
         connection.close()
+
+
+@pytest.fixture
+def kernel_of(lake_dir, monkeypatch):
+    """Make this process a kernel of a run of `stream` (its run context, as the runner hands it over)."""
+    import datetime as dt
+
+    from llf.context import RunContext
+
+    def become(stream: str | None) -> None:
+        context = RunContext(strem_nm=stream, prcs_nm="p", business_date=dt.date(2024, 3, 1), run_id="r")
+        monkeypatch.setenv("LLF_RUN_CONTEXT", context.model_dump_json())
+    return become
+
+
+def test_given_a_kernel_of_a_when_it_puts_and_reads_then_its_keys_live_under_streams_a(kernel_of, lake_dir):
+    from llf import notebook as nb
+
+    kernel_of("a")
+    location = nb.lake().put("data/2024-03-01/raw.csv", "x,y\n")
+
+    assert (lake_dir / "streams" / "a" / "data" / "2024-03-01" / "raw.csv").read_text() == "x,y\n"
+    assert nb.lake().get("data/2024-03-01/raw.csv") == b"x,y\n"
+    assert nb.lake().list("data/") == ["data/2024-03-01/raw.csv"]
+    assert nb.lake().key_of(location) == "data/2024-03-01/raw.csv"
+    kernel_of("b")
+    assert nb.lake().list() == [] and not nb.lake().exists("data/2024-03-01/raw.csv")
+
+
+@pytest.mark.parametrize("key", ["../b/planted.csv", "data/../../b/planted.csv", "/streams/b/planted.csv",
+                                 "../../runs/b/p/2024-03-01/r/try-1/p.ipynb", ".."])
+def test_given_a_kernel_of_a_when_it_writes_outside_its_prefix_then_refused(kernel_of, lake_dir, key):
+    from llf import notebook as nb
+    from llf.services.lake import LakePathError
+
+    kernel_of("a")
+    with pytest.raises(LakePathError):
+        nb.lake().put(key, "planted")
+    with pytest.raises(LakePathError):
+        nb.lake().get(key)
+
+    assert [path for path in lake_dir.rglob("*") if path.is_file()] == []
+
+
+def test_given_a_link_out_of_the_stream_prefix_when_its_stored_key_is_asked_then_refused(kernel_of, lake_dir):
+    from llf import notebook as nb
+    from llf.services.lake import LakePathError
+
+    (lake_dir / "streams" / "b").mkdir(parents=True)
+    (lake_dir / "streams" / "b" / "secret.txt").write_text("b's")
+    (lake_dir / "streams" / "a").mkdir()
+    (lake_dir / "streams" / "a" / "link.txt").symlink_to(lake_dir / "streams" / "b" / "secret.txt")
+    kernel_of("a")
+
+    with pytest.raises(LakePathError):
+        nb.lake().stored_key("link.txt")
+
+
+def test_stream_prefix_is_one_segment_per_stream():
+    from llf.services.lake import LakePathError
+    from llf.services.lake.streams import stream_prefix
+
+    assert stream_prefix("merchandise_recommendation") == "streams/merchandise_recommendation/"
+    assert stream_prefix(None) == "streams/_no_stream/"
+    for bad in ("..", ".", "a/b", ""):
+        with pytest.raises(LakePathError):
+            stream_prefix(bad or "x/")
+
+
+def test_given_plain_jupyter_when_nb_lake_is_used_then_it_is_the_whole_lake(lake_dir, monkeypatch):
+    from llf import notebook as nb
+
+    monkeypatch.delenv("LLF_RUN_CONTEXT", raising=False)
+    nb.lake().put("notes/a.txt", "x")
+
+    assert (lake_dir / "notes" / "a.txt").exists()
