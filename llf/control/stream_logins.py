@@ -1,7 +1,7 @@
 """Stream logins: the database login a stream's notebook kernel connects as, so that what it creates in llf_results
 and llf_vectors is its stream's alone (llf/control/sql/0031_stream_logins.sql).
 
-Each stream's role, llf_nb_<strem_id>, is a member of llf_notebook and owns what its notebooks create; the other
+Each stream's role, llf_nb_<strem_id>_<database hash> (cntl_af.stream_role), is a member of llf_notebook and owns what its notebooks create; the other
 streams' roles cannot read, write or drop it. Its password is derived, not stored: HMAC-SHA256 keyed by the shared
 notebook login's password (LLF_NOTEBOOK_DB_URL, which the worker holds and kernels never get) over the role's name.
 So there is no new secret to configure or rotate (changing the notebook password changes every stream's with it,

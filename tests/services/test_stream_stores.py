@@ -33,6 +33,12 @@ def streams(registry) -> dict[str, int]:
 
 
 @pytest.fixture
+def role(sql):
+    """The name of a stream's role (cntl_af.stream_role)."""
+    return lambda stream: sql("SELECT cntl_af.stream_role(%s)", (stream,))[0][0]
+
+
+@pytest.fixture
 def kernel_url(streams, control_db_url, notebook_db_url):
     """The URL the runner hands a kernel of `stream`'s process (its stream's login, made ready)."""
     return lambda stream: kernel_login_url(control_db_url, notebook_db_url, f"{stream}_proc", 10)
@@ -68,7 +74,7 @@ def as_kernel(kernel_url, monkeypatch):
     control_store_module._stores.clear()
 
 
-def test_given_b_results_table_when_a_selects_writes_or_drops_it_then_permission_denied(session, sql, streams):
+def test_given_b_results_table_when_a_selects_writes_or_drops_it_then_permission_denied(session, sql, role):
     b = session("b")
     b.execute("CREATE TABLE llf_results.b_scores (id integer GENERATED ALWAYS AS IDENTITY, score real)")
     b.execute("INSERT INTO llf_results.b_scores (score) VALUES (0.5)")
@@ -90,7 +96,7 @@ def test_given_b_results_table_when_a_selects_writes_or_drops_it_then_permission
     b.execute("SELECT score FROM llf_results.b_scores")
     assert b.fetchall() == [(0.5,)]
     assert sql("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'llf_results.b_scores'::regclass") == [
-        (f"llf_nb_{streams['b']}",)]
+        (role("b"),)]
 
 
 def test_given_its_own_login_when_a_creates_a_results_table_then_it_reads_and_writes_it(session):
@@ -103,7 +109,7 @@ def test_given_its_own_login_when_a_creates_a_results_table_then_it_reads_and_wr
     assert a.fetchall() == [("why", "43")]
 
 
-def test_given_b_collection_when_a_uses_or_drops_it_then_refused_and_a_keeps_its_own(as_kernel, session, sql, streams):
+def test_given_b_collection_when_a_uses_or_drops_it_then_refused_and_a_keeps_its_own(as_kernel, session, sql, role):
     from llf import notebook as nb
 
     as_kernel("b")
@@ -125,12 +131,12 @@ def test_given_b_collection_when_a_uses_or_drops_it_then_refused_and_a_keeps_its
     assert sql("SELECT text FROM llf_vectors.catalogue") == [("b's secret",)]
     assert sql("SELECT c.relname, pg_get_userbyid(c.relowner) FROM pg_class c JOIN pg_namespace n "
                "ON n.oid = c.relnamespace WHERE n.nspname = 'llf_vectors' AND c.relkind = 'r' ORDER BY 1") == [
-        ("a_catalogue", f"llf_nb_{streams['a']}"), ("catalogue", f"llf_nb_{streams['b']}")]
+        ("a_catalogue", role("a")), ("catalogue", role("b"))]
 
 
-def test_given_a_registered_table_given_to_a_then_a_writes_it_and_b_is_refused(sql, session, streams):
+def test_given_a_registered_table_given_to_a_then_a_writes_it_and_b_is_refused(sql, session, role):
     sql("CREATE TABLE llf_results.answers (id integer GENERATED ALWAYS AS IDENTITY, tag serial, answer text)")
-    assert sql("SELECT cntl_af.grant_to_stream('a', 'llf_results.answers')") == [(f"llf_nb_{streams['a']}",)]
+    assert sql("SELECT cntl_af.grant_to_stream('a', 'llf_results.answers')") == [(role("a"),)]
 
     session("a").execute("INSERT INTO llf_results.answers (answer) VALUES ('42')")
     b = session("b")
@@ -157,13 +163,13 @@ def test_given_the_notebook_password_then_each_stream_password_is_stable_and_its
 
 
 def test_given_a_notebook_url_with_a_password_then_the_kernel_url_carries_the_derived_one_and_the_role_has_it(
-    streams, control_db_url, postgres
+    streams, control_db_url, postgres, sql
 ):
     shared = with_login(control_db_url, "llf_notebook_login", "nb-secret")
 
     url = kernel_login_url(control_db_url, shared, "a_proc", 7)
 
-    role = f"llf_nb_{streams['a']}"
+    role = sql("SELECT cntl_af.stream_role(%s)", ("a",))[0][0]
     assert url == with_login(control_db_url, role, stream_password("nb-secret", role))
     assert "nb-secret" not in url
     connection = psycopg2.connect(postgres.admin_url)
@@ -306,3 +312,16 @@ def test_given_plain_jupyter_when_nb_lake_is_used_then_it_is_the_whole_lake(lake
     nb.lake().put("notes/a.txt", "x")
 
     assert (lake_dir / "notes" / "a.txt").exists()
+
+
+def test_given_two_llf_databases_on_one_server_then_the_same_stream_id_gets_two_roles(postgres, sql, streams):
+    """Roles are the server's: a staging copy's stream 1 must not own, nor reach, production's stream 1 tables."""
+    from tests.support.registry import sql_runner
+
+    with sql_runner(postgres.fresh_database()) as other:
+        other("INSERT INTO cntl_af.cntl_cfg_strem (strem_id, strem_nm) OVERRIDING SYSTEM VALUE VALUES (%s, 'a')",
+              (streams["a"],))
+        elsewhere = other("SELECT cntl_af.stream_role('a')")[0][0]
+
+    here = sql("SELECT cntl_af.stream_role('a')")[0][0]
+    assert here != elsewhere and here.startswith(f"llf_nb_{streams['a']}_")

@@ -3,7 +3,7 @@
 -- (issue 26). Before this file every notebook login shared the role llf_notebook, which could read, write and drop
 -- every table of both schemas: stream B's notebook could read A's results or drop A's collection.
 --
--- Now each stream has a role of its own, llf_nb_<strem_id> (cntl_af.stream_role), a member of llf_notebook (so the
+-- Now each stream has a role of its own, llf_nb_<strem_id>_<database> (cntl_af.stream_role), a member of llf_notebook (so the
 -- grants and row-level security of the control tables hold for it as for any notebook login) and of nothing else.
 -- The runner makes it a LOGIN before a kernel of the stream starts, with a password derived from the notebook
 -- login's own (llf.control.stream_logins; nothing stored), and hands the kernel that login instead of the shared
@@ -17,13 +17,17 @@
 -- An owner without it keeps working with the shared login: the runner warns on each run, and grant_to_stream
 -- falls back to llf_notebook with a WARNING; neither is isolated between streams then.
 
+-- Roles are the cluster's, stream ids each database's: the name carries both, so two llf databases on one server
+-- (a staging copy, a second deployment) never share a stream's role, nor the tables it owns.
 CREATE OR REPLACE FUNCTION cntl_af.stream_role(p_strem_nm text) RETURNS name
     LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT ('llf_nb_' || strem_id)::name FROM cntl_af.cntl_cfg_strem WHERE strem_nm = p_strem_nm
+    SELECT ('llf_nb_' || strem_id || '_' || left(md5(current_database()), 8))::name
+    FROM cntl_af.cntl_cfg_strem WHERE strem_nm = p_strem_nm
 $$;
 COMMENT ON FUNCTION cntl_af.stream_role(text) IS
-    'The database role of a stream''s notebooks, llf_nb_<strem_id> (the id: a stream name may be longer than a '
-    'role name may be); null for a stream that is not registered. Whether the role exists is another matter.';
+    'The database role of a stream''s notebooks, llf_nb_<strem_id>_<first 8 hex of md5(database name)> (the id: a '
+    'stream name may be longer than a role name may be; the database: roles are the whole server''s); null for a '
+    'stream that is not registered. Whether the role exists is another matter.';
 
 -- SECURITY INVOKER: it runs with the rights of its caller, the owner (the runner, `llf db apply`), and creates
 -- nothing its caller could not create by hand.
