@@ -19,6 +19,7 @@ import pytest
 from celery import Celery
 
 from llf.control.migrations import upgrade
+from llf.control.stream_logins import kernel_login_url, with_login
 from llf.local.postgres import with_database, with_user
 from tests.deploy.stack import ROOT, env_example
 
@@ -42,9 +43,16 @@ def first_start(postgres):
     yield env
     for database in (env["AIRFLOW_DB_NAME"], env["LLF_DB_NAME"], env["AIRFLOW_CELERY_DB_NAME"]):
         postgres.execute_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    for role in (env["AIRFLOW_DB_USER"], env["LLF_DB_USER"], env["LLF_NOTEBOOK_DB_USER"],
-                 env["AIRFLOW_CELERY_DB_USER"]):
+    for role in _stream_roles(postgres, env["LLF_DB_USER"]) + [
+            env["AIRFLOW_DB_USER"], env["LLF_DB_USER"], env["LLF_NOTEBOOK_DB_USER"], env["AIRFLOW_CELERY_DB_USER"]]:
         postgres.execute_admin(f'DROP ROLE IF EXISTS "{role}"')
+
+
+def _stream_roles(postgres, owner: str) -> list[str]:
+    """The stream logins `owner` created (it holds ADMIN on them): dropped before it."""
+    return [name for (name,) in _rows(postgres.admin_url, "SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r "
+                                      "ON r.oid = m.roleid JOIN pg_roles o ON o.oid = m.member WHERE o.rolname = %s "
+                                      "AND m.admin_option AND r.rolname LIKE 'llf\\_nb\\_%%'", (owner,))]
 
 
 def _init(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -71,24 +79,39 @@ def test_given_a_first_start_when_llf_upgrades_then_the_notebook_login_writes_se
     owner = with_user(database, first_start["LLF_DB_USER"])
     notebook = with_user(database, first_start["LLF_NOTEBOOK_DB_USER"])
 
-    assert upgrade(owner)  # the owner may not create roles: the init script made llf_notebook first
+    assert upgrade(owner)  # the owner may not create llf_notebook's kind of role: the init script made it first
     _rows(owner, "CREATE TABLE llf_results.answers (id integer GENERATED ALWAYS AS IDENTITY, answer text)")
     _rows(owner, "INSERT INTO cntl_af.cntl_cfg_strem (strem_nm) VALUES ('kept')")
+    _rows(owner, "INSERT INTO cntl_af.cntl_cfg_prcs_grp (strem_id, prcs_grp_nm) SELECT strem_id, 'g' "
+                 "FROM cntl_af.cntl_cfg_strem")
+    _rows(owner, "INSERT INTO cntl_af.cntl_cfg_prcs (prcs_grp_id, prcs_nm) SELECT prcs_grp_id, 'p' "
+                 "FROM cntl_af.cntl_cfg_prcs_grp")
+    (stream_role,) = _rows(owner, "SELECT cntl_af.grant_to_stream('kept', 'llf_results.answers')")[0]
+    # what the runner does before a kernel of the stream starts, as the owner the init script made
+    kernel = kernel_login_url(owner, with_login(notebook, first_start["LLF_NOTEBOOK_DB_USER"],
+                                                first_start["LLF_NOTEBOOK_DB_PASSWORD"]), "p", 5)
 
     assert _rows(notebook, "SELECT current_user") == [("llf_notebook",)]
     with pytest.raises(psycopg2.errors.InsufficientPrivilege, match="row-level security"):  # no attempt token
         _rows(notebook, "INSERT INTO cntl_af.cntl_prcs_progress (prcs_nm, business_date, run_id, message) "
                         "VALUES ('p', current_date, 'r', 'hello')")
-    _rows(notebook, "INSERT INTO llf_results.answers (answer) VALUES ('42')")
-    _rows(notebook, "CREATE TABLE llf_vectors.items (id uuid PRIMARY KEY, embedding vector(3))")
+    _rows(kernel, "INSERT INTO llf_results.answers (answer) VALUES ('42')")
+    _rows(kernel, "CREATE TABLE llf_vectors.items (id uuid PRIMARY KEY, embedding vector(3))")
     for statement in ("UPDATE cntl_af.cntl_cfg_strem SET actv_flg = false", "DELETE FROM cntl_af.cntl_cfg_log",
-                      "SELECT * FROM cntl_af.cntl_cfg_prcs", "CREATE TABLE llf_results.planted (x int)"):
+                      "SELECT * FROM cntl_af.cntl_cfg_prcs", "SELECT * FROM llf_results.answers",
+                      "SELECT * FROM llf_vectors.items"):
         with pytest.raises(psycopg2.errors.InsufficientPrivilege, match="permission denied"):
-            _rows(notebook, statement)
+            _rows(notebook, statement)  # the shared login reaches no stream's table
     assert _rows(owner, "SELECT strem_nm, actv_flg FROM cntl_af.cntl_cfg_strem") == [("kept", True)]
-    assert _rows(postgres.admin_url, "SELECT rolpassword IS NOT NULL, rolcanlogin, rolsuper, rolcreaterole, "
-                 "rolconnlimit FROM pg_authid WHERE rolname = %s", (first_start["LLF_NOTEBOOK_DB_USER"],)) == [
-        (True, True, False, False, 50)]
+    assert _rows(owner, "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'llf_vectors.items'::regclass") == [
+        (stream_role,)]
+    assert _rows(postgres.admin_url, "SELECT rolname, rolpassword IS NOT NULL, rolcanlogin, rolsuper, rolcreaterole, "
+                 "rolconnlimit FROM pg_authid WHERE rolname IN (%s, %s, %s) ORDER BY rolname = %s, rolname = %s", (
+                     first_start["LLF_NOTEBOOK_DB_USER"], stream_role, first_start["LLF_DB_USER"],
+                     first_start["LLF_DB_USER"], stream_role)) == [
+        (first_start["LLF_NOTEBOOK_DB_USER"], True, True, False, False, 50),
+        (stream_role, True, True, False, False, 5),
+        (first_start["LLF_DB_USER"], True, True, False, True, -1)]  # CREATEROLE: for the stream logins
 
 
 def test_given_a_first_start_then_the_notebook_login_connects_to_the_llf_database_alone(postgres, first_start):
