@@ -1,12 +1,13 @@
 """Stream logins: the database login a stream's notebook kernel connects as, so that what it creates in llf_results
 and llf_vectors is its stream's alone (llf/control/sql/0031_stream_logins.sql).
 
-Each stream's role, llf_nb_<strem_id>_<database hash> (cntl_af.stream_role), is a member of llf_notebook and owns what its notebooks create; the other
-streams' roles cannot read, write or drop it. Its password is derived, not stored: HMAC-SHA256 keyed by the shared
-notebook login's password (LLF_NOTEBOOK_DB_URL, which the worker holds and kernels never get) over the role's name.
-So there is no new secret to configure or rotate (changing the notebook password changes every stream's with it,
-at each stream's next run), and no table holds one. The runner, as the owner of cntl_af, makes the role a LOGIN
-with that password before the kernel starts (only its SCRAM verifier travels, hashed on this side).
+Each stream's role, llf_nb_<strem_id>_<database hash> (cntl_af.stream_role), is a member of llf_notebook and
+owns what its notebooks create; the other streams' roles cannot read, write or drop it. Its password is derived,
+not stored: HMAC-SHA256 keyed by the shared notebook login's password (LLF_NOTEBOOK_DB_URL, which the worker holds
+and kernels never get) over the role's name. So there is no new secret to configure or rotate (changing the
+notebook password changes every stream's with it, at each stream's next run), and no table holds one. The runner,
+as the owner of cntl_af, makes the role a LOGIN with that password before the kernel starts (only its SCRAM
+verifier travels, hashed on this side).
 
 An owner that may not create roles (no CREATEROLE) keeps the shared login: each run warns once, naming what is not
 isolated, and the run goes on as before.
@@ -75,7 +76,7 @@ def _ensure_login(owner_url: str, prcs_nm: str, password: str | None, connection
         if password:
             verifier = psycopg2.extensions.encrypt_password(stream_password(password, role), role, cursor.connection)
         cursor.execute(ENSURE_LOGIN_SQL, (strem_nm, verifier, connection_limit))
-        return cursor.fetchone()[0]
+        return role
 
 
 def with_login(url: str, user: str, password: str | None) -> str:

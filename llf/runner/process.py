@@ -17,8 +17,8 @@ from llf.control import log as run_log
 from llf.control.attempt_tokens import open_attempt_token
 from llf.control.lock import RunLock, RunLockBusy, process_run_lock
 from llf.control.model import FAILING, Status, lock_wait_limit
-from llf.control.stream_logins import kernel_login_url
 from llf.control.repository import Registration, process_registration
+from llf.control.stream_logins import kernel_login_url
 from llf.db import ReusedConnections, reused_connections
 from llf.exceptions import ConfigurationError, FinalFailure, ProcessFailed
 from llf.runner import connections as airflow_connections
@@ -327,9 +327,10 @@ def _kernel_env(context: RunContext, control_url: str, handed: Mapping[str, Conn
     the notebook role's URL, and the Airflow connections its process registered (`handed`, in LLF_CONNECTIONS).
 
     The SDK connects with LLF_CONTROL_DB_URL, so the notebook URL goes in under that name too, replacing
-    the owner's URL the worker holds; it is the login of the process's stream, so the stream's results tables
-    and collections are its own (the shared notebook login only where the owner may not create roles): notebook code (nb.sql included) can then write progress, LLM usage
-    and cache, results and vectors, and gets "permission denied" on registrations and the run log.
+    the owner's URL the worker holds: notebook code (nb.sql included) can then write progress, LLM usage
+    and cache, results and vectors, and gets "permission denied" on registrations and the run log. It is the login
+    of the process's stream (llf.control.stream_logins), so the tables and collections it creates are the stream's
+    alone; the shared notebook login only where the owner may not create roles (with a warning).
     The Weaviate API key goes in when configured (from the Airflow connection `llf_vectors` too); never logged.
     The attempt's token (llf.control.attempt_tokens), minted here, scopes the SDK's session to this attempt's rows.
     """

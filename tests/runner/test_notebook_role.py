@@ -119,7 +119,7 @@ def test_given_a_notebook_writing_progress_usage_cache_results_and_vectors_when_
     assert sql("SELECT run_id, score FROM llf_results.scores") == [("run_nb", 1.0)]
     assert sql("SELECT count(*), pg_get_userbyid(c.relowner) FROM llf_vectors.notebook_role_items, pg_class c "
                "WHERE c.oid = 'llf_vectors.notebook_role_items'::regclass GROUP BY c.relowner") == [
-        (1, sql("SELECT cntl_af.stream_role('s')")[0][0])]  # the stream's own: no other stream's kernel may use or drop it
+        (1, sql("SELECT cntl_af.stream_role('s')")[0][0])]  # the stream's own: no other stream may use or drop it
 
 
 def test_given_a_results_table_of_another_stream_when_a_notebook_reads_it_then_failed_permission_denied(
