@@ -34,6 +34,9 @@ STREAM_OF_PROCESS_SQL = (
     "JOIN cntl_af.cntl_cfg_strem s ON s.strem_id = g.strem_id WHERE p.prcs_nm = %s"
 )
 ENSURE_LOGIN_SQL = "SELECT cntl_af.ensure_stream_role(%s, %s, %s)"
+# Kernels of one stream starting together take turns (until commit): two ALTER ROLE of one role at once can fail
+# with "tuple concurrently updated". Seeded like llf.control.lock's run locks, so it meets no other lock.
+LOGIN_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtextextended(%s, hashtextextended('llf.stream-login', 0)))"
 
 NOT_ISOLATED = ("the notebooks of every stream share {login}: each can read, write and drop the llf_results tables "
                 "and llf_vectors collections of the others")
@@ -75,6 +78,7 @@ def _ensure_login(owner_url: str, prcs_nm: str, password: str | None, connection
         verifier = None
         if password:
             verifier = psycopg2.extensions.encrypt_password(stream_password(password, role), role, cursor.connection)
+        cursor.execute(LOGIN_LOCK_SQL, (role,))
         cursor.execute(ENSURE_LOGIN_SQL, (strem_nm, verifier, connection_limit))
         return role
 

@@ -325,3 +325,20 @@ def test_given_two_llf_databases_on_one_server_then_the_same_stream_id_gets_two_
 
     here = sql("SELECT cntl_af.stream_role('a')")[0][0]
     assert here != elsewhere and here.startswith(f"llf_nb_{streams['a']}_")
+
+
+def test_given_kernels_of_a_new_stream_starting_together_then_each_gets_its_login(
+    registry, control_db_url, notebook_db_url
+):
+    """A group runs up to max_parallel processes at once: their kernels make the same role ready at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    group = registry.group(registry.stream(f"burst_{uuid.uuid4().hex[:6]}"), "g")
+    for number in range(6):
+        registry.process(group, f"burst_{number}")
+
+    with ThreadPoolExecutor(6) as pool:
+        urls = list(pool.map(lambda number: kernel_login_url(control_db_url, notebook_db_url, f"burst_{number}", 10),
+                             range(6)))
+
+    assert len(set(urls)) == 1 and urls[0] != notebook_db_url
