@@ -328,3 +328,44 @@ def test_given_no_placeholder_then_the_secrets_given_only_for_the_check_are_gone
     assert CHECKED not in seen
     for key in ("POSTGRES_PASSWORD", "MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "JUPYTER_TOKEN", "FLOWER_PASSWORD"):
         assert f"set-{key.lower()}-4d2f" not in seen, key
+
+
+def test_given_a_database_from_before_stream_logins_when_upgraded_then_old_tables_are_the_owners_until_given_away(
+    postgres, first_start, tmp_path
+):
+    """An upgrade by the owner (no superuser) revokes the shared rights on the tables it may, leaves the collections
+    llf_notebook made to llf_notebook (shared until reassigned), and a registration or a superuser hands them over."""
+    import shutil
+
+    from llf.settings import control_sql_dir
+
+    for script in ("10-llf-databases.sh", "20-llf-notebook-role.sh"):
+        assert _init(script, first_start).returncode == 0, script
+    database = with_database(postgres.admin_url, first_start["LLF_DB_NAME"])
+    owner = with_user(database, first_start["LLF_DB_USER"])
+    notebook = with_user(database, first_start["LLF_NOTEBOOK_DB_USER"])
+    before = tmp_path / "sql"
+    before.mkdir()
+    for path in control_sql_dir().glob("*.sql"):
+        if path.name < "0031":
+            shutil.copy(path, before / path.name)
+    upgrade(owner, before)
+    _rows(owner, "CREATE TABLE llf_results.old_answers (answer text)")
+    _rows(notebook, "INSERT INTO llf_results.old_answers VALUES ('42')")
+    _rows(notebook, "CREATE TABLE llf_vectors.old_items (id int)")
+    for stream in ("kept", "other"):
+        _rows(owner, "INSERT INTO cntl_af.cntl_cfg_strem (strem_nm) VALUES (%s)", (stream,))
+
+    assert [name for name in upgrade(owner) if name.startswith("0031")] == ["0031_stream_logins"]
+    with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+        _rows(notebook, "SELECT * FROM llf_results.old_answers")
+    assert _rows(owner, "SELECT answer FROM llf_results.old_answers") == [("42",)]
+    (kept,) = _rows(owner, "SELECT cntl_af.grant_to_stream('kept', 'llf_results.old_answers')")[0]
+    for stream in ("kept", "other"):  # what the runner does before a kernel of the stream starts
+        _rows(owner, "SELECT cntl_af.ensure_stream_role(%s, NULL, 5)", (stream,))
+    (other,) = _rows(owner, "SELECT cntl_af.stream_role('other')")[0]
+    assert _rows(with_user(database, kept), "SELECT answer FROM llf_results.old_answers") == [("42",)]
+    assert _rows(with_user(database, other), "SELECT count(*) FROM llf_vectors.old_items") == [(0,)]  # still shared
+    _rows(database, f'ALTER TABLE llf_vectors.old_items OWNER TO "{kept}"')  # README, Security: the upgrade
+    with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+        _rows(with_user(database, other), "SELECT count(*) FROM llf_vectors.old_items")
