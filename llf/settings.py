@@ -294,6 +294,10 @@ NOTEBOOK_DB_URL = _setting(Setting(
     "role `llf_notebook` ([Security](#security)). Required: with neither set every run fails naming it; set it to "
     "the control DB URL to run notebooks as the owner (each run warns)", secret=True,
     connection=NOTEBOOK_CONNECTION_ID))
+STREAM_DB_CONNECTION_LIMIT = _setting(Setting(
+    "LLF_STREAM_DB_CONNECTION_LIMIT", Whole(1, 10000, "a number of sessions"), "sessions each stream's notebook "
+    "login may hold at once, all its kernels together (the runner sets it on the stream's login, "
+    "`llf_nb_<stream id>_<database>`, before each kernel starts; [Security](#security))", 10))
 WEAVIATE_API_KEY = _setting(Setting(
     "LLF_WEAVIATE_API_KEY", Text("an API key", "a-key"), "the Weaviate API key, when the server requires one; "
     "passed to kernels when `LLF_VECTOR_URL` is `weaviate://` (the Airflow connection is read only then)",

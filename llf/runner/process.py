@@ -18,6 +18,7 @@ from llf.control.attempt_tokens import open_attempt_token
 from llf.control.lock import RunLock, RunLockBusy, process_run_lock
 from llf.control.model import FAILING, Status, lock_wait_limit
 from llf.control.repository import Registration, process_registration
+from llf.control.stream_logins import kernel_login_url
 from llf.db import ReusedConnections, reused_connections
 from llf.exceptions import ConfigurationError, FinalFailure, ProcessFailed
 from llf.runner import connections as airflow_connections
@@ -34,6 +35,7 @@ from llf.services.connections import Connection
 from llf.settings import (
     ATTEMPT_TOKEN,
     NOTEBOOK_DB_URL_ENV,
+    STREAM_DB_CONNECTION_LIMIT,
     WEAVIATE_API_KEY_ENV,
     notebook_db_url,
     notebooks_dir,
@@ -326,7 +328,9 @@ def _kernel_env(context: RunContext, control_url: str, handed: Mapping[str, Conn
 
     The SDK connects with LLF_CONTROL_DB_URL, so the notebook URL goes in under that name too, replacing
     the owner's URL the worker holds: notebook code (nb.sql included) can then write progress, LLM usage
-    and cache, results and vectors, and gets "permission denied" on registrations and the run log.
+    and cache, results and vectors, and gets "permission denied" on registrations and the run log. It is the login
+    of the process's stream (llf.control.stream_logins), so the tables and collections it creates are the stream's
+    alone; the shared notebook login only where the owner may not create roles (with a warning).
     The Weaviate API key goes in when configured (from the Airflow connection `llf_vectors` too); never logged.
     The attempt's token (llf.control.attempt_tokens), minted here, scopes the SDK's session to this attempt's rows.
     """
@@ -336,6 +340,9 @@ def _kernel_env(context: RunContext, control_url: str, handed: Mapping[str, Conn
         log.warning("%s connects as %s, the owner of the control tables: this notebook can change registrations "
                     "and the run log. Point it at a login in the role llf_notebook (README, Security).",
                     NOTEBOOK_DB_URL_ENV, owner or "the default user")
+    else:  # the kernel gets its stream's login, never the shared one (llf.control.stream_logins)
+        notebook_url = kernel_login_url(control_url, notebook_url, context.prcs_nm,
+                                        STREAM_DB_CONNECTION_LIMIT.value())
     env = {RUN_CONTEXT_ENV: context.model_dump_json(), "LLF_CONTROL_DB_URL": notebook_url,
            NOTEBOOK_DB_URL_ENV: notebook_url, **airflow_connections.kernel_variables(handed)}
     if context.log_id is not None:

@@ -19,6 +19,7 @@ import pytest
 from celery import Celery
 
 from llf.control.migrations import upgrade
+from llf.control.stream_logins import kernel_login_url, with_login
 from llf.local.postgres import with_database, with_user
 from tests.deploy.stack import ROOT, env_example
 
@@ -42,9 +43,16 @@ def first_start(postgres):
     yield env
     for database in (env["AIRFLOW_DB_NAME"], env["LLF_DB_NAME"], env["AIRFLOW_CELERY_DB_NAME"]):
         postgres.execute_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    for role in (env["AIRFLOW_DB_USER"], env["LLF_DB_USER"], env["LLF_NOTEBOOK_DB_USER"],
-                 env["AIRFLOW_CELERY_DB_USER"]):
+    for role in _stream_roles(postgres, env["LLF_DB_USER"]) + [
+            env["AIRFLOW_DB_USER"], env["LLF_DB_USER"], env["LLF_NOTEBOOK_DB_USER"], env["AIRFLOW_CELERY_DB_USER"]]:
         postgres.execute_admin(f'DROP ROLE IF EXISTS "{role}"')
+
+
+def _stream_roles(postgres, owner: str) -> list[str]:
+    """The stream logins `owner` created (it holds ADMIN on them): dropped before it."""
+    return [name for (name,) in _rows(postgres.admin_url, "SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r "
+                                      "ON r.oid = m.roleid JOIN pg_roles o ON o.oid = m.member WHERE o.rolname = %s "
+                                      "AND m.admin_option AND r.rolname LIKE 'llf\\_nb\\_%%'", (owner,))]
 
 
 def _init(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -71,24 +79,39 @@ def test_given_a_first_start_when_llf_upgrades_then_the_notebook_login_writes_se
     owner = with_user(database, first_start["LLF_DB_USER"])
     notebook = with_user(database, first_start["LLF_NOTEBOOK_DB_USER"])
 
-    assert upgrade(owner)  # the owner may not create roles: the init script made llf_notebook first
+    assert upgrade(owner)  # the owner may not create llf_notebook's kind of role: the init script made it first
     _rows(owner, "CREATE TABLE llf_results.answers (id integer GENERATED ALWAYS AS IDENTITY, answer text)")
     _rows(owner, "INSERT INTO cntl_af.cntl_cfg_strem (strem_nm) VALUES ('kept')")
+    _rows(owner, "INSERT INTO cntl_af.cntl_cfg_prcs_grp (strem_id, prcs_grp_nm) SELECT strem_id, 'g' "
+                 "FROM cntl_af.cntl_cfg_strem")
+    _rows(owner, "INSERT INTO cntl_af.cntl_cfg_prcs (prcs_grp_id, prcs_nm) SELECT prcs_grp_id, 'p' "
+                 "FROM cntl_af.cntl_cfg_prcs_grp")
+    (stream_role,) = _rows(owner, "SELECT cntl_af.grant_to_stream('kept', 'llf_results.answers')")[0]
+    # what the runner does before a kernel of the stream starts, as the owner the init script made
+    kernel = kernel_login_url(owner, with_login(notebook, first_start["LLF_NOTEBOOK_DB_USER"],
+                                                first_start["LLF_NOTEBOOK_DB_PASSWORD"]), "p", 5)
 
     assert _rows(notebook, "SELECT current_user") == [("llf_notebook",)]
     with pytest.raises(psycopg2.errors.InsufficientPrivilege, match="row-level security"):  # no attempt token
         _rows(notebook, "INSERT INTO cntl_af.cntl_prcs_progress (prcs_nm, business_date, run_id, message) "
                         "VALUES ('p', current_date, 'r', 'hello')")
-    _rows(notebook, "INSERT INTO llf_results.answers (answer) VALUES ('42')")
-    _rows(notebook, "CREATE TABLE llf_vectors.items (id uuid PRIMARY KEY, embedding vector(3))")
+    _rows(kernel, "INSERT INTO llf_results.answers (answer) VALUES ('42')")
+    _rows(kernel, "CREATE TABLE llf_vectors.items (id uuid PRIMARY KEY, embedding vector(3))")
     for statement in ("UPDATE cntl_af.cntl_cfg_strem SET actv_flg = false", "DELETE FROM cntl_af.cntl_cfg_log",
-                      "SELECT * FROM cntl_af.cntl_cfg_prcs", "CREATE TABLE llf_results.planted (x int)"):
+                      "SELECT * FROM cntl_af.cntl_cfg_prcs", "SELECT * FROM llf_results.answers",
+                      "SELECT * FROM llf_vectors.items"):
         with pytest.raises(psycopg2.errors.InsufficientPrivilege, match="permission denied"):
-            _rows(notebook, statement)
+            _rows(notebook, statement)  # the shared login reaches no stream's table
     assert _rows(owner, "SELECT strem_nm, actv_flg FROM cntl_af.cntl_cfg_strem") == [("kept", True)]
-    assert _rows(postgres.admin_url, "SELECT rolpassword IS NOT NULL, rolcanlogin, rolsuper, rolcreaterole, "
-                 "rolconnlimit FROM pg_authid WHERE rolname = %s", (first_start["LLF_NOTEBOOK_DB_USER"],)) == [
-        (True, True, False, False, 50)]
+    assert _rows(owner, "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'llf_vectors.items'::regclass") == [
+        (stream_role,)]
+    assert _rows(postgres.admin_url, "SELECT rolname, rolpassword IS NOT NULL, rolcanlogin, rolsuper, rolcreaterole, "
+                 "rolconnlimit FROM pg_authid WHERE rolname IN (%s, %s, %s) ORDER BY rolname = %s, rolname = %s", (
+                     first_start["LLF_NOTEBOOK_DB_USER"], stream_role, first_start["LLF_DB_USER"],
+                     first_start["LLF_DB_USER"], stream_role)) == [
+        (first_start["LLF_NOTEBOOK_DB_USER"], True, True, False, False, 50),
+        (stream_role, True, True, False, False, 5),
+        (first_start["LLF_DB_USER"], True, True, False, True, -1)]  # CREATEROLE: for the stream logins
 
 
 def test_given_a_first_start_then_the_notebook_login_connects_to_the_llf_database_alone(postgres, first_start):
@@ -305,3 +328,44 @@ def test_given_no_placeholder_then_the_secrets_given_only_for_the_check_are_gone
     assert CHECKED not in seen
     for key in ("POSTGRES_PASSWORD", "MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "JUPYTER_TOKEN", "FLOWER_PASSWORD"):
         assert f"set-{key.lower()}-4d2f" not in seen, key
+
+
+def test_given_a_database_from_before_stream_logins_when_upgraded_then_old_tables_are_the_owners_until_given_away(
+    postgres, first_start, tmp_path
+):
+    """An upgrade by the owner (no superuser) revokes the shared rights on the tables it may, leaves the collections
+    llf_notebook made to llf_notebook (shared until reassigned), and a registration or a superuser hands them over."""
+    import shutil
+
+    from llf.settings import control_sql_dir
+
+    for script in ("10-llf-databases.sh", "20-llf-notebook-role.sh"):
+        assert _init(script, first_start).returncode == 0, script
+    database = with_database(postgres.admin_url, first_start["LLF_DB_NAME"])
+    owner = with_user(database, first_start["LLF_DB_USER"])
+    notebook = with_user(database, first_start["LLF_NOTEBOOK_DB_USER"])
+    before = tmp_path / "sql"
+    before.mkdir()
+    for path in control_sql_dir().glob("*.sql"):
+        if path.name < "0031":
+            shutil.copy(path, before / path.name)
+    upgrade(owner, before)
+    _rows(owner, "CREATE TABLE llf_results.old_answers (answer text)")
+    _rows(notebook, "INSERT INTO llf_results.old_answers VALUES ('42')")
+    _rows(notebook, "CREATE TABLE llf_vectors.old_items (id int)")
+    for stream in ("kept", "other"):
+        _rows(owner, "INSERT INTO cntl_af.cntl_cfg_strem (strem_nm) VALUES (%s)", (stream,))
+
+    assert [name for name in upgrade(owner) if name.startswith("0031")] == ["0031_stream_logins"]
+    with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+        _rows(notebook, "SELECT * FROM llf_results.old_answers")
+    assert _rows(owner, "SELECT answer FROM llf_results.old_answers") == [("42",)]
+    (kept,) = _rows(owner, "SELECT cntl_af.grant_to_stream('kept', 'llf_results.old_answers')")[0]
+    for stream in ("kept", "other"):  # what the runner does before a kernel of the stream starts
+        _rows(owner, "SELECT cntl_af.ensure_stream_role(%s, NULL, 5)", (stream,))
+    (other,) = _rows(owner, "SELECT cntl_af.stream_role('other')")[0]
+    assert _rows(with_user(database, kept), "SELECT answer FROM llf_results.old_answers") == [("42",)]
+    assert _rows(with_user(database, other), "SELECT count(*) FROM llf_vectors.old_items") == [(0,)]  # still shared
+    _rows(database, f'ALTER TABLE llf_vectors.old_items OWNER TO "{kept}"')  # README, Security: the upgrade
+    with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+        _rows(with_user(database, other), "SELECT count(*) FROM llf_vectors.old_items")
