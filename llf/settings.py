@@ -294,6 +294,10 @@ NOTEBOOK_DB_URL = _setting(Setting(
     "role `llf_notebook` ([Security](#security)). Required: with neither set every run fails naming it; set it to "
     "the control DB URL to run notebooks as the owner (each run warns)", secret=True,
     connection=NOTEBOOK_CONNECTION_ID))
+UI_DB_URL = _setting(Setting(
+    "LLF_UI_DB_URL", _DB_URL, "the URL the control-plane UI reads with (the Airflow api-server): a login in the "
+    "role `llf_ui_reader`, which may only SELECT what the UI shows ([Security](#security)). Unset: the UI reads "
+    "with the control DB URL, and the api-server log warns once naming this setting", secret=True))
 WEAVIATE_API_KEY = _setting(Setting(
     "LLF_WEAVIATE_API_KEY", Text("an API key", "a-key"), "the Weaviate API key, when the server requires one; "
     "passed to kernels when `LLF_VECTOR_URL` is `weaviate://` (the Airflow connection is read only then)",
@@ -341,6 +345,12 @@ MINIO_ACCESS_KEY = _setting(Setting(
     "LLF_MINIO_ACCESS_KEY", Text("an access key", "llf"), "MinIO access key", secret=True))
 MINIO_SECRET_KEY = _setting(Setting(
     "LLF_MINIO_SECRET_KEY", Text("a secret key", "a-key"), "MinIO secret key", secret=True))
+UI_MINIO_ACCESS_KEY = _setting(Setting(
+    "LLF_UI_MINIO_ACCESS_KEY", Text("an access key", "llf-ui"), "MinIO access key of the control-plane UI: a user "
+    "that may only read `runs/` of the lake (compose: minio-init makes it). Unset (with its secret key): the UI uses "
+    "`LLF_MINIO_ACCESS_KEY`, and the api-server log warns once", secret=True))
+UI_MINIO_SECRET_KEY = _setting(Setting(
+    "LLF_UI_MINIO_SECRET_KEY", Text("a secret key", "a-key"), "its secret key", secret=True))
 MINIO_SECURE = _setting(Setting(
     "LLF_MINIO_SECURE", Flag(), "HTTPS to MinIO (an `https://` endpoint says so too)", False))
 MINIO_REGION = _setting(Setting("LLF_MINIO_REGION", Text("a region", "us-east-1"), "MinIO region", "us-east-1"))
