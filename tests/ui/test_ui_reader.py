@@ -102,9 +102,11 @@ def test_given_the_default_app_then_it_reads_with_llf_ui_db_url_not_the_owner(tw
     "DELETE FROM cntl_af.cntl_cfg_pool",
     "UPDATE cntl_af.cntl_cfg_log SET status = 'SUCCESS'",
     "DELETE FROM cntl_af.cntl_cfg_log",
-    "INSERT INTO cntl_af.cntl_cfg_log (prcs_nm, business_date, run_id, status) VALUES ('p', current_date, 'r', 'SUCCESS')",
+    "INSERT INTO cntl_af.cntl_cfg_log (prcs_nm, business_date, run_id, status) "
+    "VALUES ('p', current_date, 'r', 'SUCCESS')",
     "TRUNCATE cntl_af.cntl_cfg_log",
-    "INSERT INTO cntl_af.cntl_prcs_progress (prcs_nm, business_date, run_id, message) VALUES ('p', current_date, 'r', 'x')",
+    "INSERT INTO cntl_af.cntl_prcs_progress (prcs_nm, business_date, run_id, message) "
+    "VALUES ('p', current_date, 'r', 'x')",
     "DELETE FROM cntl_af.cntl_llm_usage",
     "SELECT * FROM cntl_af.cntl_attempt_token",
     "SELECT * FROM cntl_af.cntl_llm_cache",

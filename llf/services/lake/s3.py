@@ -28,7 +28,7 @@ from llf.settings import MINIO_ACCESS_KEY, MINIO_ENDPOINT, MINIO_REGION, MINIO_S
 # The settings holding the (access, secret) key pair a lake is opened with: llf's own by default; the
 # control-plane UI opens it with its read-only pair (llf.ui.readers).
 MinioKeys = tuple[Setting[str], Setting[str]]
-LLF_KEYS: MinioKeys = (MINIO_ACCESS_KEY, MINIO_SECRET_KEY)
+DEFAULT_KEYS: MinioKeys = (MINIO_ACCESS_KEY, MINIO_SECRET_KEY)
 
 PRESIGNED_TTL = timedelta(hours=12)
 _MISSING = {"NoSuchKey", "NoSuchBucket", "NoSuchObject", "ResourceNotFound"}
@@ -80,11 +80,11 @@ class MinioLake:
     endpoint: str
     bucket: str
     prefix: str = ""
-    keys: MinioKeys = LLF_KEYS  # named in the message when MinIO refuses them
+    keys: MinioKeys = DEFAULT_KEYS  # named in the message when MinIO refuses them
     _bucket_ready: bool = field(default=False, init=False)
 
     @classmethod
-    def from_url(cls, url: str, keys: MinioKeys = LLF_KEYS) -> MinioLake:
+    def from_url(cls, url: str, keys: MinioKeys = DEFAULT_KEYS) -> MinioLake:
         """Open `s3://bucket/prefix` with the endpoint of LLF_MINIO_ENDPOINT and the key pair of the settings
         `keys` (LLF_MINIO_ACCESS_KEY / LLF_MINIO_SECRET_KEY unless told)."""
         parts = urlsplit(url)
