@@ -298,6 +298,10 @@ STREAM_DB_CONNECTION_LIMIT = _setting(Setting(
     "LLF_STREAM_DB_CONNECTION_LIMIT", Whole(1, 10000, "a number of sessions"), "sessions each stream's notebook "
     "login may hold at once, all its kernels together (the runner sets it on the stream's login, "
     "`llf_nb_<stream id>_<database>`, before each kernel starts; [Security](#security))", 10))
+UI_DB_URL = _setting(Setting(
+    "LLF_UI_DB_URL", _DB_URL, "the URL the control-plane UI reads with (the Airflow api-server): a login in the "
+    "role `llf_ui_reader`, which may only SELECT what the UI shows ([Security](#security)). Unset: the UI reads "
+    "with the control DB URL, and the api-server log warns once naming this setting", secret=True))
 WEAVIATE_API_KEY = _setting(Setting(
     "LLF_WEAVIATE_API_KEY", Text("an API key", "a-key"), "the Weaviate API key, when the server requires one; "
     "passed to kernels when `LLF_VECTOR_URL` is `weaviate://` (the Airflow connection is read only then)",
@@ -345,6 +349,12 @@ MINIO_ACCESS_KEY = _setting(Setting(
     "LLF_MINIO_ACCESS_KEY", Text("an access key", "llf"), "MinIO access key", secret=True))
 MINIO_SECRET_KEY = _setting(Setting(
     "LLF_MINIO_SECRET_KEY", Text("a secret key", "a-key"), "MinIO secret key", secret=True))
+UI_MINIO_ACCESS_KEY = _setting(Setting(
+    "LLF_UI_MINIO_ACCESS_KEY", Text("an access key", "llf-ui"), "MinIO access key of the control-plane UI: a user "
+    "that may only read `runs/` of the lake (compose: minio-init makes it). Unset (with its secret key): the UI uses "
+    "`LLF_MINIO_ACCESS_KEY`, and the api-server log warns once", secret=True))
+UI_MINIO_SECRET_KEY = _setting(Setting(
+    "LLF_UI_MINIO_SECRET_KEY", Text("a secret key", "a-key"), "its secret key", secret=True))
 MINIO_SECURE = _setting(Setting(
     "LLF_MINIO_SECURE", Flag(), "HTTPS to MinIO (an `https://` endpoint says so too)", False))
 MINIO_REGION = _setting(Setting("LLF_MINIO_REGION", Text("a region", "us-east-1"), "MinIO region", "us-east-1"))

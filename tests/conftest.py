@@ -59,11 +59,13 @@ def s3_endpoint() -> Iterator[str]:
 
 @pytest.fixture
 def control_db_url(postgres: EmbeddedPostgres, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A fresh control database with the schema applied; also exported as LLF_CONTROL_DB_URL, and its
-    notebook login's URL as LLF_NOTEBOOK_DB_URL (what the runner hands notebook kernels)."""
+    """A fresh control database with the schema applied; also exported as LLF_CONTROL_DB_URL, its notebook
+    login's URL as LLF_NOTEBOOK_DB_URL (what the runner hands notebook kernels) and its UI login's as
+    LLF_UI_DB_URL (what the control-plane UI reads with)."""
     url = postgres.fresh_database()
     monkeypatch.setenv("LLF_CONTROL_DB_URL", url)
     monkeypatch.setenv("LLF_NOTEBOOK_DB_URL", postgres.notebook_url(url))
+    monkeypatch.setenv("LLF_UI_DB_URL", postgres.ui_url(url))
     return url
 
 
@@ -71,6 +73,12 @@ def control_db_url(postgres: EmbeddedPostgres, monkeypatch: pytest.MonkeyPatch) 
 def notebook_db_url(postgres: EmbeddedPostgres, control_db_url: str) -> str:
     """The test's control database as notebooks reach it: the login in role llf_notebook."""
     return postgres.notebook_url(control_db_url)
+
+
+@pytest.fixture
+def ui_db_url(postgres: EmbeddedPostgres, control_db_url: str) -> str:
+    """The test's control database as the control-plane UI reads it: the login in role llf_ui_reader."""
+    return postgres.ui_url(control_db_url)
 
 
 @pytest.fixture

@@ -106,7 +106,8 @@ class LocalStack:
         applied = upgrade(control_db_url)
         say(f"PostgreSQL: {settings.pgdata} (control schema: {len(applied)} migration(s) applied now)")
         llm_changed = self._note_llm(control_db_url, llm_env, say)
-        env = self._component_env(control_db_url, postgres.notebook_url(control_db_url), llm_env)
+        env = self._component_env(control_db_url, postgres.notebook_url(control_db_url),
+                                  postgres.ui_url(control_db_url), llm_env)
         state = self._read_state()
         executor = [asdict(worker) for worker in workers]  # as state.json keeps it
         reused = state.get("env") == env and state.get("workers", []) == executor and self._running(state)
@@ -165,12 +166,14 @@ class LocalStack:
             f"collections (tables of schema {VECTOR_SCHEMA}) built with the previous embedding model.")
         return True
 
-    def _component_env(self, control_db_url: str, notebook_db_url: str,
+    def _component_env(self, control_db_url: str, notebook_db_url: str, ui_db_url: str,
                        llm_env: Mapping[str, str]) -> dict[str, str]:
-        """The Airflow components' settings: notebooks get the notebook login, never the superuser URL."""
+        """The Airflow components' settings: notebooks get the notebook login and the control-plane UI (in the
+        api-server) the read-only UI login, never the superuser URL."""
         return {
             "LLF_CONTROL_DB_URL": control_db_url,
             "LLF_NOTEBOOK_DB_URL": notebook_db_url,
+            "LLF_UI_DB_URL": ui_db_url,
             "LLF_NOTEBOOKS_DIR": str(PROJECT_ROOT / "notebooks"),
             "LLF_LAKE_URL": self.settings.lake.as_uri(),
             "LLF_SNAPSHOT_REFRESH_SECONDS": SNAPSHOT_REFRESH_SECONDS,

@@ -1,4 +1,4 @@
--- depends: 0029_attempt_scope
+-- depends: 0030_run_identity
 -- llf_results tables and llf_vectors collections isolated between streams by the database, through ownership
 -- (issue 26). Before this file every notebook login shared the role llf_notebook, which could read, write and drop
 -- every table of both schemas: stream B's notebook could read A's results or drop A's collection.
