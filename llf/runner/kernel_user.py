@@ -25,7 +25,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from llf.exceptions import ConfigurationError
+from llf.exceptions import ConfigurationError, LlfError
 from llf.services.lake import open_lake
 from llf.services.lake.folder import FolderLake
 from llf.settings import KERNEL_UID_BASE, KERNEL_USERS, state_dir
@@ -223,17 +223,25 @@ def hand_over(connection_file: Path, user: KernelUser) -> None:
     """Give the kernel its folder (sockets, HOME) and connection file: owned by its user, 0700 and 0600, so the
     task (root) still reaches them and no other stream's user can open the key in it."""
     folder = connection_file.parent
-    os.chown(folder, user.uid, user.gid)
-    folder.chmod(0o700)
-    os.chown(connection_file, user.uid, user.gid)
-    connection_file.chmod(0o600)
+    for path, mode in ((folder, 0o700), (connection_file, 0o600)):
+        path.chmod(mode)  # before chown: a root without CAP_FOWNER (compose) may chmod only what it owns
+        os.chown(path, user.uid, user.gid)
+
+
+def lake_folder() -> Path | None:
+    """The folder lake's root; None for an s3 lake, or a lake that cannot be opened (storing the outputs fails
+    later with the lake's own error, after the notebook ran, as it always did)."""
+    try:
+        lake = open_lake()
+    except LlfError:
+        return None
+    return lake.root if isinstance(lake, FolderLake) else None
 
 
 def prepare(strem_id: int | None) -> KernelUser | None:
     """The user this attempt's kernel runs as, with what it must and must not reach made so: llf's state dir
     closed to it, a folder lake opened to the kernels' lake group. None: not isolated (warned)."""
-    lake = open_lake()
-    folder = lake.root if isinstance(lake, FolderLake) else None
+    folder = lake_folder()
     user = kernel_user_for(strem_id, None if folder is None else lake_group())
     if user is None:
         return None
