@@ -19,8 +19,10 @@ switch off, or a worker that is not root) cannot read the task's /proc/<pid>/env
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import logging
 import os
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,25 +94,30 @@ def isolation_problem(euid: int | None = None, capabilities: int | None = None) 
 
 
 def interpreter_problem() -> str | None:
-    """Why a kernel user could not run this Python (a folder on its way closed to other users, e.g. a pyenv
-    under a 0700 /root), as a clause; None when every folder from / to the interpreter and its prefixes lets
-    others through. Checked, not found out by a run failing "Permission denied" on the interpreter."""
+    """Why a kernel user could not run this Python or import ipykernel (a folder on its way closed to other
+    users, e.g. a pyenv under a 0700 /root), as a clause; None when every folder from / to the interpreter, its
+    prefixes and ipykernel lets others through. Checked, not found out by runs failing "Permission denied"."""
+    kernel = importlib.util.find_spec("ipykernel")
+    packages = [] if kernel is None or kernel.origin is None else [Path(kernel.origin)]
     for path in (Path(sys.executable), Path(os.path.realpath(sys.executable)), Path(sys.prefix),
-                 Path(sys.base_prefix)):
+                 Path(sys.base_prefix), *packages):
         closed = closed_to_others(path)
         if closed is not None:
-            return (f"the Python at {sys.executable} cannot be run by another user: {closed} is closed to "
-                    f"other users (mode {closed.stat().st_mode & 0o777:o}; they need at least o+x on it)")
+            return (f"the Python at {sys.executable} or its packages cannot be used by another user: {closed} is "
+                    f"closed to other users (mode {closed.stat().st_mode & 0o777:o}; they need at least o+x on it)")
     return None
 
 
 def closed_to_others(path: Path) -> Path | None:
-    """The first folder from / down to `path` (and `path` itself) that other users may not pass, or None."""
+    """The first folder from / down to `path` that other users may not pass (o+x), or `path` itself when they may
+    not use it (a folder they cannot pass, a file they can neither read nor run); None when all is open."""
     for step in (*reversed(path.parents), path):
         try:
-            if not step.stat().st_mode & 0o001:
-                return step
+            mode = step.stat().st_mode
         except OSError:
+            return step
+        is_file = step == path and not stat.S_ISDIR(mode)
+        if not mode & (0o005 if is_file else 0o001):
             return step
     return None
 
@@ -185,11 +192,11 @@ def open_lake_folder(root: Path, gid: int) -> None:
     """Let kernels write the folder lake, and nothing else llf runs from: the lake's root gets the kernels' lake
     group, group-writable and setgid (new folders inherit the group); others get nothing. Folders llf's task writes
     (runs/...) stay writable by the task alone."""
-    stat = root.stat()
-    if stat.st_gid != gid:
+    now = root.stat()
+    if now.st_gid != gid:
         os.chown(root, -1, gid)
-    wanted = (stat.st_mode & 0o7700) | 0o2070
-    if stat.st_mode & 0o7777 != wanted:
+    wanted = (now.st_mode & 0o7700) | 0o2070
+    if now.st_mode & 0o7777 != wanted:
         root.chmod(wanted)
 
 

@@ -62,8 +62,9 @@ def _kernelspec_file() -> str:
 EXPLOITS = {
     "parent_environ": "open(f'/proc/{os.getppid()}/environ').read()",
     "init_environ": "open('/proc/1/environ').read()",
-    "kernelspec": "open(kernelspec, 'a').write(' ')",
-    "site_packages": "open(os.path.join(site_packages, 'llf_planted.pth'), 'w').write('import os')",
+    # opened for writing, nothing written: where the switch is missing, these tests must not change the venv
+    "kernelspec": "open(kernelspec, 'a').close()",
+    "site_packages": "import tempfile; tempfile.TemporaryFile(dir=site_packages).close()",
     "state_dir": "os.listdir(state_dir)",
     "snapshot": "open(os.path.join(state_dir, 'snapshot.json'), 'w').write('planted')",
     "regain_root": "os.setuid(0)",
@@ -78,13 +79,12 @@ def test_given_a_notebook_trying_a_way_out_when_it_catches_the_refusal_then_refu
 ):
     params = {"kernelspec": _kernelspec_file(), "site_packages": sysconfig.get_paths()["purelib"],
               "state_dir": str(tenant["state"])}
-    spec_before = Path(params["kernelspec"]).read_bytes()
+    spec_before = Path(params["kernelspec"]).stat().st_mtime_ns
 
     _run_exploit(registry, tenant, notebooks_dir, name, EXPLOITS[name], **params)
 
     assert statuses(sql, name) == ["SUCCESS"], last_message(sql, name)
-    assert Path(params["kernelspec"]).read_bytes() == spec_before
-    assert not (Path(params["site_packages"]) / "llf_planted.pth").exists()
+    assert Path(params["kernelspec"]).stat().st_mtime_ns == spec_before
     assert (tenant["state"] / "snapshot.json").read_text() == "{}"
 
 
@@ -259,3 +259,16 @@ def test_given_a_worker_that_cannot_switch_then_kernel_user_for_is_none_and_warn
 
     assert "kernels are not isolated" in caplog.text and "uid 1000" in caplog.text
 
+
+
+def test_given_a_folder_closed_to_others_on_the_way_then_it_is_named(tmp_path):
+    closed = tmp_path / "closed"
+    inner = closed / "bin"
+    inner.mkdir(parents=True)
+    (inner / "python").write_text("")
+    (inner / "python").chmod(0o755)
+    closed.chmod(0o700)
+
+    assert kernel_user.closed_to_others(inner / "python") == closed
+    closed.chmod(0o711)
+    assert kernel_user.closed_to_others(inner / "python") is None
