@@ -12,11 +12,12 @@ ENV JUPYTER_PATH=/opt/llf/jupyter/share/jupyter
 
 USER root
 # /opt/airflow/llf: LLF_STATE_DIR, whose volume starts as a copy of this folder (owner, group-writable, closed to
-# others: notebook kernels run under their streams' own users, which must not read or write llf's state).
-RUN mkdir -p /opt/llf/jupyter /opt/airflow/auth /opt/airflow/llf \
+# others: notebook kernels run under their streams' own users, which must not read or write llf's state); the task
+# logs' volume likewise (a kernel reads no other task's log).
+RUN mkdir -p /opt/llf/jupyter /opt/airflow/auth /opt/airflow/llf /opt/airflow/logs \
  && chown -R airflow:0 /opt/llf /opt/airflow/auth /opt/airflow/llf \
  && chmod -R g+rwX /opt/llf /opt/airflow/auth /opt/airflow/llf \
- && chmod -R o-rwx /opt/airflow/llf
+ && chmod -R o-rwx /opt/airflow/llf /opt/airflow/logs
 USER airflow
 
 COPY --chown=airflow:0 requirements.txt /opt/llf/requirements.txt

@@ -34,8 +34,8 @@ def test_given_the_other_airflow_services_and_jupyter_then_a_plain_user_no_capab
     assert "no-new-privileges:true" in service["security_opt"]
 
 
-def test_given_the_image_then_llfs_state_dir_is_closed_to_kernel_users():
-    assert "chmod -R o-rwx /opt/airflow/llf" in DOCKERFILE
+def test_given_the_image_then_llfs_state_dir_and_the_task_logs_are_closed_to_kernel_users():
+    assert "chmod -R o-rwx /opt/airflow/llf /opt/airflow/logs" in DOCKERFILE
 
 
 def test_given_the_image_then_kernel_users_may_read_pythons_packages_and_write_none():
