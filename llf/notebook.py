@@ -66,13 +66,14 @@ def vectors(collection: str) -> VectorStore:
 
 def lake() -> Lake:
     """The data lake of LLF_LAKE_URL (default: the folder lake/ of the project); in a run, its stream's part of
-    it: every key below streams/<stream>/ (llf.services.lake.streams), none outside. In plain Jupyter, all of it."""
+    it: every key below streams/<stream>/ of its process's registered stream (llf.services.lake.streams), none
+    outside. In plain Jupyter, all of it."""
     from llf.services.lake import open_lake
-    from llf.services.lake.streams import StreamLake
+    from llf.services.lake.streams import LAKE_STREAM_ENV, StreamLake
 
     if not os.environ.get(RUN_CONTEXT_ENV):
         return open_lake()
-    return StreamLake(open_lake(), context().strem_nm)
+    return StreamLake(open_lake(), os.environ.get(LAKE_STREAM_ENV) or context().strem_nm)
 
 
 def connection(conn_id: str) -> Connection:

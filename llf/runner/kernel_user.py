@@ -3,7 +3,7 @@
 A kernel running as the worker's user can read the worker's secrets in /proc/<pid>/environ (the owner's DB URL,
 Airflow's keys), rewrite the kernelspec and the installed packages every later kernel runs, and read another
 stream's live kernel's connection file (its HMAC key: code execution in that kernel). So each kernel runs under a
-uid and gid of its stream's (LLF_KERNEL_UID_BASE + strem_id), with no supplementary group but the folder lake's:
+uid and gid of its stream's (LLF_KERNEL_UID_BASE + strem_id), with no supplementary group:
 the tenant is the stream, so two kernels of one stream may share a uid and kernels of two streams never do.
 
 The switch is Popen's own (user=, group=, extra_groups=, umask=): the forked child drops groups, gid and uid in C,
@@ -30,6 +30,7 @@ from pathlib import Path
 from llf.exceptions import ConfigurationError, LlfError
 from llf.services.lake import open_lake
 from llf.services.lake.folder import FolderLake
+from llf.services.lake.streams import stream_prefix
 from llf.settings import KERNEL_UID_BASE, KERNEL_USERS, state_dir
 
 log = logging.getLogger(__name__)
@@ -48,20 +49,15 @@ _PR_SET_DUMPABLE, _PR_GET_DUMPABLE = 4, 3
 
 @dataclass(frozen=True)
 class KernelUser:
-    """Who a kernel runs as: its stream's uid and gid, and the folder lake's group (None: no folder lake)."""
+    """Who a kernel runs as: its stream's uid and gid."""
 
     uid: int
     gid: int
-    lake_gid: int | None = None
 
     def popen_arguments(self) -> dict[str, object]:
-        """What Popen switches to in the kernel's child before exec (all groups replaced, none inherited).
-
-        umask 002: what a kernel writes in the folder lake is writable by the other kernels, as the lake is
-        shared today; its own folder (HOME, sockets) is 0700, so nothing there is reachable by another uid.
-        """
-        return {"user": self.uid, "group": self.gid, "umask": 0o002,
-                "extra_groups": [] if self.lake_gid is None else [self.lake_gid]}
+        """What Popen switches to in the kernel's child before exec: no supplementary group at all, and umask 022,
+        so what a kernel writes (its stream's part of a folder lake) the others may read, never change."""
+        return {"user": self.uid, "group": self.gid, "umask": 0o022, "extra_groups": []}
 
 
 def uid_for(strem_id: int) -> int:
@@ -134,7 +130,7 @@ def effective_capabilities() -> int:
     return 0
 
 
-def kernel_user_for(strem_id: int | None, lake_gid: int | None = None) -> KernelUser | None:
+def kernel_user_for(strem_id: int | None) -> KernelUser | None:
     """The user stream `strem_id`'s kernel runs as; None (with the warning saying what that leaves open, once per
     task: one call per attempt) when this worker cannot switch users or the switch is off."""
     problem = isolation_problem()
@@ -144,12 +140,7 @@ def kernel_user_for(strem_id: int | None, lake_gid: int | None = None) -> Kernel
     if strem_id is None:
         raise ConfigurationError("the process belongs to no stream, so its kernel has no user of its own")
     uid = uid_for(strem_id)
-    return KernelUser(uid, uid, lake_gid)
-
-
-def lake_group() -> int:
-    """The folder lake's group: the base uid itself, which no stream has (stream ids start at 1)."""
-    return KERNEL_UID_BASE.value()
+    return KernelUser(uid, uid)
 
 
 def make_non_dumpable() -> None:
@@ -188,16 +179,20 @@ def close_state_dir() -> None:
         log.warning("could not close llf's state dir %s to kernel users: %s", folder, error.strerror or error)
 
 
-def open_lake_folder(root: Path, gid: int) -> None:
-    """Let kernels write the folder lake, and nothing else llf runs from: the lake's root gets the kernels' lake
-    group, group-writable and setgid (new folders inherit the group); others get nothing. Folders llf's task writes
-    (runs/...) stay writable by the task alone."""
-    now = root.stat()
-    if now.st_gid != gid:
-        os.chown(root, -1, gid)
-    wanted = (now.st_mode & 0o7700) | 0o2070
-    if now.st_mode & 0o7777 != wanted:
-        root.chmod(wanted)
+def open_stream_folder(root: Path, prefix: str, user: KernelUser) -> None:
+    """Let a stream's kernels write its part of the folder lake (`prefix`, llf.services.lake.streams), and nothing
+    else: the lake's root and `streams/` stay the task's, readable by all and writable by none of the kernels; the
+    stream's folder is its user's. A folder made before kernels had users of their own is handed over with all it
+    holds, once (lchown: a link in it is not followed)."""
+    folder = root / prefix
+    folder.parent.mkdir(mode=0o755, parents=True, exist_ok=True)  # the lake's root and streams/: the task's
+    folder.mkdir(mode=0o755, exist_ok=True)
+    if folder.lstat().st_uid == user.uid:
+        return
+    for path, folders, files in os.walk(folder):
+        for name in (*folders, *files):
+            os.lchown(os.path.join(path, name), user.uid, user.gid)
+    os.chown(folder, user.uid, user.gid)
 
 
 # The worker's own writable folders a kernel would otherwise be pointed at (allowlisted in kernel_env for a kernel of
@@ -245,14 +240,14 @@ def lake_folder() -> Path | None:
     return lake.root if isinstance(lake, FolderLake) else None
 
 
-def prepare(strem_id: int | None) -> KernelUser | None:
+def prepare(strem_id: int | None, strem_nm: str | None) -> KernelUser | None:
     """The user this attempt's kernel runs as, with what it must and must not reach made so: llf's state dir
-    closed to it, a folder lake opened to the kernels' lake group. None: not isolated (warned)."""
-    folder = lake_folder()
-    user = kernel_user_for(strem_id, None if folder is None else lake_group())
+    closed to it, its stream's part of a folder lake its own. None: not isolated (warned)."""
+    user = kernel_user_for(strem_id)
     if user is None:
         return None
     close_state_dir()
+    folder = lake_folder()
     if folder is not None:
-        open_lake_folder(folder, lake_group())
+        open_stream_folder(folder, stream_prefix(strem_nm), user)
     return user

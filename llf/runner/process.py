@@ -32,6 +32,7 @@ from llf.runner.run_rule import Decision, Verdict, decide, same_stream_run
 from llf.runner.stream import finish_stream_if_complete
 from llf.runner.timeline import Timeline
 from llf.services.connections import Connection
+from llf.services.lake.streams import LAKE_STREAM_ENV
 from llf.settings import (
     ATTEMPT_TOKEN,
     NOTEBOOK_DB_URL_ENV,
@@ -285,7 +286,9 @@ def _execute(url: str, context: RunContext, registration: Registration,
             parameters = notebook_runner.parameters_for(source, context.params, _context_parameters(context))
             handed = airflow_connections.resolve(context.prcs_nm, registration.conn_ids, lookup)
             kernel_env = _kernel_env(context, url, handed)
-            user = kernel_user.prepare(registration.strem_id)
+            if registration.strem_nm:  # nb.lake()'s part of the lake: the process's own stream's, run on its own too
+                kernel_env = {**kernel_env, LAKE_STREAM_ENV: registration.strem_nm}
+            user = kernel_user.prepare(registration.strem_id, registration.strem_nm)
         except notebook_runner.NotebookRejected as rejected:
             return _Ending(rejected_here(rejected, context))
         except airflow_connections.ConnectionsUnavailable as unavailable:

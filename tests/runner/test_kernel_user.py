@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import stat
 import sysconfig
 import threading
@@ -122,12 +123,33 @@ def test_given_two_streams_when_each_runs_a_notebook_then_each_kernel_runs_as_it
 
         run_process(run_context(f"who_{stream}", strem_nm=stream))
 
-    seen = {stream: (lake_dir / "who" / stream).read_text().split() for stream in groups}
+    seen = {stream: (lake_dir / "streams" / stream / "who" / stream).read_text().split() for stream in groups}
     base = KERNEL_UID_BASE.value()
     assert seen["a"][:2] == [str(base + tenant["id"])] * 2
     assert seen["b"][:2] == [str(base + other)] * 2
-    assert seen["a"][2] == seen["b"][2] == f"[{base}]"  # the folder lake's group, and no other
+    assert seen["a"][2] == seen["b"][2] == "[]"  # no supplementary group at all
     assert seen["a"][3] != seen["b"][3]
+    assert (lake_dir / "streams" / "a").stat().st_uid == base + tenant["id"]  # its part of the lake is its own
+    assert (lake_dir / "streams").stat().st_uid == os.getuid()  # the rest stays the task's
+
+
+@switch
+def test_given_two_streams_when_a_notebook_writes_into_the_others_part_of_the_folder_lake_then_refused(
+    registry, tenant, notebooks_dir, lake_dir, sql
+):
+    other = registry.stream("b")
+    registry.process(registry.group(other, "g"), "b_writes", notebook="b_writes.ipynb")
+    write_notebook(notebooks_dir / "b_writes.ipynb", "from llf import notebook as nb\nnb.lake().put('mine.txt', 'b')")
+    run_process(run_context("b_writes", strem_nm="b"))
+    lake = repr(str(lake_dir))
+
+    _run_exploit(registry, tenant, notebooks_dir, "plant_in_b",
+                 f"open({lake} + '/streams/b/mine.txt', 'w').write('a was here')")
+    _run_exploit(registry, tenant, notebooks_dir, "plant_at_root", f"open({lake} + '/planted.txt', 'w')")
+
+    assert statuses(sql, "plant_in_b") == statuses(sql, "plant_at_root") == ["SUCCESS"]  # refused, caught
+    assert (lake_dir / "streams" / "b" / "mine.txt").read_text() == "b"
+    assert not (lake_dir / "planted.txt").exists()
 
 
 CONNECTION_FILE_OUT = """
