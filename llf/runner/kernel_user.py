@@ -185,7 +185,11 @@ def open_stream_folder(root: Path, prefix: str, user: KernelUser) -> None:
     stream's folder is its user's. A folder made before kernels had users of their own is handed over with all it
     holds, once (lchown: a link in it is not followed)."""
     folder = root / prefix
-    folder.parent.mkdir(mode=0o755, parents=True, exist_ok=True)  # the lake's root and streams/: the task's
+    folder.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+    for shared in (root, folder.parent):  # the lake's root and streams/: the task's alone to write, whatever umask
+        mode = shared.stat().st_mode
+        if mode & 0o022:
+            shared.chmod(mode & ~0o022 & 0o7777)
     folder.mkdir(mode=0o755, exist_ok=True)
     if folder.lstat().st_uid == user.uid:
         return
