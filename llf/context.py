@@ -58,6 +58,11 @@ class RunContext(BaseModel):
     # workers on one machine differ) and the Celery queue it was sent to. None outside Airflow (`llf run`).
     hostname: str | None = None
     queue_nm: str | None = None
+    # The stream run that asked for this run as a dependency of one of its processes, when the process is another
+    # stream's: the attempt is filed under its own stream (strem_nm, no strem_run_id) and linked to the asker here.
+    # Both come from the run token its trigger minted (llf.runner.identity), never from the caller's conf.
+    rqst_strem_nm: str | None = None
+    rqst_strem_run_id: str | None = None
 
     @property
     def worker_host(self) -> str:

@@ -36,3 +36,8 @@ class FinalFailure(ProcessFailed):
     The runner cannot import Airflow; the generated tasks (llf.dagbuild.callables) turn it into Airflow's
     fail-without-retry, so a task with `retries` does not wait `retry_delay` to say it again.
     """
+
+
+class RunIdentityRefused(FinalFailure):
+    """A process DAG run's conf names a stream run its trigger did not vouch for (no run token, or one minted
+    for another run): refused before any row is written, and not retried, since a retry presents the same conf."""

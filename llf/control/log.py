@@ -35,8 +35,9 @@ lock is held, so no other attempt of the process and date starts meanwhile.
 # An attempt's row, open (end_ts NULL) or already final.
 INSERT_ATTEMPT_SQL = """
 INSERT INTO cntl_af.cntl_cfg_log (strem_nm, prcs_nm, business_date, run_id, strem_run_id, dag_id, task_id,
-                                  try_number, status, message, end_ts, output_path, hostname, pid, queue_nm)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, CASE WHEN %s THEN now() END, %s, %s, %s, %s)
+                                  try_number, status, message, end_ts, output_path, hostname, pid, queue_nm,
+                                  rqst_strem_nm, rqst_strem_run_id)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, CASE WHEN %s THEN now() END, %s, %s, %s, %s, %s, %s)
 RETURNING log_id
 """
 
@@ -59,7 +60,7 @@ CLOSED_ATTEMPT_SQL = "SELECT status, message FROM cntl_af.cntl_cfg_log WHERE log
 
 LATEST_ATTEMPTS_SQL = """
 SELECT DISTINCT ON (prcs_nm) log_id, strem_nm, prcs_nm, business_date, run_id, strem_run_id, dag_id, task_id,
-       try_number, status, message, start_ts, end_ts, output_path
+       try_number, status, message, start_ts, end_ts, output_path, rqst_strem_nm, rqst_strem_run_id
 FROM cntl_af.cntl_cfg_log
 WHERE prcs_nm = ANY(%s) AND business_date = %s AND status <> 'SKIPPED'
 ORDER BY prcs_nm, log_id DESC
@@ -67,7 +68,7 @@ ORDER BY prcs_nm, log_id DESC
 
 ATTEMPTS_FOR_DATE_SQL = """
 SELECT log_id, strem_nm, prcs_nm, business_date, run_id, strem_run_id, dag_id, task_id, try_number, status,
-       message, start_ts, end_ts, output_path
+       message, start_ts, end_ts, output_path, rqst_strem_nm, rqst_strem_run_id
 FROM cntl_af.cntl_cfg_log
 WHERE prcs_nm = %s AND business_date = %s AND status <> 'SKIPPED'
 ORDER BY log_id DESC
@@ -75,7 +76,7 @@ ORDER BY log_id DESC
 
 ATTEMPTS_OF_STREAM_RUN_SQL = """
 SELECT log_id, strem_nm, prcs_nm, business_date, run_id, strem_run_id, dag_id, task_id, try_number, status,
-       message, start_ts, end_ts, output_path
+       message, start_ts, end_ts, output_path, rqst_strem_nm, rqst_strem_run_id
 FROM cntl_af.cntl_cfg_log
 WHERE strem_nm = %s AND strem_run_id = %s AND prcs_nm IS NOT NULL
 ORDER BY log_id
@@ -117,7 +118,8 @@ def _insert(url: str, context: RunContext, status: Status, message: str, *, ende
             INSERT_ATTEMPT_SQL,
             (context.strem_nm, context.prcs_nm, context.business_date, context.run_id, context.strem_run_id,
              context.dag_id, context.task_id, context.try_number, status, message, ended,
-             context.output_path, context.worker_host, os.getpid(), context.queue_nm),
+             context.output_path, context.worker_host, os.getpid(), context.queue_nm, context.rqst_strem_nm,
+             context.rqst_strem_run_id),
         )
         return one_row(cursor)[0]
 

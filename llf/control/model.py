@@ -233,6 +233,9 @@ class LogEntry(Record):
     output_path: str | None = None
     tokens: int = 0  # the attempt's LLM tokens (cntl_llm_usage), where the reader sums them
     expected_prcs: list[str] | None = None  # a stream run's processes; None before llf recorded them (0024)
+    # The stream run that asked for this attempt as a dependency of one of its processes (0030); None: none.
+    rqst_strem_nm: str | None = None
+    rqst_strem_run_id: str | None = None
 
     @property
     def duration(self) -> timedelta | None:

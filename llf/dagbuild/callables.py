@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from airflow.sdk.exceptions import AirflowFailException
@@ -19,9 +19,12 @@ from airflow.sdk.exceptions import AirflowFailException
 from llf.context import RunContext, TriggeredBy
 from llf.control.model import process_dag_id
 from llf.dagbuild.connections import airflow_connection
-from llf.dagbuild.operators import StreamProcess
+from llf.dagbuild.operators import ProcessRun, StreamProcess
 from llf.exceptions import ConfigurationError, FinalFailure, RegistrationError
 from llf.text import parse_date
+
+if TYPE_CHECKING:  # the runner is imported inside the callables only: parsing stays light
+    from llf.runner.tasks import Trigger
 
 
 def parse_business_date(text: str) -> dt.date:
@@ -77,16 +80,44 @@ def business_date_of(context: Mapping[str, Any], timezone: str) -> dt.date:
 
 def process_run_conf(
     *, business_date: dt.date, full_rerun: bool, strem_nm: str | None, strem_run_id: str | None,
-    triggered_by: TriggeredBy,
+    triggered_by: TriggeredBy, run_token: str | None = None,
 ) -> dict[str, Any]:
-    """The conf of a process DAG run started by a stream or by a dependant process."""
-    return {
+    """The conf of a process DAG run started by a stream or by a dependant process. Its stream fields count only
+    with the `run_token` their trigger minted for the run (llf.runner.identity); without one, a conf naming a
+    stream run is refused."""
+    conf: dict[str, Any] = {
         "business_date": business_date.isoformat(),
         "full_rerun": full_rerun,
         "strem_nm": strem_nm,
         "strem_run_id": strem_run_id,
         "triggered_by": triggered_by,
     }
+    if run_token is not None:
+        conf["run_token"] = run_token
+    return conf
+
+
+def _process_run(trigger: Trigger, full_rerun: bool) -> ProcessRun:
+    """The run a trigger starts: the run id its token is bound to, and a conf saying what the token vouches for."""
+    grant = trigger.grant
+    return ProcessRun(grant.run_id, process_run_conf(
+        business_date=grant.business_date, full_rerun=full_rerun, strem_nm=grant.strem_nm,
+        strem_run_id=grant.strem_run_id, triggered_by=grant.triggered_by, run_token=trigger.token))
+
+
+def run_token_of(context: Mapping[str, Any]) -> str | None:
+    """The run token in the run's conf, if any (a plain manual trigger has none)."""
+    token = (getattr(context.get("dag_run"), "conf", None) or {}).get("run_token")
+    return token if isinstance(token, str) and token else None
+
+
+def vouched_run_context(context: Mapping[str, Any], *, prcs_nm: str, timezone: str) -> RunContext:
+    """The RunContext of a process DAG run as its trigger vouched for it (llf.runner.identity): a conf naming a
+    stream run without the token its trigger minted fails the task, without a retry, before any row is written."""
+    from llf.runner.tasks import vouched_context
+
+    with final_failures_not_retried():
+        return vouched_context(run_context_of(context, prcs_nm=prcs_nm, timezone=timezone), run_token_of(context))
 
 
 def run_context_of(context: Mapping[str, Any], *, prcs_nm: str, timezone: str) -> RunContext:
@@ -140,17 +171,18 @@ def stream_processes(dag: Any) -> list[str]:
 
 def dependency_conf(
     context: Mapping[str, Any], *, prcs_nm: str, dependency: str, timezone: str
-) -> dict[str, Any] | None:
-    """The conf of a run of `dependency` for this process run, or None when the runner says it needs none."""
-    from llf.runner.tasks import dependencies_to_trigger
+) -> ProcessRun | None:
+    """The run of `dependency` for this process run, or None when the runner says it needs none.
 
-    run_context = run_context_of(context, prcs_nm=prcs_nm, timezone=timezone)
+    This run's own identity is checked first: a run whose conf names a stream run it has no token for vouches
+    for nothing, so it cannot have a dependency filed as asked by that stream run.
+    """
+    from llf.runner.tasks import dependencies_to_trigger, trigger_for_dependency
+
+    run_context = vouched_run_context(context, prcs_nm=prcs_nm, timezone=timezone)
     if dependency not in dependencies_to_trigger(run_context):
         return None
-    return process_run_conf(
-        business_date=run_context.business_date, full_rerun=run_context.full_rerun,
-        strem_nm=run_context.strem_nm, strem_run_id=run_context.strem_run_id, triggered_by="dependency",
-    )
+    return _process_run(trigger_for_dependency(run_context, dependency), run_context.full_rerun)
 
 
 @contextmanager
@@ -169,13 +201,13 @@ def final_failures_not_retried() -> Iterator[None]:
 
 def run_in_stream(
     context: Mapping[str, Any], *, strem_nm: str, prcs_nm: str, timezone: str
-) -> dict[str, Any] | None:
+) -> ProcessRun | None:
     """Run the process inside its stream task and return None; or, when a dependency needs a run first,
-    return the conf for the process DAG run that will start and await it.
+    return the process DAG run that will start and await it, with the run token minted for it.
 
     Opens the stream run's log row if no task of the run has yet, so no separate start task is needed.
     """
-    from llf.runner.tasks import run_stream_process
+    from llf.runner.tasks import run_stream_process, trigger_for_stream_task
 
     run_context = run_context_of(context, prcs_nm=prcs_nm, timezone=timezone).model_copy(
         update={"strem_nm": strem_nm, "strem_run_id": context["run_id"], "triggered_by": "stream"})
@@ -183,8 +215,7 @@ def run_in_stream(
         if run_stream_process(run_context, stream_processes(context["dag"]), connection_lookup=airflow_connection):
             return None
     refuse_paused(context, process_dag_id(prcs_nm))
-    return process_run_conf(business_date=run_context.business_date, full_rerun=run_context.full_rerun,
-                            strem_nm=strem_nm, strem_run_id=run_context.run_id, triggered_by="stream")
+    return _process_run(trigger_for_stream_task(run_context), run_context.full_rerun)
 
 
 def refuse_paused(context: Mapping[str, Any], dag_id: str) -> None:
@@ -202,8 +233,9 @@ def refuse_paused(context: Mapping[str, Any], dag_id: str) -> None:
 def run_notebook(*, prcs_nm: str, timezone: str, **context: Any) -> None:
     from llf.runner.tasks import run_process
 
+    run_context = vouched_run_context(context, prcs_nm=prcs_nm, timezone=timezone)
     with final_failures_not_retried():
-        run_process(run_context_of(context, prcs_nm=prcs_nm, timezone=timezone), connection_lookup=airflow_connection)
+        run_process(run_context, connection_lookup=airflow_connection)
 
 
 def close_abandoned_attempts(context: Mapping[str, Any]) -> None:

@@ -4,6 +4,7 @@ tasks that run a notebook in their own process, whose on_kill stops its kernel."
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from airflow.providers.standard.operators.python import PythonOperator
@@ -25,24 +26,33 @@ def _stop_notebooks() -> None:
     stop_running_attempts(ON_KILL)
 
 
+@dataclass(frozen=True)
+class ProcessRun:
+    """A process DAG run to trigger: its run id, chosen by the callable because the run token in its conf is
+    minted for that one run (llf.runner.identity), and its conf."""
+
+    run_id: str
+    conf: dict[str, Any]
+
+
 class DependencyTrigger(TriggerDagRunOperator):
     """Starts a dependency's process DAG and waits for it (deferrably), unless it is already satisfied.
 
-    `dependency_conf(context)` returns the conf of the dependency run, or None when the runner says the
+    `dependency_conf(context)` returns the dependency run (its run id and conf), or None when the runner says the
     dependency needs no run; the task is then skipped. One task per dependency replaces a branch task
     plus one trigger per dependency: a third fewer tasks to parse, and the verdict is taken by the
     task that acts on it. After deferral Airflow resumes in `execute_complete`, so the check runs once.
     """
 
-    def __init__(self, *, dependency_conf: Callable[[Any], dict[str, Any] | None], **kwargs: Any) -> None:
+    def __init__(self, *, dependency_conf: Callable[[Any], ProcessRun | None], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.dependency_conf = dependency_conf
 
     def execute(self, context: Any) -> Any:
-        conf = self.dependency_conf(context)
-        if conf is None:
+        run = self.dependency_conf(context)
+        if run is None:
             raise AirflowSkipException(f"{self.trigger_dag_id} needs no run for this business date.")
-        self.conf = conf
+        self.trigger_run_id, self.conf = run.run_id, run.conf
         return super().execute(context)
 
 
@@ -54,20 +64,20 @@ class StreamProcess(TriggerDagRunOperator):
     records as BLOCKED). That is the common case, and it costs one task instead of a trigger task, a
     process DAG run and its notebook task (two task starts and several scheduler round trips per
     process). Otherwise (a dependency from another stream still to run, or one running beside it) it
-    returns the conf of a process DAG run, and the task triggers that run, whose dependency tasks start
+    returns a process DAG run (its run id and conf), and the task triggers that run, whose dependency tasks start
     and await what is missing, and waits for it as LLF_STREAM_WAIT says. Either way the runner holds
     the process's run lock, so it still runs at most once per business date.
     """
 
-    def __init__(self, *, run_here: Callable[[Any], dict[str, Any] | None], **kwargs: Any) -> None:
+    def __init__(self, *, run_here: Callable[[Any], ProcessRun | None], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.run_here = run_here
 
     def execute(self, context: Any) -> Any:
-        conf = self.run_here(context)
-        if conf is None:
+        run = self.run_here(context)
+        if run is None:
             return None
-        self.conf = conf
+        self.trigger_run_id, self.conf = run.run_id, run.conf
         return super().execute(context)
 
     def on_kill(self) -> None:

@@ -69,7 +69,7 @@ def _asks_to_run_again(asker: RunContext, success: LogEntry) -> bool:
 
 def _failure_final_for(asker: RunContext, attempts: Sequence[LogEntry]) -> LogEntry | None:
     """The FAILED/BLOCKED attempt that ends the process for `asker`'s stream run, if any."""
-    if asker.strem_run_id is None:
+    if stream_run_served(asker) is None:
         return None  # no stream run to be final for: a manual or standalone run
     if any(_same_airflow_run(attempt, asker) for attempt in attempts):
         return None  # this run's own earlier try failed: its retry or clear tries again
@@ -87,10 +87,20 @@ def _same_airflow_run(attempt: LogEntry, asker: RunContext) -> bool:
 
 
 def same_stream_run(attempt: LogEntry, asker: RunContext) -> bool:
-    """Made within the asker's stream run: by stream name too, since scheduled runs of two streams on one cron
-    share their run id."""
-    return (asker.strem_run_id is not None and attempt.strem_run_id == asker.strem_run_id
-            and attempt.strem_nm == asker.strem_nm)
+    """Made for the asker's stream run: by stream name too, since scheduled runs of two streams on one cron
+    share their run id. "For": within it, or asked by it as a dependency of another stream (filed under that
+    stream, linked to the run that asked), so a dependency's failure stays final for the run that asked for it."""
+    served = stream_run_served(asker)
+    return served is not None and stream_run_served(attempt) == served
+
+
+def stream_run_served(run: LogEntry | RunContext) -> tuple[str | None, str] | None:
+    """The stream run an attempt (or an ask) is made for: its own stream run, else the one that asked for it."""
+    if run.strem_run_id is not None:
+        return run.strem_nm, run.strem_run_id
+    if run.rqst_strem_run_id is not None:
+        return run.rqst_strem_nm, run.rqst_strem_run_id
+    return None
 
 
 def _newest(attempts: Sequence[LogEntry], matches: Callable[[LogEntry], bool]) -> LogEntry | None:

@@ -17,8 +17,9 @@ from llf.context import RunContext, StreamRunKey
 from llf.control.repository import Registration, process_registration
 from llf.db import reused_connections
 from llf.exceptions import ControlDatabaseError
-from llf.runner import process, stops, stream
+from llf.runner import identity, process, stops, stream
 from llf.runner.connections import ConnectionLookup
+from llf.runner.identity import Trigger
 from llf.runner.outputs import warm_html_exporter
 from llf.runner.timeline import Timeline
 from llf.settings import control_db_url
@@ -26,6 +27,7 @@ from llf.settings import control_db_url
 __all__ = [
     "ConnectionLookup",
     "Timeline",
+    "Trigger",
     "close_stream_runs_airflow_finished",
     "dependencies_to_trigger",
     "finish_stream_if_open",
@@ -33,6 +35,9 @@ __all__ = [
     "run_process",
     "run_stream_process",
     "stop_running_attempts",
+    "trigger_for_dependency",
+    "trigger_for_stream_task",
+    "vouched_context",
     "warm_html_exporter",
 ]
 
@@ -77,6 +82,22 @@ def run_process(context: RunContext, timeline: Timeline | None = None, registrat
 def dependencies_to_trigger(context: RunContext, *, url: str | None = None) -> list[str]:
     """The dependencies a process DAG run starts and awaits before its notebook (llf.runner.process)."""
     return process.dependencies_to_trigger(control_db_url(url), context)
+
+
+def vouched_context(claim: RunContext, token: str | None, *, url: str | None = None) -> RunContext:
+    """The run context a process DAG run is filed under, from its conf (`claim`) and the run token in it; a conf
+    naming a stream run its trigger did not vouch for raises RunIdentityRefused (llf.runner.identity)."""
+    return identity.vouched(control_db_url(url), claim, token)
+
+
+def trigger_for_stream_task(asker: RunContext, *, url: str | None = None) -> Trigger:
+    """The run id and token of a stream task's fallback run of its process DAG (llf.runner.identity)."""
+    return identity.for_stream_task(control_db_url(url), asker)
+
+
+def trigger_for_dependency(asker: RunContext, dependency: str, *, url: str | None = None) -> Trigger:
+    """The run id and token of a dependant's run of `dependency`'s process DAG (llf.runner.identity)."""
+    return identity.for_dependency(control_db_url(url), asker, dependency)
 
 
 # How long the stream DAG's callback keeps trying to reach the control DB: it runs once (Airflow does not

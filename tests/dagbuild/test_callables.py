@@ -12,6 +12,7 @@ from llf.context import RunContext
 from llf.control import log as run_log
 from llf.dagbuild.callables import business_date_of, process_run_conf, run_context_of, run_in_stream, run_notebook
 from llf.exceptions import ConfigurationError
+from llf.runner.tasks import trigger_for_dependency
 
 RUN_AFTER = dt.datetime(2024, 5, 2, 22, 15, tzinfo=dt.UTC)
 
@@ -115,11 +116,15 @@ def test_given_a_failure_earlier_in_the_stream_run_when_a_dependant_triggers_the
     in_stream = RunContext(strem_nm="sales", prcs_nm="report", business_date=dt.date(2024, 5, 2),
                            run_id="scheduled__x", strem_run_id="scheduled__x", triggered_by="stream")
     run_log.mark_failed(control_db_url, in_stream, "ValueError: no customers today")
+    # the dependant's trigger mints the run and its token (a conf naming the stream run without one is refused)
+    dependant = in_stream.model_copy(update={"prcs_nm": "dependant", "run_id": "manual__dependant"})
+    trigger = trigger_for_dependency(dependant, "report")
     conf = process_run_conf(business_date=dt.date(2024, 5, 2), full_rerun=False, strem_nm="sales",
-                            strem_run_id="scheduled__x", triggered_by="dependency")
+                            strem_run_id="scheduled__x", triggered_by="dependency", run_token=trigger.token)
 
     with pytest.raises(AirflowFailException, match="already ended FAILED in this stream run"):
-        run_notebook(prcs_nm="report", timezone="UTC", **context(conf, business_date="2024-05-02"))
+        run_notebook(prcs_nm="report", timezone="UTC",
+                     **context(conf, business_date="2024-05-02") | {"run_id": trigger.grant.run_id})
 
     assert sql("SELECT status FROM cntl_af.cntl_cfg_log WHERE prcs_nm = 'report' ORDER BY log_id") == [
         ("FAILED",), ("FAILED",)]

@@ -22,17 +22,23 @@ def dags(scenario, dagbag):
 
 
 def process_run(business_date: str) -> dict:
-    """The task context of a `process__report` run started by stream run `sched__1`."""
+    """The task context of a `process__report` run started by stream run `sched__1`'s task for report, with the
+    run id and token that task's trigger minted (llf.runner.identity)."""
+    from llf.context import RunContext
+    from llf.runner.tasks import trigger_for_stream_task
+
+    asker = RunContext(strem_nm="finance", prcs_nm="report", business_date=dt.date.fromisoformat(business_date),
+                       run_id="sched__1", strem_run_id="sched__1", triggered_by="stream")
+    trigger = trigger_for_stream_task(asker)
     return {
         "params": {"business_date": business_date, "full_rerun": False},
         "logical_date": None,
         "dag_run": SimpleNamespace(conf={"strem_nm": "finance", "strem_run_id": "sched__1",
-                                         "triggered_by": "stream"}),
-        "run_id": "manual__1",
+                                         "triggered_by": "stream", "run_token": trigger.token}),
+        "run_id": trigger.grant.run_id,
         "ti": SimpleNamespace(dag_id="process__report", task_id="dependency__x", try_number=1,
                               get_dag=lambda dag_id: SimpleNamespace(dag_id=dag_id, is_paused=False)),
     }
-
 
 def test_given_two_dependencies_when_parsed_then_each_has_a_deferrable_trigger_and_the_notebook_always_runs(
     dags,
@@ -59,8 +65,12 @@ def test_given_one_dependency_satisfied_when_the_triggers_run_then_it_is_skipped
     with pytest.raises(DagRunTriggerException) as triggered:
         report.get_task("dependency__extract_ap").execute(process_run("2024-05-02"))
     assert triggered.value.trigger_dag_id == "process__extract_ap"
-    assert triggered.value.conf == {"business_date": "2024-05-02", "full_rerun": False, "strem_nm": "finance",
-                                    "strem_run_id": "sched__1", "triggered_by": "dependency"}
+    # extract_ap is finance's own process: filed within the stream run that asked, vouched for by a new token
+    conf = dict(triggered.value.conf)
+    assert conf.pop("run_token") != ""
+    assert conf == {"business_date": "2024-05-02", "full_rerun": False, "strem_nm": "finance",
+                    "strem_run_id": "sched__1", "triggered_by": "dependency"}
+    assert triggered.value.dag_run_id.startswith("manual__")
     assert triggered.value.deferrable and triggered.value.wait_for_completion
 
 

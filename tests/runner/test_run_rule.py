@@ -20,15 +20,21 @@ STREAM_FULL_RERUN = STREAM | {"full_rerun": True}
 DEPENDENCY = {"strem_nm": "s", "run_id": "X", "strem_run_id": "R", "triggered_by": "dependency"}
 DEPENDENCY_FULL_RERUN = DEPENDENCY | {"full_rerun": True}
 DEPENDENCY_OF_OTHER_STREAM = DEPENDENCY | {"strem_nm": "t"}  # t's scheduled run shares R's id
+# A process of stream t run as a dependency for stream s's run R (issue 26): filed under t, asked by R.
+ASKED_BY_R = {"strem_nm": "t", "run_id": "Y", "triggered_by": "dependency", "rqst_strem_nm": "s",
+              "rqst_strem_run_id": "R"}
+ASKED_BY_R_FULL_RERUN = ASKED_BY_R | {"full_rerun": True}
+ASKED_BY_ANOTHER_RUN = ASKED_BY_R | {"rqst_strem_run_id": "R2"}
 MANUAL = {"run_id": "M", "triggered_by": "manual"}
 MANUAL_RETRY = MANUAL | {"try_number": 2}
 MANUAL_FULL_RERUN = MANUAL | {"full_rerun": True}
 
 
 def attempt(status: Status, run_id: str, strem_run_id: str | None = None, *, strem_nm: str | None = "s",
-            try_number: int = 1) -> LogEntry:
+            try_number: int = 1, asked_by: str | None = None) -> LogEntry:
     return LogEntry(log_id=1, strem_nm=strem_nm, prcs_nm="q", business_date=DAY, run_id=run_id,
-                    strem_run_id=strem_run_id, try_number=try_number, status=status, start_ts=STARTED)
+                    strem_run_id=strem_run_id, try_number=try_number, status=status, start_ts=STARTED,
+                    rqst_strem_nm="s" if asked_by else None, rqst_strem_run_id=asked_by)
 
 
 SUCCESS_EARLIER = attempt(Status.SUCCESS, "earlier", "earlier")
@@ -40,6 +46,8 @@ FAILED_EARLIER = attempt(Status.FAILED, "earlier", "earlier")
 SUCCESS_OF_M = attempt(Status.SUCCESS, "M")
 FAILED_OF_M = attempt(Status.FAILED, "M")
 FAILED_ELSEWHERE = attempt(Status.FAILED, "other", "other")
+FAILED_FOR_R = attempt(Status.FAILED, "X", strem_nm="t", asked_by="R")  # t's process, asked by s's run R
+SUCCESS_FOR_R = attempt(Status.SUCCESS, "X", strem_nm="t", asked_by="R")
 
 
 @pytest.mark.parametrize(
@@ -74,6 +82,12 @@ FAILED_ELSEWHERE = attempt(Status.FAILED, "other", "other")
         (DEPENDENCY, [FAILED_EARLIER], Verdict.RUN, ""),
         (DEPENDENCY_OF_OTHER_STREAM, [FAILED_IN_R], Verdict.RUN, ""),
         (MANUAL, [FAILED_IN_R], Verdict.RUN, ""),
+        # a dependency of another stream, filed under its own stream, counts for the stream run that asked for it
+        (ASKED_BY_R, [FAILED_FOR_R], Verdict.FINAL_FAILED, "already ended FAILED in this stream run"),
+        (STREAM, [FAILED_FOR_R], Verdict.FINAL_FAILED, "already ended FAILED in this stream run"),
+        (ASKED_BY_R_FULL_RERUN, [SUCCESS_FOR_R], Verdict.DONE, "already SUCCESS"),  # rerun once per stream run
+        (ASKED_BY_ANOTHER_RUN, [FAILED_FOR_R], Verdict.RUN, ""),
+        (ASKED_BY_R_FULL_RERUN, [SUCCESS_EARLIER], Verdict.RUN, ""),
         # a success after the failure stands
         (DEPENDENCY, [SUCCESS_IN_R, FAILED_IN_R], Verdict.DONE, "already SUCCESS"),
     ],
