@@ -347,8 +347,8 @@ KERNEL_USERS = _setting(Setting(
     "cannot switch, runs kernels as the worker's user, and each task's log says what is not isolated", True))
 KERNEL_UID_BASE = _setting(Setting(
     "LLF_KERNEL_UID_BASE", Whole(1000, 65000, "a uid"), "the first of the kernel users' uids: stream N's kernels "
-    "run as uid and gid base + N (at most 65533: a stream past it fails its runs, naming this setting); the base "
-    "itself is the group of a folder lake, the one group kernels have", 61000))
+    "run as uid and gid base + N (at most 65533: a stream past it fails its runs, naming this setting); pick a range "
+    "no account of the worker's host uses", 61000))
 LAKE_URL = _setting(Setting(
     "LLF_LAKE_URL", Url(("file", "s3"), "s3://bucket/prefix"), "the data lake: `file:///folder` or "
     "`s3://bucket/prefix`", documented="`file://<project>/lake`"))
