@@ -69,11 +69,12 @@ def lake() -> Lake:
     it: every key below streams/<stream>/ of its process's registered stream (llf.services.lake.streams), none
     outside. In plain Jupyter, all of it."""
     from llf.services.lake import open_lake
-    from llf.services.lake.streams import LAKE_STREAM_ENV, StreamLake
+    from llf.services.lake.streams import StreamLake
+    from llf.settings import LAKE_STREAM
 
     if not os.environ.get(RUN_CONTEXT_ENV):
         return open_lake()
-    return StreamLake(open_lake(), os.environ.get(LAKE_STREAM_ENV) or context().strem_nm)
+    return StreamLake(open_lake(), LAKE_STREAM.read() or context().strem_nm)
 
 
 def connection(conn_id: str) -> Connection:

@@ -434,6 +434,10 @@ ATTEMPT_TOKEN = _setting(Setting(
     "LLF_ATTEMPT_TOKEN", Text("a token", "..."), "set by the runner for the notebook kernel: the attempt's token, "
     "which scopes the SDK's database session to the attempt and its stream (README, Security); you never set it",
     secret=True, internal=True))
+LAKE_STREAM = _setting(Setting(
+    "LLF_LAKE_STREAM", Text("a stream name", "sales"), "set by the runner for the notebook kernel: its process's "
+    "registered stream, whose part of the lake (`streams/<stream>/`) `nb.lake()` is confined to; you never set it",
+    internal=True))
 
 # The names other modules quote in their messages.
 NOTEBOOK_DB_URL_ENV = NOTEBOOK_DB_URL.name

@@ -32,9 +32,9 @@ from llf.runner.run_rule import Decision, Verdict, decide, same_stream_run
 from llf.runner.stream import finish_stream_if_complete
 from llf.runner.timeline import Timeline
 from llf.services.connections import Connection
-from llf.services.lake.streams import LAKE_STREAM_ENV
 from llf.settings import (
     ATTEMPT_TOKEN,
+    LAKE_STREAM,
     NOTEBOOK_DB_URL_ENV,
     STREAM_DB_CONNECTION_LIMIT,
     WEAVIATE_API_KEY_ENV,
@@ -287,7 +287,7 @@ def _execute(url: str, context: RunContext, registration: Registration,
             handed = airflow_connections.resolve(context.prcs_nm, registration.conn_ids, lookup)
             kernel_env = _kernel_env(context, url, handed)
             if registration.strem_nm:  # nb.lake()'s part of the lake: the process's own stream's, run on its own too
-                kernel_env = {**kernel_env, LAKE_STREAM_ENV: registration.strem_nm}
+                kernel_env = {**kernel_env, LAKE_STREAM.name: registration.strem_nm}
             user = kernel_user.prepare(registration.strem_id, registration.strem_nm)
         except notebook_runner.NotebookRejected as rejected:
             return _Ending(rejected_here(rejected, context))

@@ -173,7 +173,8 @@ def _is_temporary(key: str) -> bool:
 def _own_part_writable(root: Path) -> bool:
     """Whether a kernel under its stream's own OS user may write its stream's part of the lake, where only that
     part is its to write (llf.runner.kernel_user): a lake it cannot write at the root is still its lake."""
-    from llf.services.lake.streams import LAKE_STREAM_ENV, stream_prefix
+    from llf.services.lake.streams import stream_prefix
+    from llf.settings import LAKE_STREAM
 
-    stream = os.environ.get(LAKE_STREAM_ENV)
+    stream = LAKE_STREAM.read()
     return bool(stream) and os.access(root / stream_prefix(stream), os.W_OK | os.X_OK)

@@ -16,9 +16,6 @@ from llf.services.lake.base import CHUNK_BYTES, Lake, LakeData, LakePathError, c
 from llf.services.lake.runs import NO_STREAM
 
 STREAMS_PREFIX = "streams/"
-# The stream a kernel's nb.lake() is confined to, set by the runner: the process's registered stream (its kernel's
-# OS user owns that part of a folder lake), whatever stream run, if any, the attempt is filed under.
-LAKE_STREAM_ENV = "LLF_LAKE_STREAM"
 _STREAM_NAME = re.compile(r"[A-Za-z0-9_.-]{1,200}")  # cntl_cfg_strem.strem_nm's own check (0002)
 
 
