@@ -11,10 +11,13 @@ ARG AIRFLOW_VERSION
 ENV JUPYTER_PATH=/opt/llf/jupyter/share/jupyter
 
 USER root
-# /opt/airflow/llf: LLF_STATE_DIR, whose volume starts as a copy of this folder (owner, group-writable).
-RUN mkdir -p /opt/llf/jupyter /opt/airflow/auth /opt/airflow/llf \
+# /opt/airflow/llf: LLF_STATE_DIR, whose volume starts as a copy of this folder (owner, group-writable, closed to
+# others: notebook kernels run under their streams' own users, which must not read or write llf's state); the task
+# logs' volume likewise (a kernel reads no other task's log).
+RUN mkdir -p /opt/llf/jupyter /opt/airflow/auth /opt/airflow/llf /opt/airflow/logs \
  && chown -R airflow:0 /opt/llf /opt/airflow/auth /opt/airflow/llf \
- && chmod -R g+rwX /opt/llf /opt/airflow/auth /opt/airflow/llf
+ && chmod -R g+rwX /opt/llf /opt/airflow/auth /opt/airflow/llf \
+ && chmod -R o-rwx /opt/airflow/llf /opt/airflow/logs
 USER airflow
 
 COPY --chown=airflow:0 requirements.txt /opt/llf/requirements.txt
@@ -26,6 +29,15 @@ COPY --chown=airflow:0 llf /opt/llf/src/llf
 RUN pip install --no-cache-dir --no-deps /opt/llf/src \
  && python -m ipykernel install --prefix /opt/llf/jupyter --name python3 --display-name "Python 3 (llf)" \
  && llf --help > /dev/null
+# Kernels run under their streams' own users (llf/runner/kernel_user.py): they must run this Python and import
+# its packages, never change them. Others may read and pass through every folder on the way, and write none.
+USER root
+RUN for folder in "$(python -c 'import site; print(site.getusersitepackages())')" \
+        "$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" /opt/llf; do \
+      [ -e "$folder" ] && chmod -R o+rX,o-w "$folder"; \
+      while [ "$folder" != / ]; do chmod o+x "$folder"; folder=$(dirname "$folder"); done; \
+    done
+USER airflow
 
 FROM airflow AS jupyter
 ARG AIRFLOW_VERSION

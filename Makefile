@@ -1,5 +1,6 @@
 # LLM Local Framework — every command a newcomer needs. `make help` lists them.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# A Python every user may run: notebook kernels run as their streams' own users (scripts/shared_python.sh).
+PYTHON ?= $(shell scripts/shared_python.sh)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed

@@ -8,9 +8,10 @@ runs under Airflow, under papermill in a test, or in plain Jupyter.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from typing import TYPE_CHECKING
 
-from llf.context import RunContext, current_run_context
+from llf.context import RUN_CONTEXT_ENV, RunContext, current_run_context
 from llf.exceptions import ConfigurationError
 from llf.services.control_store import control_store
 
@@ -64,10 +65,16 @@ def vectors(collection: str) -> VectorStore:
 
 
 def lake() -> Lake:
-    """The data lake of LLF_LAKE_URL (default: the folder lake/ of the project)."""
+    """The data lake of LLF_LAKE_URL (default: the folder lake/ of the project); in a run, its stream's part of
+    it: every key below streams/<stream>/ of its process's registered stream (llf.services.lake.streams), none
+    outside. In plain Jupyter, all of it."""
     from llf.services.lake import open_lake
+    from llf.services.lake.streams import StreamLake
+    from llf.settings import LAKE_STREAM
 
-    return open_lake()
+    if not os.environ.get(RUN_CONTEXT_ENV):
+        return open_lake()
+    return StreamLake(open_lake(), LAKE_STREAM.read() or context().strem_nm)
 
 
 def connection(conn_id: str) -> Connection:

@@ -294,6 +294,14 @@ NOTEBOOK_DB_URL = _setting(Setting(
     "role `llf_notebook` ([Security](#security)). Required: with neither set every run fails naming it; set it to "
     "the control DB URL to run notebooks as the owner (each run warns)", secret=True,
     connection=NOTEBOOK_CONNECTION_ID))
+STREAM_DB_CONNECTION_LIMIT = _setting(Setting(
+    "LLF_STREAM_DB_CONNECTION_LIMIT", Whole(1, 10000, "a number of sessions"), "sessions each stream's notebook "
+    "login may hold at once, all its kernels together (the runner sets it on the stream's login, "
+    "`llf_nb_<stream id>_<database>`, before each kernel starts; [Security](#security))", 10))
+UI_DB_URL = _setting(Setting(
+    "LLF_UI_DB_URL", _DB_URL, "the URL the control-plane UI reads with (the Airflow api-server): a login in the "
+    "role `llf_ui_reader`, which may only SELECT what the UI shows ([Security](#security)). Unset: the UI reads "
+    "with the control DB URL, and the api-server log warns once naming this setting", secret=True))
 WEAVIATE_API_KEY = _setting(Setting(
     "LLF_WEAVIATE_API_KEY", Text("an API key", "a-key"), "the Weaviate API key, when the server requires one; "
     "passed to kernels when `LLF_VECTOR_URL` is `weaviate://` (the Airflow connection is read only then)",
@@ -331,6 +339,16 @@ STATE_DIR = _setting(Setting(
 LOCK_CHECK_SECONDS = _setting(Setting(
     "LLF_LOCK_CHECK_SECONDS", Seconds(), "how often a running attempt asks its lock's own session whether it still "
     "holds its run lock; a lost lock stops the kernel and ends the attempt FAILED \"run lock lost: ...\"", 5.0))
+KERNEL_USERS = _setting(Setting(
+    "LLF_KERNEL_USERS", Flag(), "run each notebook kernel under its stream's own OS user (uid and gid "
+    "`LLF_KERNEL_UID_BASE` + the stream's id), which cannot read the worker's secrets in `/proc`, write the "
+    "kernelspec, packages or llf's state, or open another stream's kernel; needs a worker running as root with "
+    "CAP_SETUID, CAP_SETGID, CAP_CHOWN, CAP_DAC_OVERRIDE and CAP_KILL (compose's workers). `off`, or a worker that "
+    "cannot switch, runs kernels as the worker's user, and each task's log says what is not isolated", True))
+KERNEL_UID_BASE = _setting(Setting(
+    "LLF_KERNEL_UID_BASE", Whole(1000, 65000, "a uid"), "the first of the kernel users' uids: stream N's kernels "
+    "run as uid and gid base + N (at most 65533: a stream past it fails its runs, naming this setting); pick a range "
+    "no account of the worker's host uses", 61000))
 LAKE_URL = _setting(Setting(
     "LLF_LAKE_URL", Url(("file", "s3"), "s3://bucket/prefix"), "the data lake: `file:///folder` or "
     "`s3://bucket/prefix`", documented="`file://<project>/lake`"))
@@ -341,6 +359,12 @@ MINIO_ACCESS_KEY = _setting(Setting(
     "LLF_MINIO_ACCESS_KEY", Text("an access key", "llf"), "MinIO access key", secret=True))
 MINIO_SECRET_KEY = _setting(Setting(
     "LLF_MINIO_SECRET_KEY", Text("a secret key", "a-key"), "MinIO secret key", secret=True))
+UI_MINIO_ACCESS_KEY = _setting(Setting(
+    "LLF_UI_MINIO_ACCESS_KEY", Text("an access key", "llf-ui"), "MinIO access key of the control-plane UI: a user "
+    "that may only read `runs/` of the lake (compose: minio-init makes it). Unset (with its secret key): the UI uses "
+    "`LLF_MINIO_ACCESS_KEY`, and the api-server log warns once", secret=True))
+UI_MINIO_SECRET_KEY = _setting(Setting(
+    "LLF_UI_MINIO_SECRET_KEY", Text("a secret key", "a-key"), "its secret key", secret=True))
 MINIO_SECURE = _setting(Setting(
     "LLF_MINIO_SECURE", Flag(), "HTTPS to MinIO (an `https://` endpoint says so too)", False))
 MINIO_REGION = _setting(Setting("LLF_MINIO_REGION", Text("a region", "us-east-1"), "MinIO region", "us-east-1"))
@@ -410,6 +434,10 @@ ATTEMPT_TOKEN = _setting(Setting(
     "LLF_ATTEMPT_TOKEN", Text("a token", "..."), "set by the runner for the notebook kernel: the attempt's token, "
     "which scopes the SDK's database session to the attempt and its stream (README, Security); you never set it",
     secret=True, internal=True))
+LAKE_STREAM = _setting(Setting(
+    "LLF_LAKE_STREAM", Text("a stream name", "sales"), "set by the runner for the notebook kernel: its process's "
+    "registered stream, whose part of the lake (`streams/<stream>/`) `nb.lake()` is confined to; you never set it",
+    internal=True))
 
 # The names other modules quote in their messages.
 NOTEBOOK_DB_URL_ENV = NOTEBOOK_DB_URL.name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -23,6 +24,26 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.option.basetemp:
         config.option.basetemp = tempfile.mkdtemp(prefix="llf-pytest-")
         config.stash[OWN_BASETEMP] = Path(config.option.basetemp)
+    if os.geteuid() == 0:
+        _open_to_kernels(Path(config.option.basetemp))
+
+
+def _open_to_kernels(basetemp: Path) -> None:
+    """Run as root, the runner starts each kernel under its stream's own OS user (llf/runner/kernel_user.py).
+    Tests' notebooks write marker files in the test's folders, as a site's notebooks write in folders it opens to
+    them: so the session's folders are opened to every user (umask 0, each temp folder 0777). What the platform
+    must keep from kernels (state dir, connection files, kernelspec, venv) llf closes itself, whatever the umask."""
+    os.umask(0)
+    basetemp.mkdir(parents=True, exist_ok=True)
+    basetemp.chmod(0o777)
+    mktemp = pytest.TempPathFactory.mktemp
+
+    def open_mktemp(self: pytest.TempPathFactory, basename: str, numbered: bool = True) -> Path:
+        made = mktemp(self, basename, numbered)
+        made.chmod(0o777)
+        return made
+
+    pytest.TempPathFactory.mktemp = open_mktemp  # type: ignore[method-assign]
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -59,11 +80,13 @@ def s3_endpoint() -> Iterator[str]:
 
 @pytest.fixture
 def control_db_url(postgres: EmbeddedPostgres, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A fresh control database with the schema applied; also exported as LLF_CONTROL_DB_URL, and its
-    notebook login's URL as LLF_NOTEBOOK_DB_URL (what the runner hands notebook kernels)."""
+    """A fresh control database with the schema applied; also exported as LLF_CONTROL_DB_URL, its notebook
+    login's URL as LLF_NOTEBOOK_DB_URL (what the runner hands notebook kernels) and its UI login's as
+    LLF_UI_DB_URL (what the control-plane UI reads with)."""
     url = postgres.fresh_database()
     monkeypatch.setenv("LLF_CONTROL_DB_URL", url)
     monkeypatch.setenv("LLF_NOTEBOOK_DB_URL", postgres.notebook_url(url))
+    monkeypatch.setenv("LLF_UI_DB_URL", postgres.ui_url(url))
     return url
 
 
@@ -71,6 +94,12 @@ def control_db_url(postgres: EmbeddedPostgres, monkeypatch: pytest.MonkeyPatch) 
 def notebook_db_url(postgres: EmbeddedPostgres, control_db_url: str) -> str:
     """The test's control database as notebooks reach it: the login in role llf_notebook."""
     return postgres.notebook_url(control_db_url)
+
+
+@pytest.fixture
+def ui_db_url(postgres: EmbeddedPostgres, control_db_url: str) -> str:
+    """The test's control database as the control-plane UI reads it: the login in role llf_ui_reader."""
+    return postgres.ui_url(control_db_url)
 
 
 @pytest.fixture

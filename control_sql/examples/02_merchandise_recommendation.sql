@@ -30,6 +30,9 @@ VALUES ('merchandise_recommendation',
         'Per customer, retrieve catalogue products similar to their purchases and let the LLM rank them with reasons.')
 ON CONFLICT (strem_nm) DO UPDATE SET strem_desc = EXCLUDED.strem_desc, updated_ts = now();
 
+-- The results table is this stream's: its notebooks read and write it, no other stream's do (README, Security).
+SELECT cntl_af.grant_to_stream('merchandise_recommendation', 'llf_results.recommendations');
+
 INSERT INTO cntl_af.cntl_cfg_prcs_grp (strem_id, prcs_grp_nm, priority, max_parallel, queue_nm)
 SELECT strem_id, grp.nm, grp.priority, grp.max_parallel, grp.queue_nm
 FROM cntl_af.cntl_cfg_strem,

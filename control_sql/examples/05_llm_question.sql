@@ -45,6 +45,9 @@ INSERT INTO cntl_af.cntl_cfg_strem (strem_nm, strem_desc)
 VALUES ('llm_question', 'Ask the LLM questions; answers or errors land in llf_results.llm_answers through LLM hooks.')
 ON CONFLICT (strem_nm) DO UPDATE SET strem_desc = EXCLUDED.strem_desc, updated_ts = now();
 
+-- The results table is this stream's: its notebooks read and write it, no other stream's do (README, Security).
+SELECT cntl_af.grant_to_stream('llm_question', 'llf_results.llm_answers');
+
 -- Both questions call the LLM server: the `llm` queue and the `llm` pool (00_pools.sql).
 INSERT INTO cntl_af.cntl_cfg_prcs_grp (strem_id, prcs_grp_nm, priority, max_parallel, queue_nm)
 SELECT strem_id, 'ask', 1, 2, 'llm' FROM cntl_af.cntl_cfg_strem WHERE strem_nm = 'llm_question'

@@ -1,12 +1,13 @@
 #!/bin/sh
-# One-shot (service minio-init): the lake bucket and the llf user, whose policy reaches that bucket only:
-# list it, read and write its objects (multipart uploads included). No other bucket, no bucket settings or
-# policies, no deletes (llf's lake never deletes; a run's outputs stay). So llf never holds the MinIO root
-# credentials, and its credentials open nothing but the lake. Idempotent; it also detaches the built-in
-# `readwrite` (every bucket) that earlier versions of this script attached.
+# One-shot (service minio-init): the lake bucket and two users, whose policies reach that bucket only.
+#   - llf (LLF_MINIO_ACCESS_KEY), the runner's: list the bucket, read and write its objects (multipart uploads
+#     included). No other bucket, no bucket settings or policies, no deletes (llf's lake never deletes; a run's
+#     outputs stay). So llf never holds the MinIO root credentials, and its credentials open nothing but the lake.
+#   - the control-plane UI's (LLF_UI_MINIO_ACCESS_KEY): get objects under runs/ and nothing else: no listing, no
+#     write, no other prefix. The UI streams run outputs by key (llf/ui/routes/outputs.py) and lists nothing; MinIO
+#     answers a missing key the user may get with NoSuchKey, so a missing output is still a 404.
+# Idempotent; it also detaches the built-in `readwrite` (every bucket) that earlier versions attached to llf.
 set -eu
-
-policy="llf-lake-$LLF_LAKE_BUCKET"
 
 lake_policy() {
     cat <<JSON
@@ -30,15 +31,44 @@ lake_policy() {
 JSON
 }
 
+ui_policy() {
+    cat <<JSON
+{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Sid": "ReadRunOutputs",
+      "Effect": "Allow",
+      "Action": ["s3:GetObject"],
+      "Resource": ["arn:aws:s3:::$LLF_LAKE_BUCKET/runs/*"]
+    }
+  ]
+}
+JSON
+}
+
+# user_with_policy ACCESS_KEY SECRET_KEY POLICY_NAME POLICY_FUNCTION: the user, with the policy the function
+# prints attached (and nothing broader: `readwrite` is detached).
+user_with_policy() {
+    mc admin user add lake "$1" "$2"
+    "$4" | mc admin policy create lake "$3" /dev/stdin
+    attached=$(mc admin user info lake "$1")
+    if echo "$attached" | grep -qw readwrite; then
+        mc admin policy detach lake readwrite --user "$1"
+    fi
+    if ! echo "$attached" | grep -q "$3"; then
+        mc admin policy attach lake "$3" --user "$1"
+    fi
+}
+
+if [ "$LLF_UI_MINIO_ACCESS_KEY" = "$LLF_MINIO_ACCESS_KEY" ]; then
+    echo "minio-init: LLF_UI_MINIO_ACCESS_KEY must be a user of its own, not LLF_MINIO_ACCESS_KEY: the UI would get llf's rights." >&2
+    exit 1
+fi
+
 mc alias set lake http://minio:9000 "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD"
 mc mb --ignore-existing "lake/$LLF_LAKE_BUCKET"
-mc admin user add lake "$LLF_MINIO_ACCESS_KEY" "$LLF_MINIO_SECRET_KEY"
-lake_policy | mc admin policy create lake "$policy" /dev/stdin
-attached=$(mc admin user info lake "$LLF_MINIO_ACCESS_KEY")
-if echo "$attached" | grep -qw readwrite; then
-    mc admin policy detach lake readwrite --user "$LLF_MINIO_ACCESS_KEY"
-fi
-if ! echo "$attached" | grep -q "$policy"; then
-    mc admin policy attach lake "$policy" --user "$LLF_MINIO_ACCESS_KEY"
-fi
-echo "minio-init: bucket $LLF_LAKE_BUCKET ready for user $LLF_MINIO_ACCESS_KEY (policy $policy)"
+user_with_policy "$LLF_MINIO_ACCESS_KEY" "$LLF_MINIO_SECRET_KEY" "llf-lake-$LLF_LAKE_BUCKET" lake_policy
+user_with_policy "$LLF_UI_MINIO_ACCESS_KEY" "$LLF_UI_MINIO_SECRET_KEY" "llf-ui-$LLF_LAKE_BUCKET" ui_policy
+echo "minio-init: bucket $LLF_LAKE_BUCKET ready for user $LLF_MINIO_ACCESS_KEY (policy llf-lake-$LLF_LAKE_BUCKET)" \
+     "and the UI's read-only user $LLF_UI_MINIO_ACCESS_KEY (policy llf-ui-$LLF_LAKE_BUCKET)"

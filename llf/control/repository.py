@@ -205,6 +205,8 @@ class Registration:
     dependencies: list[str]
     content_sha256: str | None = None  # the notebook's pin (llf.control.pins); None: not pinned
     conn_ids: tuple[str, ...] = ()  # the Airflow connections its notebook gets, and no other (0028)
+    strem_id: int | None = None  # the stream the process belongs to: its kernel runs as that stream's user
+    strem_nm: str | None = None  # that stream's name: the part of the lake its notebooks write (streams/<name>/)
 
 
 def process_registration(url: str, prcs_nm: str) -> Registration:
@@ -212,18 +214,21 @@ def process_registration(url: str, prcs_nm: str) -> Registration:
     with transaction(url) as cursor:
         cursor.execute(
             "SELECT f.file_path, p.timeout_min, p.params, coalesce(array_agg(d.prcs_nm ORDER BY d.prcs_nm) "
-            "FILTER (WHERE d.prcs_nm IS NOT NULL), '{}'), f.content_sha256, p.conn_ids "
+            "FILTER (WHERE d.prcs_nm IS NOT NULL), '{}'), f.content_sha256, p.conn_ids, g.strem_id, s.strem_nm "
             "FROM cntl_af.cntl_cfg_prcs p LEFT JOIN cntl_af.cntl_cfg_sys_file f USING (prcs_id) "
+            "JOIN cntl_af.cntl_cfg_prcs_grp g ON g.prcs_grp_id = p.prcs_grp_id "
+            "JOIN cntl_af.cntl_cfg_strem s ON s.strem_id = g.strem_id "
             "LEFT JOIN cntl_af.cntl_cfg_prcs_depn pd ON pd.prcs_id = p.prcs_id AND pd.actv_flg "
             "LEFT JOIN cntl_af.cntl_cfg_prcs d ON d.prcs_id = pd.depn_prcs_id "
-            "WHERE p.prcs_nm = %s GROUP BY p.prcs_id, f.file_path, f.content_sha256",
+            "WHERE p.prcs_nm = %s GROUP BY p.prcs_id, f.file_path, f.content_sha256, g.strem_id, s.strem_nm",
             (prcs_nm,),
         )
         row = cursor.fetchone()
     if row is None:
         raise ProcessFailed(f"process {prcs_nm} is not registered in cntl_af.cntl_cfg_prcs")
-    file_path, timeout_min, params, dependencies, content_sha256, conn_ids = row
-    return Registration(file_path, float(timeout_min), params, list(dependencies), content_sha256, tuple(conn_ids))
+    file_path, timeout_min, params, dependencies, content_sha256, conn_ids, strem_id, strem_nm = row
+    return Registration(file_path, float(timeout_min), params, list(dependencies), content_sha256, tuple(conn_ids),
+                        strem_id, strem_nm)
 
 
 def stream_processes(url: str, strem_nm: str) -> tuple[str, list[str]]:

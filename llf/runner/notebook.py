@@ -23,6 +23,7 @@ from llf.control.notebooks import bounded_bytes, notebook_problem, resolve_noteb
 from llf.control.pins import changed_since_pinned, content_sha256, short
 from llf.exceptions import LlfError
 from llf.runner.kernel_env import kernel_environment
+from llf.runner.kernel_user import KernelUser, hand_over, make_non_dumpable, private_home, without_worker_folders
 from llf.runner.timeline import Timeline
 
 log = logging.getLogger(__name__)
@@ -170,23 +171,35 @@ def parameters_for(notebook: Path, registered: Mapping[str, Any], run_context: M
 
 
 def kernel_manager_class(env: Mapping[str, str], stopper: KernelStopper | None,
-                         timeline: Timeline | None = None, ipc_prefix: Path | None = None) -> type:
+                         timeline: Timeline | None = None, ipc_prefix: Path | None = None,
+                         user: KernelUser | None = None) -> type:
     """The kernel manager nbclient creates: starts the kernel with `env` rather than this process's environment
     (papermill has no way to pass one), lets `stopper` kill it, and marks its start and stop on `timeline`.
 
     With `ipc_prefix`, the kernel's channels are Unix sockets named after it instead of TCP ports:
     jupyter_client picks free ports by binding and releasing them, so two kernels starting at once on
-    one worker could pick the same port and one died with "ZMQError: Address already in use".
+    one worker could pick the same port and one died with "ZMQError: Address already in use". Its folder
+    holds the connection file too. With `user`, the kernel runs as that user (llf.runner.kernel_user): the
+    folder is handed to it (0700: no other stream's user reaches its sockets or its connection file's key) and
+    Popen switches the child's groups and uid before exec, through jupyter_client's own launch arguments.
     """
     from jupyter_client import AsyncKernelManager
 
-    transport = {} if ipc_prefix is None else {"transport": "ipc", "ip": str(ipc_prefix)}
+    transport = {} if ipc_prefix is None else {
+        "transport": "ipc", "ip": str(ipc_prefix), "connection_file": str(ipc_prefix.parent / "kernel.json")}
 
     class LlfKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(**{**kwargs, **transport})
             if stopper is not None:
                 stopper.adopt(self)
+
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+            """jupyter_client's hook for launching differently: the connection file is written by now."""
+            if user is not None:
+                hand_over(Path(self.connection_file), user)
+                kw.update(user.popen_arguments())
+            await super()._async_launch_kernel(kernel_cmd, **kw)
 
         # jupyter_client's AsyncKernelManager makes KernelManager's methods coroutines its types do not show.
         async def start_kernel(self, **kwargs: Any) -> None:  # type: ignore[override]
@@ -216,6 +229,7 @@ def execute(
     stopper: KernelStopper | None = None,
     timeline: Timeline | None = None,
     cwd: Path | None = None,
+    user: KernelUser | None = None,
 ) -> NotebookOutcome:
     """Run the notebook; the whole run (not each cell) is bounded by `timeout_min`; `stopper` can kill it.
 
@@ -223,7 +237,8 @@ def execute(
     a graceful shutdown waits for the kernel, and about one kernel in ten took 2.5 s more to go (then
     SIGTERM, then 5 s SIGKILL). The price: the notebook's atexit hooks do not run (README, Notebooks).
     The kernel runs in `cwd` (default: the notebook's folder), so that a pinned copy (pinned_copy) runs where
-    its registered file is, next to the files it opens.
+    its registered file is, next to the files it opens; with `user`, as that user (llf.runner.kernel_user), its
+    HOME and TMPDIR a folder of its own removed with the kernel's sockets.
     """
     deadline = time.monotonic() + timeout_min * 60
 
@@ -231,9 +246,13 @@ def execute(
         return max(1, int(deadline - time.monotonic()))
 
     ready = None if timeline is None else (lambda **_: timeline.mark("kernel ready"))
+    make_non_dumpable()  # before any kernel: none, of any user, reads this process's /proc/<pid>/environ
     # a short folder of its own for the kernel's sockets: a Unix socket's path holds at most 107 bytes
     with tempfile.TemporaryDirectory(prefix="llf-k-") as sockets:
-        manager = kernel_manager_class(kernel_environment(kernel_env), stopper, timeline, Path(sockets) / "k")
+        env = kernel_environment(kernel_env)
+        if user is not None:
+            env = {**without_worker_folders(env), **private_home(Path(sockets), user)}
+        manager = kernel_manager_class(env, stopper, timeline, Path(sockets) / "k", user)
         return _run_papermill(notebook, output_notebook, parameters, manager, seconds_left, ready,
                               timeout_min, stopper, cwd or notebook.parent)
 

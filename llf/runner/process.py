@@ -18,11 +18,12 @@ from llf.control.attempt_tokens import open_attempt_token
 from llf.control.lock import RunLock, RunLockBusy, process_run_lock
 from llf.control.model import FAILING, Status, lock_wait_limit
 from llf.control.repository import Registration, process_registration
+from llf.control.stream_logins import kernel_login_url
 from llf.db import ReusedConnections, reused_connections
 from llf.exceptions import ConfigurationError, FinalFailure, ProcessFailed
 from llf.runner import connections as airflow_connections
+from llf.runner import kernel_user, stops
 from llf.runner import notebook as notebook_runner
-from llf.runner import stops
 from llf.runner.connections import ConnectionLookup
 from llf.runner.mirror import mirrored
 from llf.runner.notebook_check import rejected_here
@@ -33,7 +34,9 @@ from llf.runner.timeline import Timeline
 from llf.services.connections import Connection
 from llf.settings import (
     ATTEMPT_TOKEN,
+    LAKE_STREAM,
     NOTEBOOK_DB_URL_ENV,
+    STREAM_DB_CONNECTION_LIMIT,
     WEAVIATE_API_KEY_ENV,
     notebook_db_url,
     notebooks_dir,
@@ -283,6 +286,9 @@ def _execute(url: str, context: RunContext, registration: Registration,
             parameters = notebook_runner.parameters_for(source, context.params, _context_parameters(context))
             handed = airflow_connections.resolve(context.prcs_nm, registration.conn_ids, lookup)
             kernel_env = _kernel_env(context, url, handed)
+            if registration.strem_nm:  # nb.lake()'s part of the lake: the process's own stream's, run on its own too
+                kernel_env = {**kernel_env, LAKE_STREAM.name: registration.strem_nm}
+            user = kernel_user.prepare(registration.strem_id, registration.strem_nm)
         except notebook_runner.NotebookRejected as rejected:
             return _Ending(rejected_here(rejected, context))
         except airflow_connections.ConnectionsUnavailable as unavailable:
@@ -296,7 +302,7 @@ def _execute(url: str, context: RunContext, registration: Registration,
             try:
                 ending = _Ending(notebook_runner.execute(
                     source, executed, parameters, timeout_min=registration.timeout_min,
-                    kernel_env=kernel_env, stopper=stopper, timeline=timeline, cwd=notebook.parent,
+                    kernel_env=kernel_env, stopper=stopper, timeline=timeline, cwd=notebook.parent, user=user,
                 ).error)
             except Exception as unexpected:  # noqa: BLE001 - recorded with the notebook as far as it ran
                 ending = _Ending(f"{type(unexpected).__name__}: {unexpected}")
@@ -326,7 +332,9 @@ def _kernel_env(context: RunContext, control_url: str, handed: Mapping[str, Conn
 
     The SDK connects with LLF_CONTROL_DB_URL, so the notebook URL goes in under that name too, replacing
     the owner's URL the worker holds: notebook code (nb.sql included) can then write progress, LLM usage
-    and cache, results and vectors, and gets "permission denied" on registrations and the run log.
+    and cache, results and vectors, and gets "permission denied" on registrations and the run log. It is the login
+    of the process's stream (llf.control.stream_logins), so the tables and collections it creates are the stream's
+    alone; the shared notebook login only where the owner may not create roles (with a warning).
     The Weaviate API key goes in when configured (from the Airflow connection `llf_vectors` too); never logged.
     The attempt's token (llf.control.attempt_tokens), minted here, scopes the SDK's session to this attempt's rows.
     """
@@ -336,6 +344,9 @@ def _kernel_env(context: RunContext, control_url: str, handed: Mapping[str, Conn
         log.warning("%s connects as %s, the owner of the control tables: this notebook can change registrations "
                     "and the run log. Point it at a login in the role llf_notebook (README, Security).",
                     NOTEBOOK_DB_URL_ENV, owner or "the default user")
+    else:  # the kernel gets its stream's login, never the shared one (llf.control.stream_logins)
+        notebook_url = kernel_login_url(control_url, notebook_url, context.prcs_nm,
+                                        STREAM_DB_CONNECTION_LIMIT.value())
     env = {RUN_CONTEXT_ENV: context.model_dump_json(), "LLF_CONTROL_DB_URL": notebook_url,
            NOTEBOOK_DB_URL_ENV: notebook_url, **airflow_connections.kernel_variables(handed)}
     if context.log_id is not None:

@@ -17,7 +17,7 @@ from llf.context import RunContext, StreamRunKey
 from llf.control.repository import Registration, process_registration
 from llf.db import reused_connections
 from llf.exceptions import ControlDatabaseError
-from llf.runner import identity, process, stops, stream
+from llf.runner import identity, kernel_user, process, stops, stream
 from llf.runner.connections import ConnectionLookup
 from llf.runner.identity import Trigger
 from llf.runner.outputs import warm_html_exporter
@@ -141,3 +141,13 @@ def stop_running_attempts(reason: str) -> int:
     """Stop the kernels of the attempts running in this process, each run then ending FAILED with `reason`;
     return how many. The generated tasks' on_kill: Airflow calls it on SIGTERM, from a signal handler."""
     return stops.stop_running_attempts(reason)
+
+
+def kernels_not_isolated() -> str | None:
+    """What notebook kernels can reach on this host because they cannot run under their streams' own OS users
+    (llf.runner.kernel_user), as a sentence for `llf local up` to say; None when they do run under them."""
+    problem = kernel_user.isolation_problem()
+    if problem is None:
+        return None
+    sentence = kernel_user.NOT_ISOLATED.format(problem=problem)
+    return f"{sentence[0].upper()}{sentence[1:]}."

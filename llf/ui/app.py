@@ -2,7 +2,8 @@
 
 Mounted by plugins/llf_control_plane.py at MOUNT_PREFIX inside Airflow's api-server; every route requires
 Airflow's login and shows only the streams and processes whose DAGs the user may read (llf.ui.auth): another
-stream's page or output is a 404, as if it did not exist. No answer may be cached (llf.ui.no_store). No
+stream's page or output is a 404, as if it did not exist. It reads with a login and a lake key that can only
+read (llf.ui.readers). No answer may be cached (llf.ui.no_store). No
 OpenAPI schema or docs page is served (they would be reachable without login). Errors name no database host,
 database or user: those go to the log.
 """
@@ -16,10 +17,10 @@ from fastapi.responses import Response
 
 from llf.control import queries
 from llf.exceptions import LlfError
-from llf.services.lake import Lake, open_lake
-from llf.settings import control_db_url
+from llf.services.lake import Lake
 from llf.ui.auth import Access, access_dependency, airflow_dag_run_reader
 from llf.ui.no_store import NoStore
+from llf.ui.readers import ui_db_url, ui_lake
 from llf.ui.routes import api, outputs, pages
 from llf.ui.sources import MOUNT_PREFIX, Sources, printable_query
 
@@ -28,8 +29,9 @@ __all__ = ["MOUNT_PREFIX", "create_app"]
 log = logging.getLogger(__name__)
 
 
-def create_app(database_url: Callable[[], str] = control_db_url, lake: Callable[[], Lake] = open_lake) -> FastAPI:
-    """The app; `database_url` and `lake` are resolved per request so settings changes need no restart."""
+def create_app(database_url: Callable[[], str] = ui_db_url, lake: Callable[[], Lake] = ui_lake) -> FastAPI:
+    """The app; `database_url` and `lake` are resolved per request so settings changes need no restart. By
+    default the UI's own read-only login and lake key (llf.ui.readers), not llf's."""
     read_access = access_dependency(lambda: queries.registered_names(database_url()))
 
     def check_access(request: Request, access: Annotated[Access, Depends(read_access)]) -> None:

@@ -1,6 +1,7 @@
 """Who can reach what in the compose stack: only the Airflow UI, JupyterLab and the MinIO console are published
 (on LLF_BIND_ADDRESS); Weaviate refuses anonymous clients and llf shows it the key from .env; notebook code
-(Airflow's kernels, JupyterLab) gets the notebook role's database URL, and JupyterLab never the owner's."""
+(Airflow's kernels, JupyterLab) gets the notebook role's database URL, and JupyterLab never the owner's; the
+api-server, where the read-only control-plane UI runs, reads as the UI's login and MinIO user, never as llf's."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from tests.deploy.stack import COMPOSE_BINARY, COMPOSE_FILE, ROOT, compose, env_
 
 HOST_PORTS_FILE = ROOT / "docker" / "compose.host-ports.yml"
 AIRFLOW_COMPONENTS = ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer")
+# The components that run llf's code beside Airflow's (DAG files, triggers): the api-server runs only the UI.
+LLF_COMPONENTS = ("airflow-scheduler", "airflow-dag-processor", "airflow-triggerer")
 
 
 def _render(env_file: Path, *files: Path, profiles: tuple[str, ...] = ()) -> dict:
@@ -101,7 +104,7 @@ def _login(url: str) -> tuple[str | None, str | None]:
     return parts.username, parts.password
 
 
-@pytest.mark.parametrize("name", AIRFLOW_COMPONENTS)
+@pytest.mark.parametrize("name", LLF_COMPONENTS)
 def test_given_airflow_components_then_they_hold_the_notebook_role_url_beside_the_owners(services, name):
     settings = env_example()
     environment = services[name]["environment"]
@@ -110,6 +113,26 @@ def test_given_airflow_components_then_they_hold_the_notebook_role_url_beside_th
                                                           settings["LLF_NOTEBOOK_DB_PASSWORD"])
     assert _login(environment["LLF_CONTROL_DB_URL"]) == (settings["LLF_DB_USER"], settings["LLF_DB_PASSWORD"])
     assert settings["LLF_NOTEBOOK_DB_USER"] != settings["LLF_DB_USER"]
+
+
+def test_given_the_api_server_then_the_ui_reads_as_its_own_login_and_minio_user_and_llfs_are_nowhere(services):
+    """The control plane only reads: the api-server holds the llf_ui_reader login and the MinIO user limited to
+    getting runs/ objects, not the control tables' owner, the notebook login or llf's read-write MinIO key."""
+    settings = env_example()
+    environment = services["airflow-apiserver"]["environment"]
+
+    assert _login(environment["LLF_UI_DB_URL"]) == (settings["LLF_UI_DB_USER"], settings["LLF_UI_DB_PASSWORD"])
+    assert urlsplit(environment["LLF_UI_DB_URL"]).path == f"/{settings['LLF_DB_NAME']}"
+    assert (environment["LLF_UI_MINIO_ACCESS_KEY"], environment["LLF_UI_MINIO_SECRET_KEY"]) == (
+        settings["LLF_UI_MINIO_ACCESS_KEY"], settings["LLF_UI_MINIO_SECRET_KEY"])
+    assert environment["LLF_LAKE_URL"] == f"s3://{settings['LLF_LAKE_BUCKET']}"
+    assert [key for key in ("LLF_CONTROL_DB_URL", "LLF_NOTEBOOK_DB_URL", "LLF_MINIO_ACCESS_KEY",
+                            "LLF_MINIO_SECRET_KEY", "LLF_WEAVIATE_API_KEY") if key in environment] == []
+    leaked = [key for key, value in environment.items() if any(settings[secret] in str(value) for secret in (
+        "LLF_DB_PASSWORD", "LLF_NOTEBOOK_DB_PASSWORD", "LLF_MINIO_SECRET_KEY"))]
+    assert leaked == []
+    assert len({settings[key] for key in ("LLF_UI_DB_USER", "LLF_DB_USER", "LLF_NOTEBOOK_DB_USER")}) == 3
+    assert settings["LLF_UI_MINIO_ACCESS_KEY"] != settings["LLF_MINIO_ACCESS_KEY"]
 
 
 def test_given_jupyter_then_its_notebooks_connect_as_the_notebook_role_and_the_owner_is_nowhere(services):
@@ -132,6 +155,18 @@ def test_given_postgres_then_its_first_start_gets_the_notebook_login_from_env(se
     assert postgres["environment"]["LLF_NOTEBOOK_DB_USER"] == settings["LLF_NOTEBOOK_DB_USER"]
     assert postgres["environment"]["LLF_NOTEBOOK_DB_PASSWORD"] == settings["LLF_NOTEBOOK_DB_PASSWORD"]
     assert (Path(init_folder["source"]) / "20-llf-notebook-role.sh").is_file()
+
+
+def test_given_postgres_and_minio_init_then_their_first_start_gets_the_uis_login_and_user_from_env(services):
+    settings = env_example()
+    postgres, minio_init = services["postgres"], services["minio-init"]
+    init_folder = next(mount for mount in postgres["volumes"] if mount["target"] == "/docker-entrypoint-initdb.d")
+
+    assert {key: postgres["environment"][key] for key in ("LLF_UI_DB_USER", "LLF_UI_DB_PASSWORD")} == {
+        key: settings[key] for key in ("LLF_UI_DB_USER", "LLF_UI_DB_PASSWORD")}
+    assert (Path(init_folder["source"]) / "40-llf-ui-reader.sh").is_file()
+    assert {key: minio_init["environment"][key] for key in ("LLF_UI_MINIO_ACCESS_KEY", "LLF_UI_MINIO_SECRET_KEY")} \
+        == {key: settings[key] for key in ("LLF_UI_MINIO_ACCESS_KEY", "LLF_UI_MINIO_SECRET_KEY")}
 
 
 def test_given_a_missing_notebook_password_when_compose_config_then_it_stops_naming_the_setting(tmp_path):

@@ -20,16 +20,19 @@ AIRFLOW_SECRET_KEYS = ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CORE__FE
 # kernels, Celery's result backend, the lake and the vector store.
 TASK_SECRETS = {"LLF_DB_PASSWORD", "LLF_NOTEBOOK_DB_PASSWORD", "AIRFLOW_CELERY_DB_PASSWORD", "LLF_MINIO_SECRET_KEY",
                 "LLF_WEAVIATE_API_KEY"}
+# What the api-server's control-plane UI reads with (and all llf code there needs): its own login and MinIO user.
+UI_SECRETS = {"LLF_UI_DB_PASSWORD", "LLF_UI_MINIO_SECRET_KEY"}
 # The .env secrets each service's environment holds (its values searched for each secret's value, so a secret
 # inside a URL counts too). Services not listed hold none.
 EXPECTED_SECRETS = {
     "postgres": {"POSTGRES_PASSWORD", "AIRFLOW_DB_PASSWORD", "LLF_DB_PASSWORD", "LLF_NOTEBOOK_DB_PASSWORD",
-                 "AIRFLOW_CELERY_DB_PASSWORD"},
+                 "AIRFLOW_CELERY_DB_PASSWORD", "LLF_UI_DB_PASSWORD"},
     # every secret, shown only to refuse change-me placeholders and dropped before it runs anything
     # (tests/deploy/test_least_privilege_init.py); it uses the task's and Airflow's secrets and the admin's
     "llf-init": {key for key, value in env_example().items() if SECRET_NAME.search(key) and
                  value.startswith("change-me")},
-    "airflow-apiserver": TASK_SECRETS | AIRFLOW_SECRETS,
+    # Celery's result backend only as Airflow's executor settings, alike in every Airflow component
+    "airflow-apiserver": UI_SECRETS | AIRFLOW_SECRETS | {"AIRFLOW_CELERY_DB_PASSWORD"},
     "airflow-scheduler": TASK_SECRETS | AIRFLOW_SECRETS,
     "airflow-dag-processor": TASK_SECRETS | AIRFLOW_SECRETS,
     "airflow-triggerer": TASK_SECRETS | AIRFLOW_SECRETS,
@@ -39,7 +42,7 @@ EXPECTED_SECRETS = {
     "flower": {"AIRFLOW_CELERY_DB_PASSWORD", "FLOWER_PASSWORD"},
     "jupyter": {"LLF_NOTEBOOK_DB_PASSWORD", "LLF_MINIO_SECRET_KEY", "LLF_WEAVIATE_API_KEY", "JUPYTER_TOKEN"},
     "minio": {"MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD"},
-    "minio-init": {"MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "LLF_MINIO_SECRET_KEY"},
+    "minio-init": {"MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "LLF_MINIO_SECRET_KEY", "LLF_UI_MINIO_SECRET_KEY"},
     "weaviate": {"LLF_WEAVIATE_API_KEY"},
 }
 

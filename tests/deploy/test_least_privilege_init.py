@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,6 +20,7 @@ import pytest
 from celery import Celery
 
 from llf.control.migrations import upgrade
+from llf.control.stream_logins import kernel_login_url, with_login
 from llf.local.postgres import with_database, with_user
 from tests.deploy.stack import ROOT, env_example
 
@@ -38,13 +40,22 @@ def first_start(postgres):
            "AIRFLOW_DB_PASSWORD": "af-pass", "LLF_DB_USER": f"llf_{suffix}", "LLF_DB_NAME": f"llfdb_{suffix}",
            "LLF_DB_PASSWORD": "owner-pass", "LLF_NOTEBOOK_DB_USER": f"nb_{suffix}",
            "LLF_NOTEBOOK_DB_PASSWORD": "it's a \"notebook\" pass'word", "AIRFLOW_CELERY_DB_USER": f"celery_{suffix}",
-           "AIRFLOW_CELERY_DB_NAME": f"celerydb_{suffix}", "AIRFLOW_CELERY_DB_PASSWORD": "a 'celery' pass\"word"}
+           "AIRFLOW_CELERY_DB_NAME": f"celerydb_{suffix}", "AIRFLOW_CELERY_DB_PASSWORD": "a 'celery' pass\"word",
+           "LLF_UI_DB_USER": f"ui_{suffix}", "LLF_UI_DB_PASSWORD": "a 'ui' pass\"word"}
     yield env
     for database in (env["AIRFLOW_DB_NAME"], env["LLF_DB_NAME"], env["AIRFLOW_CELERY_DB_NAME"]):
         postgres.execute_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    for role in (env["AIRFLOW_DB_USER"], env["LLF_DB_USER"], env["LLF_NOTEBOOK_DB_USER"],
-                 env["AIRFLOW_CELERY_DB_USER"]):
+    for role in _stream_roles(postgres, env["LLF_DB_USER"]) + [
+            env["AIRFLOW_DB_USER"], env["LLF_DB_USER"], env["LLF_NOTEBOOK_DB_USER"], env["AIRFLOW_CELERY_DB_USER"],
+            env["LLF_UI_DB_USER"]]:
         postgres.execute_admin(f'DROP ROLE IF EXISTS "{role}"')
+
+
+def _stream_roles(postgres, owner: str) -> list[str]:
+    """The stream logins `owner` created (it holds ADMIN on them): dropped before it."""
+    return [name for (name,) in _rows(postgres.admin_url, "SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r "
+                                      "ON r.oid = m.roleid JOIN pg_roles o ON o.oid = m.member WHERE o.rolname = %s "
+                                      "AND m.admin_option AND r.rolname LIKE 'llf\\_nb\\_%%'", (owner,))]
 
 
 def _init(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -71,24 +82,39 @@ def test_given_a_first_start_when_llf_upgrades_then_the_notebook_login_writes_se
     owner = with_user(database, first_start["LLF_DB_USER"])
     notebook = with_user(database, first_start["LLF_NOTEBOOK_DB_USER"])
 
-    assert upgrade(owner)  # the owner may not create roles: the init script made llf_notebook first
+    assert upgrade(owner)  # the owner may not create llf_notebook's kind of role: the init script made it first
     _rows(owner, "CREATE TABLE llf_results.answers (id integer GENERATED ALWAYS AS IDENTITY, answer text)")
     _rows(owner, "INSERT INTO cntl_af.cntl_cfg_strem (strem_nm) VALUES ('kept')")
+    _rows(owner, "INSERT INTO cntl_af.cntl_cfg_prcs_grp (strem_id, prcs_grp_nm) SELECT strem_id, 'g' "
+                 "FROM cntl_af.cntl_cfg_strem")
+    _rows(owner, "INSERT INTO cntl_af.cntl_cfg_prcs (prcs_grp_id, prcs_nm) SELECT prcs_grp_id, 'p' "
+                 "FROM cntl_af.cntl_cfg_prcs_grp")
+    (stream_role,) = _rows(owner, "SELECT cntl_af.grant_to_stream('kept', 'llf_results.answers')")[0]
+    # what the runner does before a kernel of the stream starts, as the owner the init script made
+    kernel = kernel_login_url(owner, with_login(notebook, first_start["LLF_NOTEBOOK_DB_USER"],
+                                                first_start["LLF_NOTEBOOK_DB_PASSWORD"]), "p", 5)
 
     assert _rows(notebook, "SELECT current_user") == [("llf_notebook",)]
     with pytest.raises(psycopg2.errors.InsufficientPrivilege, match="row-level security"):  # no attempt token
         _rows(notebook, "INSERT INTO cntl_af.cntl_prcs_progress (prcs_nm, business_date, run_id, message) "
                         "VALUES ('p', current_date, 'r', 'hello')")
-    _rows(notebook, "INSERT INTO llf_results.answers (answer) VALUES ('42')")
-    _rows(notebook, "CREATE TABLE llf_vectors.items (id uuid PRIMARY KEY, embedding vector(3))")
+    _rows(kernel, "INSERT INTO llf_results.answers (answer) VALUES ('42')")
+    _rows(kernel, "CREATE TABLE llf_vectors.items (id uuid PRIMARY KEY, embedding vector(3))")
     for statement in ("UPDATE cntl_af.cntl_cfg_strem SET actv_flg = false", "DELETE FROM cntl_af.cntl_cfg_log",
-                      "SELECT * FROM cntl_af.cntl_cfg_prcs", "CREATE TABLE llf_results.planted (x int)"):
+                      "SELECT * FROM cntl_af.cntl_cfg_prcs", "SELECT * FROM llf_results.answers",
+                      "SELECT * FROM llf_vectors.items"):
         with pytest.raises(psycopg2.errors.InsufficientPrivilege, match="permission denied"):
-            _rows(notebook, statement)
+            _rows(notebook, statement)  # the shared login reaches no stream's table
     assert _rows(owner, "SELECT strem_nm, actv_flg FROM cntl_af.cntl_cfg_strem") == [("kept", True)]
-    assert _rows(postgres.admin_url, "SELECT rolpassword IS NOT NULL, rolcanlogin, rolsuper, rolcreaterole, "
-                 "rolconnlimit FROM pg_authid WHERE rolname = %s", (first_start["LLF_NOTEBOOK_DB_USER"],)) == [
-        (True, True, False, False, 50)]
+    assert _rows(owner, "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'llf_vectors.items'::regclass") == [
+        (stream_role,)]
+    assert _rows(postgres.admin_url, "SELECT rolname, rolpassword IS NOT NULL, rolcanlogin, rolsuper, rolcreaterole, "
+                 "rolconnlimit FROM pg_authid WHERE rolname IN (%s, %s, %s) ORDER BY rolname = %s, rolname = %s", (
+                     first_start["LLF_NOTEBOOK_DB_USER"], stream_role, first_start["LLF_DB_USER"],
+                     first_start["LLF_DB_USER"], stream_role)) == [
+        (first_start["LLF_NOTEBOOK_DB_USER"], True, True, False, False, 50),
+        (stream_role, True, True, False, False, 5),
+        (first_start["LLF_DB_USER"], True, True, False, True, -1)]  # CREATEROLE: for the stream logins
 
 
 def test_given_a_first_start_then_the_notebook_login_connects_to_the_llf_database_alone(postgres, first_start):
@@ -121,6 +147,46 @@ def test_given_the_notebook_role_script_when_run_again_then_it_succeeds_and_keep
     assert _rows(postgres.admin_url, "SELECT count(*) FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid "
                  "JOIN pg_roles u ON u.oid = m.member WHERE g.rolname = 'llf_notebook' AND u.rolname = %s",
                  (first_start["LLF_NOTEBOOK_DB_USER"],)) == [(1,)]
+
+
+def test_given_a_first_start_when_llf_upgrades_then_the_ui_login_reads_what_the_ui_shows_and_nothing_else(
+    postgres, first_start
+):
+    """The api-server's login (LLF_UI_DB_URL) after 40-llf-ui-reader.sh and `llf db upgrade` as the owner, who may
+    not create roles: it reads registrations and the run log, writes nothing, never reads the attempt tokens, and
+    connects to the llf database alone."""
+    for script in ("10-llf-databases.sh", "20-llf-notebook-role.sh", "40-llf-ui-reader.sh"):
+        assert _init(script, first_start).returncode == 0, script
+    database = with_database(postgres.admin_url, first_start["LLF_DB_NAME"])
+    owner = with_user(database, first_start["LLF_DB_USER"])
+    ui = with_user(database, first_start["LLF_UI_DB_USER"])
+
+    assert upgrade(owner)
+    _rows(owner, "INSERT INTO cntl_af.cntl_cfg_strem (strem_nm) VALUES ('kept')")
+
+    assert _rows(ui, "SELECT strem_nm FROM cntl_af.cntl_cfg_strem") == [("kept",)]
+    assert _rows(ui, "SELECT count(*) FROM cntl_af.cntl_cfg_log") == [(0,)]
+    for statement in ("UPDATE cntl_af.cntl_cfg_strem SET actv_flg = false", "DELETE FROM cntl_af.cntl_cfg_log",
+                      "SELECT * FROM cntl_af.cntl_attempt_token", "SELECT * FROM cntl_af.cntl_llm_cache"):
+        with pytest.raises(psycopg2.errors.InsufficientPrivilege, match="permission denied"):
+            _rows(ui, statement)
+    with pytest.raises(psycopg2.OperationalError, match="permission denied for database"):
+        _rows(with_user(with_database(postgres.admin_url, first_start["AIRFLOW_DB_NAME"]),
+                        first_start["LLF_UI_DB_USER"]), "SELECT 1")
+    assert _rows(postgres.admin_url, "SELECT rolpassword IS NOT NULL, rolcanlogin, rolsuper, rolcreaterole "
+                 "FROM pg_authid WHERE rolname = %s", (first_start["LLF_UI_DB_USER"],)) == [(True, True, False, False)]
+
+    again = _init("40-llf-ui-reader.sh", {**first_start, "LLF_UI_DB_PASSWORD": "rotated"})  # idempotent
+
+    assert again.returncode == 0, again.stderr
+
+
+@pytest.mark.parametrize("other", ["LLF_DB_USER", "POSTGRES_USER", "LLF_NOTEBOOK_DB_USER"])
+def test_given_another_login_named_as_the_uis_when_the_script_runs_then_it_refuses(first_start, other):
+    result = _init("40-llf-ui-reader.sh", {**first_start, "LLF_UI_DB_USER": first_start[other]})
+
+    assert result.returncode == 1
+    assert "LLF_UI_DB_USER must be a login of its own" in result.stderr
 
 
 def test_given_the_owner_named_as_notebook_login_when_the_script_runs_then_it_refuses(first_start):
@@ -197,26 +263,40 @@ def test_given_a_volume_without_celerys_login_when_llf_init_starts_then_it_says_
 FAKE_MC = """#!/bin/sh
 echo "$*" >> "$MC_CALLS"
 case "$*" in
-  "admin policy create "*) cat "$6" > "$MC_POLICY" ;;
+  "admin policy create "*) cat "$6" > "$MC_POLICIES/$5.json" ;;
   "admin user info "*) echo "AccessKey: $5"; echo "PolicyName: readwrite" ;;
 esac
 """
 
 
-def test_given_minio_init_then_the_llf_user_gets_a_policy_for_the_lake_bucket_only(tmp_path):
+@pytest.fixture
+def minio_init(tmp_path: Path) -> Callable[..., tuple[list[str], dict[str, list[dict]]]]:
+    """`minio_init(**env)`: runs docker/minio/init-lake.sh with `mc` recorded by a stand-in; returns its calls and
+    the statements of each policy it created, by name."""
     fake = tmp_path / "bin" / "mc"
     fake.parent.mkdir()
     fake.write_text(FAKE_MC)
     fake.chmod(0o755)
-    env = {"PATH": f"{fake.parent}:{os.environ['PATH']}", "MC_CALLS": str(tmp_path / "calls"),
-           "MC_POLICY": str(tmp_path / "policy.json"), "MINIO_ROOT_USER": "root", "MINIO_ROOT_PASSWORD": "rootpw",
-           "LLF_LAKE_BUCKET": "llf-lake", "LLF_MINIO_ACCESS_KEY": "llf", "LLF_MINIO_SECRET_KEY": "secret"}
+    policies = tmp_path / "policies"
+    policies.mkdir()
 
-    subprocess.run(["sh", str(ROOT / "docker/minio/init-lake.sh")], env=env, check=True, capture_output=True,
-                   timeout=30)
+    def run(**changes: str) -> tuple[list[str], dict[str, list[dict]]]:
+        env = {"PATH": f"{fake.parent}:{os.environ['PATH']}", "MC_CALLS": str(tmp_path / "calls"),
+               "MC_POLICIES": str(policies), "MINIO_ROOT_USER": "root", "MINIO_ROOT_PASSWORD": "rootpw",
+               "LLF_LAKE_BUCKET": "llf-lake", "LLF_MINIO_ACCESS_KEY": "llf", "LLF_MINIO_SECRET_KEY": "secret",
+               "LLF_UI_MINIO_ACCESS_KEY": "llf-ui", "LLF_UI_MINIO_SECRET_KEY": "ui-secret", **changes}
+        subprocess.run(["sh", str(ROOT / "docker/minio/init-lake.sh")], env=env, check=True, capture_output=True,
+                       timeout=30)
+        return ((tmp_path / "calls").read_text().splitlines(),
+                {path.stem: json.loads(path.read_text())["Statement"] for path in policies.iterdir()})
 
-    calls = (tmp_path / "calls").read_text().splitlines()
-    statements = json.loads((tmp_path / "policy.json").read_text())["Statement"]
+    return run
+
+
+def test_given_minio_init_then_the_llf_user_gets_a_policy_for_the_lake_bucket_only(minio_init):
+    calls, policies = minio_init()
+
+    statements = policies["llf-lake-llf-lake"]
     resources = {resource for statement in statements for resource in statement["Resource"]}
     actions = {action for statement in statements for action in statement["Action"]}
     assert resources == {"arn:aws:s3:::llf-lake", "arn:aws:s3:::llf-lake/*"}
@@ -227,6 +307,27 @@ def test_given_minio_init_then_the_llf_user_gets_a_policy_for_the_lake_bucket_on
     assert "admin policy attach lake llf-lake-llf-lake --user llf" in calls
     assert "admin policy detach lake readwrite --user llf" in calls  # left by the previous version
     assert not any(call.startswith("admin policy attach lake readwrite") for call in calls)
+
+
+def test_given_minio_init_then_the_uis_user_may_only_get_objects_under_runs(minio_init):
+    """The control plane streams run outputs by key and lists nothing: s3:GetObject on <bucket>/runs/* alone
+    (MinIO answers a missing key such a user may get with NoSuchKey, so a missing output stays a 404)."""
+    calls, policies = minio_init()
+
+    statements = policies["llf-ui-llf-lake"]
+    assert [(s["Effect"], s["Action"], s["Resource"], s.get("Condition")) for s in statements] == [
+        ("Allow", ["s3:GetObject"], ["arn:aws:s3:::llf-lake/runs/*"], None)]
+    assert "admin user add lake llf-ui ui-secret" in calls
+    assert "admin policy attach lake llf-ui-llf-lake --user llf-ui" in calls
+    assert [call for call in calls if call.endswith("--user llf-ui") and "attach" in call] == [
+        "admin policy attach lake llf-ui-llf-lake --user llf-ui"]
+
+
+def test_given_the_uis_minio_user_named_as_llfs_when_minio_init_runs_then_it_refuses(minio_init):
+    with pytest.raises(subprocess.CalledProcessError) as refused:
+        minio_init(LLF_UI_MINIO_ACCESS_KEY="llf")
+
+    assert b"LLF_UI_MINIO_ACCESS_KEY must be a user of its own" in refused.value.stderr
 
 
 PLACEHOLDERS = {key: value for key, value in env_example().items() if value.startswith("change-me")}
@@ -305,3 +406,44 @@ def test_given_no_placeholder_then_the_secrets_given_only_for_the_check_are_gone
     assert CHECKED not in seen
     for key in ("POSTGRES_PASSWORD", "MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "JUPYTER_TOKEN", "FLOWER_PASSWORD"):
         assert f"set-{key.lower()}-4d2f" not in seen, key
+
+
+def test_given_a_database_from_before_stream_logins_when_upgraded_then_old_tables_are_the_owners_until_given_away(
+    postgres, first_start, tmp_path
+):
+    """An upgrade by the owner (no superuser) revokes the shared rights on the tables it may, leaves the collections
+    llf_notebook made to llf_notebook (shared until reassigned), and a registration or a superuser hands them over."""
+    import shutil
+
+    from llf.settings import control_sql_dir
+
+    for script in ("10-llf-databases.sh", "20-llf-notebook-role.sh"):
+        assert _init(script, first_start).returncode == 0, script
+    database = with_database(postgres.admin_url, first_start["LLF_DB_NAME"])
+    owner = with_user(database, first_start["LLF_DB_USER"])
+    notebook = with_user(database, first_start["LLF_NOTEBOOK_DB_USER"])
+    before = tmp_path / "sql"
+    before.mkdir()
+    for path in control_sql_dir().glob("*.sql"):
+        if path.name < "0031":
+            shutil.copy(path, before / path.name)
+    upgrade(owner, before)
+    _rows(owner, "CREATE TABLE llf_results.old_answers (answer text)")
+    _rows(notebook, "INSERT INTO llf_results.old_answers VALUES ('42')")
+    _rows(notebook, "CREATE TABLE llf_vectors.old_items (id int)")
+    for stream in ("kept", "other"):
+        _rows(owner, "INSERT INTO cntl_af.cntl_cfg_strem (strem_nm) VALUES (%s)", (stream,))
+
+    assert [name for name in upgrade(owner) if name.startswith("0031")] == ["0031_stream_logins"]
+    with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+        _rows(notebook, "SELECT * FROM llf_results.old_answers")
+    assert _rows(owner, "SELECT answer FROM llf_results.old_answers") == [("42",)]
+    (kept,) = _rows(owner, "SELECT cntl_af.grant_to_stream('kept', 'llf_results.old_answers')")[0]
+    for stream in ("kept", "other"):  # what the runner does before a kernel of the stream starts
+        _rows(owner, "SELECT cntl_af.ensure_stream_role(%s, NULL, 5)", (stream,))
+    (other,) = _rows(owner, "SELECT cntl_af.stream_role('other')")[0]
+    assert _rows(with_user(database, kept), "SELECT answer FROM llf_results.old_answers") == [("42",)]
+    assert _rows(with_user(database, other), "SELECT count(*) FROM llf_vectors.old_items") == [(0,)]  # still shared
+    _rows(database, f'ALTER TABLE llf_vectors.old_items OWNER TO "{kept}"')  # README, Security: the upgrade
+    with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+        _rows(with_user(database, other), "SELECT count(*) FROM llf_vectors.old_items")

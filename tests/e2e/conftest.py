@@ -85,6 +85,7 @@ def control_db_url(e2e_control_db_url: str, postgres: EmbeddedPostgres, monkeypa
     """
     monkeypatch.setenv("LLF_CONTROL_DB_URL", e2e_control_db_url)
     monkeypatch.setenv("LLF_NOTEBOOK_DB_URL", postgres.notebook_url(e2e_control_db_url))
+    monkeypatch.setenv("LLF_UI_DB_URL", postgres.ui_url(e2e_control_db_url))
     return e2e_control_db_url
 
 
@@ -138,6 +139,8 @@ def running_stack(postgres: EmbeddedPostgres, home: Path, metadata_database: str
         extra_env={
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
             "LLF_NOTEBOOK_DB_URL": postgres.notebook_url(llf_env["LLF_CONTROL_DB_URL"]),
+            # the control-plane UI in the api-server reads as llf_ui_reader, as in compose and local mode
+            "LLF_UI_DB_URL": postgres.ui_url(llf_env["LLF_CONTROL_DB_URL"]),
             "LLF_SNAPSHOT_REFRESH_SECONDS": SNAPSHOT_REFRESH_SECONDS,
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
             "LLF_LLM_RETRY_WAIT": "0.1",

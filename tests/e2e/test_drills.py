@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.e2e.scenarios.notebooks import KILL_TASK_ONCE
+from tests.e2e.scenarios.notebooks import KILL_TASK_ONCE, task_killer
 from tests.e2e.scenarios.streams import BUSINESS_DATE, STREAM_RUN_TIMEOUT, Scenario
 
 NewScenario = Callable[[str], Scenario]
@@ -21,8 +21,9 @@ def test_given_a_process_with_one_retry_when_its_task_is_sigkilled_mid_notebook_
     new_scenario: NewScenario,
 ) -> None:
     scenario = new_scenario("retried")
-    prcs_nm, dag_id, run_id = scenario.trigger_retried_victim(KILL_TASK_ONCE)
-    state = scenario.api.wait_for_run(dag_id, run_id, timeout=RETRY_DELAY_SECONDS + 2 * STREAM_RUN_TIMEOUT)
+    with task_killer(scenario.marker):
+        prcs_nm, dag_id, run_id = scenario.trigger_retried_victim(KILL_TASK_ONCE)
+        state = scenario.api.wait_for_run(dag_id, run_id, timeout=RETRY_DELAY_SECONDS + 2 * STREAM_RUN_TIMEOUT)
 
     rows = scenario.sql(
         "SELECT log_id, try_number, status, message, run_id, pid FROM cntl_af.cntl_cfg_log "

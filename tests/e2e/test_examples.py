@@ -61,16 +61,17 @@ def test_given_an_example_stream_when_triggered_through_the_api_then_every_proce
 def test_given_the_example_runs_then_their_outputs_are_in_the_lake_and_the_results_tables(
     example_runs, e2e_sql, e2e_lake_dir
 ):
-    day = e2e_lake_dir / "examples"
-    recommendations = json.loads((day / "merchandise_recommendation" / str(BUSINESS_DATE) /
-                                  "recommendations.json").read_text())
+    def day(stream: str) -> Path:  # nb.lake() keeps a stream's keys in its part of the lake, streams/<stream>/
+        return e2e_lake_dir / "streams" / stream / "examples" / stream / str(BUSINESS_DATE)
+
+    recommendations = json.loads((day("merchandise_recommendation") / "recommendations.json").read_text())
     assert {row["customer_id"] for row in recommendations} == {"C001", "C002", "C003", "C004", "C005"}
     assert e2e_sql("SELECT customer_id, rank, product_id FROM llf_results.recommendations "
                    "WHERE business_date = %s ORDER BY customer_id, rank", (BUSINESS_DATE,)) == [
         (row["customer_id"], row["rank"], row["product_id"]) for row in recommendations]
-    evaluation = json.loads((day / "sentiment_analysis" / str(BUSINESS_DATE) / "evaluation.json").read_text())
+    evaluation = json.loads((day("sentiment_analysis") / "evaluation.json").read_text())
     assert evaluation["accuracy"] >= 0.8
-    answers = json.loads((day / "transcript_qa" / str(BUSINESS_DATE) / "answers.json").read_text())
+    answers = json.loads((day("transcript_qa") / "answers.json").read_text())
     assert len(answers) == 4 and all(answer["citations"] for answer in answers)
     assert sorted(e2e_sql("SELECT prcs_nm, status FROM llf_results.llm_answers")) == [
         ("lq_ask_airflow", "ANSWERED"), ("lq_ask_rag", "ANSWERED")]

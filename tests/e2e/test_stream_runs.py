@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from llf.airflow_api import poll
-from tests.e2e.scenarios.notebooks import FAIL, KILL_TASK_ONCE, NAP, SLEEP, SUCCEED
+from tests.e2e.scenarios.notebooks import FAIL, KILL_TASK_ONCE, NAP, SLEEP, SUCCEED, task_killer
 from tests.e2e.scenarios.streams import Scenario, Step, stored_files
 
 NewScenario = Callable[[str], Scenario]
@@ -89,7 +89,8 @@ def test_given_a_notebook_whose_task_is_sigkilled_when_the_stream_ends_then_no_r
     scenario = new_scenario("killed")
     scenario.register({"g1": [Step("victim", KILL_TASK_ONCE)]})
 
-    run_id, state = scenario.run()
+    with task_killer(scenario.marker):
+        run_id, state = scenario.run()
     killed = scenario.processes(run_id)["victim"]
     killed_pid = int(scenario.marker.with_name(scenario.marker.name + ".killed").read_text())
     rerun_id, rerun_state = scenario.run()
@@ -110,7 +111,8 @@ def test_given_a_process_run_alone_when_its_task_is_sigkilled_then_its_dag_failu
     scenario = new_scenario("killed_alone")
     scenario.register({"g1": [Step("victim", KILL_TASK_ONCE)]})
 
-    _, state = scenario.run_process("victim")
+    with task_killer(scenario.marker):
+        _, state = scenario.run_process("victim")
     # No stream sweeps here, and Airflow skips the task's own callback for a SIGKILLed task: only the
     # process DAG's on_failure_callback, run by the dag-processor a few seconds later, closes the row.
     closed = poll(lambda: True if not scenario.running_rows() else None, timeout=30)

@@ -26,7 +26,7 @@ def test_given_the_shipped_catalogue_when_the_stream_runs_then_each_customer_get
     assert {name: status for name, (status, _) in log_rows(sql, STREAM).items()} == dict.fromkeys(
         processes, "SUCCESS")
     assert sql("SELECT count(*) FROM llf_vectors.products")[0][0] == 16
-    day = lake_dir / "examples" / STREAM / str(BUSINESS_DATE)
+    day = lake_dir / "streams" / STREAM / "examples" / STREAM / str(BUSINESS_DATE)  # nb.lake(): the stream's part
     rows = list(csv.DictReader(io.StringIO((day / "recommendations.csv").read_text())))
     stored_json = json.loads((day / "recommendations.json").read_text())
     assert [(r["customer_id"], r["product_id"]) for r in stored_json] == [

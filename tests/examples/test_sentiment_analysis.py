@@ -23,7 +23,7 @@ def test_given_the_shipped_documents_when_the_stream_runs_then_every_sentence_is
     assert processes == ["sa_ingest", "sa_split_sentences", "sa_classify", "sa_evaluate"]
     assert {name: status for name, (status, _) in log_rows(sql, STREAM).items()} == dict.fromkeys(
         processes, "SUCCESS")
-    day = lake_dir / "examples" / STREAM / str(BUSINESS_DATE)
+    day = lake_dir / "streams" / STREAM / "examples" / STREAM / str(BUSINESS_DATE)  # nb.lake(): the stream's part
     sentences = list(csv.DictReader(io.StringIO((day / "sentences.csv").read_text())))
     labelled = list(csv.DictReader(io.StringIO((day / "sentiments.csv").read_text())))
     assert len(sentences) == 15 and sentences[0]["sentence_id"] == "D001-S01"

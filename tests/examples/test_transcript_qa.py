@@ -21,7 +21,7 @@ def test_given_the_shipped_transcripts_when_the_stream_runs_then_each_answer_cit
     assert processes == ["tq_ingest_transcripts", "tq_index_chunks", "tq_answer_questions"]
     assert {name: status for name, (status, _) in log_rows(sql, STREAM).items()} == dict.fromkeys(
         processes, "SUCCESS")
-    day = lake_dir / "examples" / STREAM / str(BUSINESS_DATE)
+    day = lake_dir / "streams" / STREAM / "examples" / STREAM / str(BUSINESS_DATE)  # nb.lake(): the stream's part
     chunks = {c["chunk_id"]: c for c in json.loads((day / "chunks.json").read_text())}
     assert sql("SELECT count(*) FROM llf_vectors.transcript_chunks")[0][0] == len(chunks) >= 4
     answers = {a["question_id"]: a for a in json.loads((day / "answers.json").read_text())}

@@ -98,6 +98,7 @@ def test_given_a_notebook_writing_progress_usage_cache_results_and_vectors_when_
     registry, stream, notebooks_dir, sql, monkeypatch
 ):
     sql("CREATE TABLE llf_results.scores (id integer GENERATED ALWAYS AS IDENTITY, run_id text, score real)")
+    sql("SELECT cntl_af.grant_to_stream('s', 'llf_results.scores')")  # a registered table, given to its stream
     write_notebook(notebooks_dir / "writes.ipynb", SDK_WRITES)
     registry.process(stream["group"], "nb", notebook="writes.ipynb")
     for name in ("LLF_LLM_PROVIDER", "LLF_LLM_CACHE", "LLF_LLM_HOOKS", "LLF_VECTOR_URL"):
@@ -118,7 +119,28 @@ def test_given_a_notebook_writing_progress_usage_cache_results_and_vectors_when_
     assert sql("SELECT run_id, score FROM llf_results.scores") == [("run_nb", 1.0)]
     assert sql("SELECT count(*), pg_get_userbyid(c.relowner) FROM llf_vectors.notebook_role_items, pg_class c "
                "WHERE c.oid = 'llf_vectors.notebook_role_items'::regclass GROUP BY c.relowner") == [
-        (1, "llf_notebook")]
+        (1, sql("SELECT cntl_af.stream_role('s')")[0][0])]  # the stream's own: no other stream may use or drop it
+
+
+def test_given_a_results_table_of_another_stream_when_a_notebook_reads_it_then_failed_permission_denied(
+    registry, stream, notebooks_dir, sql
+):
+    """The kernel connects as its stream's login (llf.control.stream_logins), never the shared one."""
+    sql("CREATE TABLE llf_results.their_scores (score real)")
+    sql("INSERT INTO llf_results.their_scores VALUES (0.5)")
+    registry.stream("t")
+    sql("SELECT cntl_af.grant_to_stream('t', 'llf_results.their_scores')")
+    write_notebook(notebooks_dir / "peek.ipynb",
+                   "import os, psycopg2\n"
+                   "assert 'llf_notebook_login' not in os.environ['LLF_CONTROL_DB_URL']\n"
+                   "with psycopg2.connect(os.environ['LLF_CONTROL_DB_URL']) as db, db.cursor() as cursor:\n"
+                   "    cursor.execute('SELECT score FROM llf_results.their_scores')")
+    registry.process(stream["group"], "nb", notebook="peek.ipynb")
+
+    with pytest.raises(ProcessFailed, match="permission denied for table their_scores"):
+        run_process(run_context("nb"))
+
+    assert sql("SELECT score FROM llf_results.their_scores") == [(0.5,)]
 
 
 def test_given_no_notebook_database_setting_when_run_then_failed_naming_it_before_the_kernel_starts(

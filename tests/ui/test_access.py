@@ -177,7 +177,7 @@ def test_given_any_browser_when_the_api_schema_or_docs_are_requested_then_they_a
 def test_given_an_unreachable_control_database_when_a_page_is_requested_then_the_error_names_no_host_db_or_user(
     anonymous: TestClient, airflow_token, monkeypatch, dags, path: str
 ):
-    monkeypatch.setenv("LLF_CONTROL_DB_URL", "postgresql://secret_db_user:secret_pw@127.0.0.1:9/secret_db_name")
+    monkeypatch.setenv("LLF_UI_DB_URL", "postgresql://secret_db_user:secret_pw@127.0.0.1:9/secret_db_name")
     anonymous.cookies.set("_token", airflow_token("viewer", dags))
 
     response = anonymous.get(path)

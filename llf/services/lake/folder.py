@@ -47,7 +47,7 @@ class FolderLake:
             raise ConfigurationError(
                 f"The lake folder {root} (LLF_LAKE_URL) cannot be created: {error.strerror or error}."
             ) from error
-        if not os.access(root, os.W_OK | os.X_OK):
+        if not os.access(root, os.W_OK | os.X_OK) and not _own_part_writable(root):
             raise ConfigurationError(f"The lake folder {root} (LLF_LAKE_URL) is not writable.")
         return cls(root.resolve())
 
@@ -168,3 +168,13 @@ def _sync_folder(folder: Path) -> None:
 
 def _is_temporary(key: str) -> bool:
     return key.rsplit("/", 1)[-1].startswith(".") and key.endswith(".tmp")
+
+
+def _own_part_writable(root: Path) -> bool:
+    """Whether a kernel under its stream's own OS user may write its stream's part of the lake, where only that
+    part is its to write (llf.runner.kernel_user): a lake it cannot write at the root is still its lake."""
+    from llf.services.lake.streams import stream_prefix
+    from llf.settings import LAKE_STREAM
+
+    stream = LAKE_STREAM.read()
+    return bool(stream) and os.access(root / stream_prefix(stream), os.W_OK | os.X_OK)

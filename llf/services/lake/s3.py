@@ -23,7 +23,12 @@ from llf.services.lake.base import (
     clean_prefix,
     key_under,
 )
-from llf.settings import MINIO_ACCESS_KEY, MINIO_ENDPOINT, MINIO_REGION, MINIO_SECRET_KEY, MINIO_SECURE
+from llf.settings import MINIO_ACCESS_KEY, MINIO_ENDPOINT, MINIO_REGION, MINIO_SECRET_KEY, MINIO_SECURE, Setting
+
+# The settings holding the (access, secret) key pair a lake is opened with: llf's own by default; the
+# control-plane UI opens it with its read-only pair (llf.ui.readers).
+MinioKeys = tuple[Setting[str], Setting[str]]
+DEFAULT_KEYS: MinioKeys = (MINIO_ACCESS_KEY, MINIO_SECRET_KEY)
 
 PRESIGNED_TTL = timedelta(hours=12)
 _MISSING = {"NoSuchKey", "NoSuchBucket", "NoSuchObject", "ResourceNotFound"}
@@ -75,11 +80,13 @@ class MinioLake:
     endpoint: str
     bucket: str
     prefix: str = ""
+    keys: MinioKeys = DEFAULT_KEYS  # named in the message when MinIO refuses them
     _bucket_ready: bool = field(default=False, init=False)
 
     @classmethod
-    def from_url(cls, url: str) -> MinioLake:
-        """Open `s3://bucket/prefix` with the endpoint and keys of the LLF_MINIO_* variables."""
+    def from_url(cls, url: str, keys: MinioKeys = DEFAULT_KEYS) -> MinioLake:
+        """Open `s3://bucket/prefix` with the endpoint of LLF_MINIO_ENDPOINT and the key pair of the settings
+        `keys` (LLF_MINIO_ACCESS_KEY / LLF_MINIO_SECRET_KEY unless told)."""
         parts = urlsplit(url)
         if not parts.netloc:
             raise ConfigurationError(f"LLF_LAKE_URL={url!r} names no bucket: use s3://bucket/prefix.")
@@ -93,12 +100,12 @@ class MinioLake:
         endpoint = endpoint.rstrip("/")
         client = Minio(
             endpoint,
-            access_key=MINIO_ACCESS_KEY.read(),
-            secret_key=MINIO_SECRET_KEY.read(),
+            access_key=keys[0].read(),
+            secret_key=keys[1].read(),
             secure=secure,
             region=MINIO_REGION.value(),
         )
-        return cls(client, endpoint, parts.netloc, parts.path.strip("/"))
+        return cls(client, endpoint, parts.netloc, parts.path.strip("/"), keys)
 
     def _object(self, path: str) -> str:
         key = clean_key(path)
@@ -201,7 +208,7 @@ class MinioLake:
             if error.code in _CREDENTIAL_ERRORS:
                 raise ConfigurationError(
                     f"MinIO refused the credentials to {action} in bucket {self.bucket!r} ({error.code}): "
-                    f"check {MINIO_ACCESS_KEY.name} and {MINIO_SECRET_KEY.name}."
+                    f"check {self.keys[0].name} and {self.keys[1].name}."
                 ) from error
             raise
         except (urllib3.exceptions.HTTPError, OSError) as error:

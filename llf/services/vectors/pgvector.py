@@ -18,7 +18,7 @@ from psycopg2 import sql
 from psycopg2.extras import Json, execute_values
 
 from llf.db import connect, one_row
-from llf.exceptions import ConfigurationError
+from llf.exceptions import ConfigurationError, LlfError
 from llf.secrets import redact
 from llf.services.vectors.base import (
     Hit,
@@ -31,6 +31,11 @@ from llf.services.vectors.base import (
 
 SCHEMA = "llf_vectors"
 Embedder = Callable[[list[str]], list[list[float]]]
+
+
+class CollectionRefused(LlfError, PermissionError):
+    """The collection's table belongs to another stream: a stream's notebooks own the collections they create
+    (llf/control/sql/0031_stream_logins.sql), and no other stream may read, write or drop them."""
 
 # Creators take turns on a transaction-scoped advisory lock with one 64-bit key: hashtextextended of what is
 # created, seeded with the namespace 'llf.vectors.ddl', as llf.control.lock seeds its run locks with
@@ -61,6 +66,11 @@ class PgVectorStore:
                 yield cursor
         except psycopg2.errors.FeatureNotSupported as error:
             raise ConfigurationError(f"{redact(self.url)} (LLF_VECTOR_URL): {error}") from error
+        except psycopg2.errors.InsufficientPrivilege as error:
+            raise CollectionRefused(
+                f"collection {self.collection!r} is not this stream's: {SCHEMA}.{self.collection} belongs to the "
+                f"stream whose notebook created it ({str(error).strip().splitlines()[0]}); name another collection"
+            ) from error
         except psycopg2.errors.UndefinedFile as error:
             raise ConfigurationError(
                 f"pgvector is not installed in {redact(self.url)} (LLF_VECTOR_URL): {error}"
