@@ -35,4 +35,12 @@ def _attempt_cells(entry: LogEntry | None) -> list[Text]:
     if entry is None:
         return [Text(""), Text("never ran"), Text(""), Text(""), Text("")]
     return [Text(str(entry.business_date)), Text(entry.status, style=STATUS_STYLES[entry.status]),
-            Text(format_duration(entry.duration)), Text(str(entry.tokens or "")), Text(entry.message[:120])]
+            Text(format_duration(entry.duration)), Text(str(entry.tokens or "")), Text(_message(entry))]
+
+
+def _message(entry: LogEntry) -> str:
+    """The attempt's message, led by the stream run that asked for it when it ran as another stream's dependency
+    (run identity: such an attempt is filed under its own stream, linked to the asker by rqst_strem_*)."""
+    if entry.rqst_strem_nm is not None and entry.rqst_strem_nm != entry.strem_nm:
+        return f"asked by stream {entry.rqst_strem_nm} (run {entry.rqst_strem_run_id}): {entry.message[:120]}"
+    return entry.message[:120]

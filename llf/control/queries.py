@@ -20,7 +20,8 @@ MAX_PAGE = 500
 # The JSON shape of each reader's rows (the UI's API, `llf log --json`): the fields each showed when it had a
 # row type of its own, kept so scripts reading them see no change.
 LOG_ROW_FIELDS = frozenset({"log_id", "strem_nm", "prcs_nm", "business_date", "status", "start_ts", "end_ts",
-                            "message", "output_path", "run_id", "dag_id", "try_number", "tokens"})
+                            "message", "output_path", "run_id", "dag_id", "try_number", "tokens", "rqst_strem_nm",
+                            "rqst_strem_run_id"})
 STREAM_RUN_FIELDS = frozenset({"strem_nm", "business_date", "run_id", "status", "start_ts", "end_ts", "message"})
 ATTEMPT_FIELDS = frozenset({"log_id", "strem_nm", "prcs_nm", "business_date", "run_id", "strem_run_id", "dag_id",
                             "task_id", "try_number", "status", "message", "start_ts", "end_ts", "output_path"})
@@ -33,7 +34,7 @@ class LogPage(BaseModel):
 
 LOG_PAGE_SQL = """
 SELECT l.log_id, l.strem_nm, l.prcs_nm, l.business_date, l.status, l.start_ts, l.end_ts, l.message,
-       l.output_path, l.run_id, l.dag_id, l.try_number,
+       l.output_path, l.run_id, l.dag_id, l.try_number, l.rqst_strem_nm, l.rqst_strem_run_id,
        coalesce((SELECT sum(u.prompt_tokens + u.completion_tokens) FROM cntl_af.cntl_llm_usage u
                  WHERE u.log_id = l.log_id), 0) AS tokens
 FROM cntl_af.cntl_cfg_log l

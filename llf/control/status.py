@@ -17,6 +17,7 @@ STATUS_SQL = """
 SELECT s.strem_nm AS registered_strem_nm, g.prcs_grp_nm AS registered_prcs_grp_nm, p.prcs_nm AS registered_prcs_nm,
        l.log_id, l.strem_nm, l.prcs_nm, l.business_date, l.run_id, l.strem_run_id, l.dag_id, l.task_id,
        l.try_number, l.status, coalesce(pr.message, l.message) AS message, l.start_ts, l.end_ts, l.output_path,
+       l.rqst_strem_nm, l.rqst_strem_run_id,
        coalesce(u.tokens, 0) AS tokens
 FROM cntl_af.cntl_cfg_prcs p
 JOIN cntl_af.cntl_cfg_prcs_grp g ON g.prcs_grp_id = p.prcs_grp_id

@@ -99,6 +99,22 @@ def test_given_a_failed_process_when_llf_status_runs_then_the_table_shows_it_and
     assert "FAILED" in out and "ValueError: bad row" in out
 
 
+def test_given_a_dependency_run_for_another_streams_run_when_llf_status_runs_then_it_says_who_asked(
+    control_db_url, registry, capsys, monkeypatch
+):
+    monkeypatch.setenv("COLUMNS", "200")
+    registry.process(registry.group(registry.stream("t"), "g"), "dep")
+    asked = RunContext(strem_nm="t", prcs_nm="dep", business_date=DAY, run_id="r-dep", triggered_by="dependency",
+                       rqst_strem_nm="s", rqst_strem_run_id="scheduled__2026-05-01")
+    run_log.mark_success(control_db_url, asked, "notebook ran to completion")
+
+    (row,) = latest_statuses(control_db_url, stream="t", business_date=DAY)
+    main(["status", "--stream", "t", "--date", str(DAY)])
+
+    assert (row.latest.rqst_strem_nm, row.latest.rqst_strem_run_id) == ("s", "scheduled__2026-05-01")
+    assert "asked by stream s (run scheduled__2026-05-01): notebook ran to completion" in capsys.readouterr().out
+
+
 def test_given_a_running_row_without_its_worker_when_llf_status_runs_then_it_shows_failed_abandoned(
     control_db_url, registry, capsys
 ):

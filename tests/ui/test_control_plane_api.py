@@ -165,6 +165,20 @@ def test_given_a_log_page_when_rendered_then_the_older_link_carries_the_filters_
     assert "/llf/log?stream=sales" in html and "before=" in html
 
 
+def test_given_a_dependency_run_asked_by_another_stream_when_the_log_is_rendered_then_the_row_names_the_asker(
+    client: TestClient, registry, control_db_url
+):
+    _register_sales(registry)
+    run_log.mark_success(control_db_url, _context("extract", triggered_by="dependency", rqst_strem_nm="marketing",
+                                                  rqst_strem_run_id="scheduled__x"), "notebook ran to completion")
+
+    html = client.get("/llf/log", params={"stream": "sales"}).raise_for_status().text
+    rows = client.get("/llf/api/log", params={"stream": "sales"}).raise_for_status().json()["rows"]
+
+    assert "asked by marketing" in html
+    assert (rows[0]["rqst_strem_nm"], rows[0]["rqst_strem_run_id"]) == ("marketing", "scheduled__x")
+
+
 def test_given_a_stream_run_when_its_timeline_is_requested_then_every_attempt_is_a_bar_in_start_order(
     client: TestClient, registry, control_db_url
 ):
