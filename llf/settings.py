@@ -368,6 +368,18 @@ UI_MINIO_SECRET_KEY = _setting(Setting(
 MINIO_SECURE = _setting(Setting(
     "LLF_MINIO_SECURE", Flag(), "HTTPS to MinIO (an `https://` endpoint says so too)", False))
 MINIO_REGION = _setting(Setting("LLF_MINIO_REGION", Text("a region", "us-east-1"), "MinIO region", "us-east-1"))
+MINIO_SESSION_TOKEN = _setting(Setting(
+    "LLF_MINIO_SESSION_TOKEN", Text("a session token", "..."), "session token of temporary MinIO credentials "
+    "(with `LLF_MINIO_ACCESS_KEY`/`LLF_MINIO_SECRET_KEY`); the runner sets it for each notebook kernel when it "
+    "hands the kernel its stream's own key (`LLF_LAKE_STREAM_KEYS`)", secret=True))
+LAKE_STREAM_KEYS = _setting(Setting(
+    "LLF_LAKE_STREAM_KEYS", Flag(), "on an `s3://` lake, hand each notebook kernel a temporary MinIO key that "
+    "reaches its own stream's part of the lake only (`streams/<stream>/`; MinIO STS AssumeRole with a session "
+    "policy, asked with llf's key); `off` hands kernels llf's own key, "
+    "which reaches every stream's objects and the run outputs", True))
+LAKE_KEY_SECONDS = _setting(Setting(
+    "LLF_LAKE_KEY_SECONDS", Whole(900, 31_536_000, "seconds"), "how long a kernel's stream key lasts (MinIO "
+    "allows 900 s to a year); a process whose `timeout_min` is longer gets its timeout and 5 minutes", 43_200))
 LLM_PROVIDERS = ("ollama", "openai", "llamacpp")
 LLM_PROVIDER = _setting(Setting(
     "LLF_LLM_PROVIDER", Choice(LLM_PROVIDERS), "`ollama`, `openai` (any OpenAI-compatible endpoint) or `llamacpp` "

@@ -3,6 +3,9 @@
 #   - llf (LLF_MINIO_ACCESS_KEY), the runner's: list the bucket, read and write its objects (multipart uploads
 #     included). No other bucket, no bucket settings or policies, no deletes (llf's lake never deletes; a run's
 #     outputs stay). So llf never holds the MinIO root credentials, and its credentials open nothing but the lake.
+#     Notebook kernels never get this key: for each run the runner asks MinIO's STS (AssumeRole, signed with it)
+#     for a temporary key narrowed by a session policy to streams/<stream>/ (llf/services/lake/stream_keys.py).
+#     MinIO grants the intersection of this policy and the session's; no admin right and no user per stream.
 #   - the control-plane UI's (LLF_UI_MINIO_ACCESS_KEY): get objects under runs/ and nothing else: no listing, no
 #     write, no other prefix. The UI streams run outputs by key (llf/ui/routes/outputs.py) and lists nothing; MinIO
 #     answers a missing key the user may get with NoSuchKey, so a missing output is still a 404.

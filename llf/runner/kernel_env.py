@@ -37,14 +37,15 @@ def _proxy(*names: str) -> tuple[str, ...]:
     return tuple(spelling for name in names for spelling in (name, name.upper()))
 
 
-# The llf settings the SDK reads in a kernel (nb.lake, nb.llm, nb.vectors). The lake's secret key is among
-# them: nb.lake() signs its S3 requests with LLF_MINIO_ACCESS_KEY/LLF_MINIO_SECRET_KEY (llf/services/lake/s3.py)
-# and has no other way in; in compose that key is llf's MinIO user, limited to the lake bucket. The LLM's API key
+# The llf settings the SDK reads in a kernel (nb.lake, nb.llm, nb.vectors). The lake's key is among them:
+# nb.lake() signs its S3 requests with LLF_MINIO_ACCESS_KEY/LLF_MINIO_SECRET_KEY/LLF_MINIO_SESSION_TOKEN
+# (llf/services/lake/s3.py), and on an s3:// lake the runner replaces llf's pair with the stream's own temporary
+# key (llf.runner.lake_key) unless LLF_LAKE_STREAM_KEYS is off. The LLM's API key
 # is there for the same reason (nb.llm() on an OpenAI-compatible server). Not among them: the owner's URL,
 # Airflow's login, and llf's own bookkeeping (state dir, snapshot, lock and local-mode settings).
 SDK_SETTINGS: tuple[settings.Setting, ...] = (
     settings.LAKE_URL, settings.MINIO_ENDPOINT, settings.MINIO_ACCESS_KEY, settings.MINIO_SECRET_KEY,
-    settings.MINIO_SECURE, settings.MINIO_REGION,
+    settings.MINIO_SECURE, settings.MINIO_REGION, settings.MINIO_SESSION_TOKEN,
     settings.LLM_PROVIDER, settings.OLLAMA_HOST, settings.LLM_MODEL, settings.EMBED_MODEL, settings.OPENAI_BASE_URL,
     settings.OPENAI_API_KEY, settings.LLAMACPP_MODEL_PATH, settings.LLAMACPP_THREADS, settings.LLAMACPP_CONTEXT,
     settings.LLM_TIMEOUT, settings.LLM_ATTEMPTS, settings.LLM_RETRY_WAIT, settings.LLM_REASKS, settings.LLM_CACHE,

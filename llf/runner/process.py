@@ -25,6 +25,7 @@ from llf.runner import connections as airflow_connections
 from llf.runner import kernel_user, stops
 from llf.runner import notebook as notebook_runner
 from llf.runner.connections import ConnectionLookup
+from llf.runner.lake_key import kernel_lake_key
 from llf.runner.mirror import mirrored
 from llf.runner.notebook_check import rejected_here
 from llf.runner.outputs import keep_unstored, output_location, outputs_stored, store_outputs, warm_up_html_export
@@ -288,6 +289,8 @@ def _execute(url: str, context: RunContext, registration: Registration,
             kernel_env = _kernel_env(context, url, handed)
             if registration.strem_nm:  # nb.lake()'s part of the lake: the process's own stream's, run on its own too
                 kernel_env = {**kernel_env, LAKE_STREAM.name: registration.strem_nm}
+            kernel_env = {**kernel_env, **kernel_lake_key(registration.strem_nm or context.strem_nm,
+                                                          registration.timeout_min)}
             user = kernel_user.prepare(registration.strem_id, registration.strem_nm)
         except notebook_runner.NotebookRejected as rejected:
             return _Ending(rejected_here(rejected, context))

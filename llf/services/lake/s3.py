@@ -23,7 +23,16 @@ from llf.services.lake.base import (
     clean_prefix,
     key_under,
 )
-from llf.settings import MINIO_ACCESS_KEY, MINIO_ENDPOINT, MINIO_REGION, MINIO_SECRET_KEY, MINIO_SECURE, Setting
+from llf.settings import (
+    LAKE_KEY_SECONDS,
+    MINIO_ACCESS_KEY,
+    MINIO_ENDPOINT,
+    MINIO_REGION,
+    MINIO_SECRET_KEY,
+    MINIO_SECURE,
+    MINIO_SESSION_TOKEN,
+    Setting,
+)
 
 # The settings holding the (access, secret) key pair a lake is opened with: llf's own by default; the
 # control-plane UI opens it with its read-only pair (llf.ui.readers).
@@ -35,6 +44,18 @@ _MISSING = {"NoSuchKey", "NoSuchBucket", "NoSuchObject", "ResourceNotFound"}
 _CREDENTIAL_ERRORS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken"}
 # Larger objects go up as a multipart upload of parts this size, one part in memory at a time.
 PART_BYTES = CHUNK_BYTES
+
+
+def minio_endpoint(url: str) -> tuple[str, bool]:
+    """(host:port, HTTPS?) of LLF_MINIO_ENDPOINT, the endpoint of the lake at `url`; `http(s)://` taken too."""
+    endpoint = MINIO_ENDPOINT.read()
+    if not endpoint:
+        raise ConfigurationError(f"LLF_LAKE_URL={url!r} needs {MINIO_ENDPOINT.name} (host:port of MinIO).")
+    secure = MINIO_SECURE.value()
+    if "://" in endpoint:
+        scheme, endpoint = endpoint.split("://", 1)
+        secure = scheme == "https"
+    return endpoint.rstrip("/"), secure
 
 
 class _SourceFailed(Exception):
@@ -81,37 +102,40 @@ class MinioLake:
     bucket: str
     prefix: str = ""
     keys: MinioKeys = DEFAULT_KEYS  # named in the message when MinIO refuses them
+    temporary: bool = False  # a stream's key minted by the runner (LLF_MINIO_SESSION_TOKEN)
     _bucket_ready: bool = field(default=False, init=False)
 
     @classmethod
     def from_url(cls, url: str, keys: MinioKeys = DEFAULT_KEYS) -> MinioLake:
         """Open `s3://bucket/prefix` with the endpoint of LLF_MINIO_ENDPOINT and the key pair of the settings
-        `keys` (LLF_MINIO_ACCESS_KEY / LLF_MINIO_SECRET_KEY unless told)."""
+        `keys` (LLF_MINIO_ACCESS_KEY / LLF_MINIO_SECRET_KEY unless told).
+
+        llf's own pair comes with LLF_MINIO_SESSION_TOKEN when it is temporary: in a notebook kernel, the key
+        the runner minted for the stream (llf.services.lake.stream_keys), for a bucket the runner already made.
+        """
         parts = urlsplit(url)
         if not parts.netloc:
             raise ConfigurationError(f"LLF_LAKE_URL={url!r} names no bucket: use s3://bucket/prefix.")
-        endpoint = MINIO_ENDPOINT.read()
-        if not endpoint:
-            raise ConfigurationError(f"LLF_LAKE_URL={url!r} needs {MINIO_ENDPOINT.name} (host:port of MinIO).")
-        secure = MINIO_SECURE.value()
-        if "://" in endpoint:  # accept http://host:port too
-            scheme, endpoint = endpoint.split("://", 1)
-            secure = scheme == "https"
-        endpoint = endpoint.rstrip("/")
+        endpoint, secure = minio_endpoint(url)
+        token = MINIO_SESSION_TOKEN.read() if keys == DEFAULT_KEYS else None
         client = Minio(
             endpoint,
             access_key=keys[0].read(),
             secret_key=keys[1].read(),
+            session_token=token or None,
             secure=secure,
             region=MINIO_REGION.value(),
         )
-        return cls(client, endpoint, parts.netloc, parts.path.strip("/"), keys)
+        lake = cls(client, endpoint, parts.netloc, parts.path.strip("/"), keys, temporary=bool(token))
+        lake._bucket_ready = lake.temporary  # a stream's key may not look at the bucket itself, only at its part
+        return lake
 
     def _object(self, path: str) -> str:
         key = clean_key(path)
         return f"{self.prefix}/{key}" if self.prefix else key
 
-    def _ensure_bucket(self) -> None:
+    def ensure_bucket(self) -> None:
+        """Create the bucket if it is missing: llf's key may, a stream's key may not (and need not, see from_url)."""
         if self._bucket_ready:
             return
         with self._errors("create the bucket"):
@@ -129,7 +153,7 @@ class MinioLake:
         name = self._object(path)
         location = self.location(path)
         reader = _ChunkReader(byte_chunks(data))  # an unsupported type fails here, before any request
-        self._ensure_bucket()
+        self.ensure_bucket()
         content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
         try:
             with self._errors(f"write {name}"):
@@ -169,7 +193,7 @@ class MinioLake:
         return _response_pieces(response, size)
 
     def list(self, prefix: str = "") -> list[str]:
-        self._ensure_bucket()
+        self.ensure_bucket()
         base = f"{self.prefix}/" if self.prefix else ""
         with self._errors("list objects"):
             wanted = base + clean_prefix(prefix)
@@ -205,6 +229,12 @@ class MinioLake:
         try:
             yield
         except S3Error as error:
+            if error.code in _CREDENTIAL_ERRORS and self.temporary:
+                raise PermissionError(
+                    f"MinIO refused this notebook's key to {action} in bucket {self.bucket!r} ({error.code}): the "
+                    f"key the runner hands a notebook reaches only its own stream's part of the lake, and lasts "
+                    f"{LAKE_KEY_SECONDS.name} seconds."
+                ) from error
             if error.code in _CREDENTIAL_ERRORS:
                 raise ConfigurationError(
                     f"MinIO refused the credentials to {action} in bucket {self.bucket!r} ({error.code}): "
