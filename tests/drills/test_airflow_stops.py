@@ -30,7 +30,8 @@ WORKER_END_TIMEOUT = 30
 # A task process of its own, as Airflow's is: run_process in the main thread. With "on_kill", SIGTERM calls the
 # process DAG's notebook task's on_kill, as Airflow's task runner does (_on_term), and the run goes on.
 WORKER = (
-    "import signal, sys\n"
+    "import faulthandler, signal, sys\n"
+    "faulthandler.register(signal.SIGUSR1, all_threads=True)\n"
     "from llf.context import RunContext\n"
     "from llf.runner.tasks import run_process\n"
     "if sys.argv[2:] == ['on_kill']:\n"
@@ -43,6 +44,20 @@ WORKER = (
 
 def _start_worker(context, *options: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", WORKER, context.model_dump_json(), *options], cwd=REPO_ROOT)
+
+
+def _ended(worker: subprocess.Popen) -> int:
+    """The worker's exit code; when it outlives WORKER_END_TIMEOUT, its threads' stacks (faulthandler, on the
+    test's stderr) before it is killed, so a hang under load says where it hangs."""
+    try:
+        return worker.wait(timeout=WORKER_END_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        worker.send_signal(signal.SIGUSR1)
+        time.sleep(2)
+        worker.kill()
+        worker.wait()
+        pytest.fail(f"the task process was still there {WORKER_END_TIMEOUT} s after its stop; its stacks are "
+                    "in the captured stderr above")
 
 
 def _closed_within(sql, seconds: float) -> float | None:
@@ -80,7 +95,7 @@ def test_given_a_notebook_running_when_the_supervisor_sends_sigint_then_the_atte
 
     worker.send_signal(signal.SIGINT)  # what Airflow does on mark failed, clear, or a lost heartbeat
     closed_after = _closed_within(sql, SUPERVISOR_ESCALATION)
-    exit_code = worker.wait(timeout=WORKER_END_TIMEOUT)
+    exit_code = _ended(worker)
 
     ((_, status, message),) = log_rows(sql, "p")
     print(f"\nrow {closed_after} s after SIGINT: {status} | {message}")
@@ -103,7 +118,7 @@ def test_given_a_notebook_running_when_the_operator_on_kill_is_called_then_the_k
 
     worker.send_signal(signal.SIGTERM)  # Airflow's _on_term: the operator's on_kill
     closed_after = _closed_within(sql, SUPERVISOR_ESCALATION)
-    exit_code = worker.wait(timeout=WORKER_END_TIMEOUT)
+    exit_code = _ended(worker)
 
     ((_, status, message),) = log_rows(sql, "p")
     print(f"\nrow {closed_after} s after SIGTERM: {status} | {message}")
