@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
+import sys
 from collections.abc import Callable
 from typing import NoReturn
 
@@ -11,8 +13,20 @@ from rich.console import Console
 
 from llf.text import one_line, parse_date
 
-console = Console(highlight=False)
-errors = Console(stderr=True, highlight=False)
+# Rich lays a page out 80 columns wide when it writes to no terminal (a pipe, a file, a CI or `make demo` log),
+# and a table then wraps every cell onto several lines: unreadable in the log it was written for. Off a terminal,
+# the page is wide enough for a run log line; COLUMNS still sets it, as it does for a terminal.
+LOG_PAGE_COLUMNS = 240
+
+
+def _console(stderr: bool = False) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if os.environ.get("COLUMNS") or stream.isatty() else LOG_PAGE_COLUMNS
+    return Console(stderr=stderr, highlight=False, width=width)
+
+
+console = _console()
+errors = _console(stderr=True)
 
 Handler = Callable[[argparse.Namespace], int]
 

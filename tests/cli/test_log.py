@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
 from llf.cli import main
 from llf.context import RunContext
 from llf.control import log as run_log
+from llf.settings import PROJECT_ROOT
 
 DAY = dt.date(2026, 5, 1)
 
@@ -117,3 +121,21 @@ def test_given_a_last_that_is_not_positive_when_log_parses_it_then_it_is_a_usage
 
     assert exit_.value.code == 2
     assert "0 is not a whole number >= 1" in capsys.readouterr().err
+
+
+def test_given_output_to_a_pipe_when_log_prints_its_table_then_a_long_message_stays_on_one_line(
+    control_db_url, registry
+):
+    """A table written to a log (CI, `make demo > demo.log`) is read there: rich's 80-column default for a
+    non-terminal would wrap every cell onto several lines."""
+    registry.process(registry.group(registry.stream("s"), "g"), "p")
+    message = "KeyError: 'customer_segment' while joining the orders of the day with the customer master data"
+    run_log.mark_failed(control_db_url, _context("p", DAY), message, output_path="file:///lake/runs/s/p/r")
+    env = {key: value for key, value in os.environ.items() if key != "COLUMNS"}
+
+    done = subprocess.run([sys.executable, "-m", "llf.cli", "log", "--process", "p"], env=env, cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+    assert done.returncode == 0, done.stderr
+    assert message in done.stdout
+    assert any(message in line and "file:///lake/runs/s/p/r" in line for line in done.stdout.splitlines())
