@@ -285,13 +285,21 @@ def _index_lines(node: yaml.Node | None, loc: tuple[str | int, ...], lines: dict
 
 
 def _schema_error(path: Path, data: dict, lines: dict, error: ValidationError) -> RegistrationError:
-    first = error.errors()[0]
-    loc = tuple(first["loc"])
-    where = StreamFile(path, DeclaredStream.model_construct(), lines).where(*loc)
-    message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")
-    more = f" (and {error.error_count() - 1} more problem(s))" if error.error_count() > 1 else ""
-    field_name = _field(loc, data)
-    return RegistrationError(f"{where}: {field_name + ': ' if field_name else ''}{message}{more}")
+    """Every problem of the file, each with its line and field, in file order: fixing a file one problem per
+    `llf sync` is a slow loop. One line still (the CLI's errors are), the problems separated by ` | `."""
+    located = StreamFile(path, DeclaredStream.model_construct(), lines)
+    problems: list[tuple[int, str]] = []
+    for problem in error.errors():
+        loc = tuple(problem["loc"])
+        where = located.where(*loc)
+        message = ("unknown key" if problem["type"] == "extra_forbidden"
+                   else problem["msg"].removeprefix("Value error, "))
+        field_name = _field(loc, data)
+        line = next((lines[loc[:end]] for end in range(len(loc), -1, -1) if loc[:end] in lines), 0)
+        problems.append((line, f"{where}: {field_name + ': ' if field_name else ''}{message}"))
+    problems.sort(key=lambda found: found[0])
+    count = f" ({len(problems)} problems)" if len(problems) > 1 else ""
+    return RegistrationError(" | ".join(text for _, text in problems) + count)
 
 
 def _field(loc: tuple, data: Any) -> str:

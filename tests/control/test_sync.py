@@ -209,6 +209,25 @@ def test_given_a_broken_file_when_synced_then_exit_two_with_one_line_naming_file
     assert _registrations(sql) == []
 
 
+def test_given_a_file_with_several_problems_when_synced_then_one_line_names_every_one_in_file_order(
+        stream_file, sql, capsys):
+    # given three schema problems in one file, the last one first in the YAML's own order of keys
+    broken = (DAILY_SALES.replace("max_parallel: 2", 'max_parallel: "2"\n    colour: red')
+              .replace("depends_on: [sales_extract, sales_returns]", "depends_on: 7"))
+    stream_file.write_text(broken, encoding="utf-8")
+    # when it is synced
+    code, _, err = _sync(capsys, stream_file)
+    # then one line names each problem with its line and field, in the order of the file, and nothing applied
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    found = [err.index(text) for text in ("daily_sales.yaml:8: groups[extract].max_parallel: Input should be a "
+                                          "valid integer",
+                                          "daily_sales.yaml:9: groups[extract].colour: unknown key",
+                                          "daily_sales.yaml:22: groups[publish].processes[sales_publish].depends_on: "
+                                          "Input should be a valid list")]
+    assert found == sorted(found) and "(3 problems)" in err
+    assert _registrations(sql) == []
+
+
 def test_given_a_missing_file_when_synced_then_exit_two_naming_it(control_db_url, tmp_path, capsys):
     code, _, err = _sync(capsys, tmp_path / "nope.yaml")
 
