@@ -163,7 +163,8 @@ def test_given_redis_then_it_asks_for_the_password_of_env_which_reaches_it_on_no
     script = redis["command"][-1]
     argv = " ".join([*(redis.get("entrypoint") or []), *redis["command"], *redis["healthcheck"]["test"]])
 
-    assert raw_compose["services"]["redis"]["environment"]["REDISCLI_AUTH"] == "${REDIS_PASSWORD:?set REDIS_PASSWORD in .env}"
+    assert raw_compose["services"]["redis"]["environment"]["REDISCLI_AUTH"] == (
+        "${REDIS_PASSWORD:?set REDIS_PASSWORD in .env}")
     assert redis["environment"]["REDISCLI_AUTH"] == password
     assert password not in argv
     assert redis["command"][:2] == ["sh", "-c"]
