@@ -30,8 +30,9 @@ from llf.airflow_api import AirflowClient, api_healthy, heartbeats_since, poll
 from llf.exceptions import LlfError
 from llf.local.celery import (
     CeleryExecution,
+    RedisBroker,
+    broker_password,
     celery_settings,
-    redis_command,
     worker_arguments,
     worker_environment,
 )
@@ -80,6 +81,8 @@ class AirflowStack:
     detached: bool = False
     celery: CeleryExecution | None = None
     redis_port: int = field(default_factory=free_port)
+    # the broker's password, new for each stack (a revived component reuses the stack's commands, so this one)
+    redis_password: str = field(default_factory=broker_password, repr=False)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict, init=False)
     # component -> (command, environment), kept: a revived component needs the same secrets
     _commands: dict[str, tuple[list[str], dict[str, str]]] = field(default_factory=dict, init=False, repr=False)
@@ -91,6 +94,11 @@ class AirflowStack:
     @property
     def logs_dir(self) -> Path:
         return self.home / "logs-of-components"
+
+    @property
+    def broker(self) -> RedisBroker:
+        """The Celery stack's redis-server, in the stack's home (its config file holds the password)."""
+        return RedisBroker(self.redis_port, self.home / "redis", self.redis_password)
 
     @property
     def worker_names(self) -> list[str]:
@@ -142,7 +150,7 @@ class AirflowStack:
             "PYTHONPYCACHEPREFIX": str(BYTECODE_CACHE),
         }
         if self.celery is not None:
-            settings.update(celery_settings(f"redis://127.0.0.1:{self.redis_port}/0", self.celery.result_backend_url))
+            settings.update(celery_settings(self.broker.url, self.celery.result_backend_url))
         inherited = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
         return {**inherited, **settings, **self.extra_env}
 
@@ -175,9 +183,7 @@ class AirflowStack:
         """The broker and one `airflow celery worker` per worker, each worker in a home of its own."""
         if self.celery is None:
             return {}
-        broker_dir = self.home / "redis"
-        broker_dir.mkdir(exist_ok=True)
-        commands = {"redis": (redis_command(self.redis_port, broker_dir), dict(env))}
+        commands = {"redis": (self.broker.command(), dict(env))}
         for name, worker in zip(self.worker_names, self.celery.workers, strict=True):
             home = self.home / "workers" / worker.hostname
             home.mkdir(parents=True, exist_ok=True)

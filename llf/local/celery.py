@@ -13,10 +13,13 @@ workers write into the stack's log folder instead, which the api-server reads fr
 
 from __future__ import annotations
 
+import os
+import secrets
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from llf.exceptions import ConfigurationError
 from llf.local.hostname import HOSTNAME_CALLABLE, WORKER_HOSTNAME_ENV
@@ -83,11 +86,54 @@ def redis_server_path() -> str:
     return path
 
 
-def redis_command(port: int, folder: Path) -> list[str]:
-    """A throwaway broker: loopback only, no snapshot, no append-only file (queued work dies with the stack,
-    as the tasks' state lives in Airflow's database), its files in a folder of its own."""
-    return [redis_server_path(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            "--dir", str(folder), "--daemonize", "no", "--protected-mode", "yes"]
+def broker_password() -> str:
+    """A new password for a stack's broker: without one, any local user (a notebook kernel under its stream's own
+    OS user among them) could read and write Celery's messages, the task commands and their tokens included."""
+    return secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class RedisBroker:
+    """A throwaway broker: loopback only, behind a password, no snapshot, no append-only file (queued work dies
+    with the stack, as the tasks' state lives in Airflow's database), its files in a folder of its own.
+
+    The password reaches redis-server in a config file only its owner reads, never on the command line: every
+    user of the machine reads a process's argv in /proc/<pid>/cmdline."""
+
+    port: int
+    folder: Path
+    password: str = field(default_factory=broker_password, repr=False)
+
+    @property
+    def url(self) -> str:
+        """Celery's broker URL, the password in it: for the components' environment only, never printed."""
+        return f"redis://:{quote(self.password, safe='')}@127.0.0.1:{self.port}/0"
+
+    @property
+    def config_file(self) -> Path:
+        return self.folder / "redis.conf"
+
+    def command(self) -> list[str]:
+        """redis-server on the broker's config file, written (owner-only) first."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        settings = {"port": str(self.port), "bind": "127.0.0.1", "protected-mode": "yes", "save": "",
+                    "appendonly": "no", "dir": str(self.folder), "daemonize": "no", "requirepass": self.password}
+        _write_private(self.config_file, "".join(f"{key} {_config_value(value)}\n" for key, value in settings.items()))
+        return [redis_server_path(), str(self.config_file)]
+
+
+def _config_value(value: str) -> str:
+    """A value as redis.conf reads it: double-quoted, its backslashes and quotes escaped (a folder may hold
+    spaces; an empty value is `save ""`, no snapshots)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _write_private(path: Path, text: str) -> None:
+    """`text` into `path`, readable by its owner only from the first byte on (an existing file is narrowed too)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        out.write(text)
 
 
 def celery_settings(broker_url: str, result_backend_url: str) -> dict[str, str]:

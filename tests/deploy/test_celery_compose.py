@@ -1,7 +1,8 @@
 """docker-compose.yml on CeleryExecutor (issue 25), checked statically: a pinned Redis broker with a healthcheck,
-workers that scale and serve their queues, Flower behind a profile, pools synced once the api-server answers,
-and each service's environment holding only the secrets its job needs: the workers, which run the notebooks,
-hold none of Airflow's own."""
+behind a password from .env that only the services sending or taking Celery messages hold (issue 26), workers that
+scale and serve their queues, Flower behind a profile, pools synced once the api-server answers, and each service's
+environment holding only the secrets its job needs: the workers, which run the notebooks, hold none of Airflow's
+own."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ AIRFLOW_SECRET_KEYS = ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CORE__FE
 # kernels, Celery's result backend, the lake and the vector store.
 TASK_SECRETS = {"LLF_DB_PASSWORD", "LLF_NOTEBOOK_DB_PASSWORD", "AIRFLOW_CELERY_DB_PASSWORD", "LLF_MINIO_SECRET_KEY",
                 "LLF_WEAVIATE_API_KEY"}
+# The services that send or take Celery messages, the only ones given the broker (and its password).
+BROKER_USERS = {"airflow-scheduler", *WORKERS, "flower"}
 # What the api-server's control-plane UI reads with (and all llf code there needs): its own login and MinIO user.
 UI_SECRETS = {"LLF_UI_DB_PASSWORD", "LLF_UI_MINIO_SECRET_KEY"}
 # The .env secrets each service's environment holds (its values searched for each secret's value, so a secret
@@ -33,13 +36,14 @@ EXPECTED_SECRETS = {
                  value.startswith("change-me")},
     # Celery's result backend only as Airflow's executor settings, alike in every Airflow component
     "airflow-apiserver": UI_SECRETS | AIRFLOW_SECRETS | {"AIRFLOW_CELERY_DB_PASSWORD"},
-    "airflow-scheduler": TASK_SECRETS | AIRFLOW_SECRETS,
+    "airflow-scheduler": TASK_SECRETS | AIRFLOW_SECRETS | {"REDIS_PASSWORD"},
     "airflow-dag-processor": TASK_SECRETS | AIRFLOW_SECRETS,
     "airflow-triggerer": TASK_SECRETS | AIRFLOW_SECRETS,
-    "airflow-worker": TASK_SECRETS,
-    "airflow-worker-llm": TASK_SECRETS,
+    "airflow-worker": TASK_SECRETS | {"REDIS_PASSWORD"},
+    "airflow-worker-llm": TASK_SECRETS | {"REDIS_PASSWORD"},
     "llf-pools": {"LLF_DB_PASSWORD", "AIRFLOW_ADMIN_PASSWORD"},
-    "flower": {"AIRFLOW_CELERY_DB_PASSWORD", "FLOWER_PASSWORD"},
+    "flower": {"AIRFLOW_CELERY_DB_PASSWORD", "FLOWER_PASSWORD", "REDIS_PASSWORD"},
+    "redis": {"REDIS_PASSWORD"},
     "jupyter": {"LLF_NOTEBOOK_DB_PASSWORD", "LLF_MINIO_SECRET_KEY", "LLF_WEAVIATE_API_KEY", "JUPYTER_TOKEN"},
     "minio": {"MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD"},
     "minio-init": {"MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "LLF_MINIO_SECRET_KEY", "LLF_UI_MINIO_SECRET_KEY"},
@@ -92,13 +96,27 @@ def test_given_the_result_backend_then_it_is_a_login_and_database_of_celerys_own
 
 @pytest.mark.parametrize("name", ["airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
                                   "airflow-triggerer", "llf-init", *WORKERS])
-def test_given_airflow_services_then_they_run_celery_executor_on_one_broker_and_result_backend(services, name):
+def test_given_airflow_services_then_they_run_celery_executor_on_one_result_backend(services, name):
     environment = services[name]["environment"]
     scheduler = services["airflow-scheduler"]["environment"]
 
     assert environment["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
-    for key in ("AIRFLOW__CELERY__BROKER_URL", "AIRFLOW__CELERY__RESULT_BACKEND"):
-        assert environment[key] == scheduler[key], key
+    assert environment["AIRFLOW__CELERY__RESULT_BACKEND"] == scheduler["AIRFLOW__CELERY__RESULT_BACKEND"]
+
+
+def test_given_the_broker_then_only_the_services_that_send_or_take_celery_messages_hold_its_url(services):
+    """The scheduler queues task commands, the workers take them, Flower watches them; the api-server, the
+    dag-processor, the triggerer, llf-init and JupyterLab never open the broker, so they hold neither its URL
+    nor its password (issue 26: the messages carry the tasks' tokens)."""
+    holders = {name for name, service in services.items()
+               if "AIRFLOW__CELERY__BROKER_URL" in (service.get("environment") or {})}
+    urls = {services[name]["environment"]["AIRFLOW__CELERY__BROKER_URL"] for name in BROKER_USERS}
+
+    assert holders == BROKER_USERS
+    assert len(urls) == 1
+    broker = urlsplit(urls.pop())
+    assert (broker.scheme, broker.hostname, broker.port, broker.path) == ("redis", "redis", 6379, "/0")
+    assert (broker.username, broker.password) == ("", env_example()["REDIS_PASSWORD"])
 
 
 @pytest.mark.parametrize(("name", "queue"), WORKERS.items())
@@ -131,8 +149,27 @@ def test_given_redis_then_it_is_pinned_health_checked_and_not_published(services
     repository, _, tag = redis["image"].rpartition(":")
 
     assert repository == "redis" and re.match(r"7\.2\.\d+-", tag), redis["image"]  # the BSD-licensed line
-    assert redis["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    assert redis["healthcheck"]["test"][0] == "CMD-SHELL"
+    assert "redis-cli ping" in redis["healthcheck"]["test"][1]
     assert not redis.get("ports")
+
+
+def test_given_redis_then_it_asks_for_the_password_of_env_which_reaches_it_on_no_command_line(services, raw_compose):
+    """redis-server reads `requirepass` on stdin (its `-` argument) and redis-cli (the healthcheck) reads
+    REDISCLI_AUTH: an argument would show in /proc/<pid>/cmdline. A wrong password answers NOAUTH with exit 0,
+    so the healthcheck looks for the PONG."""
+    redis = services["redis"]
+    password = env_example()["REDIS_PASSWORD"]
+    script = redis["command"][-1]
+    argv = " ".join([*(redis.get("entrypoint") or []), *redis["command"], *redis["healthcheck"]["test"]])
+
+    assert raw_compose["services"]["redis"]["environment"]["REDISCLI_AUTH"] == (
+        "${REDIS_PASSWORD:?set REDIS_PASSWORD in .env}")
+    assert redis["environment"]["REDISCLI_AUTH"] == password
+    assert password not in argv
+    assert redis["command"][:2] == ["sh", "-c"]
+    assert re.search(r"exec redis-server (.* )?- <<", script) and 'requirepass "$$REDISCLI_AUTH"' in script
+    assert redis["healthcheck"]["test"][1].endswith("| grep -q PONG")
 
 
 def test_given_flower_then_it_runs_under_its_profile_only(services, example_env_file):

@@ -236,3 +236,93 @@ def test_given_the_dag_processor_and_the_workers_then_they_share_llf_state_dir_o
         mounts.append((mount["type"], mount["source"], state_dir))
 
     assert len(set(mounts)) == 1 and mounts[0][0] == "volume"
+
+
+# Read-only root filesystems (issue 26): each service writes only its volumes and its tmpfs scratch folders, so
+# nothing it runs (a notebook on a worker included) can change the programs, packages or settings of its image.
+# The services left writable, each for a reason the compose file states beside it.
+WRITABLE_ROOT = {
+    "jupyter": "HOME",  # JupyterLab's settings, workspaces, runtime files: in HOME, which holds the packages too
+    "minio": "certs",  # MinIO makes ~/.minio/certs at start and its healthcheck's mc writes ~/.mc
+    "minio-init": "mc",  # mc writes its config in ~/.mc
+    "ollama-gpu": "NVIDIA",  # the NVIDIA runtime's hook writes into the container's root filesystem
+}
+# What each read-only service must still write, besides /tmp: a volume or a tmpfs at each folder.
+WRITES = {
+    "postgres": ("/var/lib/postgresql/data", "/var/run/postgresql"),
+    "redis": ("/data",),
+    "weaviate": ("/var/lib/weaviate",),
+    "ollama": ("/root/.ollama",),
+    "airflow-apiserver": ("/opt/airflow/logs", "/opt/airflow/auth"),
+    "airflow-scheduler": ("/opt/airflow/logs",),
+    "airflow-dag-processor": ("/opt/airflow/logs", "/opt/airflow/llf"),
+    "airflow-triggerer": ("/opt/airflow/logs", "/opt/airflow/llf"),
+    "airflow-worker": ("/opt/airflow/logs", "/opt/airflow/llf"),
+    "airflow-worker-llm": ("/opt/airflow/logs", "/opt/airflow/llf"),
+    "llf-init": ("/opt/airflow/logs", "/opt/airflow/auth"),
+}
+AIRFLOW_CLI_SERVICES = ("llf-init", *AIRFLOW_COMPONENTS, *WORKERS, "flower")
+
+
+def _tmpfs(service: dict) -> dict[str, set[str]]:
+    """target -> its mount options, from the short (`/tmp:exec`) and the long (`type: tmpfs`) syntax."""
+    mounts = {}
+    for entry in service.get("tmpfs") or []:
+        target, _, options = entry.partition(":")
+        mounts[target] = set(filter(None, options.split(",")))
+    for mount in service.get("volumes", []):
+        if mount["type"] == "tmpfs":
+            mounts[mount["target"]] = set()
+    return mounts
+
+
+def test_given_each_service_then_its_root_filesystem_is_read_only_unless_the_compose_file_says_why_not(
+    services, raw_compose
+):
+    writable = {name for name, service in services.items() if not service.get("read_only")}
+    comments = COMPOSE_FILE.read_text(encoding="utf-8")
+
+    assert writable == set(WRITABLE_ROOT)
+    for name, reason in WRITABLE_ROOT.items():
+        assert re.search(rf"^#\s+{re.escape(name)}\s.*{reason}", comments, flags=re.MULTILINE), \
+            f"{name}: the compose file's list of writable root filesystems does not say why ({reason})"
+
+
+@pytest.mark.parametrize("name", sorted(WRITES))
+def test_given_a_read_only_service_then_what_it_writes_is_a_volume_or_a_tmpfs(services, name):
+    service = services[name]
+    writable = {target for target, mount in _mounts(service).items()
+                if mount["type"] in ("volume", "tmpfs") and not mount.get("read_only")} | set(_tmpfs(service))
+
+    assert service["read_only"] is True
+    assert [folder for folder in WRITES[name] if folder not in writable] == []
+
+
+def test_given_a_read_only_service_then_it_has_a_writable_tmp(services):
+    without = [name for name, service in services.items() if service.get("read_only") and "/tmp" not in _tmpfs(service)]
+
+    assert without == []
+
+
+@pytest.mark.parametrize("name", AIRFLOW_CLI_SERVICES)
+def test_given_an_airflow_cli_service_then_the_config_airflow_writes_at_start_goes_to_a_tmpfs_kernels_cannot_open(
+    services, name
+):
+    """Every `airflow` command writes airflow.cfg (a generated Fernet key and JWT secret in it) when it finds none:
+    on a read-only root it goes to a tmpfs of group 0 (the Airflow user's) that notebook kernels, under their
+    streams' own users with no group, can neither read nor write; not /tmp, which they share."""
+    service = services[name]
+    config = Path(service["environment"]["AIRFLOW_CONFIG"])
+    options = _tmpfs(service).get(str(config.parent))
+
+    assert config.name == "airflow.cfg" and config.parent != Path("/tmp")
+    assert options is not None, f"{name}: no tmpfs at {config.parent}"
+    mode = next(option.split("=", 1)[1] for option in options if option.startswith("mode="))
+    assert int(mode, 8) & 0o007 == 0
+
+
+@pytest.mark.parametrize("name", WORKERS)
+def test_given_a_worker_then_its_tmp_lets_a_kernel_run_what_it_builds_in_its_home(services, name):
+    """A kernel's HOME and TMPDIR live under /tmp (llf.runner.kernel_user.private_home): notebook code that compiles
+    and loads native code there (numba, torch extensions, cffi) needs it executable, as it was before."""
+    assert "exec" in _tmpfs(services[name])["/tmp"]
