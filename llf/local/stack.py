@@ -143,13 +143,23 @@ class LocalStack:
         return CeleryExecution("db+" + backend.replace("postgresql://", "postgresql+psycopg2://", 1), workers)
 
     def stop(self, say: Say) -> None:
-        """Stop the Airflow components and PostgreSQL this folder's stack started; keep their data."""
+        """Stop the Airflow components and PostgreSQL this folder's stack started; keep their data. Where no
+        stack ever ran, say so: "data kept" would promise data that is not there."""
+        if not self.settings.home.exists():
+            say(f"Nothing to stop: no local stack in {self.settings.home} (LLF_LOCAL_DIR); `llf local up` "
+                "starts one.")
+            return
         state = self._read_state()
+        stopped = False
         if self._stop_components(state):
             say("Airflow: stopped.")
+            stopped = True
         if (self.settings.pgdata / "postmaster.pid").exists():
             EmbeddedPostgres(self.settings.pgdata, keep_running=True).stop()
             say("PostgreSQL: stopped.")
+            stopped = True
+        if not stopped:
+            say("Nothing was running.")
         say(f"Data kept in {self.settings.home} (delete the folder to start from scratch).")
 
     def _note_llm(self, control_db_url: str, llm_env: Mapping[str, str], say: Say) -> bool:

@@ -6,6 +6,7 @@ not). Stopping also waits for the processes to be gone, and the port check gives
 """
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -82,3 +83,31 @@ def test_given_connections_the_stopped_server_closed_in_time_wait_when_checked_t
     listener.close()
 
     _check_port_free(port, patience=0)
+
+
+def test_given_no_stack_ever_ran_when_local_stop_then_it_says_nothing_to_stop_and_creates_nothing(tmp_path) -> None:
+    """`llf local stop` in a folder where no stack ran must not claim data was kept."""
+    home = tmp_path / "never-started"
+    env = {**os.environ, "LLF_LOCAL_DIR": str(home)}
+
+    done = subprocess.run([sys.executable, "-m", "llf.cli", "local", "stop"], env=env, text=True,
+                          capture_output=True, timeout=120, check=False)
+
+    assert done.returncode == 0, done.stderr
+    assert "Nothing to stop" in done.stdout and str(home) in done.stdout
+    assert "Data kept" not in done.stdout
+    assert not home.exists()
+
+
+def test_given_a_stack_folder_with_nothing_running_when_local_stop_then_it_says_so_and_keeps_the_data(
+    tmp_path,
+) -> None:
+    home = tmp_path / "stopped-before"
+    home.mkdir()
+    env = {**os.environ, "LLF_LOCAL_DIR": str(home)}
+
+    done = subprocess.run([sys.executable, "-m", "llf.cli", "local", "stop"], env=env, text=True,
+                          capture_output=True, timeout=120, check=False)
+
+    assert done.returncode == 0, done.stderr
+    assert "Nothing was running." in done.stdout and "Data kept in" in done.stdout
