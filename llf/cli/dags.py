@@ -8,22 +8,24 @@ from __future__ import annotations
 
 import argparse
 
-from llf.cli.common import add_command, console
+from llf.cli.common import add_command, console, print_error
 
 
 def _refresh(args: argparse.Namespace) -> int:
-    import logging
+    """The outcome as a sentence: success on stdout, a failure as the one `error:` line on stderr every command
+    gives (no log records: the command talks to its user, not to a log)."""
+    from llf.dagbuild.refresh import Outcome, attempt_refresh
 
-    from llf.dagbuild.refresh import Outcome, refresh
-
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    outcome = refresh(args.db_url)
+    outcome, sentence = attempt_refresh(args.db_url)
     if outcome is Outcome.REFRESHED:
-        console.print("Snapshot cache refreshed; the next DAG file parse uses it.")
+        console.print(f"{sentence} The next DAG file parse uses it.", markup=False)
     elif outcome is Outcome.ALREADY_RUNNING:
         console.print("Another snapshot refresh was already running; it writes the cache, this command wrote "
                       "nothing.")
-    return 2 if outcome.exit_status else 0
+    else:
+        print_error(sentence)
+        return 2
+    return 0
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -42,26 +42,37 @@ _EXIT_STATUS = {Outcome.REFRESHED: 0, Outcome.ALREADY_RUNNING: 0, Outcome.UNREAD
 
 
 def refresh(db_url: str | None = None) -> Outcome:
-    """One refresh under the refresh lock, logging what happened; a second one started meanwhile has nothing
-    to do. A broken LLF_STATE_DIR is told apart from a refresh running elsewhere (both leave no new cache).
-    `db_url`: the control DB (`llf refresh --db-url`), else the one a parse would resolve."""
+    """One refresh under the refresh lock, logging what happened (the background refresh a parse starts): see
+    attempt_refresh."""
+    outcome, sentence = attempt_refresh(db_url)
+    if outcome is Outcome.REFRESHED or outcome is Outcome.ALREADY_RUNNING:
+        log.info("%s", sentence)
+    else:
+        log.error("%s", sentence)
+    return outcome
+
+
+def attempt_refresh(db_url: str | None = None) -> tuple[Outcome, str]:
+    """One refresh under the refresh lock, and a sentence saying what happened, for a log or a terminal; a
+    second one started meanwhile has nothing to do. A broken LLF_STATE_DIR is told apart from a refresh running
+    elsewhere (both leave no new cache). `db_url`: the control DB (`llf refresh --db-url`), else the one a parse
+    would resolve. A failure nobody foresaw is logged with its traceback too, and still told in one sentence."""
     folder = state_dir()
     try:
         with refresh_lock(folder, LOCK_WAIT_SECONDS, record_holder=True) as held:
             if not held:
-                log.info("Another llf snapshot refresh is running (%s is locked); nothing to do.", folder)
-                return Outcome.ALREADY_RUNNING
+                return Outcome.ALREADY_RUNNING, (f"Another llf snapshot refresh is running ({folder} is locked); "
+                                                 "nothing to do.")
             catalog = refresh_snapshot(must_write=True, db_url=db_url)
     except StateDirError as error:
-        log.error("Refreshing the llf snapshot failed: %s", one_line(error))
-        return Outcome.STATE_DIR_BROKEN
+        return Outcome.STATE_DIR_BROKEN, f"Refreshing the llf snapshot failed: {one_line(error)}"
     except Exception as error:
-        expected = isinstance(error, ControlDatabaseError | ConfigurationError)
-        log.error("Refreshing the llf snapshot failed: %s", one_line(error), exc_info=not expected)
-        return Outcome.UNREADABLE
-    log.info("llf snapshot refreshed in %.1f s: %d processes, %d stream(s) with problems.",
-             catalog.refresh_seconds, len(catalog.snapshot.processes), len(catalog.problems))
-    return Outcome.REFRESHED
+        if not isinstance(error, ControlDatabaseError | ConfigurationError):
+            log.debug("Refreshing the llf snapshot failed", exc_info=True)
+        return Outcome.UNREADABLE, f"Refreshing the llf snapshot failed: {one_line(error)}"
+    return Outcome.REFRESHED, (f"llf snapshot refreshed in {catalog.refresh_seconds:.1f} s: "
+                               f"{len(catalog.snapshot.processes)} processes, {len(catalog.problems)} stream(s) "
+                               "with problems.")
 
 
 def main() -> int:

@@ -124,3 +124,16 @@ def test_given_db_url_flag_when_refreshed_then_it_reads_that_database_and_leaves
     assert code == 0 and "refreshed" in capsys.readouterr().out
     assert [p["prcs_nm"] for p in cached["snapshot"]["processes"]] == ["flagged_process"]
     assert os.environ["LLF_CONTROL_DB_URL"] == elsewhere
+
+
+def test_given_no_database_configured_when_refreshed_then_the_error_is_on_stderr_and_stdout_stays_empty(tmp_path):
+    """The command talks to its user: the failure is its `error:` line on stderr, not a log record on stdout."""
+    env = {"LLF_STATE_DIR": str(tmp_path / "state"), "AIRFLOW_HOME": str(tmp_path / "airflow")}
+
+    done = run_refresh(env)
+
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert ("error: Refreshing the llf snapshot failed: No control database configured: pass --db-url, set "
+            "LLF_CONTROL_DB_URL") in done.stderr
+    assert "Traceback" not in done.stderr
