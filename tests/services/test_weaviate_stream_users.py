@@ -106,9 +106,8 @@ def test_given_an_attempt_user_when_deleted_then_its_key_is_refused_and_the_list
         delete_attempt_user(root, 7)
         delete_attempt_user(root, 7)  # gone already: fine
         assert attempt_users(root) == []
-    with pytest.raises(ConfigurationError, match="LLF_WEAVIATE_API_KEY"):
-        with connected(server.url, key) as client:
-            client.collections.exists("LlfS12_Items")
+    with pytest.raises(ConfigurationError, match="LLF_WEAVIATE_API_KEY"), connected(server.url, key) as client:
+        client.collections.exists("LlfS12_Items")
 
 
 def test_given_two_attempts_of_one_stream_then_each_has_its_own_key_and_the_role_is_made_once(server):
@@ -127,9 +126,9 @@ def test_given_a_key_that_is_not_root_when_it_makes_a_user_then_weaviate_refuses
 
 
 def test_given_rbac_off_when_a_user_is_made_then_weaviate_refuses() -> None:
-    with weaviate_server(api_key=ROOT_KEY, rbac=False) as server, connected(server.url, ROOT_KEY) as root:
-        with pytest.raises(UnexpectedStatusCodeError, match="422"):
-            open_attempt_user(root, 7, 12)
+    with (weaviate_server(api_key=ROOT_KEY, rbac=False) as server, connected(server.url, ROOT_KEY) as root,
+          pytest.raises(UnexpectedStatusCodeError, match="422")):
+        open_attempt_user(root, 7, 12)
 
 
 def test_given_the_root_key_when_it_uses_any_class_then_it_is_allowed(server) -> None:
