@@ -303,8 +303,9 @@ UI_DB_URL = _setting(Setting(
     "role `llf_ui_reader`, which may only SELECT what the UI shows ([Security](#security)). Unset: the UI reads "
     "with the control DB URL, and the api-server log warns once naming this setting", secret=True))
 WEAVIATE_API_KEY = _setting(Setting(
-    "LLF_WEAVIATE_API_KEY", Text("an API key", "a-key"), "the Weaviate API key, when the server requires one; "
-    "passed to kernels when `LLF_VECTOR_URL` is `weaviate://` (the Airflow connection is read only then)",
+    "LLF_WEAVIATE_API_KEY", Text("an API key", "a-key"), "the Weaviate API key, when the server requires one "
+    "(the Airflow connection is read only when `LLF_VECTOR_URL` is `weaviate://`); a root user's key when the "
+    "runner makes each kernel its own key (`LLF_VECTOR_STREAM_KEYS`), else it is handed to kernels",
     secret=True, connection=VECTORS_CONNECTION_ID, connection_part="password"))
 NOTEBOOKS_DIR = _setting(Setting(
     "LLF_NOTEBOOKS_DIR", Folder(), "the only folder notebooks run from", PROJECT_ROOT / "notebooks",
@@ -377,6 +378,11 @@ LAKE_STREAM_KEYS = _setting(Setting(
     "reaches its own stream's part of the lake only (`streams/<stream>/`; MinIO STS AssumeRole with a session "
     "policy, asked with llf's key); `off` hands kernels llf's own key, "
     "which reaches every stream's objects and the run outputs", True))
+VECTOR_STREAM_KEYS = _setting(Setting(
+    "LLF_VECTOR_STREAM_KEYS", Flag(), "on a `weaviate://` vector store, hand each notebook kernel a key of its "
+    "own: a Weaviate DB user made for the attempt and deleted when it ends, whose role reaches its stream's "
+    "classes only (`LlfS<stream id>_*`); needs Weaviate's RBAC and DB users, with `LLF_WEAVIATE_API_KEY` a root "
+    "user's key. `off` hands kernels llf's own key, which reaches every stream's collections", True))
 LAKE_KEY_SECONDS = _setting(Setting(
     "LLF_LAKE_KEY_SECONDS", Whole(900, 31_536_000, "seconds"), "how long a kernel's stream key lasts (MinIO "
     "allows 900 s to a year); a process whose `timeout_min` is longer gets its timeout and 5 minutes", 43_200))
@@ -450,6 +456,10 @@ LAKE_STREAM = _setting(Setting(
     "LLF_LAKE_STREAM", Text("a stream name", "sales"), "set by the runner for the notebook kernel: its process's "
     "registered stream, whose part of the lake (`streams/<stream>/`) `nb.lake()` is confined to; you never set it",
     internal=True))
+VECTOR_PREFIX = _setting(Setting(
+    "LLF_VECTOR_PREFIX", Text("a Weaviate class prefix", "LlfS12_"), "set by the runner for the notebook kernel on a "
+    "`weaviate://` vector store: its stream's class prefix, which `nb.vectors(name)` puts before the class name; "
+    "you never set it", internal=True))
 
 # The names other modules quote in their messages.
 NOTEBOOK_DB_URL_ENV = NOTEBOOK_DB_URL.name

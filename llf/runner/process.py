@@ -32,16 +32,15 @@ from llf.runner.outputs import keep_unstored, output_location, outputs_stored, s
 from llf.runner.run_rule import Decision, Verdict, decide, same_stream_run
 from llf.runner.stream import finish_stream_if_complete
 from llf.runner.timeline import Timeline
+from llf.runner.vector_key import kernel_vector_key
 from llf.services.connections import Connection
 from llf.settings import (
     ATTEMPT_TOKEN,
     LAKE_STREAM,
     NOTEBOOK_DB_URL_ENV,
     STREAM_DB_CONNECTION_LIMIT,
-    WEAVIATE_API_KEY_ENV,
     notebook_db_url,
     notebooks_dir,
-    weaviate_api_key,
 )
 from llf.text import format_duration
 
@@ -274,11 +273,13 @@ def _execute(url: str, context: RunContext, registration: Registration,
 
     When the lake refuses them, the executed notebook is kept on the worker and the error says where.
     The registered connections are resolved last before the kernel starts (none missing, or no kernel), and
-    their passwords are hidden from the notebook's error, which the run log stores.
+    their passwords are hidden from the notebook's error, which the run log stores. The attempt's own Weaviate key
+    is made after everything else that can fail, and its user deleted when this attempt's notebook part ends.
     """
     if registration.file_path is None:
         return _Ending("no system file registered; INSERT one into cntl_af.cntl_cfg_sys_file")
-    with tempfile.TemporaryDirectory(prefix="llf-run-") as scratch:
+    assert context.log_id is not None  # _run_holding_lock wrote the RUNNING row
+    with tempfile.TemporaryDirectory(prefix="llf-run-") as scratch, contextlib.ExitStack() as attempt_keys:
         try:
             notebook = notebook_runner.resolve(registration.file_path, notebooks_dir())
             # read once, checked against its pin: the copy is what the parameters are read from and what runs
@@ -292,6 +293,8 @@ def _execute(url: str, context: RunContext, registration: Registration,
             kernel_env = {**kernel_env, **kernel_lake_key(registration.strem_nm or context.strem_nm,
                                                           registration.timeout_min)}
             user = kernel_user.prepare(registration.strem_id, registration.strem_nm)
+            kernel_env = {**kernel_env, **attempt_keys.enter_context(
+                kernel_vector_key(url, context.log_id, registration.strem_id))}
         except notebook_runner.NotebookRejected as rejected:
             return _Ending(rejected_here(rejected, context))
         except airflow_connections.ConnectionsUnavailable as unavailable:
@@ -338,7 +341,7 @@ def _kernel_env(context: RunContext, control_url: str, handed: Mapping[str, Conn
     and cache, results and vectors, and gets "permission denied" on registrations and the run log. It is the login
     of the process's stream (llf.control.stream_logins), so the tables and collections it creates are the stream's
     alone; the shared notebook login only where the owner may not create roles (with a warning).
-    The Weaviate API key goes in when configured (from the Airflow connection `llf_vectors` too); never logged.
+    The Weaviate key is not among them: llf.runner.vector_key makes the kernel its own.
     The attempt's token (llf.control.attempt_tokens), minted here, scopes the SDK's session to this attempt's rows.
     """
     notebook_url = notebook_db_url()
@@ -354,9 +357,6 @@ def _kernel_env(context: RunContext, control_url: str, handed: Mapping[str, Conn
            NOTEBOOK_DB_URL_ENV: notebook_url, **airflow_connections.kernel_variables(handed)}
     if context.log_id is not None:
         env[ATTEMPT_TOKEN.name] = open_attempt_token(control_url, context.log_id)
-    api_key = weaviate_api_key()
-    if api_key:
-        env[WEAVIATE_API_KEY_ENV] = api_key
     return env
 
 

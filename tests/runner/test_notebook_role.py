@@ -177,9 +177,11 @@ def test_given_the_weaviate_key_only_in_the_llf_vectors_connection_when_run_then
     registry, stream, notebooks_dir, sql, tmp_path, lake_dir, monkeypatch
 ):
     """compose stores the key as the password of the Airflow connection llf_vectors; the kernel is not an
-    Airflow task and cannot look connections up, so the runner hands it over, and prints it nowhere."""
+    Airflow task and cannot look connections up, so the runner hands it over, and prints it nowhere. Only with
+    LLF_VECTOR_STREAM_KEYS off: otherwise the kernel gets its attempt's own key (test_stream_vector_key.py)."""
     key = "weaviate-key-" + "7f3a9c"
     monkeypatch.delenv("LLF_WEAVIATE_API_KEY", raising=False)
+    monkeypatch.setenv("LLF_VECTOR_STREAM_KEYS", "off")
     monkeypatch.setenv("LLF_VECTOR_URL", "weaviate://127.0.0.1:9?grpc_port=9")
     monkeypatch.setenv("AIRFLOW_CONN_LLF_VECTORS", json.dumps({"conn_type": "http", "host": "127.0.0.1",
                                                                  "password": key}))

@@ -5,6 +5,10 @@ LLF_VECTOR_URL=weaviate://host:8080?grpc_port=50051 (optional `secure=true`, `al
 search); LLF_WEAVIATE_API_KEY when the server requires an API key. The item text is property `text`;
 metadata keys become top-level properties (Weaviate's auto-schema types them), so filters use them directly.
 A collection's dimension is recorded in its description when the first upsert creates it.
+
+In a run, a collection is its stream's: the runner sets LLF_VECTOR_PREFIX (`LlfS<stream id>_`) and hands the kernel
+a key whose Weaviate role reaches the classes of that prefix only (llf.services.vectors.weaviate_users), so
+`nb.vectors("items")` is class `LlfS12_Items` in stream 12. In plain Jupyter there is no prefix: class `Items`.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from weaviate.classes.init import AdditionalConfig, Auth, Timeout
 from weaviate.classes.query import Filter, MetadataQuery
 from weaviate.collections import Collection
 from weaviate.exceptions import (
+    InsufficientPermissionsError,
     UnexpectedStatusCodeError,
     WeaviateConnectionError,
     WeaviateInsertManyAllFailedError,
@@ -41,7 +46,7 @@ from llf.services.vectors.base import (
     embed_missing,
     object_id,
 )
-from llf.settings import WEAVIATE_API_KEY
+from llf.settings import VECTOR_PREFIX, WEAVIATE_API_KEY
 
 TEXT = "text"
 VECTOR = "default"
@@ -58,56 +63,66 @@ class VectorImportError(LlfError):
         self.failed = failed
 
 
+@contextmanager
+def connected(url: str, api_key: str | None) -> Iterator[weaviate.WeaviateClient]:
+    """A client of the Weaviate at `url` (a weaviate:// URL) with `api_key`, closed on leaving.
+
+    Init checks are skipped (they phone PyPI); is_live() pings REST and gRPC instead. A key Weaviate does not know
+    (401) is a ConfigurationError naming LLF_WEAVIATE_API_KEY; a known key refused an action (403,
+    InsufficientPermissionsError) goes up as it is, for the caller to say what was refused.
+    """
+    parts = urlsplit(url)
+    options = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    host, port, grpc_port = parts.hostname or "localhost", parts.port or 8080, int(options.get("grpc_port", 50051))
+    secure = options.get("secure", "false").lower() == "true"
+    where = f"LLF_VECTOR_URL={redact(url)!r} (REST port {port}, gRPC port {grpc_port})"
+    try:
+        client = weaviate.connect_to_custom(
+            http_host=host, http_port=port, http_secure=secure, grpc_host=host, grpc_port=grpc_port,
+            grpc_secure=secure, auth_credentials=Auth.api_key(api_key) if api_key else None, skip_init_checks=True,
+            additional_config=AdditionalConfig(timeout=Timeout(init=5, query=60, insert=120)),
+        )
+    except (WeaviateStartUpError, WeaviateConnectionError) as error:
+        raise ConfigurationError(f"Weaviate is not reachable at {where}: {error}") from error
+    try:
+        if not client.is_live():
+            raise ConfigurationError(f"Weaviate does not answer on REST and gRPC at {where}.")
+        yield client
+    except UnexpectedStatusCodeError as error:
+        if error.status_code != 401 or isinstance(error, InsufficientPermissionsError):
+            raise
+        raise ConfigurationError(
+            f"Weaviate at {where} refused the credentials: set {WEAVIATE_API_KEY.name} to a valid API key."
+        ) from error
+    finally:
+        client.close()
+
+
 class WeaviateStore:
-    """A collection is Weaviate class <Collection> (first letter upper-cased, as Weaviate requires)."""
+    """A collection is Weaviate class <prefix><Collection> (first letter upper-cased, as Weaviate requires; the
+    prefix is the stream's in a run, LLF_VECTOR_PREFIX, and none in plain Jupyter)."""
 
     def __init__(self, url: str, collection: str, embed: Embedder) -> None:
-        parts = urlsplit(url)
-        options = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+        options = {key: values[-1] for key, values in parse_qs(urlsplit(url).query).items()}
         self.url = url
         self.collection = collection
         self.embed = embed
-        self.name = collection[0].upper() + collection[1:]
-        self.host = parts.hostname or "localhost"
-        self.port = parts.port or 8080
-        self.grpc_port = int(options.get("grpc_port", 50051))
-        self.secure = options.get("secure", "false").lower() == "true"
+        self.name = (VECTOR_PREFIX.read() or "") + collection[0].upper() + collection[1:]
         self.alpha = float(options.get("alpha", 0.7))
 
     @contextmanager
     def _client(self) -> Iterator[weaviate.WeaviateClient]:
-        """A connected client, closed after one operation (as pgvector holds a connection per call).
-
-        Init checks are skipped (they phone PyPI); is_live() pings REST and gRPC instead.
-        """
-        api_key = WEAVIATE_API_KEY.read()  # the kernel's: the runner resolved it (llf.settings.weaviate_api_key)
-        where = f"LLF_VECTOR_URL={redact(self.url)!r} (REST port {self.port}, gRPC port {self.grpc_port})"
+        """A connected client, closed after one operation (as pgvector holds a connection per call), with the
+        kernel's key (the runner resolved it: llf.runner.vector_key). A refusal names the class and the key's reach."""
         try:
-            client = weaviate.connect_to_custom(
-                http_host=self.host,
-                http_port=self.port,
-                http_secure=self.secure,
-                grpc_host=self.host,
-                grpc_port=self.grpc_port,
-                grpc_secure=self.secure,
-                auth_credentials=Auth.api_key(api_key) if api_key else None,
-                skip_init_checks=True,
-                additional_config=AdditionalConfig(timeout=Timeout(init=5, query=60, insert=120)),
-            )
-        except (WeaviateStartUpError, WeaviateConnectionError) as error:
-            raise ConfigurationError(f"Weaviate is not reachable at {where}: {error}") from error
-        try:
-            if not client.is_live():
-                raise ConfigurationError(f"Weaviate does not answer on REST and gRPC at {where}.")
-            yield client
-        except UnexpectedStatusCodeError as error:
-            if error.status_code not in (401, 403):
-                raise
+            with connected(self.url, WEAVIATE_API_KEY.read()) as client:
+                yield client
+        except InsufficientPermissionsError as refused:
             raise ConfigurationError(
-                f"Weaviate at {where} refused the credentials: set {WEAVIATE_API_KEY.name} to a valid API key."
-            ) from error
-        finally:
-            client.close()
+                f"Weaviate refused collection {self.collection!r} (class {self.name}) to this key: {refused.message}. "
+                f"In a run, a notebook's {WEAVIATE_API_KEY.name} reaches its stream's classes "
+                f"({VECTOR_PREFIX.read() or 'no prefix'}*) only."
+            ) from refused
 
     def _dimension(self, client: weaviate.WeaviateClient) -> int | None:
         """The collection's dimension from its description; None if it does not exist yet."""

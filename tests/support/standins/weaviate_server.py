@@ -1,11 +1,17 @@
-"""A Weaviate stand-in for the real `weaviate-client` v4: REST (schema, meta, readiness) on a threaded
-http.server and gRPC (Search, BatchObjects, BatchDelete, Aggregate, health) built on the protobuf stubs
-shipped inside the client, both on 127.0.0.1 with ephemeral ports.
+"""A Weaviate stand-in for the real `weaviate-client` v4: REST (schema, meta, readiness, DB users and RBAC roles)
+on a threaded http.server and gRPC (Search, BatchObjects, BatchDelete, Aggregate, health) built on the protobuf
+stubs shipped inside the client, both on 127.0.0.1 with ephemeral ports.
 
 In memory and small, but it behaves like the server where llf relies on it: auto-schema fixes a property's
 type on first sight and rejects later objects that disagree (per-object batch errors, as Weaviate reports
 them), a collection's vectors must share one length, near-vector search ranks by cosine distance, and hybrid
 search fuses a BM25 keyword score with the vector score (relative score fusion, weighted by `alpha`).
+
+Authorization is Weaviate's with `AUTHORIZATION_RBAC_ENABLED` and `AUTHENTICATION_DB_USERS_ENABLED`
+(tests/support/standins/weaviate_rbac.py): the configured API key is the root user `llf`; DB users get a
+generated key once, at creation; a key's roles grant collection and data actions on collections named exactly
+or by a prefix ending in `*`; every schema route and every gRPC method refuses what they do not cover (403 on
+REST, PERMISSION_DENIED on gRPC), and the schema listing shows only the collections the key may read.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent import futures
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,6 +44,8 @@ from weaviate.proto.v1 import (
     weaviate_pb2_grpc,
 )
 
+from tests.support.standins.weaviate_rbac import ROOT, Rbac
+
 VERSION = "1.36.2"  # the image docker-compose.yml runs; the client picks its protocol paths by it
 _TOKEN = re.compile(r"\w+")
 _Filters = base_pb2.Filters
@@ -53,9 +61,11 @@ class Stored:
 
 @dataclass
 class WeaviateState:
-    """Collections (their schema JSON) and objects, shared by the REST and gRPC sides."""
+    """Collections (their schema JSON) and objects, shared by the REST and gRPC sides; `rbac` says who may
+    touch which (its root key is the configured API key)."""
 
     api_key: str | None = None
+    rbac: Rbac = field(default_factory=Rbac)
     schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
     objects: dict[str, dict[str, Stored]] = field(default_factory=dict)
     grpc_calls: Counter[str] = field(default_factory=Counter)
@@ -241,11 +251,19 @@ class _Weaviate(weaviate_pb2_grpc.WeaviateServicer):
     def __init__(self, state: WeaviateState) -> None:
         self.state = state
 
-    def _authorise(self, method: str, context: grpc.ServicerContext) -> None:
+    def _authorise(self, method: str, context: grpc.ServicerContext, collections: Iterable[str], *actions: str) -> str:
+        """The caller's user, once it may do every one of `actions` on every one of `collections` (else the call is
+        aborted: UNAUTHENTICATED for an unknown key, PERMISSION_DENIED for a known one its roles do not cover)."""
         self.state.grpc_calls[method] += 1
-        headers = dict(context.invocation_metadata())
-        if self.state.api_key and headers.get("authorization") != f"Bearer {self.state.api_key}":
+        user = self.state.rbac.principal(dict(context.invocation_metadata()).get("authorization"))
+        if user is None:
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "unauthorized: invalid api key")
+        for collection in collections:
+            for action in actions:
+                refused = self.state.rbac.refusal(user, action, collection)
+                if refused:
+                    context.abort(grpc.StatusCode.PERMISSION_DENIED, refused)
+        return user
 
     def _collection(self, name: str, context: grpc.ServicerContext) -> dict[str, Stored]:
         if name not in self.state.objects:
@@ -253,18 +271,23 @@ class _Weaviate(weaviate_pb2_grpc.WeaviateServicer):
         return self.state.objects[name]
 
     def BatchObjects(self, request: batch_pb2.BatchObjectsRequest, context: grpc.ServicerContext):
-        self._authorise("BatchObjects", context)
+        collections = sorted({obj.collection for obj in request.objects})  # the whole batch, up front
+        user = self._authorise("BatchObjects", context, collections, "create_data", "update_data")
         started, errors = time.perf_counter(), []
         with self.state.lock:
             for index, obj in enumerate(request.objects):
-                error = self._import(obj)
+                error = self._import(obj, user)
                 if error:
                     errors.append(batch_pb2.BatchObjectsReply.BatchError(index=index, error=error))
         return batch_pb2.BatchObjectsReply(took=time.perf_counter() - started, errors=errors)
 
-    def _import(self, obj: batch_pb2.BatchObject) -> str | None:
-        """Store one object, or say why not (the checks Weaviate's auto-schema and vector index make)."""
+    def _import(self, obj: batch_pb2.BatchObject, user: str) -> str | None:
+        """Store one object, or say why not (the checks Weaviate's auto-schema and vector index make; the
+        auto-schema needs the rights to create the class or add properties, as on the server)."""
         if obj.collection not in self.state.schemas:  # auto-schema creates unknown classes
+            refused = self.state.rbac.refusal(user, "create_collections", obj.collection)
+            if refused:
+                return refused
             self.state.create({"class": obj.collection})
         schema, objects = self.state.schemas[obj.collection], self.state.objects[obj.collection]
         properties, vector = _properties_of(obj), _vector_of(obj)
@@ -277,6 +300,9 @@ class _Weaviate(weaviate_pb2_grpc.WeaviateServicer):
                     f"requires a {declared[name]}, the given value is {value!r}"
                 )
             if name not in declared:
+                refused = self.state.rbac.refusal(user, "update_collections", obj.collection)
+                if refused:
+                    return refused
                 schema["properties"].append(_property({"name": name, "dataType": [kind]}))
                 declared[name] = kind
         others = [stored.vector for key, stored in objects.items() if key != obj.uuid]
@@ -289,7 +315,7 @@ class _Weaviate(weaviate_pb2_grpc.WeaviateServicer):
         return None
 
     def Search(self, request: search_get_pb2.SearchRequest, context: grpc.ServicerContext):
-        self._authorise("Search", context)
+        self._authorise("Search", context, [request.collection], "read_data")
         started = time.perf_counter()
         with self.state.lock:
             objects = dict(self._collection(request.collection, context))
@@ -368,7 +394,7 @@ class _Weaviate(weaviate_pb2_grpc.WeaviateServicer):
         )
 
     def BatchDelete(self, request: batch_delete_pb2.BatchDeleteRequest, context: grpc.ServicerContext):
-        self._authorise("BatchDelete", context)
+        self._authorise("BatchDelete", context, [request.collection], "delete_data")
         started = time.perf_counter()
         with self.state.lock:
             objects = self._collection(request.collection, context)
@@ -386,7 +412,7 @@ class _Weaviate(weaviate_pb2_grpc.WeaviateServicer):
         )
 
     def Aggregate(self, request: aggregate_pb2.AggregateRequest, context: grpc.ServicerContext):
-        self._authorise("Aggregate", context)
+        self._authorise("Aggregate", context, [request.collection], "read_data")
         started = time.perf_counter()
         with self.state.lock:
             objects = self._collection(request.collection, context)
@@ -442,19 +468,41 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _authorised(self) -> bool:
-        public = self.path.startswith(("/v1/.well-known/", "/v1/meta"))
-        if public or not self.state.api_key:
-            return True
-        if self.headers.get("Authorization") == f"Bearer {self.state.api_key}":
-            return True
-        self._send(401, {"code": 401, "message": "unauthorized: invalid api key"})
-        return False
+    def _user(self) -> str | None:
+        """The caller's user (the root user on public routes); None, the 401 sent, for an unknown key."""
+        if self.path.startswith(("/v1/.well-known/", "/v1/meta")):
+            return ROOT
+        user = self.state.rbac.principal(self.headers.get("Authorization"))
+        if user is None:
+            self._send(401, {"code": 401, "message": "unauthorized: invalid api key"})
+        return user
+
+    def _refused(self, user: str, action: str, collection: str) -> bool:
+        """Send Weaviate's 403 when `user` may not do `action` on `collection`."""
+        refused = self.state.rbac.refusal(user, action, collection)
+        if refused:
+            self._send(403, {"error": [{"message": refused}]})
+        return refused is not None
+
+    def _send_reply(self, status: int, body: Any) -> None:
+        if body is None:
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        return self._send(status, body)
+
+    def _path(self) -> str:
+        return self.path.split("?")[0].rstrip("/")
 
     def do_GET(self) -> None:
-        if not self._authorised():
+        user = self._user()
+        if user is None:
             return None
-        path = self.path.split("?")[0].rstrip("/")
+        path = self._path()
+        reply = self.state.rbac.handle("GET", path, {}, user)
+        if reply is not None:
+            return self._send_reply(*reply)
         if path in ("/v1/.well-known/ready", "/v1/.well-known/live"):
             return self._send(200, {})
         if path == "/v1/.well-known/openid-configuration":
@@ -463,10 +511,14 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, {"hostname": "http://[::]:8080", "version": VERSION, "modules": {}})
         if path == "/v1/nodes":
             return self._send(200, {"nodes": [{"name": "standin", "status": "HEALTHY", "version": VERSION}]})
-        if path == "/v1/schema":
+        if path == "/v1/schema":  # the classes the caller may read, as Weaviate filters the listing
             with self.state.lock:
-                return self._send(200, {"classes": list(self.state.schemas.values())})
+                readable = [schema for name, schema in self.state.schemas.items()
+                            if self.state.rbac.allowed(user, "read_collections", name)]
+            return self._send(200, {"classes": readable})
         name = path.removeprefix("/v1/schema/")
+        if path.startswith("/v1/schema/") and self._refused(user, "read_collections", name):
+            return None
         with self.state.lock:
             if path.startswith("/v1/schema/") and name in self.state.schemas:
                 return self._send(200, self.state.schemas[name])
@@ -474,10 +526,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-        if not self._authorised():
+        user = self._user()
+        if user is None:
             return None
-        if self.path.rstrip("/") != "/v1/schema":
+        reply = self.state.rbac.handle("POST", self._path(), body, user)
+        if reply is not None:
+            return self._send_reply(*reply)
+        if self._path() != "/v1/schema":
             return self._send(404, {"error": [{"message": f"no route {self.path}"}]})
+        if self._refused(user, "create_collections", str(body.get("class", ""))):
+            return None
         with self.state.lock:
             if body.get("class") in self.state.schemas:
                 message = f"class name {body['class']!r} already exists"
@@ -485,9 +543,16 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, self.state.create(body))
 
     def do_DELETE(self) -> None:
-        if not self._authorised():
+        user = self._user()
+        if user is None:
             return None
-        self.state.drop(self.path.removeprefix("/v1/schema/"))
+        reply = self.state.rbac.handle("DELETE", self._path(), {}, user)
+        if reply is not None:
+            return self._send_reply(*reply)
+        name = self._path().removeprefix("/v1/schema/")
+        if self._refused(user, "delete_collections", name):
+            return None
+        self.state.drop(name)
         return self._send(200, {})
 
 
@@ -497,9 +562,10 @@ class _Server(ThreadingHTTPServer):
 
 
 @contextmanager
-def weaviate_server(api_key: str | None = None) -> Iterator[WeaviateStandin]:
-    """Serve REST and gRPC on ephemeral ports; yields the `weaviate://` URL llf is configured with."""
-    state = WeaviateState(api_key=api_key)
+def weaviate_server(api_key: str | None = None, *, rbac: bool = True) -> Iterator[WeaviateStandin]:
+    """Serve REST and gRPC on ephemeral ports; yields the `weaviate://` URL llf is configured with. `api_key` is
+    the root user's key (None: anonymous access, everything allowed); `rbac` False has no DB users nor roles."""
+    state = WeaviateState(api_key=api_key, rbac=Rbac(root_key=api_key, enabled=rbac))
     rest = _Server(("127.0.0.1", 0), _Handler)
     rest.state = state
     rpc = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
