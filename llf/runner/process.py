@@ -212,26 +212,29 @@ def _execute_and_record(url: str, context: RunContext, registration: Registratio
     """
     stopper = notebook_runner.KernelStopper()
     lock.on_lost(stopper.stop)
-    with stops.running(stopper):  # so that the task's on_kill reaches this kernel
-        try:
-            ending = _execute(url, context, registration, stopper, timeline, lookup)
-        except Exception as unexpected:  # noqa: BLE001 - whatever broke, the row must close with the reason
-            ending = _Ending(f"{type(unexpected).__name__}: {unexpected}")
-        except BaseException as stop:  # noqa: BLE001 - Airflow's stops, before or after the notebook: raised again
-            ending = _stopped(stop, stopper, timeline)
-    error = ending.error
-    lost = lock.lost or lock.check()  # checked once more: the last watchdog check may be seconds old
-    if lost:
-        stopped = "its kernel was stopped" if stopper.stopped else f"the notebook ended ({error or 'no error'})"
-        error = f"run lock lost: {lost}; {stopped}, and no result of this attempt counts"
-    if ending.stop is None:
-        _record(url, context, error, ending.output_path)
+    # Credentials made for this attempt alone (its Weaviate user) are revoked once its row is closed: a slow
+    # revocation never delays the final status, and a dead worker's are swept by the next run.
+    with contextlib.ExitStack() as attempt_keys:
+        with stops.running(stopper):  # so that the task's on_kill reaches this kernel
+            try:
+                ending = _execute(url, context, registration, stopper, timeline, lookup, attempt_keys)
+            except Exception as unexpected:  # noqa: BLE001 - whatever broke, the row must close with the reason
+                ending = _Ending(f"{type(unexpected).__name__}: {unexpected}")
+            except BaseException as stop:  # noqa: BLE001 - Airflow's stops, before or after the notebook: raised again
+                ending = _stopped(stop, stopper, timeline)
+        error = ending.error
+        lost = lock.lost or lock.check()  # checked once more: the last watchdog check may be seconds old
+        if lost:
+            stopped = "its kernel was stopped" if stopper.stopped else f"the notebook ended ({error or 'no error'})"
+            error = f"run lock lost: {lost}; {stopped}, and no result of this attempt counts"
+        if ending.stop is None:
+            _record(url, context, error, ending.output_path)
+            timeline.mark("final row written")
+            return
+        with contextlib.suppress(ProcessFailed):  # Airflow is to see its own stop, not the runner's failure
+            _record(url, context, error, ending.output_path)
         timeline.mark("final row written")
-        return
-    with contextlib.suppress(ProcessFailed):  # Airflow is to see its own stop, not the runner's failure
-        _record(url, context, error, ending.output_path)
-    timeline.mark("final row written")
-    raise ending.stop
+        raise ending.stop
 
 
 def _stopped(stop: BaseException, stopper: notebook_runner.KernelStopper, timeline: Timeline) -> _Ending:
@@ -266,20 +269,20 @@ def _record(url: str, context: RunContext, error: str | None, output_path: str |
         raise ProcessFailed(error)
 
 
-def _execute(url: str, context: RunContext, registration: Registration,
-             stopper: notebook_runner.KernelStopper, timeline: Timeline, lookup: ConnectionLookup | None) -> _Ending:
+def _execute(url: str, context: RunContext, registration: Registration, stopper: notebook_runner.KernelStopper,
+             timeline: Timeline, lookup: ConnectionLookup | None, attempt_keys: contextlib.ExitStack) -> _Ending:
     """Run the notebook and store its outputs, on failure too, and when Airflow stops the task mid-notebook:
     the executed notebook as far as it ran (papermill saves it after every cell and when it is interrupted).
 
     When the lake refuses them, the executed notebook is kept on the worker and the error says where.
     The registered connections are resolved last before the kernel starts (none missing, or no kernel), and
     their passwords are hidden from the notebook's error, which the run log stores. The attempt's own Weaviate key
-    is made after everything else that can fail, and its user deleted when this attempt's notebook part ends.
+    is made after everything else that can fail; `attempt_keys` deletes its user once the attempt's row is closed.
     """
     if registration.file_path is None:
         return _Ending("no system file registered; INSERT one into cntl_af.cntl_cfg_sys_file")
     assert context.log_id is not None  # _run_holding_lock wrote the RUNNING row
-    with tempfile.TemporaryDirectory(prefix="llf-run-") as scratch, contextlib.ExitStack() as attempt_keys:
+    with tempfile.TemporaryDirectory(prefix="llf-run-") as scratch:
         try:
             notebook = notebook_runner.resolve(registration.file_path, notebooks_dir())
             # read once, checked against its pin: the copy is what the parameters are read from and what runs
