@@ -89,6 +89,15 @@ def test_given_weaviate_then_anonymous_access_is_off_and_the_api_key_comes_from_
         assert services[name]["environment"]["LLF_WEAVIATE_API_KEY"] == key, name
 
 
+def test_given_weaviate_then_rbac_and_db_users_let_llf_make_each_attempt_a_key_of_its_own(services):
+    """The runner (llf.runner.vector_key) makes a DB user per attempt with its stream's role: that needs RBAC, DB
+    users, and llf's API-key user among the root users."""
+    weaviate = services["weaviate"]["environment"]
+    assert weaviate["AUTHORIZATION_RBAC_ENABLED"] == "true"
+    assert weaviate["AUTHENTICATION_DB_USERS_ENABLED"] == "true"
+    assert weaviate["AUTHORIZATION_RBAC_ROOT_USERS"] == weaviate["AUTHENTICATION_APIKEY_USERS"] == "llf"
+
+
 def test_given_the_init_environment_then_the_llf_vectors_connection_holds_the_weaviate_key(services, tmp_path):
     environment = services["llf-init"]["environment"]
     out = tmp_path / "connections.json"
