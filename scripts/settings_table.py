@@ -33,10 +33,10 @@ END = "<!-- end of the generated settings table -->"
 
 
 def _linked(text: str) -> str:
-    """`text` with README-anchor links (`](#security)`) pointed at the documentation site's pages."""
+    """`text` with README-anchor links (`](#security)`) and "(README, Security)" pointed at the site's pages."""
     for anchor, page in LINKS.items():
         text = text.replace(f"]({anchor})", f"]({page})")
-    return text
+    return text.replace("(README, Security)", f"([Security]({LINKS['#security']}))")
 
 
 def _row(setting: Setting) -> str:
