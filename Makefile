@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv chromium redis demo stop test lint lock pictures bench
+.PHONY: help venv chromium redis demo stop test lint docs lock pictures bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -51,10 +51,16 @@ stop:  ## stop what `make demo` started (its data stays in .llf-local/)
 test: $(STAMP) chromium redis  ## run the whole test suite (starts its own PostgreSQL and Airflow)
 	$(BIN)/python -m pytest
 
-lint: $(STAMP)  ## ruff, the import contracts (lint-imports) and mypy on llf/, as pyproject.toml configures them
+lint: $(STAMP)  ## ruff, the import contracts (lint-imports), mypy on llf/, and the docs site built with --strict
 	$(BIN)/ruff check llf tests dags bench scripts
 	$(BIN)/lint-imports
 	$(BIN)/mypy
+	$(MAKE) --no-print-directory docs
+
+# --strict (also set in mkdocs.yml): a broken link or anchor, or a page missing from the navigation, fails the build.
+# NO_MKDOCS_2_WARNING silences Material's banner about its successor; the build fetches nothing from the network.
+docs: $(STAMP)  ## build the documentation site into site/ (mkdocs.yml, docs/); `.venv/bin/mkdocs serve` to read it
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 lock:  ## re-pin requirements/dev.lock after changing pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --extra local -p 3.11 -o requirements/dev.lock --quiet

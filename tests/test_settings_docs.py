@@ -1,5 +1,6 @@
-"""README's settings table is the registry of llf/settings.py rendered, and every LLF_* variable the code names
-is in that registry: a setting cannot be added, renamed or given another default without README following."""
+"""The docs' settings table (docs/reference/settings.md) is the registry of llf/settings.py rendered, and every
+LLF_* variable the code names is in that registry: a setting cannot be added, renamed or given another default
+without the docs following."""
 
 from __future__ import annotations
 
@@ -20,12 +21,13 @@ def _settings_table():
     return module
 
 
-def test_given_the_registry_then_readme_holds_its_table_between_the_markers():
+def test_given_the_registry_then_the_settings_page_holds_its_table_between_the_markers():
     script = _settings_table()
-    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    page = (PROJECT_ROOT / "docs" / "reference" / "settings.md").read_text(encoding="utf-8")
 
-    assert readme == script.with_table(readme), "README's settings table is stale: run python scripts/settings_table.py"
-    assert readme.index("## Settings") < readme.index(script.BEGIN) < readme.index("## Control tables")
+    assert page == script.with_table(page), "docs/reference/settings.md is stale: run python scripts/settings_table.py"
+    assert page.index("# Settings") < page.index(script.BEGIN) < page.index(script.END) \
+        < page.index("Airflow's own settings llf relies on")
 
 
 def test_given_the_table_then_every_setting_has_one_row_and_secrets_are_marked():

@@ -1,4 +1,5 @@
-"""The README's Command line table names every command with the options its --help lists, no more, no less."""
+"""The docs' Command line table (docs/reference/cli.md) names every command with the options its --help lists,
+no more, no less."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def _commands(top: argparse.ArgumentParser, prefix: str = "llf") -> dict[str, se
 
 def _readme_rows() -> dict[str, set[str]]:
     """The table's rows: the command words before the first option or argument -> the options the row names."""
-    section = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8").split("## Command line", 1)[1]
+    section = (PROJECT_ROOT / "docs" / "reference" / "cli.md").read_text(encoding="utf-8").split("# Command line", 1)[1]
     rows = {}
     for cell in re.findall(r"^\| `(llf [^`]*)` \|", section.split("\n## ", 1)[0], re.MULTILINE):
         words = re.match(r"llf(?: [a-z]+)*", cell).group(0)

@@ -313,10 +313,10 @@ def test_given_every_example_applied_twice_when_the_schedule_changes_then_one_ac
     assert sql("SELECT cron_expr FROM cntl_af.cntl_cfg_schedule WHERE actv_flg") == [("0 7 * * *",)]
 
 
-def test_given_the_examples_loaded_when_the_readme_registration_sql_runs_then_it_registers_its_stream(
+def test_given_the_examples_loaded_when_the_docs_registration_sql_runs_then_it_registers_its_stream(
         control_db_url, sql, tmp_path):
-    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    (block,) = re.findall(r"<!-- registration-example[^>]*-->\n```sql\n(.*?)```", readme, re.DOTALL)
+    page = (PROJECT_ROOT / "docs" / "how-to" / "register.md").read_text(encoding="utf-8")
+    (block,) = re.findall(r"<!-- registration-example[^>]*-->\n```sql\n(.*?)```", page, re.DOTALL)
     script = tmp_path / "readme.sql"
     script.write_text(block, encoding="utf-8")
     assert main(["db", "apply", *map(str, EXAMPLES)]) == 0
@@ -345,10 +345,10 @@ def test_given_long_values_when_exported_on_stdout_and_synced_back_then_nothing_
     assert out.startswith("Nothing to change"), out
 
 
-def test_given_the_readme_sample_file_when_synced_beside_the_examples_then_it_registers_cleanly(
+def test_given_the_docs_sample_file_when_synced_beside_the_examples_then_it_registers_cleanly(
         control_db_url, sql, tmp_path, capsys):
-    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### Registrations as code", 1)[1]
+    page = (PROJECT_ROOT / "docs" / "how-to" / "register.md").read_text(encoding="utf-8")
+    section = page.split("## Registrations as code", 1)[1]
     (block,) = re.findall(r"```yaml\n(.*?)```", section.split("\n## ", 1)[0], re.DOTALL)
     sample = tmp_path / "daily_sales.yaml"
     sample.write_text(block, encoding="utf-8")

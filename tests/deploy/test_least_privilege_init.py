@@ -444,6 +444,6 @@ def test_given_a_database_from_before_stream_logins_when_upgraded_then_old_table
     (other,) = _rows(owner, "SELECT cntl_af.stream_role('other')")[0]
     assert _rows(with_user(database, kept), "SELECT answer FROM llf_results.old_answers") == [("42",)]
     assert _rows(with_user(database, other), "SELECT count(*) FROM llf_vectors.old_items") == [(0,)]  # still shared
-    _rows(database, f'ALTER TABLE llf_vectors.old_items OWNER TO "{kept}"')  # README, Security: the upgrade
+    _rows(database, f'ALTER TABLE llf_vectors.old_items OWNER TO "{kept}"')  # docs/how-to/upgrade.md: the upgrade
     with pytest.raises(psycopg2.errors.InsufficientPrivilege):
         _rows(with_user(database, other), "SELECT count(*) FROM llf_vectors.old_items")

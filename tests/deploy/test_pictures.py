@@ -1,4 +1,4 @@
-"""The README pictures are generated from the code: the data dictionary in resource/ must be what
+"""The pictures of README and the docs site are generated from the code: the data dictionary in resource/ must be what
 scripts/draw_pictures.py makes of the current DDL (rerun the script after changing llf/control/sql/)."""
 
 from __future__ import annotations

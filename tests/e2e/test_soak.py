@@ -37,6 +37,7 @@ def test_given_two_streams_under_every_fault_when_soaked_for_rounds_then_no_run_
     result = soak(env, plan, ROUNDS, SEED, PROCESSES, on_round=lambda r: print(
         round_line(r) + ("\n" + r.report(PLAN_SEED, PROCESSES) if r.violations else ""), flush=True))
 
-    with capsys.disabled():  # the figures README quotes, printed by `make test` even when the soak passes
+    with capsys.disabled():  # the figures docs/explanation/testing.md quotes,
+        # printed by `make test` even when the soak passes
         print(f"\n{result.summary()}", flush=True)
     assert result.violations == 0, f"{result.summary()}\n{result.reports()}"

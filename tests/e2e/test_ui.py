@@ -1,7 +1,7 @@
 """The control plane in a running Airflow: the api-server loads the plugin, and a real browser shows the page.
 
 Headless Chromium (Debian's `chromium`) loads the page from the running api-server; the test asserts on the DOM
-it rendered and saves a screenshot for the README (resource/ui_control_plane.png).
+it rendered and saves a screenshot for the docs (resource/ui_control_plane.png, on docs/reference/ui.md).
 """
 
 from __future__ import annotations

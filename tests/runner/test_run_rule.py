@@ -1,4 +1,5 @@
-"""The run rule as a table (README "Run semantics"): who asks × what the log holds → what happens. No database."""
+"""The run rule as a table (docs/explanation/run-semantics.md): who asks × what the log holds → what happens.
+No database."""
 
 from __future__ import annotations
 

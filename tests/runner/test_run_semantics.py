@@ -1,4 +1,4 @@
-"""The run semantics (README, "Run semantics") against real kernels: every way a process is asked to run again
+"""The run semantics (docs/explanation/run-semantics.md) against real kernels: every way a process is asked to run again
 leaves the notebook alone once the log says its work is done, or final for the stream run."""
 
 from __future__ import annotations

@@ -121,7 +121,7 @@ def no_dependant_after_failure(facts: RoundFacts) -> Iterable[Violation]:
     dependency that failed, was blocked or had not finished. Naming the dependency's final attempt in the stream
     run when it is FAILED/BLOCKED. A dependency that failed in this stream run but succeeded for the date in
     another one (the other stream's run of it) before the dependant started did not let the dependant run on
-    failed work: the date's data is there, which is what a dependency promises (README, Run semantics)."""
+    failed work: the date's data is there, which is what a dependency promises (docs/explanation/run-semantics.md)."""
     final_in_run: dict[tuple[str | None, str | None], Row] = {}
     for row in facts.attempts:  # oldest first: the newest wins
         final_in_run[(row.strem_run_id, row.prcs_nm)] = row
