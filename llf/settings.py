@@ -2,7 +2,7 @@
 
 One home, so one rule: every value goes through the same parser family (a negative, NaN, infinite or garbled
 number is refused, naming the variable and the fix, never a secret's value), the order flag → environment →
-Airflow connection is written once (`resolve`), and README's settings table is rendered from REGISTRY
+Airflow connection is written once (`resolve`), and docs/reference/settings.md is rendered from REGISTRY
 (scripts/settings_table.py; tests/test_settings_docs.py keeps them equal). Modules read their settings through
 the Setting objects here, never through os.environ.
 
@@ -32,7 +32,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Kind(Protocol[T_co]):
-    """How the text of a variable becomes its value; `expected` is what errors and README say it must be."""
+    """How the text of a variable becomes its value; `expected` is what errors and the settings page say it must be."""
 
     @property
     def expected(self) -> str: ...
@@ -194,7 +194,7 @@ _USERINFO = re.compile(r"//[^/@]*@")
 class Setting(Generic[T]):
     """One variable: what it holds, its value when unset, and where else it may come from.
 
-    `documented` is README's wording of the default when the value alone does not say it; `connection` the
+    `documented` is the settings page's wording of the default when the value alone does not say it; `connection` the
     Airflow connection `resolve` consults after the environment (its URI, or its password); `internal` a
     variable llf sets for its own child processes, never a user.
     """
@@ -250,7 +250,7 @@ class Setting(Generic[T]):
 
     @property
     def documented_default(self) -> str:
-        """The default as README's table says it (markdown)."""
+        """The default as the settings page says it (markdown)."""
         if self.documented:
             return self.documented
         if self.connection:
@@ -450,7 +450,7 @@ CONNECTIONS = _setting(Setting(
     "it", secret=True, internal=True))
 ATTEMPT_TOKEN = _setting(Setting(
     "LLF_ATTEMPT_TOKEN", Text("a token", "..."), "set by the runner for the notebook kernel: the attempt's token, "
-    "which scopes the SDK's database session to the attempt and its stream (README, Security); you never set it",
+    "which scopes the SDK's database session to the attempt and its stream (docs, Security); you never set it",
     secret=True, internal=True))
 LAKE_STREAM = _setting(Setting(
     "LLF_LAKE_STREAM", Text("a stream name", "sales"), "set by the runner for the notebook kernel: its process's "
@@ -525,7 +525,7 @@ def notebook_db_url() -> str:
         return url
     raise ConfigurationError(
         f"No database URL for notebooks configured: set {NOTEBOOK_DB_URL_ENV} or define the Airflow connection "
-        f"'{NOTEBOOK_CONNECTION_ID}', with a login in the role llf_notebook (README, Security). Notebooks "
+        f"'{NOTEBOOK_CONNECTION_ID}', with a login in the role llf_notebook (docs, Security). Notebooks "
         f"never get the control DB URL, whose owner could rewrite registrations and the run log."
     )
 

@@ -22,7 +22,7 @@ from llf.settings import CONTROL_CONNECTION_ID, NOTEBOOK_CONNECTION_ID, VECTORS_
 
 # Minutes: a notebook run of more than a week is a hung run, and Airflow's execution_timeout is built from it.
 TIMEOUT_MIN_MAX = 10080
-# What bounds one attempt's time, written once (the runner, the DAG builders and README "Run semantics" use it):
+# What bounds one attempt's time, written once (the runner, the DAG builders and the docs, "Run semantics", use it):
 # the notebook runs at most timeout_min (the runner kills its kernel then); before it, the attempt waits at
 # most lock_wait_limit for the run lock (another attempt of the same process and date holds it for at most its
 # own timeout_min, the same registration's); Airflow's execution_timeout covers both plus a margin, as a backstop.

@@ -58,7 +58,7 @@ def kernel_login_url(owner_url: str, notebook_url: str, prcs_nm: str, connection
     except psycopg2.errors.InsufficientPrivilege as refused:
         login = notebook.get("user") or "the notebook login"
         log.warning("%s: no login of its own for this stream (%s); %s. Give the owner of cntl_af CREATEROLE "
-                    "(README, Security).", prcs_nm, str(refused).strip().splitlines()[0],
+                    "(docs, Security).", prcs_nm, str(refused).strip().splitlines()[0],
                     NOT_ISOLATED.format(login=login))
         return notebook_url
     if role is None:

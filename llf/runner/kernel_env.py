@@ -11,7 +11,7 @@ connections its process registered in LLF_CONNECTIONS) comes in `extra` and wins
 same name.
 
 This keeps secrets out of `os.environ`; it is not an OS boundary: code running as the worker's OS user can
-still read the worker's own /proc/<pid>/environ (README, Security).
+still read the worker's own /proc/<pid>/environ (docs, Security).
 """
 
 from __future__ import annotations

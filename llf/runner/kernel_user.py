@@ -43,7 +43,7 @@ NOT_ISOLATED = ("notebook kernels are not isolated: {problem}, so each kernel ru
                 "write the kernelspec, the installed packages and llf's state, read other streams' kernels' "
                 "connection files, and read /proc/<pid>/environ of every other process of that user (this task's "
                 "own is closed: it is not dumpable). Run the workers as root with those capabilities (compose does) "
-                "and LLF_KERNEL_USERS on (README, Security)")
+                "and LLF_KERNEL_USERS on (docs, Security)")
 _PR_SET_DUMPABLE, _PR_GET_DUMPABLE = 4, 3
 
 

@@ -235,7 +235,7 @@ def execute(
 
     Once the last cell's outputs are in, the kernel is killed with its process group, not asked to exit:
     a graceful shutdown waits for the kernel, and about one kernel in ten took 2.5 s more to go (then
-    SIGTERM, then 5 s SIGKILL). The price: the notebook's atexit hooks do not run (README, Notebooks).
+    SIGTERM, then 5 s SIGKILL). The price: the notebook's atexit hooks do not run (docs, Writing a notebook).
     The kernel runs in `cwd` (default: the notebook's folder), so that a pinned copy (pinned_copy) runs where
     its registered file is, next to the files it opens; with `user`, as that user (llf.runner.kernel_user), its
     HOME and TMPDIR a folder of its own removed with the kernel's sockets.

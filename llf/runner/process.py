@@ -351,7 +351,7 @@ def _kernel_env(context: RunContext, control_url: str, handed: Mapping[str, Conn
     owner = _login(control_url)
     if _login(notebook_url) == owner:
         log.warning("%s connects as %s, the owner of the control tables: this notebook can change registrations "
-                    "and the run log. Point it at a login in the role llf_notebook (README, Security).",
+                    "and the run log. Point it at a login in the role llf_notebook (docs, Security).",
                     NOTEBOOK_DB_URL_ENV, owner or "the default user")
     else:  # the kernel gets its stream's login, never the shared one (llf.control.stream_logins)
         notebook_url = kernel_login_url(control_url, notebook_url, context.prcs_nm,
@@ -372,7 +372,7 @@ def _login(url: str) -> str | None:
 
 
 def _context_parameters(context: RunContext) -> dict[str, str | bool | None]:
-    """The run context injected next to the registered params (documented in README)."""
+    """The run context injected next to the registered params (docs, Writing a notebook)."""
     return {
         "strem_nm": context.strem_nm,
         "prcs_nm": context.prcs_nm,

@@ -2,7 +2,7 @@
 
 One function, no database: the runner reads the process's attempts for the date under its run lock and asks
 it, whoever asks (a stream task, a dependant's trigger, a manual run, a backfill, Airflow's retry, a clear).
-README "Run semantics" is the same rule as a table; each line of `decide` is one of its rows.
+docs/explanation/run-semantics.md is the same rule as a table; each line of `decide` is one of its rows.
 """
 
 from __future__ import annotations

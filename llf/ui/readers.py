@@ -42,7 +42,7 @@ def ui_db_url() -> str:
         return url
     _warn_once(UI_DB_URL.name, f"{UI_DB_URL.name} is not set: the llf control plane reads the control tables as "
                                f"their owner ({CONTROL_DB_URL.name}), who may also change them. Set it to a login "
-                               "in the role llf_ui_reader (README, Security).")
+                               "in the role llf_ui_reader (docs, Security).")
     return control_db_url()
 
 
@@ -57,5 +57,5 @@ def ui_lake() -> Lake:
                                if not v)
         _warn_once(UI_MINIO_ACCESS_KEY.name, f"{missing} not set: the llf control plane reads the lake with "
                                              f"{MINIO_ACCESS_KEY.name}, which may also write it. Set both to a MinIO "
-                                             "user that may only read runs/ (README, Security).")
+                                             "user that may only read runs/ (docs, Security).")
     return open_lake()

@@ -1,6 +1,6 @@
 """A notebook's own key to the lake: temporary MinIO credentials that reach its stream's part and nothing else.
 
-The kernel is a tenant (README, Security): whatever code it runs, it must not read or overwrite another stream's
+The kernel is a tenant (docs, Security): whatever code it runs, it must not read or overwrite another stream's
 objects or the run outputs. The folder lake enforces that through the kernel's OS user; MinIO enforces it through
 a key whose policy names the stream's prefix. Rather than a MinIO user per stream (admin rights for llf, users to
 create and drop as streams come and go), the runner asks MinIO's STS (AssumeRole, signed with llf's key) for a

@@ -4,7 +4,7 @@ The SDK's view: a notebook of stream S names keys as before (`examples/s/2024-01
 under streams/S/; a key climbing out of it (`../T/x`, an absolute path) is refused. The view alone stops no
 hostile code (the kernel holds the lake's credentials); what enforces it is the lake itself, through the same
 prefix (stream_prefix): the folder lake by the permissions of the kernel's OS user, MinIO by a policy per stream
-(README, Security). Run outputs stay under runs/ (llf.services.lake.runs): the runner writes them, not notebooks.
+(docs, Security). Run outputs stay under runs/ (llf.services.lake.runs): the runner writes them, not notebooks.
 """
 
 from __future__ import annotations

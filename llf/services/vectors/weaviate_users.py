@@ -1,6 +1,6 @@
 """A notebook's own key to Weaviate: a DB user per attempt, whose role reaches its stream's classes and no others.
 
-The kernel is a tenant (README, Security): whatever code it runs, with the raw client too, it must not read, change
+The kernel is a tenant (docs, Security): whatever code it runs, with the raw client too, it must not read, change
 or drop another stream's collections. pgvector gets that from the database (each stream's own login); Weaviate gets
 it from its RBAC: a stream's collections are the classes named `LlfS<stream id>_*`, a role per stream
 (`llf-stream-<id>`) allows the collection and data actions on that prefix only, and each attempt gets a DB user
