@@ -346,8 +346,12 @@ def layers_diagram() -> graphviz.Digraph:
     return graph
 
 
-def render(graph: graphviz.Digraph, name: str) -> Path:
+def render(graph: graphviz.Digraph, name: str, keep_source: bool = False) -> Path:
+    """resource/<name>.png; with `keep_source`, its Graphviz source beside it (resource/<name>.dot), which a test
+    compares with what the code draws now: the PNG's bytes vary with the Graphviz build, its source does not."""
     graph.attr(dpi="110")
+    if keep_source:
+        (RESOURCE / f"{name}.dot").write_text(graph.source, encoding="utf-8")
     path = Path(graph.render(filename=name, directory=RESOURCE, format="png", cleanup=True))
     print(f"wrote {path.relative_to(ROOT)}")
     return path
@@ -363,7 +367,7 @@ def main() -> int:
     render(er_diagram(tables), "control_tables")
     render(services_diagram(), "services")
     render(process_flow(snapshot), "process_flow")
-    render(layers_diagram(), "layers")
+    render(layers_diagram(), "layers", keep_source=True)
     return 0
 
 

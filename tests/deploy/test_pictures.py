@@ -54,3 +54,15 @@ def test_given_the_import_contract_then_the_layers_picture_draws_every_part_of_l
     assert all(f"\t{name} [label=<<B>{name}</B>" in source for name in parts)
     assert arrows, "the picture shows the imports"
     assert all(row_of[a.strip()] < row_of[b.strip()] for a, b in arrows)
+
+
+def test_given_the_import_graph_then_the_committed_layers_picture_is_drawn_from_it():
+    """resource/layers.png is rendered from resource/layers.dot, which must be what the code draws today: a new
+    module or import without `make pictures` leaves the picture out of date, and this fails."""
+    draw = _draw_pictures()
+    graph = draw.layers_diagram()
+    graph.attr(dpi="110")  # as render() draws it
+
+    committed = (ROOT / "resource" / "layers.dot").read_text(encoding="utf-8")
+
+    assert graph.source == committed, "the layers picture is out of date: run `make pictures`"
