@@ -66,6 +66,10 @@ def install_wheel(folder: Path) -> Installed:
     site = Path(run(venv / "bin" / "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])",
                     cwd=folder).stdout.strip())
     (site / "zz_dependencies.pth").write_text(f"{_dependencies(folder / 'dependencies')}\n")  # after the wheel's
+    # what the dependencies install beside their packages, into the environment's prefix: nbconvert's templates,
+    # ipykernel's kernelspec (as installing them into this virtualenv would)
+    (venv / "share").mkdir(exist_ok=True)
+    (venv / "share" / "jupyter").symlink_to(Path(sys.prefix) / "share" / "jupyter")
     env = {key: value for key, value in os.environ.items()
            if key not in {"PYTHONPATH", "VIRTUAL_ENV"} and not key.startswith("LLF_")}
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
