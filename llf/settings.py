@@ -25,7 +25,12 @@ from llf.exceptions import ConfigurationError
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 
+# The folder above the package: the repository checkout when llf runs from one (its tests read README and the
+# examples there). No setting derives from it: an installed llf's is site-packages. Defaults come from the
+# project folder instead (project_dir).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# What makes a folder an llf project (`llf init` writes it; the checkout has one too).
+PROJECT_MARKER = "llf.toml"
 
 # ----------------------------------------------------------------------------------------------------------
 # The parser family: each kind turns a variable's text into its value, or raises ValueError for text it refuses.
@@ -307,9 +312,12 @@ WEAVIATE_API_KEY = _setting(Setting(
     "(the Airflow connection is read only when `LLF_VECTOR_URL` is `weaviate://`); a root user's key when the "
     "runner makes each kernel its own key (`LLF_VECTOR_STREAM_KEYS`), else it is handed to kernels",
     secret=True, connection=VECTORS_CONNECTION_ID, connection_part="password"))
+PROJECT_DIR = _setting(Setting(
+    "LLF_PROJECT_DIR", Folder(), f"the llf project (a folder holding `{PROJECT_MARKER}`, made by `llf init`) whose "
+    "notebooks, DAG file, lake and local stack the defaults below name; `--project PATH` sets it for one command",
+    documented=f"the current folder or the nearest one above it holding `{PROJECT_MARKER}`"))
 NOTEBOOKS_DIR = _setting(Setting(
-    "LLF_NOTEBOOKS_DIR", Folder(), "the only folder notebooks run from", PROJECT_ROOT / "notebooks",
-    documented="`notebooks/` of the project"))
+    "LLF_NOTEBOOKS_DIR", Folder(), "the only folder notebooks run from", documented="`notebooks/` of the project"))
 CONTROL_SQL_DIR = _setting(Setting(
     "LLF_CONTROL_SQL_DIR", Folder(), "DDL applied by `llf db upgrade`; a folder without numbered `.sql` files is an "
     "error (exit 2), never \"up to date\"", Path(__file__).resolve().parent / "control" / "sql",
@@ -424,7 +432,7 @@ VECTOR_URL = _setting(Setting(
     "`pgvector` (the control DB), a `postgresql://` URL, or `weaviate://host:port?grpc_port=N`", "pgvector"))
 LOCAL_DIR = _setting(Setting(
     "LLF_LOCAL_DIR", Folder(), "local mode: database files, Airflow home and logs, lake, `state.json`",
-    PROJECT_ROOT / ".llf-local", documented="`.llf-local/` of the project"))
+    documented="`.llf-local/` of the project"))
 LOCAL_PORT = _setting(Setting(
     "LLF_LOCAL_PORT", Whole(1, 65535, "a TCP port"), "local mode: the Airflow UI/API port on 127.0.0.1", 8080))
 AIRFLOW_URL = _setting(Setting(
@@ -540,9 +548,45 @@ def weaviate_api_key() -> str | None:
 # Settings whose value needs a word more than the registry says.
 
 
+def project_dir() -> Path:
+    """The project folder: LLF_PROJECT_DIR (`--project`), else the current folder or the nearest one above it
+    holding llf.toml. The one place the project is found, so its notebooks, DAG file, lake and local stack are
+    always those of one project; outside any, a ConfigurationError naming `llf init` and `--project`."""
+    if explicit := PROJECT_DIR.read():
+        folder = explicit.resolve()
+        if not (folder / PROJECT_MARKER).is_file():
+            raise ConfigurationError(f"{folder} ({PROJECT_DIR.name} or --project) is not an llf project: it has no "
+                                     f"{PROJECT_MARKER}; `llf init {explicit}` makes one.")
+        return folder
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        if (folder / PROJECT_MARKER).is_file():
+            return folder
+    raise ConfigurationError(f"{here} is not in an llf project (no {PROJECT_MARKER} here or above): run "
+                             "`llf init PATH` to make one, or pass --project PATH (or set LLF_PROJECT_DIR).")
+
+
+def use_project(folder: Path) -> Path:
+    """Make `folder` the project of this process and the processes it starts (`--project PATH`); checked now,
+    so a wrong path is one error before anything starts."""
+    os.environ[PROJECT_DIR.name] = str(folder.resolve())
+    return project_dir()
+
+
 def notebooks_dir() -> Path:
-    """The folder every registered notebook path is relative to (LLF_NOTEBOOKS_DIR, default notebooks/)."""
-    return NOTEBOOKS_DIR.value().resolve()
+    """The folder every registered notebook path is relative to (LLF_NOTEBOOKS_DIR, default the project's
+    notebooks/)."""
+    return (NOTEBOOKS_DIR.read() or project_dir() / "notebooks").resolve()
+
+
+def local_dir() -> Path:
+    """Local mode's folder (LLF_LOCAL_DIR, default the project's .llf-local/)."""
+    return (LOCAL_DIR.read() or project_dir() / ".llf-local").resolve()
+
+
+def default_lake_folder() -> Path:
+    """The lake with no LLF_LAKE_URL: the project's lake/ folder."""
+    return project_dir() / "lake"
 
 
 def control_sql_dir() -> Path:

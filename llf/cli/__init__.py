@@ -12,11 +12,12 @@ from importlib.metadata import PackageNotFoundError, version
 
 import psycopg2
 
-from llf.cli import checks, dags, db, local, pins, pools, registrations, runs
+from llf.cli import checks, dags, db, init, local, pins, pools, registrations, runs
 from llf.cli.common import Parser, print_error
 from llf.exceptions import LlfError
+from llf.settings import use_project
 
-COMMAND_GROUPS = (db, checks, dags, local, pins, pools, registrations, runs)
+COMMAND_GROUPS = (init, db, checks, dags, local, pins, pools, registrations, runs)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -39,6 +40,8 @@ def _version() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser().parse_args(argv)
+        if getattr(args, "project", None) is not None:
+            use_project(args.project)
         return args.handler(args)
     except KeyboardInterrupt:  # Ctrl-C anywhere (a poll, a request): one line and the shell's code for SIGINT
         print_error("interrupted; anything already triggered in Airflow keeps running there")

@@ -7,6 +7,7 @@ import datetime as dt
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import NoReturn
 
 from rich.console import Console
@@ -32,12 +33,16 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def add_command(into: argparse._SubParsersAction, name: str, handler: Handler, help_text: str,
-                db_url: bool = True) -> argparse.ArgumentParser:
-    """A subcommand whose --help says what it does, with the --db-url option when it reads the control DB."""
+                db_url: bool = True, project: bool = False) -> argparse.ArgumentParser:
+    """A subcommand whose --help says what it does, with the --db-url option when it reads the control DB and
+    --project when it works on a project's folders (main makes it the project: llf.settings.use_project)."""
     sub = into.add_parser(name, help=help_text, description=help_text)
     if db_url:
         sub.add_argument("--db-url", help="control DB URL (default: LLF_CONTROL_DB_URL, else the "
                          "Airflow connection cntl_af)")
+    if project:
+        sub.add_argument("--project", type=Path, metavar="PATH", help="the llf project (a folder with llf.toml; "
+                         "default: LLF_PROJECT_DIR, else the current folder or the nearest one above it)")
     sub.set_defaults(handler=handler)
     return sub
 

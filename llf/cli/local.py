@@ -46,14 +46,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     text = "local mode without Docker: embedded PostgreSQL + Airflow on localhost (LLF_LOCAL_DIR)"
     local = commands.add_parser("local", help=text, description=text)
     into = local.add_subparsers(dest="local_command", required=True)
-    demo = add_command(into, "demo", _demo, "start local mode, run the example streams with live progress, "
-                       "print the status table; exit 1 if a process failed", db_url=False)
+    demo = add_command(into, "demo", _demo, "start local mode, run the project's streams with live progress, "
+                       "print the status table; exit 1 if a process failed", db_url=False, project=True)
     demo.add_argument("--date", type=iso_date, default=dt.date.today(),
                       help="business date YYYY-MM-DD (default: today)")
     demo.add_argument("--full-rerun", action="store_true", help="rerun processes already successful for the date")
     demo.add_argument("--timeout-min", type=float, default=60, help="give up waiting after this long (default 60)")
     up = add_command(into, "up", _up, "start (or reuse) local mode's PostgreSQL and Airflow, and return",
-                     db_url=False)
+                     db_url=False, project=True)
     up.add_argument("--executor", choices=("local", "celery"), default="local",
                     help="Airflow's executor: LocalExecutor (default), or CeleryExecutor with a redis-server broker "
                     "and the workers of --worker")
@@ -62,4 +62,5 @@ def register(commands: argparse._SubParsersAction) -> None:
                     "queues (repeat for more workers; default: one worker on `default`)")
     up.add_argument("--worker-concurrency", type=int, default=4, metavar="N",
                     help="tasks each Celery worker runs at once (default 4)")
-    add_command(into, "stop", _stop, "stop what local mode started; data stays in LLF_LOCAL_DIR", db_url=False)
+    add_command(into, "stop", _stop, "stop what local mode started; data stays in LLF_LOCAL_DIR", db_url=False,
+                project=True)

@@ -1,5 +1,8 @@
-"""`llf local demo` (`make demo`): the local stack up, the example streams registered and run, progress shown
-live, and the `llf status` table at the end. Exit 1 when any process failed or was blocked."""
+"""`llf local demo` (`make demo`): the local stack up, the project's streams registered and run, progress shown
+live, and the `llf status` table at the end. Exit 1 when any process failed or was blocked.
+
+What is registered is the project's: its `registrations/*.yaml` (synced, as `llf sync` does: a project made by
+`llf init`), and its `control_sql/examples/*.sql` (applied: the repository's examples, `make demo`)."""
 
 from __future__ import annotations
 
@@ -17,11 +20,13 @@ from rich.table import Table
 from rich.text import Text
 
 from llf.airflow_api import FINAL_RUN_STATES, AirflowClient, sync_pools
+from llf.control.declared import FILE_SUFFIXES, load
 from llf.control.model import DONE, FAILING, Status, process_dag_id, stream_dag_id
 from llf.control.pools import registered_pools
 from llf.control.repository import read_snapshot
 from llf.control.sql_files import apply_files
 from llf.control.status import ProcessStatus, latest_statuses
+from llf.control.sync import sync_and_pin
 from llf.control.validation import validate
 from llf.exceptions import RegistrationError
 from llf.local.celery import CeleryWorker
@@ -29,10 +34,10 @@ from llf.local.llm import choose_llm, prepare_model
 from llf.local.stack import LocalSettings, LocalStack, RunningStack
 from llf.runner.tasks import mark_stale_stream_runs_finished
 from llf.services.lake.streams import stream_prefix
-from llf.settings import PROJECT_ROOT, notebooks_dir
 from llf.tables import STATUS_STYLES, status_table
 
-EXAMPLES = PROJECT_ROOT / "control_sql" / "examples"
+EXAMPLES = Path("control_sql") / "examples"  # in the project: the repository's example registrations (SQL)
+REGISTRATIONS = Path("registrations")  # in the project: its stream files (`llf init` writes one)
 DAG_VISIBLE_TIMEOUT_S = 180
 REFRESH_S = 2.0
 
@@ -68,17 +73,14 @@ def sync_local_pools(stack: RunningStack, console: Console) -> None:
 def run_demo(options: DemoOptions, console: Console) -> int:
     started = time.monotonic()
     stack, llm_provider = start_local(console)
-    examples = sorted(EXAMPLES.glob("*.sql"))
-    lost = apply_files(stack.control_db_url, examples)  # re-runnable: each INSERT does nothing when the row exists
-    if lost:
-        raise RegistrationError("An example registration inserted nothing: " + "; ".join(map(str, lost)))
+    registered = _register(stack)
     snapshot = read_snapshot(stack.control_db_url)
-    problems = validate(snapshot, notebooks_dir())
+    problems = validate(snapshot, stack.project / "notebooks")
     if problems:
         raise RegistrationError("The registrations have problems (llf validate):\n" + "\n".join(map(str, problems)))
     sync_local_pools(stack, console)
     streams = [stream.strem_nm for stream in snapshot.active_streams()]
-    console.print(f"Registered {len(examples)} example file(s); running {len(streams)} active stream(s) for "
+    console.print(f"Registered {registered}; running {len(streams)} active stream(s) for "
                   f"business date {options.business_date}: {', '.join(streams)}", markup=False)
     api = AirflowClient(stack.base_url)
     for dag_id in [*map(stream_dag_id, streams), *(process_dag_id(p.prcs_nm) for p in snapshot.active_processes())]:
@@ -91,6 +93,24 @@ def run_demo(options: DemoOptions, console: Console) -> int:
     runs = {stream: api.trigger(stream_dag_id(stream), conf) for stream in streams}
     states = _follow(api, stack, runs, options, console)
     return _report(stack, options, states, time.monotonic() - started, llm_provider, console)
+
+
+def _register(stack: RunningStack) -> str:
+    """Register the project's streams: its stream files synced, its example SQL applied (both re-runnable);
+    what was registered, as the demo says it."""
+    project = stack.project
+    examples = sorted((project / EXAMPLES).glob("*.sql"))
+    lost = apply_files(stack.control_db_url, examples)  # re-runnable: each INSERT does nothing when the row exists
+    if lost:
+        raise RegistrationError("An example registration inserted nothing: " + "; ".join(map(str, lost)))
+    files = sorted(path for path in (project / REGISTRATIONS).glob("*") if path.suffix in FILE_SUFFIXES)
+    if files:
+        sync_and_pin(stack.control_db_url, [load(path) for path in files], project / "notebooks")
+    if not examples and not files:
+        raise RegistrationError(f"Nothing to run: {project / REGISTRATIONS} has no stream file (*.yaml); "
+                                "`llf init` writes one, README Registrations as code says how.")
+    said = [f"{len(examples)} example file(s)"] if examples else []
+    return " and ".join([*said, *([f"{len(files)} stream file(s)"] if files else [])])
 
 
 def _follow(api: AirflowClient, stack: RunningStack, runs: dict[str, str], options: DemoOptions,

@@ -1,7 +1,9 @@
 """The local stack: embedded PostgreSQL + Airflow's four components, started once and reused; on LocalExecutor,
 or on CeleryExecutor with a redis-server and the `airflow celery worker`s `llf local up --worker` names.
 
-Everything lives under one folder (LLF_LOCAL_DIR, default `.llf-local/` in the project): the database files,
+It runs one project (llf.settings.project_dir): its `dags/`, `notebooks/` and `plugins/` (when it has plugins of
+its own: llf's UI plugin comes through its `airflow.plugins` entry point). Everything lives under one folder
+(LLF_LOCAL_DIR, default `.llf-local/` in the project): the database files,
 Airflow's home and logs, the lake, and `state.json` naming the component processes, so `make stop` (another
 process) can stop them and `make demo` again reuses what is still running.
 """
@@ -12,7 +14,7 @@ import json
 import socket
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from psycopg2 import sql
@@ -26,7 +28,7 @@ from llf.local.celery import CeleryExecution, CeleryWorker, redis_server_path
 from llf.local.postgres import EmbeddedPostgres
 from llf.services.llm.settings import LlmSettings
 from llf.services.vectors.pgvector import SCHEMA as VECTOR_SCHEMA
-from llf.settings import LOCAL_DIR, LOCAL_PORT, PROJECT_ROOT
+from llf.settings import LOCAL_PORT, local_dir, project_dir
 
 CONTROL_DATABASE = "llf"
 METADATA_DATABASE = "airflow"
@@ -42,14 +44,20 @@ Say = Callable[[str], None]
 
 @dataclass(frozen=True)
 class LocalSettings:
-    """Where local mode keeps its state and which port the UI takes."""
+    """Which project local mode runs, where it keeps its state and which port the UI takes."""
 
     home: Path
     port: int
+    project: Path = field(default_factory=project_dir)
 
     @classmethod
     def from_env(cls) -> LocalSettings:
-        return cls(home=LOCAL_DIR.value().resolve(), port=LOCAL_PORT.value())
+        return cls(home=local_dir(), port=LOCAL_PORT.value(), project=project_dir())
+
+    @property
+    def notebooks(self) -> Path:
+        """The project's notebooks, the folder its components run them from."""
+        return self.project / "notebooks"
 
     @property
     def pgdata(self) -> Path:
@@ -78,6 +86,7 @@ class LocalSettings:
 
 @dataclass(frozen=True)
 class RunningStack:
+    project: Path
     control_db_url: str
     base_url: str
     lake: Path
@@ -123,7 +132,7 @@ class LocalStack:
                 home=settings.airflow_home,
                 metadata_db_url=postgres.ensure_database(METADATA_DATABASE).replace(
                     "postgresql://", "postgresql+psycopg2://", 1),
-                dags_folders={"llf": PROJECT_ROOT / "dags"},
+                dags_folders={"llf": settings.project / "dags"},
                 extra_env=env,
                 port=settings.port,
                 detached=True,
@@ -131,8 +140,8 @@ class LocalStack:
             )
             stack.start()
             self._write_state({"port": settings.port, "pids": stack.pids, "env": env, "workers": executor})
-        return RunningStack(control_db_url=control_db_url, base_url=settings.base_url, lake=settings.lake,
-                            logs=settings.airflow_home / "logs-of-components", reused=reused,
+        return RunningStack(project=settings.project, control_db_url=control_db_url, base_url=settings.base_url,
+                            lake=settings.lake, logs=settings.airflow_home / "logs-of-components", reused=reused,
                             llm_changed=llm_changed)
 
     @staticmethod
@@ -185,10 +194,10 @@ class LocalStack:
             "LLF_CONTROL_DB_URL": control_db_url,
             "LLF_NOTEBOOK_DB_URL": notebook_db_url,
             "LLF_UI_DB_URL": ui_db_url,
-            "LLF_NOTEBOOKS_DIR": str(PROJECT_ROOT / "notebooks"),
+            "LLF_NOTEBOOKS_DIR": str(self.settings.notebooks),
             "LLF_LAKE_URL": self.settings.lake.as_uri(),
             "LLF_SNAPSHOT_REFRESH_SECONDS": SNAPSHOT_REFRESH_SECONDS,
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(self.settings.project / "plugins"),
             **llm_env,
         }
 

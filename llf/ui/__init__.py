@@ -1,6 +1,6 @@
-"""The control plane inside the Airflow UI: a read-only FastAPI app mounted by the plugin in plugins/.
+"""The control plane inside the Airflow UI: a read-only FastAPI app mounted by the plugin (llf.ui.plugin).
 
-`create_app()` builds it; the plugin file only registers it with Airflow.
+`create_app()` builds it; the plugin only registers it with Airflow.
 """
 
 from llf.ui.app import MOUNT_PREFIX, create_app

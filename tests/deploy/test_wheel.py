@@ -1,68 +1,93 @@
-"""The wheel carries the control schema: `llf db upgrade` from a non-editable install creates the tables.
-
-Built from a copy of the sources (no build/ left in the checkout), installed without dependencies into a fresh
-virtualenv that sees the dependencies of this one through a .pth line, never this checkout (no PYTHONPATH, a
-temporary working directory, and the .pth files of this environment, such as an editable llf, not processed).
-"""
+"""The wheel is what a project needs: installed into a fresh virtualenv outside the checkout (tests.support.wheel),
+`llf db upgrade` creates the control tables, `llf init` scaffolds a project from the package's own data, and
+Airflow finds the UI plugin through the package's entry point, once, even beside a plugins folder offering it."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-import sysconfig
+import json
+import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg2
+import pytest
 
 from llf.settings import PROJECT_ROOT
+from tests.cli.test_init import SCAFFOLD
+from tests.support.wheel import Installed, install_wheel, run
 
-UV = Path(sys.executable).parent / "uv"
+PLUGINS = """
+import json
+from airflow import plugins_manager
+plugins, errors = plugins_manager._get_plugins()
+print(json.dumps({"plugins": [p.name for p in plugins], "errors": errors}))
+"""
 
 
-def _run(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    done = subprocess.run([str(arg) for arg in args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=180, check=False)
-    assert done.returncode == 0, f"{args}: {done.stdout}\n{done.stderr}"
-    return done
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
+    yield install_wheel(tmp_path_factory.mktemp("wheel"))
 
 
-def _wheel(tmp_path: Path) -> Path:
-    source = tmp_path / "source"
-    source.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(PROJECT_ROOT / name, source)
-    shutil.copytree(PROJECT_ROOT / "llf", source / "llf", ignore=shutil.ignore_patterns("__pycache__"))
-    _run(UV, "build", "--wheel", "--offline", "--quiet", "-o", tmp_path / "dist", source, cwd=tmp_path)
-    (wheel,) = (tmp_path / "dist").glob("llf-*.whl")
-    return wheel
+@pytest.fixture
+def elsewhere(tmp_path: Path) -> Path:
+    """A working folder outside the repository."""
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    assert not folder.resolve().is_relative_to(PROJECT_ROOT)
+    return folder
 
 
 def test_given_the_wheel_installed_in_a_fresh_virtualenv_when_upgrading_an_empty_database_then_the_tables_exist(
-    postgres, tmp_path
+    postgres, installed, elsewhere
 ):
     url = postgres.fresh_database(prefix="wheel", template="template0")
-    wheel = _wheel(tmp_path)
-    venv = tmp_path / "venv"
-    _run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=tmp_path)
-    python = venv / "bin" / "python"
-    _run(UV, "pip", "install", "--offline", "--no-deps", "--quiet", "--python", python, wheel, cwd=tmp_path)
-    site = Path(_run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", cwd=tmp_path)
-                .stdout.strip())
-    (site / "zz_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")  # after the wheel's llf
-    env = {key: value for key, value in os.environ.items()
-           if key not in {"PYTHONPATH", "LLF_CONTROL_SQL_DIR", "VIRTUAL_ENV"}}
-    cwd = tmp_path / "elsewhere"
-    cwd.mkdir()
 
-    where = _run(python, "-c", "import llf; print(llf.__file__)", cwd=cwd, env=env).stdout.strip()
-    upgraded = _run(venv / "bin" / "llf", "db", "upgrade", "--db-url", url, cwd=cwd, env=env)
+    where = run(installed.python, "-c", "import llf; print(llf.__file__)", cwd=elsewhere, env=installed.env)
+    upgraded = run(installed.llf, "db", "upgrade", "--db-url", url, cwd=elsewhere, env=installed.env)
 
-    assert Path(where).is_relative_to(site), where
+    assert Path(where.stdout.strip()).is_relative_to(installed.site), where.stdout
     assert "0008_cntl_cfg_log" in upgraded.stdout
     with psycopg2.connect(url) as connection, connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'cntl_af' "
                        "AND table_name IN ('cntl_cfg_strem', 'cntl_cfg_prcs', 'cntl_cfg_log')")
         assert cursor.fetchone() == (3,)
     connection.close()
+
+
+def test_given_the_wheel_then_it_declares_the_ui_plugin_entry_point_and_carries_the_examples(installed) -> None:
+    with zipfile.ZipFile(installed.wheel) as wheel:
+        names = wheel.namelist()
+        (entry_points,) = [name for name in names if name.endswith(".dist-info/entry_points.txt")]
+        declared = wheel.read(entry_points).decode()
+
+    assert "[airflow.plugins]\nllf_control_plane = llf.ui.plugin:LlfControlPlanePlugin" in declared
+    assert {"llf/examples/notebooks/quickstart/extract.ipynb", "llf/examples/registrations/01_quickstart.sql",
+            "llf/scaffold/dags/llf_dags.py", "llf/scaffold/registrations/quickstart.yaml"} <= set(names)
+
+
+def test_given_the_installed_wheel_when_init_outside_the_repository_then_the_project_is_scaffolded(
+    installed, elsewhere
+) -> None:
+    made = run(installed.llf, "init", "demo-project", cwd=elsewhere, env=installed.env)
+
+    project = elsewhere / "demo-project"
+    assert sorted(str(p.relative_to(project)) for p in project.rglob("*") if p.is_file()) == SCAFFOLD, made.stdout
+    assert (project / "notebooks/quickstart/extract.ipynb").read_bytes() == \
+        (PROJECT_ROOT / "notebooks/examples/quickstart/extract.ipynb").read_bytes()
+    found = run(installed.python, "-c", "from llf.settings import project_dir; print(project_dir())",
+                cwd=project / "notebooks", env=installed.env)
+    assert found.stdout.strip() == str(project.resolve())
+
+
+@pytest.mark.parametrize("plugins_folder", ["none", "checkout"])
+def test_given_the_installed_wheel_when_airflow_loads_plugins_then_the_ui_plugin_is_loaded_once_without_error(
+    installed, elsewhere, plugins_folder: str
+) -> None:
+    folder = PROJECT_ROOT / "plugins" if plugins_folder == "checkout" else elsewhere / "plugins"
+    env = {**installed.env, "AIRFLOW_HOME": str(elsewhere / "airflow"), "AIRFLOW__CORE__PLUGINS_FOLDER": str(folder),
+           "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+
+    loaded = json.loads(run(installed.python, "-c", PLUGINS, cwd=elsewhere, env=env).stdout.strip().splitlines()[-1])
+
+    assert loaded["plugins"].count("llf_control_plane") == 1 and loaded["errors"] == {}, loaded

@@ -8,7 +8,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Protocol, Union, cast
 
 from llf.exceptions import LlfError
-from llf.settings import PROJECT_ROOT
+from llf.settings import default_lake_folder
 from llf.text import control_character
 
 if TYPE_CHECKING:
@@ -72,8 +72,8 @@ class Lake(Protocol):
 
 
 def default_lake_url() -> str:
-    """The folder `lake/` of the project root, for local mode with no setting at all."""
-    return (PROJECT_ROOT / "lake").as_uri()
+    """The folder `lake/` of the project (llf.settings.project_dir), for local mode with no setting at all."""
+    return default_lake_folder().resolve().as_uri()
 
 
 def clean_key(path: str | PurePosixPath) -> str:
