@@ -20,7 +20,7 @@ def _sync(args: argparse.Namespace) -> int:
     from llf.control.declared import load
     from llf.control.sync import TABLES, sync_and_pin
 
-    files = [load(path) for path in args.files]  # every file is checked before the database is read
+    files = [load(path) for path in stream_files(args.files)]  # every file is checked before the database is read
     synced = sync_and_pin(control_db_url(args.db_url), files, notebooks_dir(), dry_run=args.dry_run)
     changes = synced.changes
     names = ", ".join(file.stream.stream for file in files)
@@ -43,6 +43,21 @@ def _sync(args: argparse.Namespace) -> int:
         console.print(f"Applied {len(changes)} change(s) to {names} in one transaction. "
                       "Check them with `llf validate`.", markup=False)
     return 0
+
+
+def stream_files(paths: list[Path]) -> list[Path]:
+    """The files named, a folder standing for its `*.yaml` and `*.yml` (a project's `registrations/`), in name
+    order; a folder holding none is an error naming it, not a sync of nothing."""
+    found: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            found.append(path)
+            continue
+        inside = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+        if not inside:
+            raise ConfigurationError(f"{path} holds no stream file (*.yaml or *.yml)")
+        found.extend(inside)
+    return found
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -73,7 +88,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     sync = add_command(commands, "sync", _sync,
                        "make the control tables match stream YAML files: print the diff, apply it in one "
                        "transaction; rows missing from a file are deactivated, never deleted")
-    sync.add_argument("files", nargs="+", type=Path, metavar="FILE", help="stream file(s), e.g. streams/*.yaml")
+    sync.add_argument("files", nargs="+", type=Path, metavar="FILE",
+                      help="stream file(s), or a folder of them, e.g. registrations/ or streams/*.yaml")
     sync.add_argument("--dry-run", action="store_true", help="print the diff, change nothing")
     export = add_command(commands, "export", _export,
                          "write registered streams as YAML files `llf sync` reads (one file per stream)")

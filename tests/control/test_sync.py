@@ -620,3 +620,23 @@ def test_given_a_connection_no_notebook_may_get_in_a_file_when_synced_then_the_l
     assert err.startswith(f"error: {path}:8: groups[g].processes[connected_crm].connections"), err
     assert says in err
     assert _registrations(sql) == []
+
+
+def test_given_a_folder_of_stream_files_when_synced_then_each_file_in_it_is_registered(stream_file, sql, capsys):
+    # given a project's registrations/ folder with the stream file and a note that is no stream file
+    (stream_file.parent / "README.txt").write_text("not a stream", encoding="utf-8")
+    # when the folder is synced
+    code, out, _ = _sync(capsys, stream_file.parent)
+    # then its stream file is registered, as if named
+    assert code == 0 and "daily_sales" in out
+    assert {row[0] for row in _registrations(sql) if isinstance(row[0], str)} == {"daily_sales"}
+
+
+def test_given_a_folder_without_stream_files_when_synced_then_exit_two_naming_it(control_db_url, tmp_path, capsys):
+    empty = tmp_path / "registrations"
+    empty.mkdir()
+
+    code, _, err = _sync(capsys, empty)
+
+    assert code == 2
+    assert f"{empty} holds no stream file" in err
