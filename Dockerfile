@@ -26,9 +26,15 @@ RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" -r /opt/llf/
 
 COPY --chown=airflow:0 pyproject.toml README.md /opt/llf/src/
 COPY --chown=airflow:0 llf /opt/llf/src/llf
+# The package data llf/examples/* and llf/scaffold/dags are links to these folders (one copy of each file in the
+# repository): beside llf/ in the source tree, so the install below finds what they point at (`llf init`).
+COPY --chown=airflow:0 notebooks/examples /opt/llf/src/notebooks/examples
+COPY --chown=airflow:0 control_sql/examples /opt/llf/src/control_sql/examples
+COPY --chown=airflow:0 dags /opt/llf/src/dags
 RUN pip install --no-cache-dir --no-deps /opt/llf/src \
  && python -m ipykernel install --prefix /opt/llf/jupyter --name python3 --display-name "Python 3 (llf)" \
- && llf --help > /dev/null
+ && llf --help > /dev/null \
+ && llf init /tmp/llf-init-check > /dev/null && rm -rf /tmp/llf-init-check
 # Kernels run under their streams' own users (llf/runner/kernel_user.py): they must run this Python and import
 # its packages, never change them. Others may read and pass through every folder on the way, and write none.
 USER root

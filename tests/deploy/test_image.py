@@ -69,7 +69,19 @@ def test_given_the_build_context_then_only_an_allow_list_enters_it():
 
     assert lines[0] == "*"
     assert {line for line in lines if line.startswith("!")} == {
-        "!requirements.txt", "!pyproject.toml", "!README.md", "!llf/"}
+        "!requirements.txt", "!pyproject.toml", "!README.md", "!llf/",
+        # what the package data links (llf/examples, llf/scaffold/dags) point at
+        "!notebooks/examples/", "!control_sql/examples/", "!dags/"}
+
+
+def test_given_the_package_data_links_then_the_image_copies_what_each_points_at_beside_llf():
+    """A COPY keeps a link a link: in the image, llf/examples/notebooks -> ../../notebooks/examples resolves only
+    when that folder is copied to the same place beside llf/ before `pip install` reads the package data."""
+    links = [path for path in (ROOT / "llf").rglob("*") if path.is_symlink()]
+    assert links, "the package data are links to the repository's folders"
+    for link in links:
+        target = (link.parent / link.readlink()).resolve().relative_to(ROOT)
+        assert f"COPY --chown=airflow:0 {target} /opt/llf/src/{target}" in DOCKERFILE, target
 
 
 def test_given_the_rendered_init_environment_then_connections_import_as_the_urls_llf_uses(services, tmp_path):
