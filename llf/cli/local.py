@@ -38,7 +38,7 @@ def _up(args: argparse.Namespace) -> int:
 def _stop(args: argparse.Namespace) -> int:
     from llf.local.stack import LocalSettings, LocalStack
 
-    LocalStack(LocalSettings.from_env()).stop(say=lambda line: console.print(line, markup=False))
+    LocalStack(LocalSettings.from_env(with_project=False)).stop(say=lambda line: console.print(line, markup=False))
     return 0
 
 

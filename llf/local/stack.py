@@ -48,11 +48,19 @@ class LocalSettings:
 
     home: Path
     port: int
-    project: Path = field(default_factory=project_dir)
+    project_folder: Path | None = field(default_factory=project_dir)  # None: not needed (stop)
 
     @classmethod
-    def from_env(cls) -> LocalSettings:
-        return cls(home=local_dir(), port=LOCAL_PORT.value(), project=project_dir())
+    def from_env(cls, *, with_project: bool = True) -> LocalSettings:
+        """The settings of this environment; `with_project=False` for what needs only the stack's folder (`llf
+        local stop` with LLF_LOCAL_DIR set works outside any project)."""
+        return cls(home=local_dir(), port=LOCAL_PORT.value(),
+                   project_folder=project_dir() if with_project else None)
+
+    @property
+    def project(self) -> Path:
+        """The project the stack runs (llf.settings.project_dir)."""
+        return self.project_folder if self.project_folder is not None else project_dir()
 
     @property
     def notebooks(self) -> Path:

@@ -18,6 +18,7 @@ import pytest
 from llf.exceptions import ConfigurationError
 from llf.local.airflow import free_port, is_alive, stop_components
 from llf.local.stack import _check_port_free
+from llf.settings import PROJECT_ROOT
 
 # A component that ignores SIGTERM and holds a listening port until it is killed, with a child of its own.
 _STUBBORN = """
@@ -86,11 +87,13 @@ def test_given_connections_the_stopped_server_closed_in_time_wait_when_checked_t
 
 
 def test_given_no_stack_ever_ran_when_local_stop_then_it_says_nothing_to_stop_and_creates_nothing(tmp_path) -> None:
-    """`llf local stop` in a folder where no stack ran must not claim data was kept."""
+    """`llf local stop` in a folder where no stack ran must not claim data was kept; LLF_LOCAL_DIR is all it needs,
+    so it runs outside any project too."""
     home = tmp_path / "never-started"
-    env = {**os.environ, "LLF_LOCAL_DIR": str(home)}
+    env = {**os.environ, "LLF_LOCAL_DIR": str(home), "PYTHONPATH": str(PROJECT_ROOT)}
+    env.pop("LLF_PROJECT_DIR", None)
 
-    done = subprocess.run([sys.executable, "-m", "llf.cli", "local", "stop"], env=env, text=True,
+    done = subprocess.run([sys.executable, "-m", "llf.cli", "local", "stop"], env=env, text=True, cwd=tmp_path,
                           capture_output=True, timeout=120, check=False)
 
     assert done.returncode == 0, done.stderr
