@@ -86,12 +86,13 @@ def _assignment(statement: ast.stmt) -> tuple[str, ast.expr] | None:
 
 
 def log(message: str) -> None:
-    """Print a progress line and record it against the current run when a control DB is configured."""
+    """Print a progress line and, in a run, record it against the run in the control DB. Outside one (Jupyter)
+    there is no run to file it under, and the notebook login may write only its attempt's rows: print only."""
     run = context()
     stamp = dt.datetime.now().strftime("%H:%M:%S")
     print(f"[{stamp}] {run.prcs_nm}: {message}", flush=True)
     store = control_store()
-    if store is not None:
+    if store is not None and os.environ.get(RUN_CONTEXT_ENV):
         store.record_progress(run, message)
 
 

@@ -113,7 +113,8 @@ def write_config(options: JupyterOptions, token: str) -> Path:
     path.chmod(0o600)
     path.write_text(json.dumps({
         "ServerApp": {"ip": HOST, "port": options.port, "port_retries": 0, "open_browser": False,
-                      "root_dir": str(options.root), "allow_remote_access": False},
+                      "root_dir": str(options.root), "allow_remote_access": False,
+                      "allow_root": os.geteuid() == 0},  # said by run_jupyter: local mode runs as its user
         "IdentityProvider": {"token": token},
     }, indent=2), encoding="utf-8")
     return path
@@ -177,6 +178,8 @@ def run_jupyter(options: JupyterOptions, env: Mapping[str, str], say: Say) -> in
     say(f"JupyterLab on {options.root}: {server.login_url}")
     say(f"Kernels use the local stack (notebook login, lake, LLM); Jupyter's log: {options.log_file}. "
         "Ctrl-C stops it.")
+    if os.geteuid() == 0:
+        say("Running as root: these kernels run as root too (a run puts its kernel under its stream's own user).")
     try:
         code = server.process.wait()
     except KeyboardInterrupt:
