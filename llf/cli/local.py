@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import warnings
 
 from llf.cli.common import add_command, console, iso_date
 
@@ -49,6 +50,9 @@ def _jupyter(args: argparse.Namespace) -> int:
     from llf.local.jupyter import JupyterOptions, authoring_environment, free_port, run_jupyter, stack_environment
     from llf.local.stack import LocalSettings
 
+    # The stack's Airflow components are detached on purpose and outlive their Popen objects; unlike `llf local up`,
+    # this process lives on after starting them, and would warn about each one as it is collected.
+    warnings.filterwarnings("ignore", r"subprocess \d+ is still running", ResourceWarning)
     start_local(console)
     settings = LocalSettings.from_env()
     options = JupyterOptions(root=settings.project, home=settings.home / "jupyter", port=args.port or free_port())

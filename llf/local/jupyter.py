@@ -173,21 +173,32 @@ def start_jupyter(options: JupyterOptions, env: Mapping[str, str]) -> JupyterSer
 
 
 def run_jupyter(options: JupyterOptions, env: Mapping[str, str], say: Say) -> int:
-    """`llf local jupyter` in the foreground: start, print the URL with its token once, serve until Ctrl-C."""
+    """`llf local jupyter` in the foreground: start, print the URL with its token once, serve until Ctrl-C (or
+    SIGTERM, SIGHUP)."""
     server = start_jupyter(options, env)
     say(f"JupyterLab on {options.root}: {server.login_url}")
     say(f"Kernels use the local stack (notebook login, lake, LLM); Jupyter's log: {options.log_file}. "
         "Ctrl-C stops it.")
     if os.geteuid() == 0:
         say("Running as root: these kernels run as root too (a run puts its kernel under its stream's own user).")
+    previous = {number: signal.signal(number, _interrupt) for number in (signal.SIGTERM, signal.SIGHUP)}
     try:
         code = server.process.wait()
     except KeyboardInterrupt:
         server.stop()
         say("JupyterLab stopped.")
         return 0
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     say(f"JupyterLab exited ({code}); its log: {options.log_file}")
     return 0 if code == 0 else 1
+
+
+def _interrupt(number: int, frame: object) -> None:
+    """SIGTERM and SIGHUP (a closed terminal) stop Jupyter as Ctrl-C does: in a session of its own, it would
+    otherwise outlive the command that started it."""
+    raise KeyboardInterrupt
 
 
 def _tail(path: Path, lines: int = 5) -> str:

@@ -70,7 +70,7 @@ def _execute(server: JupyterServer, code: str) -> str:
     JupyterLab does when the notebook is opened; its printed output, or the error it raised."""
     api, auth = server.options.url + "/api", {"Authorization": f"token {server.token}"}
     session = httpx.post(f"{api}/sessions", headers=auth, timeout=60, json={
-        "path": NOTEBOOK, "name": "hello.ipynb", "type": "notebook", "kernel": {"name": "python3"}}).json()
+        "path": NOTEBOOK, "name": Path(NOTEBOOK).name, "type": "notebook", "kernel": {"name": "python3"}}).json()
     kernel = session["kernel"]["id"]
     socket = websocket.create_connection(f"ws://127.0.0.1:{server.options.port}/api/kernels/{kernel}/channels",
                                          header=[f"Authorization: token {server.token}"], timeout=EXECUTE_TIMEOUT_S)
@@ -186,8 +186,9 @@ sys.exit(run_jupyter(options, authoring_environment(components, options.home), s
 """
 
 
-def test_given_jupyter_in_the_foreground_when_ctrl_c_then_one_line_and_the_token_was_printed_once(
-    stack_env: dict[str, str], tmp_path: Path,
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_given_jupyter_in_the_foreground_when_stopped_then_one_line_and_the_token_was_printed_once(
+    stack_env: dict[str, str], tmp_path: Path, stop: signal.Signals,
 ) -> None:
     project = _make_project(tmp_path / "project")
     env_file = tmp_path / "env.json"
@@ -198,7 +199,8 @@ def test_given_jupyter_in_the_foreground_when_ctrl_c_then_one_line_and_the_token
     first = command.stdout.readline()  # once Jupyter answers
     token = first.rsplit("token=", 1)[-1].strip()
 
-    command.send_signal(signal.SIGINT)  # what the terminal's Ctrl-C sends
+    jupyter = _children(command.pid)
+    command.send_signal(stop)  # SIGINT: what the terminal's Ctrl-C sends
     rest, errors = command.communicate(timeout=60)
 
     assert first.startswith(f"JupyterLab on {project}: http://127.0.0.1:") and len(token) == 48
@@ -206,3 +208,10 @@ def test_given_jupyter_in_the_foreground_when_ctrl_c_then_one_line_and_the_token
     assert rest.splitlines()[-1] == "JupyterLab stopped."
     assert command.returncode == 0
     assert "Traceback" not in errors + rest
+    assert jupyter and not [pid for pid in jupyter if Path(f"/proc/{pid}").exists()]  # Jupyter stopped too
+
+
+def _children(pid: int) -> list[int]:
+    """The processes `pid` started and still has, as /proc lists them."""
+    return [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
+            for child in (task / "children").read_text().split()]
