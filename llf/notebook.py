@@ -7,9 +7,12 @@ runs under Airflow, under papermill in a test, or in plain Jupyter.
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
+import json
 import os
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from llf.context import RUN_CONTEXT_ENV, RunContext, current_run_context
 from llf.exceptions import ConfigurationError
@@ -21,21 +24,75 @@ if TYPE_CHECKING:
     from llf.services.llm import LlmClient
     from llf.services.vectors import VectorStore
 
+# Jupyter names the notebook a kernel was started for (jupyter_server's sessions; ipykernel's __session__).
+JUPYTER_NOTEBOOK_ENV = "JPY_SESSION_NAME"
+# The run-context values the runner injects into a notebook that declares them (not registered params).
+RUN_CONTEXT_PARAMETERS = frozenset({"strem_nm", "prcs_nm", "business_date", "run_id", "output_path", "full_rerun"})
+
 __all__ = ["connection", "context", "lake", "llm", "log", "sql", "vectors"]
 
 
 def context() -> RunContext:
-    """The run context the runner put in LLF_RUN_CONTEXT; in plain Jupyter an 'interactive' one for today."""
-    return current_run_context()
+    """The run context the runner put in LLF_RUN_CONTEXT. Outside a run an 'interactive' one: in Jupyter (which
+    names the kernel's notebook in JPY_SESSION_NAME) with the defaults of the notebook's parameters cell as saved,
+    its `business_date` among them, so the notebook is tried as it will run; elsewhere for today."""
+    notebook = os.environ.get(JUPYTER_NOTEBOOK_ENV)
+    if os.environ.get(RUN_CONTEXT_ENV) or not notebook:
+        return current_run_context()
+    defaults = _parameter_defaults(Path(notebook))
+    date = defaults.pop("business_date", None)
+    params = {name: value for name, value in defaults.items() if name not in RUN_CONTEXT_PARAMETERS}
+    interactive = current_run_context()
+    try:
+        business_date = dt.date.fromisoformat(date) if isinstance(date, str) else interactive.business_date
+    except ValueError:
+        business_date = interactive.business_date
+    return interactive.model_copy(update={"business_date": business_date, "params": params})
+
+
+def _parameter_defaults(notebook: Path) -> dict[str, Any]:
+    """The literal values the notebook's `parameters` cell assigns (papermill's tag): what a run replaces. A
+    value that is not a literal (a call, an expression) is left out; an unreadable notebook gives none."""
+    try:
+        cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
+    except (OSError, ValueError, AttributeError):
+        return {}
+    tagged = [cell for cell in cells if isinstance(cell, dict) and cell.get("cell_type") == "code"
+              and "parameters" in (cell.get("metadata") or {}).get("tags", [])]
+    if not tagged:
+        return {}
+    source = tagged[0].get("source", "")
+    try:
+        tree = ast.parse("".join(source) if isinstance(source, list) else str(source))
+    except (SyntaxError, ValueError):
+        return {}
+    defaults: dict[str, Any] = {}
+    for name, value in filter(None, map(_assignment, tree.body)):
+        try:
+            defaults[name] = ast.literal_eval(value)
+        except (ValueError, TypeError, SyntaxError, RecursionError):
+            continue
+    return defaults
+
+
+def _assignment(statement: ast.stmt) -> tuple[str, ast.expr] | None:
+    """`name = value` or `name: type = value` as (name, value); None for any other statement."""
+    if isinstance(statement, ast.Assign) and len(statement.targets) == 1 and isinstance(statement.targets[0],
+                                                                                         ast.Name):
+        return statement.targets[0].id, statement.value
+    if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name) and statement.value:
+        return statement.target.id, statement.value
+    return None
 
 
 def log(message: str) -> None:
-    """Print a progress line and record it against the current run when a control DB is configured."""
+    """Print a progress line and, in a run, record it against the run in the control DB. Outside one (Jupyter)
+    there is no run to file it under, and the notebook login may write only its attempt's rows: print only."""
     run = context()
     stamp = dt.datetime.now().strftime("%H:%M:%S")
     print(f"[{stamp}] {run.prcs_nm}: {message}", flush=True)
     store = control_store()
-    if store is not None:
+    if store is not None and os.environ.get(RUN_CONTEXT_ENV):
         store.record_progress(run, message)
 
 

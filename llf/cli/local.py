@@ -1,9 +1,10 @@
-"""`llf local demo|up|stop`: local mode, an embedded PostgreSQL and Airflow on localhost without Docker."""
+"""`llf local demo|up|jupyter|stop`: local mode, an embedded PostgreSQL and Airflow on localhost without Docker."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import warnings
 
 from llf.cli.common import add_command, console, iso_date
 
@@ -42,6 +43,23 @@ def _stop(args: argparse.Namespace) -> int:
     return 0
 
 
+def _jupyter(args: argparse.Namespace) -> int:
+    """The stack is started (or reused) as by `llf local up`, not required: one command opens a working JupyterLab,
+    and the notebook written there is registered and run on that same stack (same LLM, vectors, lake)."""
+    from llf.local.demo import start_local
+    from llf.local.jupyter import JupyterOptions, authoring_environment, free_port, run_jupyter, stack_environment
+    from llf.local.stack import LocalSettings
+
+    # The stack's Airflow components are detached on purpose and outlive their Popen objects; unlike `llf local up`,
+    # this process lives on after starting them, and would warn about each one as it is collected.
+    warnings.filterwarnings("ignore", r"subprocess \d+ is still running", ResourceWarning)
+    start_local(console)
+    settings = LocalSettings.from_env()
+    options = JupyterOptions(root=settings.project, home=settings.home / "jupyter", port=args.port or free_port())
+    env = authoring_environment(stack_environment(settings.state_file), options.home)
+    return run_jupyter(options, env, say=lambda line: console.print(line, markup=False, soft_wrap=True))
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     text = "local mode without Docker: embedded PostgreSQL + Airflow on localhost (LLF_LOCAL_DIR)"
     local = commands.add_parser("local", help=text, description=text)
@@ -62,5 +80,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                     "queues (repeat for more workers; default: one worker on `default`)")
     up.add_argument("--worker-concurrency", type=int, default=4, metavar="N",
                     help="tasks each Celery worker runs at once (default 4)")
+    jupyter = add_command(into, "jupyter", _jupyter, "start (or reuse) local mode, then JupyterLab on the project "
+                          "(127.0.0.1, a token) whose kernels have the stack's settings and the notebook login; "
+                          "Ctrl-C stops it", db_url=False, project=True)
+    jupyter.add_argument("--port", type=int, metavar="N",
+                         help="JupyterLab's port on 127.0.0.1 (default 8888, else a free one)")
     add_command(into, "stop", _stop, "stop what local mode started; data stays in LLF_LOCAL_DIR", db_url=False,
                 project=True)
