@@ -152,3 +152,10 @@ def test_given_a_first_start_when_the_postgres_init_script_runs_then_llf_can_app
         f"{admin.username}:@", f"{first_start_names['AIRFLOW_DB_USER']}:@", 1)
     with psycopg2.connect(airflow_url) as connection, connection.cursor() as cursor:
         cursor.execute("CREATE TABLE probe (id int)")  # Airflow's migrations need to create tables
+
+
+def test_given_the_local_extra_then_its_jupyterlab_is_the_images():
+    """`llf local jupyter` and compose's jupyter service author notebooks with the same JupyterLab."""
+    image = re.search(r"ARG JUPYTERLAB_VERSION=(\S+)", DOCKERFILE)
+    local = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["local"]
+    assert image and f"jupyterlab=={image.group(1)}" in local
