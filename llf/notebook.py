@@ -7,7 +7,6 @@ runs under Airflow, under papermill in a test, or in plain Jupyter.
 
 from __future__ import annotations
 
-import ast
 import datetime as dt
 import json
 import os
@@ -51,38 +50,14 @@ def context() -> RunContext:
 
 
 def _parameter_defaults(notebook: Path) -> dict[str, Any]:
-    """The literal values the notebook's `parameters` cell assigns (papermill's tag): what a run replaces. A
-    value that is not a literal (a call, an expression) is left out; an unreadable notebook gives none."""
-    try:
-        cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
-    except (OSError, ValueError, AttributeError):
-        return {}
-    tagged = [cell for cell in cells if isinstance(cell, dict) and cell.get("cell_type") == "code"
-              and "parameters" in (cell.get("metadata") or {}).get("tags", [])]
-    if not tagged:
-        return {}
-    source = tagged[0].get("source", "")
-    try:
-        tree = ast.parse("".join(source) if isinstance(source, list) else str(source))
-    except (SyntaxError, ValueError):
-        return {}
-    defaults: dict[str, Any] = {}
-    for name, value in filter(None, map(_assignment, tree.body)):
-        try:
-            defaults[name] = ast.literal_eval(value)
-        except (ValueError, TypeError, SyntaxError, RecursionError):
-            continue
-    return defaults
+    """The literal defaults of the notebook's parameters cell as saved (llf.control.notebooks); none when the
+    file cannot be read."""
+    from llf.control.notebooks import parameter_defaults
 
-
-def _assignment(statement: ast.stmt) -> tuple[str, ast.expr] | None:
-    """`name = value` or `name: type = value` as (name, value); None for any other statement."""
-    if isinstance(statement, ast.Assign) and len(statement.targets) == 1 and isinstance(statement.targets[0],
-                                                                                         ast.Name):
-        return statement.targets[0].id, statement.value
-    if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name) and statement.value:
-        return statement.target.id, statement.value
-    return None
+    try:
+        return parameter_defaults(json.loads(notebook.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return {}
 
 
 def log(message: str) -> None:

@@ -123,9 +123,7 @@ def declared_parameters(notebook: Any) -> tuple[str, ...]:
     a cell Python cannot parse (IPython magics, a typo) falls back to papermill's line-based reader, which
     is what the runner's `papermill.inspect_notebook` uses.
     """
-    cell = next(c for c in notebook["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
-    source = cell.get("source", "")
-    source = "".join(source) if isinstance(source, list) else str(source)
+    source = _parameters_source(notebook) or ""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
@@ -134,12 +132,47 @@ def declared_parameters(notebook: Any) -> tuple[str, ...]:
         return tuple(dict.fromkeys(parameter.name for parameter in PythonTranslator.inspect({"source": source})))
     names: list[str] = []
     for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else \
-            [node.target] if isinstance(node, ast.AnnAssign) else []
-        for target in targets:
+        for target in _assigned(node):
             elements = target.elts if isinstance(target, ast.Tuple | ast.List) else [target]
             names.extend(element.id for element in elements if isinstance(element, ast.Name))
     return tuple(dict.fromkeys(names))
+
+
+def parameter_defaults(notebook: Any) -> dict[str, Any]:
+    """The literal values the parameters cell assigns to single names (`limit = 3`, `day: str = "2026-01-31"`):
+    what a run replaces, and what a notebook tried outside a run starts from. A value that is no literal (a call,
+    an expression), and a cell Python cannot parse, give nothing."""
+    try:
+        tree = ast.parse(_parameters_source(notebook) or "")
+    except (SyntaxError, ValueError):
+        return {}
+    defaults: dict[str, Any] = {}
+    for node in tree.body:
+        targets, value = _assigned(node), getattr(node, "value", None)
+        if len(targets) != 1 or not isinstance(targets[0], ast.Name) or value is None:
+            continue
+        try:
+            defaults[targets[0].id] = ast.literal_eval(value)
+        except (ValueError, TypeError, SyntaxError, RecursionError):
+            continue
+    return defaults
+
+
+def _parameters_source(notebook: Any) -> str | None:
+    """The source of the first code cell tagged 'parameters' (papermill's), None when there is none."""
+    cells = notebook.get("cells") if isinstance(notebook, dict) else None
+    for cell in cells if isinstance(cells, list) else []:
+        if isinstance(cell, dict) and "parameters" in ((cell.get("metadata") or {}).get("tags") or []):
+            source = cell.get("source", "")
+            return "".join(source) if isinstance(source, list) else str(source)
+    return None
+
+
+def _assigned(node: ast.stmt) -> list[ast.expr]:
+    """The targets of an assignment statement (`a = b = 1`, `a: int = 1`); none for any other statement."""
+    if isinstance(node, ast.Assign):
+        return list(node.targets)
+    return [node.target] if isinstance(node, ast.AnnAssign) else []
 
 
 def _notebook_content_problem(notebook: Any) -> tuple[str, str]:
