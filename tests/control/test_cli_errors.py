@@ -26,6 +26,7 @@ CASES = {
     "apply_unreachable": (["db", "apply", "{examples}", "--db-url", UNREACHABLE], "Cannot reach the control database"),
     "upgrade_without_migrations": (["db", "upgrade", "--db-url", "{bare}"], "No migrations"),
     "unknown_command": (["nosuch"], "invalid choice: 'nosuch'"),
+    "validate_outside_a_project": (["validate", "--db-url", "{url}"], "is not in an llf project"),
 }
 
 
@@ -37,6 +38,10 @@ def test_given_bad_input_when_a_command_runs_then_one_error_line_and_exit_two(
     values = {"url": control_db_url, "bare": bare, "tmp": str(tmp_path),
               "examples": str(PROJECT_ROOT / "control_sql" / "examples" / "01_quickstart.sql")}
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    env.pop("LLF_PROJECT_DIR", None)
+    env.pop("LLF_NOTEBOOKS_DIR", None)
+    if says != "is not in an llf project":  # commands that read notebooks run in a project (llf.toml, llf init)
+        (tmp_path / "llf.toml").write_text("", encoding="utf-8")
     if says == "No migrations":
         env["LLF_CONTROL_SQL_DIR"] = str(tmp_path)  # an empty folder: an error, never "up to date"
 
