@@ -10,7 +10,8 @@ from llf.settings import REGISTRY
 # and those the runner hands over itself in `extra` (notebook URL, Weaviate key, run context, the registered
 # connections, the attempt token, the stream's class prefix: a worker's own LLF_CONNECTIONS or LLF_ATTEMPT_TOKEN
 # must never pass). The stream logins' connection limit, the lake keys' switch and lifetime and the vector keys'
-# switch are the runner's, nothing the SDK reads.
+# switch are the runner's, nothing the SDK reads; the project folder is the commands' (a kernel runs in its
+# notebook's folder and is handed the lake and the notebooks folder).
 WORKER_ONLY_SETTINGS = {
     "LLF_CONTROL_DB_URL", "LLF_NOTEBOOK_DB_URL", "LLF_WEAVIATE_API_KEY", "LLF_RUN_CONTEXT", "LLF_CONNECTIONS",
     "LLF_ATTEMPT_TOKEN", "LLF_LAKE_STREAM", "LLF_VECTOR_PREFIX",
@@ -19,7 +20,7 @@ WORKER_ONLY_SETTINGS = {
     "LLF_STATE_DIR", "LLF_LOCK_CHECK_SECONDS", "LLF_LOCAL_DIR", "LLF_LOCAL_PORT", "LLF_AIRFLOW_URL",
     "LLF_AIRFLOW_USER", "LLF_AIRFLOW_PASSWORD", "LLF_WORKER_HOSTNAME", "LLF_STREAM_DB_CONNECTION_LIMIT",
     "LLF_KERNEL_USERS", "LLF_KERNEL_UID_BASE", "LLF_UI_DB_URL", "LLF_UI_MINIO_ACCESS_KEY", "LLF_UI_MINIO_SECRET_KEY",
-    "LLF_LAKE_STREAM_KEYS", "LLF_LAKE_KEY_SECONDS", "LLF_VECTOR_STREAM_KEYS",
+    "LLF_LAKE_STREAM_KEYS", "LLF_LAKE_KEY_SECONDS", "LLF_PROJECT_DIR", "LLF_VECTOR_STREAM_KEYS",
 }
 
 
