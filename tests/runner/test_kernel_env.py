@@ -11,7 +11,7 @@ from llf.settings import REGISTRY
 # connections, the attempt token, the stream's class prefix: a worker's own LLF_CONNECTIONS or LLF_ATTEMPT_TOKEN
 # must never pass). The stream logins' connection limit, the lake keys' switch and lifetime and the vector keys'
 # switch are the runner's, nothing the SDK reads; the project folder is the commands' (a kernel runs in its
-# notebook's folder and is handed the lake and the notebooks folder).
+# notebook's folder and is handed the lake's URL).
 WORKER_ONLY_SETTINGS = {
     "LLF_CONTROL_DB_URL", "LLF_NOTEBOOK_DB_URL", "LLF_WEAVIATE_API_KEY", "LLF_RUN_CONTEXT", "LLF_CONNECTIONS",
     "LLF_ATTEMPT_TOKEN", "LLF_LAKE_STREAM", "LLF_VECTOR_PREFIX",
