@@ -168,24 +168,21 @@ def start_jupyter(options: JupyterOptions, env: Mapping[str, str]) -> JupyterSer
                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
     server = JupyterServer(process, options, token)
-    server.wait_ready()
+    try:
+        server.wait_ready()
+    except BaseException:  # not ready, or stopped while starting: in a session of its own it would outlive us
+        server.stop()
+        raise
     return server
 
 
 def run_jupyter(options: JupyterOptions, env: Mapping[str, str], say: Say) -> int:
     """`llf local jupyter` in the foreground: start, print the URL with its token once, serve until Ctrl-C (or
-    SIGTERM, SIGHUP)."""
-    server = start_jupyter(options, env)
-    say(f"JupyterLab on {options.root}: {server.login_url}")
-    say(f"Kernels use the local stack (notebook login, lake, LLM); Jupyter's log: {options.log_file}. "
-        "Ctrl-C stops it.")
-    if os.geteuid() == 0:
-        say("Running as root: these kernels run as root too (a run puts its kernel under its stream's own user).")
+    SIGTERM, SIGHUP). The handlers are in place before Jupyter starts: a stop at any moment ends it with one line."""
     previous = {number: signal.signal(number, _interrupt) for number in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        code = server.process.wait()
+        code = _serve(options, env, say)
     except KeyboardInterrupt:
-        server.stop()
         say("JupyterLab stopped.")
         return 0
     finally:
@@ -193,6 +190,22 @@ def run_jupyter(options: JupyterOptions, env: Mapping[str, str], say: Say) -> in
             signal.signal(number, handler)
     say(f"JupyterLab exited ({code}); its log: {options.log_file}")
     return 0 if code == 0 else 1
+
+
+def _serve(options: JupyterOptions, env: Mapping[str, str], say: Say) -> int:
+    """Start Jupyter, say where it is, and wait for it; stopped whatever interrupts the wait."""
+    server = start_jupyter(options, env)
+    try:
+        say(f"JupyterLab on {options.root}: {server.login_url}")
+        say(f"Kernels use the local stack (notebook login, lake, LLM); Jupyter's log: {options.log_file}. "
+            "Ctrl-C stops it.")
+        if os.geteuid() == 0:
+            say("Running as root: these kernels run as root too (a run puts its kernel under its stream's own "
+                "user).")
+        return server.process.wait()
+    except BaseException:
+        server.stop()
+        raise
 
 
 def _interrupt(number: int, frame: object) -> None:
