@@ -13,7 +13,6 @@ workers write into the stack's log folder instead, which the api-server reads fr
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 from collections.abc import Mapping
@@ -23,6 +22,7 @@ from urllib.parse import quote
 
 from llf.exceptions import ConfigurationError
 from llf.local.hostname import HOSTNAME_CALLABLE, WORKER_HOSTNAME_ENV
+from llf.local.private_files import write_private
 
 REDIS_SERVER = "redis-server"
 # What the workers must not hold (issue 25): a notebook could read them from its worker's environment.
@@ -118,7 +118,7 @@ class RedisBroker:
         self.folder.mkdir(parents=True, exist_ok=True)
         settings = {"port": str(self.port), "bind": "127.0.0.1", "protected-mode": "yes", "save": "",
                     "appendonly": "no", "dir": str(self.folder), "daemonize": "no", "requirepass": self.password}
-        _write_private(self.config_file, "".join(f"{key} {_config_value(value)}\n" for key, value in settings.items()))
+        write_private(self.config_file, "".join(f"{key} {_config_value(value)}\n" for key, value in settings.items()))
         return [redis_server_path(), str(self.config_file)]
 
 
@@ -128,12 +128,6 @@ def _config_value(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _write_private(path: Path, text: str) -> None:
-    """`text` into `path`, readable by its owner only from the first byte on (an existing file is narrowed too)."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(descriptor, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
-        out.write(text)
 
 
 def celery_settings(broker_url: str, result_backend_url: str) -> dict[str, str]:

@@ -29,6 +29,7 @@ from pathlib import Path
 import httpx
 
 from llf.exceptions import ConfigurationError
+from llf.local.private_files import write_private
 from llf.runner.kernel_env import kernel_environment
 
 HOST = "127.0.0.1"
@@ -109,14 +110,12 @@ def write_config(options: JupyterOptions, token: str) -> Path:
     config_dir.mkdir(parents=True, exist_ok=True)
     options.home.chmod(0o700)
     path = config_dir / "jupyter_server_config.json"
-    path.touch(mode=0o600)
-    path.chmod(0o600)
-    path.write_text(json.dumps({
+    write_private(path, json.dumps({
         "ServerApp": {"ip": HOST, "port": options.port, "port_retries": 0, "open_browser": False,
                       "root_dir": str(options.root), "allow_remote_access": False,
                       "allow_root": os.geteuid() == 0},  # said by run_jupyter: local mode runs as its user
         "IdentityProvider": {"token": token},
-    }, indent=2), encoding="utf-8")
+    }, indent=2))
     return path
 
 
